@@ -1,0 +1,137 @@
+//! `bewahr verify`: the auditor's offline verifier.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use bewahr::alg::{DigestAlgorithm, Hasher};
+use bewahr::verify::{self, AlgorithmPolicy, DataObjects, Digests, NoData, Options};
+
+/// Arguments of `bewahr verify`.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The evidence record (DER, RFC 4998).
+    #[arg(long)]
+    pub er: PathBuf,
+    /// The archived data object; give it several times for a data-object group.
+    #[arg(long, conflicts_with = "digest")]
+    pub data: Vec<PathBuf>,
+    /// The data object's hash instead of the data, as ALG:HEX (e.g. sha256:ab12...); repeat for other algorithms.
+    #[arg(long)]
+    pub digest: Vec<String>,
+    /// A PEM (or DER) file of trusted TSA certificates or roots of TSA chains; repeatable.
+    #[arg(long = "tsa-cert")]
+    pub tsa_cert: Vec<PathBuf>,
+    /// Certificates that are not trusted by themselves but may complete a path; repeatable.
+    #[arg(long = "cert")]
+    pub cert: Vec<PathBuf>,
+    /// Judge as of this time (RFC 3339), default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Data files, hashed (streaming) once per algorithm asked for.
+struct Files {
+    paths: Vec<PathBuf>,
+    cache: Vec<(DigestAlgorithm, Vec<Vec<u8>>)>,
+}
+
+impl DataObjects for Files {
+    fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
+        if let Some((_, h)) = self.cache.iter().find(|(a, _)| *a == alg) {
+            return Ok(Some(h.clone()));
+        }
+        let mut out = Vec::new();
+        for p in &self.paths {
+            let mut f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let mut h = Hasher::new(alg);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", p.display()))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            out.push(h.finish());
+        }
+        self.cache.push((alg, out.clone()));
+        Ok(Some(out))
+    }
+    fn present(&self) -> bool {
+        true
+    }
+}
+
+fn usage(msg: String) -> i32 {
+    eprintln!("bewahr verify: {msg}");
+    2
+}
+
+/// Runs the command; returns the exit code (0 passed, 1 failed, 2 indeterminate or usage error).
+pub fn run(args: VerifyArgs) -> i32 {
+    let record = match std::fs::read(&args.er) {
+        Ok(b) => b,
+        Err(e) => return usage(format!("{}: {e}", args.er.display())),
+    };
+    let mut trusted = Vec::new();
+    for p in &args.tsa_cert {
+        match super::load_certificates(p) {
+            Ok(c) => trusted.extend(c),
+            Err(e) => return usage(e),
+        }
+    }
+    let mut extra = Vec::new();
+    for p in &args.cert {
+        match super::load_certificates(p) {
+            Ok(c) => extra.extend(c),
+            Err(e) => return usage(e),
+        }
+    }
+    let at = match &args.at {
+        None => time::OffsetDateTime::now_utc(),
+        Some(s) => match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => t,
+            Err(e) => return usage(format!("--at {s}: not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z")),
+        },
+    };
+    let mut digests = Vec::new();
+    for d in &args.digest {
+        let Some((alg, hexval)) = d.split_once(':') else {
+            return usage(format!("--digest {d}: expected ALG:HEX, e.g. sha256:9f86d0..."));
+        };
+        let alg = match DigestAlgorithm::from_name(alg) {
+            Ok(a) => a,
+            Err(e) => return usage(format!("--digest {d}: {e}")),
+        };
+        let h = match hex::decode(hexval) {
+            Ok(h) if h.len() == alg.output_len() => h,
+            Ok(h) => return usage(format!("--digest {d}: {alg} has {} bytes, got {}", alg.output_len(), h.len())),
+            Err(e) => return usage(format!("--digest {d}: {e}")),
+        };
+        digests.push((alg, h));
+    }
+    for p in &args.data {
+        if let Err(e) = std::fs::metadata(p) {
+            return usage(format!("--data {}: {e}", p.display()));
+        }
+    }
+    let mut data: Box<dyn DataObjects> = if !args.data.is_empty() {
+        Box::new(Files { paths: args.data.clone(), cache: vec![] })
+    } else if !digests.is_empty() {
+        Box::new(Digests(digests))
+    } else {
+        Box::new(NoData)
+    };
+    let policy = AlgorithmPolicy::default();
+    let opts = Options { trusted: &trusted, extra_certificates: &extra, at, policy: &policy };
+    let report = verify::verify_der(&record, data.as_mut(), &opts);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.to_text());
+    }
+    report.exit_code()
+}

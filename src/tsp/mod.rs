@@ -1,0 +1,9 @@
+//! RFC 3161 time-stamps: tokens, requests and responses, trust in TSAs, the
+//! HTTP client and the built-in development TSA.
+
+pub mod sig;
+pub mod token;
+pub mod trust;
+pub mod tstinfo;
+
+pub use token::{check_token, CheckedToken, TokenError};

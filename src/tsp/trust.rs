@@ -1,0 +1,121 @@
+//! Trust in a TSA: a certificate path from the token's signer to a trusted certificate.
+
+use der::Encode;
+use time::OffsetDateTime;
+use x509_cert::Certificate;
+
+use super::sig::{self, SignatureError};
+
+/// Why a signer certificate is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustError {
+    #[error("no path from {subject} to a trusted certificate")]
+    NoPath { subject: String },
+    #[error("certificate {subject} is not valid at {at}: valid {not_before} to {not_after}")]
+    OutsideValidity { subject: String, at: String, not_before: String, not_after: String, expired: bool },
+    #[error("signature on certificate {subject}: {source}")]
+    Signature { subject: String, source: SignatureError },
+    #[error("certificate {subject} is used as a CA but is not one (basicConstraints)")]
+    NotACa { subject: String },
+}
+
+pub fn subject(c: &Certificate) -> String {
+    c.tbs_certificate.subject.to_string()
+}
+
+pub fn not_before(c: &Certificate) -> OffsetDateTime {
+    to_odt(c.tbs_certificate.validity.not_before)
+}
+
+pub fn not_after(c: &Certificate) -> OffsetDateTime {
+    to_odt(c.tbs_certificate.validity.not_after)
+}
+
+fn to_odt(t: x509_cert::time::Time) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn check_validity(c: &Certificate, at: OffsetDateTime) -> Result<(), TrustError> {
+    let (nb, na) = (not_before(c), not_after(c));
+    if at < nb || at > na {
+        return Err(TrustError::OutsideValidity {
+            subject: subject(c),
+            at: rfc3339(at),
+            not_before: rfc3339(nb),
+            not_after: rfc3339(na),
+            expired: at > na,
+        });
+    }
+    Ok(())
+}
+
+fn is_ca(c: &Certificate) -> bool {
+    c.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+        .and_then(|e| <x509_cert::ext::pkix::BasicConstraints as der::Decode>::from_der(e.extn_value.as_bytes()).ok())
+        .is_some_and(|bc| bc.ca)
+}
+
+/// Checks that `issuer` signed `cert`.
+pub fn verify_issued_by(cert: &Certificate, issuer: &Certificate) -> Result<(), TrustError> {
+    let err = |source| TrustError::Signature { subject: subject(cert), source };
+    let tbs = cert.tbs_certificate.to_der().map_err(|e| err(SignatureError::BadKey(e.to_string())))?;
+    let scheme = sig::scheme(&cert.signature_algorithm, None).map_err(err)?;
+    sig::verify(
+        &issuer.tbs_certificate.subject_public_key_info,
+        scheme,
+        &tbs,
+        cert.signature.as_bytes().unwrap_or_default(),
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Builds and checks a path from `leaf` up to one of `anchors`, through
+/// `pool`, with every certificate valid at `at`. Returns the trusted
+/// certificate the path ends in.
+pub fn validate_path(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    at: OffsetDateTime,
+) -> Result<Certificate, TrustError> {
+    let mut current = leaf.clone();
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..8 {
+        check_validity(&current, at)?;
+        let der = current.to_der().unwrap_or_default();
+        if anchors.iter().any(|a| a.to_der().ok().as_deref() == Some(&der[..])) {
+            return Ok(current);
+        }
+        seen.push(der);
+        let issuer_name = &current.tbs_certificate.issuer;
+        let candidate = anchors
+            .iter()
+            .chain(pool.iter())
+            .filter(|c| &c.tbs_certificate.subject == issuer_name)
+            .filter(|c| !seen.iter().any(|s| c.to_der().ok().as_deref() == Some(&s[..])))
+            .find(|c| verify_issued_by(&current, c).is_ok());
+        let Some(issuer) = candidate else {
+            // name a signature error when a namesake exists but did not sign
+            if let Some(c) = anchors.iter().chain(pool.iter()).find(|c| &c.tbs_certificate.subject == issuer_name) {
+                if c.to_der().ok().as_deref() != Some(&seen.last().cloned().unwrap_or_default()[..]) {
+                    verify_issued_by(&current, c)?;
+                }
+            }
+            return Err(TrustError::NoPath { subject: subject(leaf) });
+        };
+        if !is_ca(issuer) && !anchors.iter().any(|a| a == issuer) {
+            return Err(TrustError::NotACa { subject: subject(issuer) });
+        }
+        current = issuer.clone();
+    }
+    Err(TrustError::NoPath { subject: subject(leaf) })
+}

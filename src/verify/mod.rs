@@ -1,0 +1,438 @@
+//! Verifying RFC 4998 evidence records (section 5.3), as a library.
+//!
+//! Pure: the record, the data's hashes, the trusted certificates and the
+//! verification time come in as parameters; nothing here reads a file, the
+//! network or the clock.
+
+mod policy;
+mod report;
+
+pub use policy::AlgorithmPolicy;
+pub use report::{AtsReport, Finding, Indication, Report, SubIndication};
+
+use time::OffsetDateTime;
+use x509_cert::Certificate;
+
+use crate::alg::DigestAlgorithm;
+use crate::ers::{ArchiveTimeStamp, EvidenceRecord};
+use crate::hashtree::{hash_sorted, root_from_reduced, Reading, ReducedTreeError};
+use crate::tsp::token::{check_token, CheckedToken, TokenError};
+use crate::tsp::trust::{self, TrustError};
+
+/// The archived data, as far as the verifier is given it.
+pub trait DataObjects {
+    /// The hash of each data object (several for a data-object group) with
+    /// `alg`, or `None` when it cannot be had for that algorithm.
+    fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String>;
+    /// Whether any data was given at all.
+    fn present(&self) -> bool;
+}
+
+/// No data: everything that needs none is checked.
+pub struct NoData;
+
+impl DataObjects for NoData {
+    fn hashes(&mut self, _: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
+        Ok(None)
+    }
+    fn present(&self) -> bool {
+        false
+    }
+}
+
+/// Known digests of one data object, e.g. from `--digest sha256:HEX`.
+pub struct Digests(pub Vec<(DigestAlgorithm, Vec<u8>)>);
+
+impl DataObjects for Digests {
+    fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
+        Ok(self.0.iter().find(|(a, _)| *a == alg).map(|(_, h)| vec![h.clone()]))
+    }
+    fn present(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// Data objects held in memory (one, or a group).
+pub struct InMemory(pub Vec<Vec<u8>>);
+
+impl DataObjects for InMemory {
+    fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
+        Ok(Some(self.0.iter().map(|d| alg.digest(d)).collect()))
+    }
+    fn present(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// What the verifier trusts and when it judges.
+pub struct Options<'a> {
+    /// TSA certificates, or roots of TSA chains, that are trusted.
+    pub trusted: &'a [Certificate],
+    /// Certificates known from elsewhere (not trusted by themselves).
+    pub extra_certificates: &'a [Certificate],
+    /// The time of the judgement: the last time-stamp must still protect then.
+    pub at: OffsetDateTime,
+    pub policy: &'a AlgorithmPolicy,
+}
+
+use Indication::{Failed, Indeterminate, Passed};
+use SubIndication as S;
+
+struct Checked {
+    token: Option<CheckedToken>,
+}
+
+/// Verifies a DER evidence record.
+pub fn verify_der(record: &[u8], data: &mut dyn DataObjects, opts: &Options<'_>) -> Report {
+    match EvidenceRecord::from_der_checked(record) {
+        Ok(er) => verify(&er, data, opts),
+        Err(e) => Report {
+            indication: Failed,
+            sub_indication: Some(S::FormatFailure),
+            summary: e.to_string(),
+            verification_time: trust::rfc3339(opts.at),
+            data_checked: false,
+            chains: 0,
+            archive_time_stamps: vec![],
+            findings: vec![Finding { indication: Failed, sub_indication: Some(S::FormatFailure), message: e.to_string() }],
+        },
+    }
+}
+
+fn chain_algorithm(ats: &ArchiveTimeStamp) -> Result<DigestAlgorithm, String> {
+    match &ats.digest_algorithm {
+        Some(ai) => DigestAlgorithm::from_algorithm_identifier(ai).map_err(|e| e.to_string()),
+        None => {
+            let t = crate::tsp::token::read_tst_info(ats.time_stamp.as_bytes()).map_err(|e| e.to_string())?;
+            DigestAlgorithm::from_oid(&t.message_imprint.hash_algorithm.oid).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn describe_token_error(e: &TokenError) -> (Indication, SubIndication) {
+    match e {
+        TokenError::Signature { source: crate::tsp::sig::SignatureError::Invalid(_), .. }
+        | TokenError::MessageDigestMismatch { .. }
+        | TokenError::SigningCertificateMismatch { .. } => (Failed, S::SigCryptoFailure),
+        TokenError::Signature { .. } => (Indeterminate, S::SigConstraintsFailure),
+        TokenError::NoSignerCertificate { .. } => (Indeterminate, S::NoCertificateChainFound),
+        _ => (Failed, S::FormatFailure),
+    }
+}
+
+/// Verifies a decoded evidence record.
+pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_>) -> Report {
+    let mut reports: Vec<AtsReport> = Vec::new();
+    let mut record_findings: Vec<Finding> = Vec::new();
+    let mut data_checked = false;
+    let mut checked: Vec<Checked> = Vec::new();
+    let listed: Vec<Option<DigestAlgorithm>> =
+        er.digest_algorithms.iter().map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok()).collect();
+    let mut chain_algs: Vec<Option<DigestAlgorithm>> = Vec::new();
+
+    for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
+        let chain_alg = chain_algorithm(&chain[0]);
+        chain_algs.push(chain_alg.as_ref().ok().copied());
+        if let Ok(a) = chain_alg {
+            if !listed.contains(&Some(a)) {
+                record_findings.push(Finding {
+                    indication: Passed,
+                    sub_indication: None,
+                    message: format!("chain {} uses {a}, which digestAlgorithms does not list", ci + 1),
+                });
+            }
+        }
+        for (ai, ats) in chain.iter().enumerate() {
+            let covers = match (ci, ai) {
+                (0, 0) => "the data",
+                (_, 0) => "the data and the previous chains (hash-tree renewal)",
+                _ => "the previous time-stamp (time-stamp renewal)",
+            };
+            let mut r = AtsReport {
+                chain: ci + 1,
+                index: ai + 1,
+                covers,
+                gen_time: None,
+                tsa: None,
+                serial_number: None,
+                policy: None,
+                digest_algorithm: None,
+                signature_algorithm: None,
+                hash_tree: None,
+                trusted_via: None,
+                indication: Passed,
+                sub_indication: None,
+                findings: vec![],
+            };
+            let token = check_one(er, ci, ai, ats, chain_alg.clone(), data, opts, &mut r, &mut data_checked);
+            checked.push(Checked { token });
+            reports.push(r);
+        }
+    }
+
+    // genTimes ascend, and each algorithm and TSA certificate protects until the next time-stamp
+    let flat: Vec<(usize, usize)> = er
+        .archive_time_stamp_sequence
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| (0..c.len()).map(move |ai| (ci, ai)))
+        .collect();
+    for k in 0..flat.len() {
+        let Some(tok) = checked[k].token.as_ref() else { continue };
+        let next = checked.get(k + 1).and_then(|c| c.token.as_ref()).map(|t| t.gen_time);
+        if let Some(n) = next {
+            if n < tok.gen_time {
+                let r = &mut reports[k + 1];
+                r.add(Failed, Some(S::FormatFailure), format!("genTime {} is earlier than the previous time-stamp's {}", trust::rfc3339(n), trust::rfc3339(tok.gen_time)));
+            }
+        }
+        let until = if k + 1 < flat.len() { next } else { Some(opts.at) };
+        let Some(until) = until else { continue };
+        let na = trust::not_after(&tok.signer);
+        if na < until {
+            let msg = if k + 1 < flat.len() {
+                format!("the TSA certificate expired at {} before the next archive time-stamp at {} renewed it", trust::rfc3339(na), trust::rfc3339(until))
+            } else {
+                format!("the TSA certificate expired at {}, before the verification time {}: the record needed a time-stamp renewal", trust::rfc3339(na), trust::rfc3339(until))
+            };
+            reports[k].add(Indeterminate, Some(S::OutOfBoundsNoPoe), msg);
+        }
+        if let Some(end) = opts.policy.hash_unsuitable_before(tok.imprint_algorithm, until) {
+            reports[k].add(
+                Indeterminate,
+                Some(S::CryptoConstraintsFailureNoPoe),
+                format!("hash algorithm not suitable: {} was suitable until {} but had to protect until {}", tok.imprint_algorithm, trust::rfc3339(end), trust::rfc3339(until)),
+            );
+        }
+    }
+    // each chain's hash algorithm must last until the next hash-tree renewal (or now)
+    for (ci, alg) in chain_algs.iter().enumerate() {
+        let Some(alg) = alg else { continue };
+        let start_k = flat.iter().position(|&(c, _)| c == ci).unwrap_or(0);
+        let next_chain_k = flat.iter().position(|&(c, _)| c == ci + 1);
+        let until = match next_chain_k {
+            Some(k) => checked[k].token.as_ref().map(|t| t.gen_time),
+            None => Some(opts.at),
+        };
+        if let Some(until) = until {
+            if let Some(end) = opts.policy.hash_unsuitable_before(*alg, until) {
+                let already = reports[start_k].sub_indication == Some(S::CryptoConstraintsFailureNoPoe);
+                if !already {
+                    reports[start_k].add(
+                        Indeterminate,
+                        Some(S::CryptoConstraintsFailureNoPoe),
+                        format!("hash algorithm not suitable: chain {} uses {alg}, suitable until {}, but no hash-tree renewal followed before {}", ci + 1, trust::rfc3339(end), trust::rfc3339(until)),
+                    );
+                }
+            }
+        }
+    }
+
+    let worst = reports.iter().map(|r| r.indication).max().unwrap_or(Passed);
+    let first_bad = reports.iter().find(|r| r.indication == worst && worst != Passed);
+    let (indication, sub, summary) = match (worst, first_bad) {
+        (Passed, _) if data_checked => (Passed, None, "every archive time-stamp verifies and covers the data".to_string()),
+        (Passed, _) if data.present() => (
+            Indeterminate,
+            Some(S::SignedDataNotFound),
+            "the given data could not be checked against this record (no digest for its algorithm)".to_string(),
+        ),
+        (Passed, _) => (
+            Indeterminate,
+            Some(S::SignedDataNotFound),
+            "every check that needs no data passed; the data was not checked".to_string(),
+        ),
+        (i, Some(r)) => (
+            i,
+            r.sub_indication,
+            format!(
+                "archive time-stamp {}.{}: {}",
+                r.chain,
+                r.index,
+                r.findings.iter().find(|f| f.indication == i).map(|f| f.message.clone()).unwrap_or_default()
+            ),
+        ),
+        (i, None) => (i, None, String::new()),
+    };
+    Report {
+        indication,
+        sub_indication: sub,
+        summary,
+        verification_time: trust::rfc3339(opts.at),
+        data_checked,
+        chains: er.archive_time_stamp_sequence.len(),
+        archive_time_stamps: reports,
+        findings: record_findings,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_one(
+    er: &EvidenceRecord,
+    ci: usize,
+    ai: usize,
+    ats: &ArchiveTimeStamp,
+    chain_alg: Result<DigestAlgorithm, String>,
+    data: &mut dyn DataObjects,
+    opts: &Options<'_>,
+    r: &mut AtsReport,
+    data_checked: &mut bool,
+) -> Option<CheckedToken> {
+    let chain_alg = match chain_alg {
+        Ok(a) => a,
+        Err(e) => {
+            r.add(Failed, Some(S::FormatFailure), format!("hash algorithm: {e}"));
+            return None;
+        }
+    };
+    // 1. the token itself
+    let tok = match check_token(ats.time_stamp.as_bytes(), opts.extra_certificates.iter().chain(opts.trusted).cloned().collect::<Vec<_>>().as_slice()) {
+        Ok(t) => t,
+        Err(e) => {
+            let (i, s) = describe_token_error(&e);
+            r.add(i, Some(s), e.to_string());
+            return None;
+        }
+    };
+    r.gen_time = Some(trust::rfc3339(tok.gen_time));
+    r.tsa = Some(trust::subject(&tok.signer));
+    r.serial_number = Some(hex::encode(tok.tst_info.serial_number.as_bytes()));
+    r.policy = Some(tok.tst_info.policy.to_string());
+    r.signature_algorithm = Some(tok.signature_algorithm.clone());
+    r.add(Passed, None, format!("time-stamp signature verifies ({}), signed attributes and signing-certificate binding match", tok.signature_algorithm));
+    if !tok.key_purpose_ok {
+        let why = crate::tsp::token::has_timestamping_purpose(&tok.signer).err().unwrap_or_default();
+        r.add(Indeterminate, Some(S::SigConstraintsFailure), format!("TSA certificate: {why}"));
+    }
+
+    let alg = tok.imprint_algorithm;
+    r.digest_algorithm = Some(alg.to_string());
+    if let Some(ai_field) = &ats.digest_algorithm {
+        match DigestAlgorithm::from_algorithm_identifier(ai_field) {
+            Ok(a) if a == alg => {}
+            Ok(a) => r.add(Failed, Some(S::FormatFailure), format!("digestAlgorithm {a} differs from the time-stamp's imprint algorithm {alg}")),
+            Err(e) => r.add(Failed, Some(S::FormatFailure), format!("digestAlgorithm: {e}")),
+        }
+    }
+    if alg != chain_alg {
+        r.add(Failed, Some(S::FormatFailure), format!("the chain uses {chain_alg} but this time-stamp uses {alg}"));
+    }
+
+    // 2. what this time-stamp must cover
+    let covered: Option<Vec<Vec<Vec<u8>>>> = if ai > 0 {
+        let prev = &er.archive_time_stamp_sequence[ci][ai - 1];
+        Some(vec![vec![alg.digest(prev.time_stamp.as_bytes())]])
+    } else {
+        match data.hashes(alg) {
+            Err(e) => {
+                r.add(Indeterminate, Some(S::SignedDataNotFound), format!("data: {e}"));
+                None
+            }
+            Ok(None) => None,
+            Ok(Some(hs)) if ci == 0 => Some(vec![hs]),
+            Ok(Some(hs)) => match er.sequence_prefix_der(ci) {
+                Ok(seq) => {
+                    let ha = alg.digest(&seq);
+                    let unsorted = hs.iter().map(|h| alg.digest_parts(&[h, &ha])).collect();
+                    let sorted = hs.iter().map(|h| hash_sorted(alg, &[h, &ha])).collect();
+                    Some(vec![unsorted, sorted])
+                }
+                Err(e) => {
+                    r.add(Failed, Some(S::FormatFailure), format!("cannot encode the previous chains: {e}"));
+                    None
+                }
+            },
+        }
+    };
+    if ai == 0 && covered.is_some() {
+        *data_checked = true;
+    }
+
+    // 3. the hash tree up to the imprint
+    let tree = ats.reduced_tree_slices();
+    let mut matched: Option<String> = None;
+    let mut last_err: Option<ReducedTreeError> = None;
+    let variants: Vec<(Option<&Vec<Vec<u8>>>, &str)> = match &covered {
+        None => vec![(None, "")],
+        Some(v) if v.len() == 2 => vec![(Some(&v[0]), ", unsorted h(d)||h(ats)"), (Some(&v[1]), ", sorted concatenation")],
+        Some(v) => vec![(Some(&v[0]), "")],
+    };
+    'outer: for (cov, label) in &variants {
+        let cov_refs: Vec<&[u8]> = cov.map(|c| c.iter().map(|h| h.as_slice()).collect()).unwrap_or_default();
+        match &tree {
+            None => {
+                // a single object time-stamped directly
+                if cov.is_none() {
+                    matched = Some("none: the time-stamp covers one hash directly (not checked without the data)".into());
+                    break;
+                }
+                if cov_refs.len() == 1 && cov_refs[0] == tok.imprint.as_slice() {
+                    matched = Some(format!("none: the time-stamp covers the hash directly{label}"));
+                    break;
+                }
+            }
+            Some(t) => {
+                for reading in [Reading::Literal, Reading::CarryLone] {
+                    match root_from_reduced(alg, t, &cov_refs, reading) {
+                        Ok(root) => {
+                            let name = match reading {
+                                Reading::Literal => "RFC 4998 literal reading",
+                                Reading::CarryLone => "lone value carried up (RFC 6283, Bouncy Castle)",
+                            };
+                            if root == tok.imprint {
+                                matched = Some(format!("{} level(s), {name}{label}", t.len()));
+                                break 'outer;
+                            }
+                            if alg.digest(&root) == tok.imprint {
+                                matched = Some(format!("{} level(s), {name}, imprint over H(root){label}", t.len()));
+                                break 'outer;
+                            }
+                        }
+                        Err(e) => last_err = Some(e),
+                    }
+                }
+            }
+        }
+    }
+    r.hash_tree = matched.clone();
+    match (matched, last_err) {
+        (Some(_), _) => {
+            let what = if covered.is_some() || ai > 0 { "covers what it must and " } else { "" };
+            r.add(Passed, None, format!("the hash tree {what}leads to the time-stamp's message imprint"));
+            if covered.is_none() && ai == 0 {
+                r.add(Passed, None, if ci == 0 { "that the data is in the first partial hash tree was not checked (no data)" } else { "coverage of the data and the previous chains was not checked (no data)" });
+            }
+        }
+        (None, Some(ReducedTreeError::NotInFirstList(h))) => r.add(
+            Failed,
+            Some(S::HashFailure),
+            format!("the hash {} of what this time-stamp must cover is not in the first partial hash tree", hex::encode(h)),
+        ),
+        (None, Some(e @ (ReducedTreeError::WrongLength { .. } | ReducedTreeError::Empty | ReducedTreeError::EmptyList { .. }))) => {
+            r.add(Failed, Some(S::FormatFailure), format!("reduced hash tree: {e}"))
+        }
+        (None, _) => r.add(
+            Failed,
+            Some(S::HashFailure),
+            format!("the hash tree's root does not match the time-stamp's message imprint {}", hex::encode(&tok.imprint)),
+        ),
+    }
+
+    // 4. trust in the TSA at genTime
+    let pool: Vec<Certificate> = tok.certificates.iter().chain(opts.extra_certificates).cloned().collect();
+    match trust::validate_path(&tok.signer, &pool, opts.trusted, tok.gen_time) {
+        Ok(anchor) => {
+            r.trusted_via = Some(trust::subject(&anchor));
+            r.add(Passed, None, format!("TSA certificate path to trusted {} valid at genTime", trust::subject(&anchor)));
+        }
+        Err(TrustError::NoPath { subject }) => {
+            r.add(Indeterminate, Some(S::NoPoe), format!("TSA {subject} is not trusted: no path to a trusted certificate (give it with --tsa-cert)"))
+        }
+        Err(e @ TrustError::Signature { .. }) => r.add(Failed, Some(S::SigCryptoFailure), e.to_string()),
+        Err(e @ TrustError::OutsideValidity { expired, .. }) => {
+            r.add(Failed, Some(if expired { S::Expired } else { S::NotYetValid }), format!("time-stamp made outside its certificate's validity: {e}"))
+        }
+        Err(e @ TrustError::NotACa { .. }) => r.add(Indeterminate, Some(S::NoCertificateChainFound), e.to_string()),
+    }
+    Some(tok)
+}
