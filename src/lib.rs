@@ -5,6 +5,7 @@
 //! [`tsp::client`], the disk and the clock in the binary and the service.
 
 pub mod alg;
+pub mod durable;
 pub mod ers;
 pub mod hashtree;
 pub mod tsp;

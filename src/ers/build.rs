@@ -32,7 +32,7 @@ fn tlv(len: usize) -> usize {
     1 + len_len(len) + len
 }
 
-fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
+pub(crate) fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
     out.push(tag);
     match len {
         0..=0x7f => out.push(len as u8),
@@ -98,4 +98,14 @@ pub fn encode_single_chain_record(rec: &SingleChainRecord<'_>) -> Vec<u8> {
     out.extend_from_slice(rec.time_stamp);
     debug_assert_eq!(out.len(), total);
     out
+}
+
+/// The evidence record of leaf `leaf` of `tree`, whose root `time_stamp` covers.
+pub fn record_for_leaf(tree: &crate::hashtree::HashTree, leaf: usize, time_stamp: &[u8]) -> Result<Vec<u8>, crate::hashtree::TreeError> {
+    let reduced = tree.reduced(leaf)?;
+    Ok(encode_single_chain_record(&SingleChainRecord {
+        digest_algorithm: tree.algorithm(),
+        reduced_hashtree: reduced.as_deref(),
+        time_stamp,
+    }))
 }

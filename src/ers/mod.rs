@@ -10,10 +10,10 @@
 //! because renewal hashes them (RFC 4998 section 5.2) and re-encoding could
 //! change them.
 
-mod build;
+pub(crate) mod build;
 pub mod raw;
 
-pub use build::{encode_single_chain_record, SingleChainRecord};
+pub use build::{encode_single_chain_record, record_for_leaf, SingleChainRecord};
 pub use raw::RawTlv;
 
 use der::asn1::{ObjectIdentifier, OctetString};

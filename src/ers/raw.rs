@@ -77,3 +77,11 @@ pub fn children(tlv: &[u8]) -> Option<Vec<&[u8]>> {
     }
     Some(out)
 }
+
+/// One TLV with the given tag around `content` (DER definite length).
+pub fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    crate::ers::build::put_header(&mut out, tag, content.len());
+    out.extend_from_slice(content);
+    out
+}

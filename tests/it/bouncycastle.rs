@@ -1,0 +1,1 @@
+//! Bouncy Castle interop (see tests/java).

@@ -1,0 +1,1 @@
+//! certomancer interop.

@@ -1,0 +1,11 @@
+//! The one integration-test binary: conformance data, real peers (Bouncy
+//! Castle, `openssl ts`, certomancer) and the `bewahr` command line.
+
+mod support;
+
+mod bouncycastle;
+mod c2;
+mod cli;
+mod devtsa;
+mod openssl;
+mod certomancer;

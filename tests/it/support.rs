@@ -1,0 +1,60 @@
+//! Shared helpers of the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn c2(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/tr-esor-c2/TESTDATA").join(name)
+}
+
+pub fn bewahr() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bewahr"))
+}
+
+/// Whether an external peer is on the machine. In CI (`BEWAHR_REQUIRE_PEERS=1`,
+/// set by `.ci/run`) a missing peer fails the test instead of skipping it.
+pub fn have(tool: &str, probe: &[&str]) -> bool {
+    let ok = Command::new(tool).args(probe).output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        if std::env::var("BEWAHR_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{tool} is required (BEWAHR_REQUIRE_PEERS=1) but not available: run .ci/run or install it");
+        }
+        eprintln!("SKIPPED: {tool} is not installed; this interop test did not run");
+    }
+    ok
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// An OpenSSL TSA (RSA-3072) made once per test run by tests/fixtures/openssl-tsa.sh.
+pub fn openssl_tsa() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bewahr-openssl-tsa-{}", std::process::id()));
+        let st = Command::new("bash")
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openssl-tsa.sh"))
+            .arg(&dir)
+            .status()
+            .expect("bash");
+        assert!(st.success(), "openssl-tsa.sh failed");
+        dir
+    })
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
