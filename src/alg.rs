@@ -82,24 +82,35 @@ impl DigestAlgorithm {
     }
 
     /// The algorithm of an AlgorithmIdentifier; parameters must be absent or NULL.
-    pub fn from_algorithm_identifier(ai: &AlgorithmIdentifierOwned) -> Result<Self, UnknownAlgorithm> {
+    pub fn from_algorithm_identifier(
+        ai: &AlgorithmIdentifierOwned,
+    ) -> Result<Self, UnknownAlgorithm> {
         let alg = Self::from_oid(&ai.oid)?;
         match &ai.parameters {
             None => Ok(alg),
             Some(p) if p.is_null() => Ok(alg),
-            Some(_) => Err(UnknownAlgorithm(format!("{} with unexpected parameters", ai.oid))),
+            Some(_) => Err(UnknownAlgorithm(format!(
+                "{} with unexpected parameters",
+                ai.oid
+            ))),
         }
     }
 
     /// The AlgorithmIdentifier bewahr writes: parameters absent (RFC 5754 says
     /// SHOULD omit; verifiers treat absent and NULL alike).
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
-        AlgorithmIdentifierOwned { oid: self.oid(), parameters: None }
+        AlgorithmIdentifierOwned {
+            oid: self.oid(),
+            parameters: None,
+        }
     }
 
     /// The AlgorithmIdentifier with NULL parameters (as some TSAs and Bouncy Castle write).
     pub fn algorithm_identifier_null(self) -> AlgorithmIdentifierOwned {
-        AlgorithmIdentifierOwned { oid: self.oid(), parameters: Some(AnyRef::NULL.into()) }
+        AlgorithmIdentifierOwned {
+            oid: self.oid(),
+            parameters: Some(AnyRef::NULL.into()),
+        }
     }
 
     /// Short lowercase name, e.g. `sha256`, `sha3-512`.
@@ -119,7 +130,11 @@ impl DigestAlgorithm {
 
     /// Parses a name as [`DigestAlgorithm::name`] gives it; `-` and `_` and case do not matter.
     pub fn from_name(s: &str) -> Result<Self, UnknownAlgorithm> {
-        let norm: String = s.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+        let norm: String = s
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
         Self::ALL
             .into_iter()
             .find(|a| a.name().replace('-', "") == norm)
@@ -244,7 +259,10 @@ mod tests {
             assert_eq!(DigestAlgorithm::from_oid(&a.oid()).unwrap(), a);
             assert_eq!(a.digest(b"abc").len(), a.output_len());
         }
-        assert_eq!(DigestAlgorithm::from_name("SHA3_256").unwrap(), DigestAlgorithm::Sha3_256);
+        assert_eq!(
+            DigestAlgorithm::from_name("SHA3_256").unwrap(),
+            DigestAlgorithm::Sha3_256
+        );
         assert!(DigestAlgorithm::from_name("md5").is_err());
     }
 

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser, Debug)]
-#[command(name = "bewahr", version, about = "Long-term preservation archive (RFC 4998 evidence records, RFC 3161 time-stamps)")]
+#[command(
+    name = "bewahr",
+    version,
+    about = "Long-term preservation archive (RFC 4998 evidence records, RFC 3161 time-stamps)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,12 +19,22 @@ struct Cli {
 enum Command {
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
     Verify(cli::verify::VerifyArgs),
+    /// Time-stamp files together (one hash tree, one time-stamp) and write an evidence record per file.
+    Stamp(cli::stamp::StampArgs),
 }
 
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BEWAHR_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Verify(args) => cli::verify::run(args),
+        Command::Stamp(args) => cli::stamp::run(args),
     };
     std::process::exit(code);
 }

@@ -1,5 +1,6 @@
 //! The `bewahr` command line.
 
+pub mod stamp;
 pub mod verify;
 
 use std::path::Path;
@@ -9,7 +10,8 @@ use x509_cert::Certificate;
 pub fn load_certificates(path: &Path) -> Result<Vec<Certificate>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.starts_with(b"-----BEGIN") || bytes.windows(10).any(|w| w == b"-----BEGIN") {
-        Certificate::load_pem_chain(&bytes).map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))
+        Certificate::load_pem_chain(&bytes)
+            .map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))
     } else {
         <Certificate as der::Decode>::from_der(&bytes)
             .map(|c| vec![c])

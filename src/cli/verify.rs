@@ -49,7 +49,9 @@ impl DataObjects for Files {
             let mut h = Hasher::new(alg);
             let mut buf = vec![0u8; 1 << 20];
             loop {
-                let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", p.display()))?;
+                let n = f
+                    .read(&mut buf)
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
                 if n == 0 {
                     break;
                 }
@@ -92,15 +94,23 @@ pub fn run(args: VerifyArgs) -> i32 {
     }
     let at = match &args.at {
         None => time::OffsetDateTime::now_utc(),
-        Some(s) => match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-            Ok(t) => t,
-            Err(e) => return usage(format!("--at {s}: not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z")),
-        },
+        Some(s) => {
+            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => t,
+                Err(e) => {
+                    return usage(format!(
+                        "--at {s}: not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"
+                    ))
+                }
+            }
+        }
     };
     let mut digests = Vec::new();
     for d in &args.digest {
         let Some((alg, hexval)) = d.split_once(':') else {
-            return usage(format!("--digest {d}: expected ALG:HEX, e.g. sha256:9f86d0..."));
+            return usage(format!(
+                "--digest {d}: expected ALG:HEX, e.g. sha256:9f86d0..."
+            ));
         };
         let alg = match DigestAlgorithm::from_name(alg) {
             Ok(a) => a,
@@ -108,7 +118,13 @@ pub fn run(args: VerifyArgs) -> i32 {
         };
         let h = match hex::decode(hexval) {
             Ok(h) if h.len() == alg.output_len() => h,
-            Ok(h) => return usage(format!("--digest {d}: {alg} has {} bytes, got {}", alg.output_len(), h.len())),
+            Ok(h) => {
+                return usage(format!(
+                    "--digest {d}: {alg} has {} bytes, got {}",
+                    alg.output_len(),
+                    h.len()
+                ))
+            }
             Err(e) => return usage(format!("--digest {d}: {e}")),
         };
         digests.push((alg, h));
@@ -119,17 +135,28 @@ pub fn run(args: VerifyArgs) -> i32 {
         }
     }
     let mut data: Box<dyn DataObjects> = if !args.data.is_empty() {
-        Box::new(Files { paths: args.data.clone(), cache: vec![] })
+        Box::new(Files {
+            paths: args.data.clone(),
+            cache: vec![],
+        })
     } else if !digests.is_empty() {
         Box::new(Digests(digests))
     } else {
         Box::new(NoData)
     };
     let policy = AlgorithmPolicy::default();
-    let opts = Options { trusted: &trusted, extra_certificates: &extra, at, policy: &policy };
+    let opts = Options {
+        trusted: &trusted,
+        extra_certificates: &extra,
+        at,
+        policy: &policy,
+    };
     let report = verify::verify_der(&record, data.as_mut(), &opts);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         print!("{}", report.to_text());
     }

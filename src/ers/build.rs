@@ -38,8 +38,16 @@ pub(crate) fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
         0..=0x7f => out.push(len as u8),
         0x80..=0xff => out.extend_from_slice(&[0x81, len as u8]),
         0x100..=0xffff => out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
-        0x1_0000..=0xff_ffff => out.extend_from_slice(&[0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]),
-        _ => out.extend_from_slice(&[0x84, (len >> 24) as u8, (len >> 16) as u8, (len >> 8) as u8, len as u8]),
+        0x1_0000..=0xff_ffff => {
+            out.extend_from_slice(&[0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8])
+        }
+        _ => out.extend_from_slice(&[
+            0x84,
+            (len >> 24) as u8,
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+        ]),
     }
 }
 
@@ -61,7 +69,11 @@ pub fn encode_single_chain_record(rec: &SingleChainRecord<'_>) -> Vec<u8> {
             tree_content += tlv(inner);
         }
     }
-    let tree_field = if rec.reduced_hashtree.is_some() { tlv(tree_content) } else { 0 };
+    let tree_field = if rec.reduced_hashtree.is_some() {
+        tlv(tree_content)
+    } else {
+        0
+    };
     let ats_content = alg_id + tree_field + rec.time_stamp.len();
     let ats = tlv(ats_content);
     let chain = tlv(ats);
@@ -101,7 +113,11 @@ pub fn encode_single_chain_record(rec: &SingleChainRecord<'_>) -> Vec<u8> {
 }
 
 /// The evidence record of leaf `leaf` of `tree`, whose root `time_stamp` covers.
-pub fn record_for_leaf(tree: &crate::hashtree::HashTree, leaf: usize, time_stamp: &[u8]) -> Result<Vec<u8>, crate::hashtree::TreeError> {
+pub fn record_for_leaf(
+    tree: &crate::hashtree::HashTree,
+    leaf: usize,
+    time_stamp: &[u8],
+) -> Result<Vec<u8>, crate::hashtree::TreeError> {
     let reduced = tree.reduced(leaf)?;
     Ok(encode_single_chain_record(&SingleChainRecord {
         digest_algorithm: tree.algorithm(),

@@ -17,7 +17,10 @@ pub use build::{encode_single_chain_record, record_for_leaf, SingleChainRecord};
 pub use raw::RawTlv;
 
 use der::asn1::{ObjectIdentifier, OctetString};
-use der::{Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer};
+use der::{
+    Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag,
+    Writer,
+};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
 
@@ -125,7 +128,9 @@ impl<'a> DecodeValue<'a> for Attributes {
 
 impl EncodeValue for Attributes {
     fn value_len(&self) -> der::Result<Length> {
-        self.0.iter().try_fold(Length::ZERO, |acc, a| acc + a.encoded_len()?)
+        self.0
+            .iter()
+            .try_fold(Length::ZERO, |acc, a| acc + a.encoded_len()?)
     }
     fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
         self.0.iter().try_for_each(|a| a.encode(writer))
@@ -136,7 +141,11 @@ impl EncodeValue for Attributes {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("{what}: DER error at byte {position}: {kind}")]
-    Der { what: &'static str, position: String, kind: String },
+    Der {
+        what: &'static str,
+        position: String,
+        kind: String,
+    },
     #[error("{what}: nested deeper than {MAX_DEPTH} levels at byte {position}")]
     TooDeep { what: &'static str, position: usize },
     #[error("{what}: unsupported version {version} (only v1 is defined)")]
@@ -151,7 +160,10 @@ impl DecodeError {
     pub(crate) fn der(what: &'static str, e: der::Error) -> Self {
         DecodeError::Der {
             what,
-            position: e.position().map(|p| u32::from(p).to_string()).unwrap_or_else(|| "?".into()),
+            position: e
+                .position()
+                .map(|p| u32::from(p).to_string())
+                .unwrap_or_else(|| "?".into()),
             kind: e.kind().to_string(),
         }
     }
@@ -178,7 +190,10 @@ pub fn check_depth(what: &'static str, input: &[u8]) -> Result<(), DecodeError> 
         if tag & 0x20 != 0 {
             ends.push(end);
             if ends.len() > MAX_DEPTH {
-                return Err(DecodeError::TooDeep { what, position: pos });
+                return Err(DecodeError::TooDeep {
+                    what,
+                    position: pos,
+                });
             }
             pos += hl;
         } else {
@@ -195,14 +210,23 @@ impl EvidenceRecord {
         check_depth(WHAT, bytes)?;
         let er = EvidenceRecord::from_der(bytes).map_err(|e| DecodeError::der(WHAT, e))?;
         if er.version != 1 {
-            return Err(DecodeError::Version { what: WHAT, version: er.version });
+            return Err(DecodeError::Version {
+                what: WHAT,
+                version: er.version,
+            });
         }
         if er.archive_time_stamp_sequence.is_empty() {
-            return Err(DecodeError::Invalid { what: WHAT, detail: "archiveTimeStampSequence is empty".into() });
+            return Err(DecodeError::Invalid {
+                what: WHAT,
+                detail: "archiveTimeStampSequence is empty".into(),
+            });
         }
         for (i, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
             if chain.is_empty() {
-                return Err(DecodeError::Invalid { what: WHAT, detail: format!("archiveTimeStampChain {i} is empty") });
+                return Err(DecodeError::Invalid {
+                    what: WHAT,
+                    detail: format!("archiveTimeStampChain {i} is empty"),
+                });
             }
         }
         Ok(er)
@@ -218,9 +242,11 @@ impl EvidenceRecord {
 impl ArchiveTimeStamp {
     /// The reduced hash tree as byte slices.
     pub fn reduced_tree_slices(&self) -> Option<Vec<Vec<&[u8]>>> {
-        self.reduced_hashtree
-            .as_ref()
-            .map(|t| t.iter().map(|p| p.iter().map(|o| o.as_bytes()).collect()).collect())
+        self.reduced_hashtree.as_ref().map(|t| {
+            t.iter()
+                .map(|p| p.iter().map(|o| o.as_bytes()).collect())
+                .collect()
+        })
     }
 }
 

@@ -14,8 +14,14 @@ fn c2_records_round_trip() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let er = EvidenceRecord::from_der_checked(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(er.to_der().unwrap(), bytes, "{} does not round-trip", path.display());
+        let er = EvidenceRecord::from_der_checked(&bytes)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            er.to_der().unwrap(),
+            bytes,
+            "{} does not round-trip",
+            path.display()
+        );
         n += 1;
     }
     assert_eq!(n, 23);
@@ -42,7 +48,9 @@ fn fast_writer_matches_derived_encoder() {
             digest_algorithm: Some(crate::alg::DigestAlgorithm::Sha256.algorithm_identifier()),
             attributes: None,
             reduced_hashtree: Some(
-                tree.iter().map(|l| l.iter().map(|h| OctetString::new(*h).unwrap()).collect()).collect(),
+                tree.iter()
+                    .map(|l| l.iter().map(|h| OctetString::new(*h).unwrap()).collect())
+                    .collect(),
             ),
             time_stamp: RawTlv::from_der_bytes(token.clone()).unwrap(),
         }]],

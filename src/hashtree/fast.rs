@@ -37,7 +37,10 @@ const PAD512: [u8; 128] = {
 /// SHA-256(lo || hi) for two 32-byte values, already ordered.
 #[inline]
 pub fn sha256_pair(lo: &[u8], hi: &[u8], out: &mut [u8]) {
-    let mut blocks = [GenericArray::default(), GenericArray::clone_from_slice(&PAD256)];
+    let mut blocks = [
+        GenericArray::default(),
+        GenericArray::clone_from_slice(&PAD256),
+    ];
     blocks[0][..32].copy_from_slice(lo);
     blocks[0][32..].copy_from_slice(hi);
     let mut state = SHA256_IV;
@@ -50,7 +53,10 @@ pub fn sha256_pair(lo: &[u8], hi: &[u8], out: &mut [u8]) {
 /// SHA-512(lo || hi) for two 64-byte values, already ordered.
 #[inline]
 pub fn sha512_pair(lo: &[u8], hi: &[u8], out: &mut [u8]) {
-    let mut blocks = [GenericArray::default(), GenericArray::clone_from_slice(&PAD512)];
+    let mut blocks = [
+        GenericArray::default(),
+        GenericArray::clone_from_slice(&PAD512),
+    ];
     blocks[0][..64].copy_from_slice(lo);
     blocks[0][64..].copy_from_slice(hi);
     let mut state = SHA512_IV;
@@ -62,7 +68,11 @@ pub fn sha512_pair(lo: &[u8], hi: &[u8], out: &mut [u8]) {
 
 /// Hashes `pairs` sorted pairs of 32-byte nodes from `src` into `dst`.
 pub fn sha256_level(src: &[u8], pairs: usize, dst: &mut [u8]) {
-    for (pair, out) in src.chunks_exact(64).take(pairs).zip(dst.chunks_exact_mut(32)) {
+    for (pair, out) in src
+        .chunks_exact(64)
+        .take(pairs)
+        .zip(dst.chunks_exact_mut(32))
+    {
         let (a, b) = pair.split_at(32);
         if a <= b {
             sha256_pair(a, b, out)

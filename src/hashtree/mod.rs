@@ -36,7 +36,12 @@ pub enum TreeError {
     #[error("a hash tree needs at least one leaf")]
     Empty,
     #[error("leaf {index}: a {alg} hash has {expected} bytes, got {got}")]
-    WrongLength { index: usize, alg: DigestAlgorithm, expected: usize, got: usize },
+    WrongLength {
+        index: usize,
+        alg: DigestAlgorithm,
+        expected: usize,
+        got: usize,
+    },
     #[error("leaf {index}: a data-object group needs at least one member")]
     EmptyGroup { index: usize },
     #[error("leaf {index} does not exist: the tree has {leaves} leaves")]
@@ -48,8 +53,12 @@ pub enum TreeError {
 pub fn hash_pair(alg: DigestAlgorithm, a: &[u8], b: &[u8], out: &mut [u8]) {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     match alg {
-        DigestAlgorithm::Sha256 if lo.len() == 32 && hi.len() == 32 => fast::sha256_pair(lo, hi, out),
-        DigestAlgorithm::Sha512 if lo.len() == 64 && hi.len() == 64 => fast::sha512_pair(lo, hi, out),
+        DigestAlgorithm::Sha256 if lo.len() == 32 && hi.len() == 32 => {
+            fast::sha256_pair(lo, hi, out)
+        }
+        DigestAlgorithm::Sha512 if lo.len() == 64 && hi.len() == 64 => {
+            fast::sha512_pair(lo, hi, out)
+        }
         _ => out.copy_from_slice(&alg.digest_parts(&[lo, hi])),
     }
 }
@@ -124,7 +133,10 @@ impl HashTree {
     pub fn reduced(&self, i: usize) -> Result<Option<Vec<Vec<&[u8]>>>, TreeError> {
         let n = self.leaf_count();
         if i >= n {
-            return Err(TreeError::NoSuchLeaf { index: i, leaves: n });
+            return Err(TreeError::NoSuchLeaf {
+                index: i,
+                leaves: n,
+            });
         }
         let mut lists: Vec<Vec<&[u8]>> = Vec::with_capacity(self.levels.len());
         let mut first: Vec<&[u8]> = match self.groups.get(&i) {
@@ -194,7 +206,12 @@ impl TreeBuilder {
     /// Adds a leaf that is one hash.
     pub fn push(&mut self, h: &[u8]) -> Result<(), TreeError> {
         if h.len() != self.width {
-            return Err(TreeError::WrongLength { index: self.count, alg: self.alg, expected: self.width, got: h.len() });
+            return Err(TreeError::WrongLength {
+                index: self.count,
+                alg: self.alg,
+                expected: self.width,
+                got: h.len(),
+            });
         }
         self.nodes.extend_from_slice(h);
         self.count += 1;
@@ -202,11 +219,19 @@ impl TreeBuilder {
     }
 
     /// Adds a leaf that is a data-object group (one member is the same as [`push`](Self::push)).
-    pub fn push_group<'a>(&mut self, members: impl IntoIterator<Item = &'a [u8]>) -> Result<(), TreeError> {
+    pub fn push_group<'a>(
+        &mut self,
+        members: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), TreeError> {
         let mut m: Vec<&[u8]> = members.into_iter().collect();
         for h in &m {
             if h.len() != self.width {
-                return Err(TreeError::WrongLength { index: self.count, alg: self.alg, expected: self.width, got: h.len() });
+                return Err(TreeError::WrongLength {
+                    index: self.count,
+                    alg: self.alg,
+                    expected: self.width,
+                    got: h.len(),
+                });
             }
         }
         match m.len() {
@@ -215,7 +240,8 @@ impl TreeBuilder {
             _ => {
                 m.sort_unstable();
                 let v = self.alg.digest_parts(&m);
-                self.groups.insert(self.count, m.iter().map(|x| x.to_vec()).collect());
+                self.groups
+                    .insert(self.count, m.iter().map(|x| x.to_vec()).collect());
                 self.push(&v)
             }
         }
@@ -236,7 +262,8 @@ impl TreeBuilder {
         }
         let w = self.width;
         let mut levels = vec![(0usize, self.count)];
-        self.nodes.reserve_exact(total_nodes(self.count) * w - self.nodes.len());
+        self.nodes
+            .reserve_exact(total_nodes(self.count) * w - self.nodes.len());
         let (mut start, mut count) = (0usize, self.count);
         while count > 1 {
             let next_start = start + count;
@@ -265,7 +292,13 @@ impl TreeBuilder {
             start = next_start;
             count = next_count;
         }
-        Ok(HashTree { alg: self.alg, width: w, nodes: self.nodes, levels, groups: self.groups })
+        Ok(HashTree {
+            alg: self.alg,
+            width: w,
+            nodes: self.nodes,
+            levels,
+            groups: self.groups,
+        })
     }
 }
 

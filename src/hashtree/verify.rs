@@ -22,7 +22,13 @@ pub enum ReducedTreeError {
     #[error("partial hash tree {list} is empty")]
     EmptyList { list: usize },
     #[error("partial hash tree {list}, value {index}: {got} bytes, but {alg} gives {expected}")]
-    WrongLength { list: usize, index: usize, alg: DigestAlgorithm, expected: usize, got: usize },
+    WrongLength {
+        list: usize,
+        index: usize,
+        alg: DigestAlgorithm,
+        expected: usize,
+        got: usize,
+    },
     #[error("the hash {} is not in the first partial hash tree", hex::encode(.0))]
     NotInFirstList(Vec<u8>),
 }
@@ -39,7 +45,13 @@ pub fn check_shape(alg: DigestAlgorithm, tree: &[Vec<&[u8]>]) -> Result<(), Redu
         }
         for (vi, v) in list.iter().enumerate() {
             if v.len() != w {
-                return Err(ReducedTreeError::WrongLength { list: li, index: vi, alg, expected: w, got: v.len() });
+                return Err(ReducedTreeError::WrongLength {
+                    list: li,
+                    index: vi,
+                    alg,
+                    expected: w,
+                    got: v.len(),
+                });
             }
         }
     }

@@ -115,14 +115,23 @@ impl TsaClient {
     }
 
     /// Asks the TSAs in order until one issues a token that passes every check.
-    pub async fn timestamp(&self, alg: DigestAlgorithm, imprint: &[u8]) -> Result<Issued, ClientError> {
+    pub async fn timestamp(
+        &self,
+        alg: DigestAlgorithm,
+        imprint: &[u8],
+    ) -> Result<Issued, ClientError> {
         let mut attempts = Vec::new();
         for ep in &self.endpoints {
             let mut delay = ep.backoff;
             for attempt in 0..=ep.retries {
                 let req = TsaRequest::new(alg, imprint.to_vec(), ep.policy);
                 match self.once(ep, &req).await {
-                    Ok(granted) => return Ok(Issued { tsa: ep.name.clone(), granted }),
+                    Ok(granted) => {
+                        return Ok(Issued {
+                            tsa: ep.name.clone(),
+                            granted,
+                        })
+                    }
                     Err(e) => {
                         tracing::warn!(tsa = %ep.name, attempt = attempt + 1, error = %e, "time-stamp request failed");
                         let transient = e.transient();
@@ -170,14 +179,24 @@ impl TsaClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.bytes().await.map_err(|e| if e.is_timeout() { AttemptError::Timeout(ep.timeout) } else { AttemptError::Http(e.to_string()) })?;
+        let body = resp.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                AttemptError::Timeout(ep.timeout)
+            } else {
+                AttemptError::Http(e.to_string())
+            }
+        })?;
         if !status.is_success() {
             return Err(AttemptError::Status {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
             });
         }
-        if !ct.is_empty() && !ct.starts_with("application/timestamp-reply") && !ct.starts_with("application/timestamp-response") && !ct.starts_with("application/octet-stream") {
+        if !ct.is_empty()
+            && !ct.starts_with("application/timestamp-reply")
+            && !ct.starts_with("application/timestamp-response")
+            && !ct.starts_with("application/octet-stream")
+        {
             return Err(AttemptError::ContentType(ct));
         }
         Ok(check_response(req, &body, &ep.trusted)?)

@@ -17,7 +17,10 @@ use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use time::OffsetDateTime;
 use x509_cert::attr::Attribute;
-use x509_cert::ext::pkix::{AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -25,7 +28,7 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
 use super::request::PkiStatusInfo;
-use super::sig::{EC_PUBLIC_KEY, ECDSA_SHA256, P256};
+use super::sig::{ECDSA_SHA256, EC_PUBLIC_KEY, P256};
 use super::token::*;
 use super::tstinfo::{GenTime, TstInfo};
 use crate::alg::DigestAlgorithm;
@@ -42,7 +45,10 @@ const CERT_FILE: &str = "dev-tsa-certs.pem";
 #[derive(Debug, thiserror::Error)]
 pub enum DevTsaError {
     #[error("development TSA files in {dir}: {source}")]
-    Io { dir: PathBuf, source: std::io::Error },
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("development TSA key or certificate in {dir} is unusable: {detail}")]
     Corrupt { dir: PathBuf, detail: String },
     #[error("development TSA: {0}")]
@@ -73,12 +79,19 @@ fn x509_time(t: OffsetDateTime) -> Result<Time, DevTsaError> {
 }
 
 fn ext(oid: O, critical: bool, value: &impl Encode) -> Result<Extension, DevTsaError> {
-    Ok(Extension { extn_id: oid, critical, extn_value: OctetString::new(value.to_der().map_err(crypto)?).map_err(crypto)? })
+    Ok(Extension {
+        extn_id: oid,
+        critical,
+        extn_value: OctetString::new(value.to_der().map_err(crypto)?).map_err(crypto)?,
+    })
 }
 
 fn ec_spki(public: &[u8]) -> Result<SubjectPublicKeyInfoOwned, DevTsaError> {
     Ok(SubjectPublicKeyInfoOwned {
-        algorithm: AlgorithmIdentifierOwned { oid: EC_PUBLIC_KEY, parameters: Some(Any::from(&P256)) },
+        algorithm: AlgorithmIdentifierOwned {
+            oid: EC_PUBLIC_KEY,
+            parameters: Some(Any::from(&P256)),
+        },
         subject_public_key: BitString::from_bytes(public).map_err(crypto)?,
     })
 }
@@ -90,11 +103,20 @@ fn random_serial(rng: &SystemRandom) -> Result<SerialNumber, DevTsaError> {
     SerialNumber::new(&b).map_err(crypto)
 }
 
-fn sign_cert(tbs: TbsCertificate, issuer_key: &EcdsaKeyPair, rng: &SystemRandom) -> Result<Certificate, DevTsaError> {
-    let sig = issuer_key.sign(rng, &tbs.to_der().map_err(crypto)?).map_err(crypto)?;
+fn sign_cert(
+    tbs: TbsCertificate,
+    issuer_key: &EcdsaKeyPair,
+    rng: &SystemRandom,
+) -> Result<Certificate, DevTsaError> {
+    let sig = issuer_key
+        .sign(rng, &tbs.to_der().map_err(crypto)?)
+        .map_err(crypto)?;
     Ok(Certificate {
         tbs_certificate: tbs,
-        signature_algorithm: AlgorithmIdentifierOwned { oid: ECDSA_SHA256, parameters: None },
+        signature_algorithm: AlgorithmIdentifierOwned {
+            oid: ECDSA_SHA256,
+            parameters: None,
+        },
         signature: BitString::from_bytes(sig.as_ref()).map_err(crypto)?,
     })
 }
@@ -103,18 +125,31 @@ impl DevTsa {
     /// Creates a fresh TSA (root and TSA certificate valid from `now` for 30 years); returns it with its PKCS#8 key.
     pub fn generate(now: OffsetDateTime) -> Result<(Self, Vec<u8>), DevTsaError> {
         let rng = SystemRandom::new();
-        let root_p8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(crypto)?;
-        let root = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, root_p8.as_ref(), &rng).map_err(crypto)?;
-        let tsa_p8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(crypto)?;
-        let tsa = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, tsa_p8.as_ref(), &rng).map_err(crypto)?;
+        let root_p8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(crypto)?;
+        let root =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, root_p8.as_ref(), &rng)
+                .map_err(crypto)?;
+        let tsa_p8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(crypto)?;
+        let tsa = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, tsa_p8.as_ref(), &rng)
+            .map_err(crypto)?;
         let start = now - time::Duration::hours(1);
         let end = now + time::Duration::days(365 * 30);
-        let root_name = Name::from_str("CN=bewahr development root (NOT QUALIFIED),O=bewahr").map_err(crypto)?;
-        let tsa_name = Name::from_str("CN=bewahr development TSA (NOT QUALIFIED),O=bewahr").map_err(crypto)?;
+        let root_name = Name::from_str("CN=bewahr development root (NOT QUALIFIED),O=bewahr")
+            .map_err(crypto)?;
+        let tsa_name =
+            Name::from_str("CN=bewahr development TSA (NOT QUALIFIED),O=bewahr").map_err(crypto)?;
         let root_ski = DigestAlgorithm::Sha1.digest(root.public_key().as_ref());
         let tsa_ski = DigestAlgorithm::Sha1.digest(tsa.public_key().as_ref());
-        let validity = Validity { not_before: x509_time(start)?, not_after: x509_time(end)? };
-        let sig_alg = AlgorithmIdentifierOwned { oid: ECDSA_SHA256, parameters: None };
+        let validity = Validity {
+            not_before: x509_time(start)?,
+            not_after: x509_time(end)?,
+        };
+        let sig_alg = AlgorithmIdentifierOwned {
+            oid: ECDSA_SHA256,
+            parameters: None,
+        };
 
         let root_tbs = TbsCertificate {
             version: Version::V3,
@@ -127,9 +162,24 @@ impl DevTsa {
             issuer_unique_id: None,
             subject_unique_id: None,
             extensions: Some(vec![
-                ext(ID_CE_BASIC_CONSTRAINTS, true, &BasicConstraints { ca: true, path_len_constraint: Some(0) })?,
-                ext(ID_CE_KEY_USAGE, true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
-                ext(ID_CE_SUBJECT_KEY_IDENTIFIER, false, &SubjectKeyIdentifier(OctetString::new(root_ski.clone()).map_err(crypto)?))?,
+                ext(
+                    ID_CE_BASIC_CONSTRAINTS,
+                    true,
+                    &BasicConstraints {
+                        ca: true,
+                        path_len_constraint: Some(0),
+                    },
+                )?,
+                ext(
+                    ID_CE_KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+                )?,
+                ext(
+                    ID_CE_SUBJECT_KEY_IDENTIFIER,
+                    false,
+                    &SubjectKeyIdentifier(OctetString::new(root_ski.clone()).map_err(crypto)?),
+                )?,
             ]),
         };
         let root_cert = sign_cert(root_tbs, &root, &rng)?;
@@ -144,14 +194,37 @@ impl DevTsa {
             issuer_unique_id: None,
             subject_unique_id: None,
             extensions: Some(vec![
-                ext(ID_CE_BASIC_CONSTRAINTS, true, &BasicConstraints { ca: false, path_len_constraint: None })?,
-                ext(ID_CE_KEY_USAGE, true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,
-                ext(ID_CE_EXT_KEY_USAGE, true, &ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]))?,
-                ext(ID_CE_SUBJECT_KEY_IDENTIFIER, false, &SubjectKeyIdentifier(OctetString::new(tsa_ski).map_err(crypto)?))?,
+                ext(
+                    ID_CE_BASIC_CONSTRAINTS,
+                    true,
+                    &BasicConstraints {
+                        ca: false,
+                        path_len_constraint: None,
+                    },
+                )?,
+                ext(
+                    ID_CE_KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::DigitalSignature.into()),
+                )?,
+                ext(
+                    ID_CE_EXT_KEY_USAGE,
+                    true,
+                    &ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]),
+                )?,
+                ext(
+                    ID_CE_SUBJECT_KEY_IDENTIFIER,
+                    false,
+                    &SubjectKeyIdentifier(OctetString::new(tsa_ski).map_err(crypto)?),
+                )?,
                 ext(
                     ID_CE_AUTHORITY_KEY_IDENTIFIER,
                     false,
-                    &AuthorityKeyIdentifier { key_identifier: Some(OctetString::new(root_ski).map_err(crypto)?), authority_cert_issuer: None, authority_cert_serial_number: None },
+                    &AuthorityKeyIdentifier {
+                        key_identifier: Some(OctetString::new(root_ski).map_err(crypto)?),
+                        authority_cert_issuer: None,
+                        authority_cert_serial_number: None,
+                    },
                 )?,
             ]),
         };
@@ -162,9 +235,19 @@ impl DevTsa {
 
     fn from_parts(pkcs8: &[u8], chain: Vec<Certificate>) -> Result<Self, DevTsaError> {
         let rng = SystemRandom::new();
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng).map_err(crypto)?;
-        let cert = chain.first().cloned().ok_or_else(|| crypto("no TSA certificate"))?;
-        if cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes() != key.public_key().as_ref() {
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8, &rng)
+            .map_err(crypto)?;
+        let cert = chain
+            .first()
+            .cloned()
+            .ok_or_else(|| crypto("no TSA certificate"))?;
+        if cert
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes()
+            != key.public_key().as_ref()
+        {
             return Err(crypto("the TSA certificate does not match the key"));
         }
         let mut seed = [0u8; 8];
@@ -181,8 +264,14 @@ impl DevTsa {
 
     /// Loads the TSA from `dir`, creating it there on first use (files written durably).
     pub fn load_or_create(dir: &Path, now: OffsetDateTime) -> Result<Self, DevTsaError> {
-        let io = |source| DevTsaError::Io { dir: dir.to_path_buf(), source };
-        let corrupt = |detail: String| DevTsaError::Corrupt { dir: dir.to_path_buf(), detail };
+        let io = |source| DevTsaError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let corrupt = |detail: String| DevTsaError::Corrupt {
+            dir: dir.to_path_buf(),
+            detail,
+        };
         let (kp, cp) = (dir.join(KEY_FILE), dir.join(CERT_FILE));
         let tsa = if kp.exists() && cp.exists() {
             let p8 = std::fs::read(&kp).map_err(io)?;
@@ -193,7 +282,8 @@ impl DevTsa {
             std::fs::create_dir_all(dir).map_err(io)?;
             let (tsa, p8) = Self::generate(now)?;
             crate::durable::write_file(&kp, &p8, true).map_err(io)?;
-            crate::durable::write_file(&cp, tsa.certificates_pem().as_bytes(), false).map_err(io)?;
+            crate::durable::write_file(&cp, tsa.certificates_pem().as_bytes(), false)
+                .map_err(io)?;
             tsa
         };
         tracing::warn!(
@@ -209,22 +299,38 @@ impl DevTsa {
     }
 
     pub fn certificates_pem(&self) -> String {
-        self.chain.iter().filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok()).collect()
+        self.chain
+            .iter()
+            .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
+            .collect()
     }
 
     /// Issues a TimeStampToken over `imprint` at `now`.
-    pub fn timestamp(&self, alg: DigestAlgorithm, imprint: &[u8], nonce: Option<&[u8]>, now: OffsetDateTime) -> Result<Vec<u8>, DevTsaError> {
+    pub fn timestamp(
+        &self,
+        alg: DigestAlgorithm,
+        imprint: &[u8],
+        nonce: Option<&[u8]>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<u8>, DevTsaError> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let tst = TstInfo {
             version: 1,
             policy: DEV_POLICY,
             message_imprint: x509_tsp::MessageImprint {
-                hash_algorithm: spki::AlgorithmIdentifier { oid: alg.oid(), parameters: None },
+                hash_algorithm: spki::AlgorithmIdentifier {
+                    oid: alg.oid(),
+                    parameters: None,
+                },
                 hashed_message: OctetString::new(imprint).map_err(crypto)?,
             },
             serial_number: Int::new(&minimal_positive(&serial.to_be_bytes())).map_err(crypto)?,
             gen_time: GenTime(now.replace_nanosecond(0).map_err(crypto)?),
-            accuracy: Some(x509_tsp::Accuracy { seconds: Some(1), millis: None, micros: None }),
+            accuracy: Some(x509_tsp::Accuracy {
+                seconds: Some(1),
+                millis: None,
+                micros: None,
+            }),
             ordering: false,
             nonce: nonce.map(Int::new).transpose().map_err(crypto)?,
             tsa: None,
@@ -232,37 +338,60 @@ impl DevTsa {
         };
         let tst_der = tst.to_der().map_err(crypto)?;
         let attr = |oid: O, value: Any| -> Result<Attribute, DevTsaError> {
-            Ok(Attribute { oid, values: SetOfVec::try_from(vec![value]).map_err(crypto)? })
+            Ok(Attribute {
+                oid,
+                values: SetOfVec::try_from(vec![value]).map_err(crypto)?,
+            })
         };
         let ess = SigningCertificateV2 {
             certs: vec![EssCertIdV2 {
                 hash_algorithm: None,
-                cert_hash: OctetString::new(DigestAlgorithm::Sha256.digest(&self.cert_der)).map_err(crypto)?,
+                cert_hash: OctetString::new(DigestAlgorithm::Sha256.digest(&self.cert_der))
+                    .map_err(crypto)?,
                 issuer_serial: None,
             }],
             policies: None,
         };
         let signed_attrs: SetOfVec<Attribute> = SetOfVec::try_from(vec![
             attr(ID_CONTENT_TYPE, Any::from(&ID_CT_TST_INFO))?,
-            attr(ID_MESSAGE_DIGEST, Any::new(Tag::OctetString, DigestAlgorithm::Sha256.digest(&tst_der)).map_err(crypto)?)?,
-            attr(ID_SIGNING_CERTIFICATE_V2, Any::encode_from(&ess).map_err(crypto)?)?,
+            attr(
+                ID_MESSAGE_DIGEST,
+                Any::new(Tag::OctetString, DigestAlgorithm::Sha256.digest(&tst_der))
+                    .map_err(crypto)?,
+            )?,
+            attr(
+                ID_SIGNING_CERTIFICATE_V2,
+                Any::encode_from(&ess).map_err(crypto)?,
+            )?,
         ])
         .map_err(crypto)?;
-        let signature = self.key.sign(&self.rng, &signed_attrs.to_der().map_err(crypto)?).map_err(crypto)?;
+        let signature = self
+            .key
+            .sign(&self.rng, &signed_attrs.to_der().map_err(crypto)?)
+            .map_err(crypto)?;
         let sha256 = DigestAlgorithm::Sha256.algorithm_identifier();
         let si = cms::signed_data::SignerInfo {
             version: cms::content_info::CmsVersion::V1,
-            sid: cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(cms::cert::IssuerAndSerialNumber {
-                issuer: self.cert.tbs_certificate.issuer.clone(),
-                serial_number: self.cert.tbs_certificate.serial_number.clone(),
-            }),
+            sid: cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(
+                cms::cert::IssuerAndSerialNumber {
+                    issuer: self.cert.tbs_certificate.issuer.clone(),
+                    serial_number: self.cert.tbs_certificate.serial_number.clone(),
+                },
+            ),
             digest_alg: sha256.clone(),
             signed_attrs: Some(signed_attrs),
-            signature_algorithm: AlgorithmIdentifierOwned { oid: ECDSA_SHA256, parameters: None },
+            signature_algorithm: AlgorithmIdentifierOwned {
+                oid: ECDSA_SHA256,
+                parameters: None,
+            },
             signature: OctetString::new(signature.as_ref()).map_err(crypto)?,
             unsigned_attrs: None,
         };
-        let certs = self.chain.iter().map(|c| cms::cert::CertificateChoices::Certificate(c.clone())).collect::<Vec<_>>();
+        let certs = self
+            .chain
+            .iter()
+            .map(|c| cms::cert::CertificateChoices::Certificate(c.clone()))
+            .collect::<Vec<_>>();
         let sd = cms::signed_data::SignedData {
             version: cms::content_info::CmsVersion::V3,
             digest_algorithms: SetOfVec::try_from(vec![sha256]).map_err(crypto)?,
@@ -270,11 +399,18 @@ impl DevTsa {
                 econtent_type: ID_CT_TST_INFO,
                 econtent: Some(Any::new(Tag::OctetString, tst_der).map_err(crypto)?),
             },
-            certificates: Some(cms::signed_data::CertificateSet(SetOfVec::try_from(certs).map_err(crypto)?)),
+            certificates: Some(cms::signed_data::CertificateSet(
+                SetOfVec::try_from(certs).map_err(crypto)?,
+            )),
             crls: None,
-            signer_infos: cms::signed_data::SignerInfos(SetOfVec::try_from(vec![si]).map_err(crypto)?),
+            signer_infos: cms::signed_data::SignerInfos(
+                SetOfVec::try_from(vec![si]).map_err(crypto)?,
+            ),
         };
-        let ci = cms::content_info::ContentInfo { content_type: ID_SIGNED_DATA, content: Any::encode_from(&sd).map_err(crypto)? };
+        let ci = cms::content_info::ContentInfo {
+            content_type: ID_SIGNED_DATA,
+            content: Any::encode_from(&sd).map_err(crypto)?,
+        };
         ci.to_der().map_err(crypto)
     }
 
@@ -297,7 +433,12 @@ impl DevTsa {
         };
         let alg = match DigestAlgorithm::from_oid(&req.message_imprint.hash_algorithm.oid) {
             Ok(a) if req.message_imprint.hashed_message.as_bytes().len() == a.output_len() => a,
-            Ok(_) => return reject(5, "badDataFormat: imprint length does not fit its algorithm".into()),
+            Ok(_) => {
+                return reject(
+                    5,
+                    "badDataFormat: imprint length does not fit its algorithm".into(),
+                )
+            }
             Err(e) => return reject(0, format!("badAlg: {e}")),
         };
         if let Some(p) = req.req_policy {
@@ -305,9 +446,20 @@ impl DevTsa {
                 return reject(15, format!("unacceptedPolicy: {p}"));
             }
         }
-        match self.timestamp(alg, req.message_imprint.hashed_message.as_bytes(), req.nonce.as_ref().map(|n| n.as_bytes()), now) {
+        match self.timestamp(
+            alg,
+            req.message_imprint.hashed_message.as_bytes(),
+            req.nonce.as_ref().map(|n| n.as_bytes()),
+            now,
+        ) {
             Ok(token) => {
-                let status = PkiStatusInfo { status: 0, status_string: None, fail_info: None }.to_der().unwrap_or_default();
+                let status = PkiStatusInfo {
+                    status: 0,
+                    status_string: None,
+                    fail_info: None,
+                }
+                .to_der()
+                .unwrap_or_default();
                 let mut content = status;
                 content.extend_from_slice(&token);
                 raw::wrap(0x30, &content)

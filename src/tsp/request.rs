@@ -42,16 +42,25 @@ impl TsaRequest {
     /// A request for `imprint`, with a fresh 64-bit random nonce.
     pub fn new(algorithm: DigestAlgorithm, imprint: Vec<u8>, policy: Option<O>) -> Self {
         let mut nonce = [0u8; 8];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce).expect("system randomness");
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+            .expect("system randomness");
         nonce[0] = (nonce[0] & 0x7f) | 0x40;
-        TsaRequest { algorithm, imprint, nonce: nonce.to_vec(), policy }
+        TsaRequest {
+            algorithm,
+            imprint,
+            nonce: nonce.to_vec(),
+            policy,
+        }
     }
 
     pub fn to_der(&self) -> Vec<u8> {
         let req = TimeStampReq {
             version: TspVersion::V1,
             message_imprint: MessageImprint {
-                hash_algorithm: AlgorithmIdentifier { oid: self.algorithm.oid(), parameters: Some(der::Any::null()) },
+                hash_algorithm: AlgorithmIdentifier {
+                    oid: self.algorithm.oid(),
+                    parameters: Some(der::Any::null()),
+                },
                 hashed_message: OctetString::new(self.imprint.clone()).expect("short imprint"),
             },
             req_policy: self.policy,
@@ -69,13 +78,22 @@ pub enum ResponseError {
     #[error("the TSA's response is malformed: {0}")]
     Malformed(String),
     #[error("the TSA refused: status {status}{}{}", text.as_ref().map(|t| format!(", \"{t}\"")).unwrap_or_default(), fail_info.as_ref().map(|f| format!(", failInfo {f}")).unwrap_or_default())]
-    Rejected { status: u8, text: Option<String>, fail_info: Option<String> },
+    Rejected {
+        status: u8,
+        text: Option<String>,
+        fail_info: Option<String>,
+    },
     #[error("the TSA granted the request but sent no token")]
     NoToken,
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("the token's message imprint ({got_alg}:{got}) is not the one requested ({want_alg}:{want})")]
-    ImprintMismatch { want_alg: DigestAlgorithm, want: String, got_alg: String, got: String },
+    ImprintMismatch {
+        want_alg: DigestAlgorithm,
+        want: String,
+        got_alg: String,
+        got: String,
+    },
     #[error("the token's nonce {got} is not the request's {want}")]
     NonceMismatch { want: String, got: String },
     #[error("the token's policy {got} is not the requested {want}")]
@@ -96,14 +114,23 @@ pub struct Granted {
 /// Checks a TimeStampResp against the request it answers: status, imprint,
 /// nonce, policy, the token's signature and signer binding, the timeStamping
 /// key purpose, and (when `trusted` is not empty) a path to a trusted certificate.
-pub fn check_response(req: &TsaRequest, resp: &[u8], trusted: &[Certificate]) -> Result<Granted, ResponseError> {
-    crate::ers::check_depth("TimeStampResp", resp).map_err(|e| ResponseError::Malformed(e.to_string()))?;
+pub fn check_response(
+    req: &TsaRequest,
+    resp: &[u8],
+    trusted: &[Certificate],
+) -> Result<Granted, ResponseError> {
+    crate::ers::check_depth("TimeStampResp", resp)
+        .map_err(|e| ResponseError::Malformed(e.to_string()))?;
     der::AnyRef::from_der(resp).map_err(|e| ResponseError::Malformed(e.to_string()))?;
-    let parts = raw::children(resp).ok_or_else(|| ResponseError::Malformed("not a SEQUENCE".into()))?;
+    let parts =
+        raw::children(resp).ok_or_else(|| ResponseError::Malformed("not a SEQUENCE".into()))?;
     if resp[0] != 0x30 || parts.is_empty() || parts.len() > 2 {
-        return Err(ResponseError::Malformed("expected SEQUENCE { status, timeStampToken OPTIONAL }".into()));
+        return Err(ResponseError::Malformed(
+            "expected SEQUENCE { status, timeStampToken OPTIONAL }".into(),
+        ));
     }
-    let status = PkiStatusInfo::from_der(parts[0]).map_err(|e| ResponseError::Malformed(format!("PKIStatusInfo: {e}")))?;
+    let status = PkiStatusInfo::from_der(parts[0])
+        .map_err(|e| ResponseError::Malformed(format!("PKIStatusInfo: {e}")))?;
     if status.status > 1 {
         return Err(ResponseError::Rejected {
             status: status.status,
@@ -122,23 +149,40 @@ pub fn check_response(req: &TsaRequest, resp: &[u8], trusted: &[Certificate]) ->
             got: hex::encode(&checked.imprint),
         });
     }
-    let got_nonce = t.nonce.as_ref().map(|n| hex::encode(n.as_bytes())).unwrap_or_else(|| "(none)".into());
+    let got_nonce = t
+        .nonce
+        .as_ref()
+        .map(|n| hex::encode(n.as_bytes()))
+        .unwrap_or_else(|| "(none)".into());
     if got_nonce != hex::encode(&req.nonce) {
-        return Err(ResponseError::NonceMismatch { want: hex::encode(&req.nonce), got: got_nonce });
+        return Err(ResponseError::NonceMismatch {
+            want: hex::encode(&req.nonce),
+            got: got_nonce,
+        });
     }
     if let Some(p) = req.policy {
         if t.policy != p {
-            return Err(ResponseError::PolicyMismatch { want: p.to_string(), got: t.policy.to_string() });
+            return Err(ResponseError::PolicyMismatch {
+                want: p.to_string(),
+                got: t.policy.to_string(),
+            });
         }
     }
     super::token::has_timestamping_purpose(&checked.signer).map_err(ResponseError::KeyPurpose)?;
     if !trusted.is_empty() {
-        trust::validate_path(&checked.signer, &checked.certificates, trusted, checked.gen_time)?;
+        trust::validate_path(
+            &checked.signer,
+            &checked.certificates,
+            trusted,
+            checked.gen_time,
+        )?;
     }
     Ok(Granted { token, checked })
 }
 
 /// The genTime a response claims, for logs; `None` if unreadable.
 pub fn gen_time_of(token: &[u8]) -> Option<OffsetDateTime> {
-    super::token::read_tst_info(token).ok().map(|t| t.gen_time.0)
+    super::token::read_tst_info(token)
+        .ok()
+        .map(|t| t.gen_time.0)
 }

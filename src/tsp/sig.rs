@@ -36,7 +36,7 @@ pub enum SignatureError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
     RsaPkcs1(DigestAlgorithm),
-    RsaPss(DigestAlgorithm),
+    RsaPss { hash: DigestAlgorithm, salt: usize },
     Ecdsa(DigestAlgorithm),
 }
 
@@ -44,13 +44,16 @@ impl Scheme {
     pub fn name(self, key: &KeyInfo) -> String {
         match self {
             Scheme::RsaPkcs1(d) => format!("rsa{}-pkcs1v15-{d}", key.bits),
-            Scheme::RsaPss(d) => format!("rsa{}-pss-{d}", key.bits),
+            Scheme::RsaPss { hash, salt } if salt == hash.output_len() => {
+                format!("rsa{}-pss-{hash}", key.bits)
+            }
+            Scheme::RsaPss { hash, salt } => format!("rsa{}-pss-{hash}-salt{salt}", key.bits),
             Scheme::Ecdsa(d) => format!("ecdsa-{}-{d}", key.curve.unwrap_or("?")),
         }
     }
     pub fn digest(self) -> DigestAlgorithm {
         match self {
-            Scheme::RsaPkcs1(d) | Scheme::RsaPss(d) | Scheme::Ecdsa(d) => d,
+            Scheme::RsaPkcs1(d) | Scheme::RsaPss { hash: d, .. } | Scheme::Ecdsa(d) => d,
         }
     }
 }
@@ -76,7 +79,10 @@ struct PssParams {
 
 /// Resolves a signature AlgorithmIdentifier; `digest` is the CMS digestAlgorithm,
 /// needed when the signature algorithm is plain rsaEncryption.
-pub fn scheme(sig_alg: &AlgorithmIdentifierOwned, digest: Option<DigestAlgorithm>) -> Result<Scheme, SignatureError> {
+pub fn scheme(
+    sig_alg: &AlgorithmIdentifierOwned,
+    digest: Option<DigestAlgorithm>,
+) -> Result<Scheme, SignatureError> {
     let unsupported = || SignatureError::Unsupported(sig_alg.oid.to_string());
     Ok(match sig_alg.oid {
         RSA_ENCRYPTION => Scheme::RsaPkcs1(digest.ok_or_else(unsupported)?),
@@ -88,32 +94,37 @@ pub fn scheme(sig_alg: &AlgorithmIdentifierOwned, digest: Option<DigestAlgorithm
         ECDSA_SHA384 => Scheme::Ecdsa(DigestAlgorithm::Sha384),
         ECDSA_SHA512 => Scheme::Ecdsa(DigestAlgorithm::Sha512),
         RSASSA_PSS => {
-            let params = sig_alg
-                .parameters
-                .as_ref()
-                .ok_or_else(|| SignatureError::Unsupported("RSASSA-PSS without parameters".into()))?;
+            let params = sig_alg.parameters.as_ref().ok_or_else(|| {
+                SignatureError::Unsupported("RSASSA-PSS without parameters".into())
+            })?;
             let p: PssParams = params
                 .decode_as()
                 .map_err(|e| SignatureError::Unsupported(format!("RSASSA-PSS parameters: {e}")))?;
             let hash = match &p.hash {
-                Some(h) => DigestAlgorithm::from_algorithm_identifier(h).map_err(|e| SignatureError::Unsupported(e.to_string()))?,
+                Some(h) => DigestAlgorithm::from_algorithm_identifier(h)
+                    .map_err(|e| SignatureError::Unsupported(e.to_string()))?,
                 None => DigestAlgorithm::Sha1,
             };
             if let Some(m) = &p.mgf {
-                let inner: Option<AlgorithmIdentifierOwned> = m.parameters.as_ref().and_then(|a| a.decode_as().ok());
-                let mgf_hash = inner.as_ref().and_then(|i| DigestAlgorithm::from_algorithm_identifier(i).ok());
+                let inner: Option<AlgorithmIdentifierOwned> =
+                    m.parameters.as_ref().and_then(|a| a.decode_as().ok());
+                let mgf_hash = inner
+                    .as_ref()
+                    .and_then(|i| DigestAlgorithm::from_algorithm_identifier(i).ok());
                 if m.oid != MGF1 || mgf_hash != Some(hash) {
-                    return Err(SignatureError::Unsupported("RSASSA-PSS with a mask generation other than MGF1 with the same hash".into()));
+                    return Err(SignatureError::Unsupported(
+                        "RSASSA-PSS with a mask generation other than MGF1 with the same hash"
+                            .into(),
+                    ));
                 }
             }
             let salt = p.salt.unwrap_or(20) as usize;
-            if salt != hash.output_len() {
-                return Err(SignatureError::Unsupported(format!("RSASSA-PSS salt length {salt} with {hash}")));
-            }
             if p.trailer.unwrap_or(1) != 1 {
-                return Err(SignatureError::Unsupported("RSASSA-PSS trailer field other than 1".into()));
+                return Err(SignatureError::Unsupported(
+                    "RSASSA-PSS trailer field other than 1".into(),
+                ));
             }
-            Scheme::RsaPss(hash)
+            Scheme::RsaPss { hash, salt }
         }
         _ => return Err(unsupported()),
     })
@@ -137,7 +148,8 @@ pub fn key_info(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyInfo, SignatureEr
     let key = spki.subject_public_key.raw_bytes();
     match spki.algorithm.oid {
         RSA_ENCRYPTION | RSASSA_PSS => {
-            let k = RsaPublicKey::from_der(key).map_err(|e| SignatureError::BadKey(e.to_string()))?;
+            let k =
+                RsaPublicKey::from_der(key).map_err(|e| SignatureError::BadKey(e.to_string()))?;
             let m = k.modulus.as_bytes();
             let bits = m.len() * 8 - m.first().map(|b| b.leading_zeros() as usize).unwrap_or(0);
             Ok(KeyInfo { bits, curve: None })
@@ -150,17 +162,30 @@ pub fn key_info(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyInfo, SignatureEr
                 .and_then(|p| p.decode_as().ok())
                 .ok_or_else(|| SignatureError::BadKey("EC key without a named curve".into()))?;
             match curve {
-                P256 => Ok(KeyInfo { bits: 256, curve: Some("p256") }),
-                P384 => Ok(KeyInfo { bits: 384, curve: Some("p384") }),
+                P256 => Ok(KeyInfo {
+                    bits: 256,
+                    curve: Some("p256"),
+                }),
+                P384 => Ok(KeyInfo {
+                    bits: 384,
+                    curve: Some("p384"),
+                }),
                 other => Err(SignatureError::Unsupported(format!("EC curve {other}"))),
             }
         }
-        other => Err(SignatureError::Unsupported(format!("public key algorithm {other}"))),
+        other => Err(SignatureError::Unsupported(format!(
+            "public key algorithm {other}"
+        ))),
     }
 }
 
 /// Verifies `signature` over `message` with the key in `spki`.
-pub fn verify(spki: &SubjectPublicKeyInfoOwned, scheme: Scheme, message: &[u8], signature: &[u8]) -> Result<KeyInfo, SignatureError> {
+pub fn verify(
+    spki: &SubjectPublicKeyInfoOwned,
+    scheme: Scheme,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<KeyInfo, SignatureError> {
     let info = key_info(spki)?;
     let key = spki.subject_public_key.raw_bytes();
     let alg: &dyn rs::VerificationAlgorithm = match (scheme, info.curve) {
@@ -171,9 +196,20 @@ pub fn verify(spki: &SubjectPublicKeyInfoOwned, scheme: Scheme, message: &[u8], 
             (DigestAlgorithm::Sha384, _) => &rs::RSA_PKCS1_2048_8192_SHA384,
             (DigestAlgorithm::Sha512, true) => &rs::RSA_PKCS1_2048_8192_SHA512,
             (DigestAlgorithm::Sha512, false) => &rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-            (d, _) => return Err(SignatureError::Unsupported(format!("RSA PKCS#1 v1.5 with {d}"))),
+            (d, _) => {
+                return Err(SignatureError::Unsupported(format!(
+                    "RSA PKCS#1 v1.5 with {d}"
+                )))
+            }
         },
-        (Scheme::RsaPss(d), None) => match d {
+        (Scheme::RsaPss { hash, salt }, None) if salt != hash.output_len() => {
+            verify_pss_any_salt(key, hash, salt, message, signature).map_err(|e| match e {
+                SignatureError::Invalid(_) => SignatureError::Invalid(scheme.name(&info)),
+                e => e,
+            })?;
+            return Ok(info);
+        }
+        (Scheme::RsaPss { hash, .. }, None) => match hash {
             DigestAlgorithm::Sha256 => &rs::RSA_PSS_2048_8192_SHA256,
             DigestAlgorithm::Sha384 => &rs::RSA_PSS_2048_8192_SHA384,
             DigestAlgorithm::Sha512 => &rs::RSA_PSS_2048_8192_SHA512,
@@ -186,10 +222,36 @@ pub fn verify(spki: &SubjectPublicKeyInfoOwned, scheme: Scheme, message: &[u8], 
             ("p384", DigestAlgorithm::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
             (c, d) => return Err(SignatureError::Unsupported(format!("ECDSA {c} with {d}"))),
         },
-        _ => return Err(SignatureError::Unsupported("signature algorithm does not match the key type".into())),
+        _ => {
+            return Err(SignatureError::Unsupported(
+                "signature algorithm does not match the key type".into(),
+            ))
+        }
     };
     rs::UnparsedPublicKey::new(alg, key)
         .verify(message, signature)
         .map_err(|_| SignatureError::Invalid(scheme.name(&info)))?;
     Ok(info)
+}
+
+/// RSASSA-PSS with a salt length ring does not take (e.g. the maximum salt
+/// length that some TSAs and certomancer use).
+fn verify_pss_any_salt(
+    key: &[u8],
+    hash: DigestAlgorithm,
+    salt: usize,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    let pk = rsa::RsaPublicKey::from_pkcs1_der(key)
+        .map_err(|e| SignatureError::BadKey(e.to_string()))?;
+    let pss = match hash {
+        DigestAlgorithm::Sha256 => rsa::Pss::new_with_salt::<sha2::Sha256>(salt),
+        DigestAlgorithm::Sha384 => rsa::Pss::new_with_salt::<sha2::Sha384>(salt),
+        DigestAlgorithm::Sha512 => rsa::Pss::new_with_salt::<sha2::Sha512>(salt),
+        d => return Err(SignatureError::Unsupported(format!("RSASSA-PSS with {d}"))),
+    };
+    pk.verify(pss, &hash.digest(message), signature)
+        .map_err(|_| SignatureError::Invalid(String::new()))
 }

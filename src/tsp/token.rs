@@ -104,11 +104,20 @@ pub enum TokenError {
     #[error("time-stamp token: the signer certificate ({signer}) is neither in the token nor among the given certificates")]
     NoSignerCertificate { signer: String },
     #[error("time-stamp token: the {attribute} attribute does not identify the signer certificate {subject}")]
-    SigningCertificateMismatch { attribute: &'static str, subject: String },
+    SigningCertificateMismatch {
+        attribute: &'static str,
+        subject: String,
+    },
     #[error("time-stamp token signature by {subject}: {source}")]
-    Signature { subject: String, source: SignatureError },
+    Signature {
+        subject: String,
+        source: SignatureError,
+    },
     #[error("TSA certificate {subject}: {detail}")]
-    KeyPurpose { subject: String, detail: &'static str },
+    KeyPurpose {
+        subject: String,
+        detail: &'static str,
+    },
 }
 
 /// A time-stamp token whose signature and signer binding have been checked.
@@ -139,14 +148,20 @@ fn fmt_err(what: &str, e: impl std::fmt::Display) -> TokenError {
 }
 
 fn signed_data(token: &[u8]) -> Result<(cms::signed_data::SignedData, Vec<u8>), TokenError> {
-    crate::ers::check_depth("TimeStampToken", token).map_err(|e| TokenError::Format(e.to_string()))?;
-    let ci = cms::content_info::ContentInfo::from_der(token).map_err(|e| fmt_err("ContentInfo", e))?;
+    crate::ers::check_depth("TimeStampToken", token)
+        .map_err(|e| TokenError::Format(e.to_string()))?;
+    let ci =
+        cms::content_info::ContentInfo::from_der(token).map_err(|e| fmt_err("ContentInfo", e))?;
     if ci.content_type != ID_SIGNED_DATA {
         return Err(TokenError::NotSignedData(ci.content_type.to_string()));
     }
-    let sd: cms::signed_data::SignedData = ci.content.decode_as().map_err(|e| fmt_err("SignedData", e))?;
+    let sd: cms::signed_data::SignedData = ci
+        .content
+        .decode_as()
+        .map_err(|e| fmt_err("SignedData", e))?;
     // the signed attributes exactly as signed: [0] IMPLICIT SET OF, re-tagged as SET
-    let raw_attrs = raw_signed_attrs(token).ok_or_else(|| TokenError::Format("cannot locate the signer info".into()))?;
+    let raw_attrs = raw_signed_attrs(token)
+        .ok_or_else(|| TokenError::Format("cannot locate the signer info".into()))?;
     Ok((sd, raw_attrs))
 }
 
@@ -155,7 +170,10 @@ fn tst_info(sd: &cms::signed_data::SignedData) -> Result<(TstInfo, Vec<u8>), Tok
     if eci.econtent_type != ID_CT_TST_INFO {
         return Err(TokenError::NotTstInfo(eci.econtent_type.to_string()));
     }
-    let content = eci.econtent.as_ref().ok_or_else(|| TokenError::Format("no encapsulated TSTInfo".into()))?;
+    let content = eci
+        .econtent
+        .as_ref()
+        .ok_or_else(|| TokenError::Format("no encapsulated TSTInfo".into()))?;
     let octets: OctetString = content.decode_as().map_err(|e| fmt_err("eContent", e))?;
     let bytes = octets.into_bytes();
     let t = TstInfo::from_der(&bytes).map_err(|e| fmt_err("TSTInfo", e))?;
@@ -173,7 +191,9 @@ fn raw_signed_attrs(token: &[u8]) -> Option<Vec<u8>> {
     let sd_fields = raw::children(sd)?;
     let signer_infos = sd_fields.iter().rev().find(|f| f.first() == Some(&0x31))?;
     let si = *raw::children(signer_infos)?.first()?;
-    let attrs = raw::children(si)?.into_iter().find(|f| f.first() == Some(&0xa0))?;
+    let attrs = raw::children(si)?
+        .into_iter()
+        .find(|f| f.first() == Some(&0xa0))?;
     let mut v = attrs.to_vec();
     v[0] = 0x31;
     Some(v)
@@ -183,18 +203,20 @@ fn subject(c: &Certificate) -> String {
     c.tbs_certificate.subject.to_string()
 }
 
-fn find_signer<'a>(sid: &cms::signed_data::SignerIdentifier, pool: &'a [Certificate]) -> Option<&'a Certificate> {
+fn find_signer<'a>(
+    sid: &cms::signed_data::SignerIdentifier,
+    pool: &'a [Certificate],
+) -> Option<&'a Certificate> {
     use cms::signed_data::SignerIdentifier as S;
     pool.iter().find(|c| match sid {
         S::IssuerAndSerialNumber(ias) => {
-            c.tbs_certificate.issuer == ias.issuer && c.tbs_certificate.serial_number == ias.serial_number
+            c.tbs_certificate.issuer == ias.issuer
+                && c.tbs_certificate.serial_number == ias.serial_number
         }
-        S::SubjectKeyIdentifier(ski) => c
-            .tbs_certificate
-            .extensions
-            .iter()
-            .flatten()
-            .any(|e| e.extn_id == ID_CE_SUBJECT_KEY_IDENTIFIER && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())),
+        S::SubjectKeyIdentifier(ski) => c.tbs_certificate.extensions.iter().flatten().any(|e| {
+            e.extn_id == ID_CE_SUBJECT_KEY_IDENTIFIER
+                && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
+        }),
     })
 }
 
@@ -207,7 +229,8 @@ pub fn has_timestamping_purpose(c: &Certificate) -> Result<(), &'static str> {
         .flatten()
         .find(|e| e.extn_id == ID_CE_EXT_KEY_USAGE)
         .ok_or("no extendedKeyUsage extension (RFC 3161 requires id-kp-timeStamping)")?;
-    let purposes = Vec::<O>::from_der(ext.extn_value.as_bytes()).map_err(|_| "malformed extendedKeyUsage")?;
+    let purposes =
+        Vec::<O>::from_der(ext.extn_value.as_bytes()).map_err(|_| "malformed extendedKeyUsage")?;
     if purposes != [ID_KP_TIME_STAMPING] {
         return Err("extendedKeyUsage is not exactly id-kp-timeStamping");
     }
@@ -229,8 +252,16 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
         return Err(TokenError::SignerCount(signers.len()));
     }
     let si = signers[0];
-    let attrs = si.signed_attrs.as_ref().ok_or(TokenError::MissingAttribute("signedAttrs"))?;
-    let attr = |oid: O| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.iter().next());
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or(TokenError::MissingAttribute("signedAttrs"))?;
+    let attr = |oid: O| {
+        attrs
+            .iter()
+            .find(|a| a.oid == oid)
+            .and_then(|a| a.values.iter().next())
+    };
 
     let ct: O = attr(ID_CONTENT_TYPE)
         .ok_or(TokenError::MissingAttribute("content-type"))?
@@ -239,8 +270,12 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
     if ct != ID_CT_TST_INFO {
         return Err(TokenError::ContentTypeMismatch);
     }
-    let digest_alg = DigestAlgorithm::from_algorithm_identifier(&si.digest_alg)
-        .map_err(|e| TokenError::Signature { subject: "?".into(), source: SignatureError::Unsupported(e.to_string()) })?;
+    let digest_alg = DigestAlgorithm::from_algorithm_identifier(&si.digest_alg).map_err(|e| {
+        TokenError::Signature {
+            subject: "?".into(),
+            source: SignatureError::Unsupported(e.to_string()),
+        }
+    })?;
     let md: OctetString = attr(ID_MESSAGE_DIGEST)
         .ok_or(TokenError::MissingAttribute("message-digest"))?
         .decode_as()
@@ -259,45 +294,82 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
         })
         .collect();
     let pool: Vec<Certificate> = carried.iter().chain(extra.iter()).cloned().collect();
-    let signer = find_signer(&si.sid, &pool)
-        .cloned()
-        .ok_or_else(|| TokenError::NoSignerCertificate { signer: format!("{:?}", si.sid).chars().take(200).collect() })?;
-    let signer_der = signer.to_der().map_err(|e| fmt_err("signer certificate", e))?;
+    let signer =
+        find_signer(&si.sid, &pool)
+            .cloned()
+            .ok_or_else(|| TokenError::NoSignerCertificate {
+                signer: format!("{:?}", si.sid).chars().take(200).collect(),
+            })?;
+    let signer_der = signer
+        .to_der()
+        .map_err(|e| fmt_err("signer certificate", e))?;
 
     // ESSCertID (v1, SHA-1) or ESSCertIDv2 (RFC 5816): the first entry is the signer
     if let Some(v2) = attr(ID_SIGNING_CERTIFICATE_V2) {
-        let sc: SigningCertificateV2 = v2.decode_as().map_err(|e| fmt_err("signing-certificate-v2 attribute", e))?;
-        let first = sc.certs.first().ok_or(TokenError::MissingAttribute("ESSCertIDv2"))?;
+        let sc: SigningCertificateV2 = v2
+            .decode_as()
+            .map_err(|e| fmt_err("signing-certificate-v2 attribute", e))?;
+        let first = sc
+            .certs
+            .first()
+            .ok_or(TokenError::MissingAttribute("ESSCertIDv2"))?;
         let alg = match &first.hash_algorithm {
-            Some(a) => DigestAlgorithm::from_algorithm_identifier(a).map_err(|e| fmt_err("ESSCertIDv2", e))?,
+            Some(a) => DigestAlgorithm::from_algorithm_identifier(a)
+                .map_err(|e| fmt_err("ESSCertIDv2", e))?,
             None => DigestAlgorithm::Sha256,
         };
         if first.cert_hash.as_bytes() != alg.digest(&signer_der).as_slice()
-            || first.issuer_serial.as_ref().is_some_and(|is| is.serial_number != signer.tbs_certificate.serial_number)
+            || first
+                .issuer_serial
+                .as_ref()
+                .is_some_and(|is| is.serial_number != signer.tbs_certificate.serial_number)
         {
-            return Err(TokenError::SigningCertificateMismatch { attribute: "signing-certificate-v2", subject: subject(&signer) });
+            return Err(TokenError::SigningCertificateMismatch {
+                attribute: "signing-certificate-v2",
+                subject: subject(&signer),
+            });
         }
     } else if let Some(v1) = attr(ID_SIGNING_CERTIFICATE) {
-        let sc: SigningCertificate = v1.decode_as().map_err(|e| fmt_err("signing-certificate attribute", e))?;
-        let first = sc.certs.first().ok_or(TokenError::MissingAttribute("ESSCertID"))?;
+        let sc: SigningCertificate = v1
+            .decode_as()
+            .map_err(|e| fmt_err("signing-certificate attribute", e))?;
+        let first = sc
+            .certs
+            .first()
+            .ok_or(TokenError::MissingAttribute("ESSCertID"))?;
         if first.cert_hash.as_bytes() != DigestAlgorithm::Sha1.digest(&signer_der).as_slice()
-            || first.issuer_serial.as_ref().is_some_and(|is| is.serial_number != signer.tbs_certificate.serial_number)
+            || first
+                .issuer_serial
+                .as_ref()
+                .is_some_and(|is| is.serial_number != signer.tbs_certificate.serial_number)
         {
-            return Err(TokenError::SigningCertificateMismatch { attribute: "signing-certificate", subject: subject(&signer) });
+            return Err(TokenError::SigningCertificateMismatch {
+                attribute: "signing-certificate",
+                subject: subject(&signer),
+            });
         }
     } else {
-        return Err(TokenError::MissingAttribute("signing-certificate or signing-certificate-v2"));
+        return Err(TokenError::MissingAttribute(
+            "signing-certificate or signing-certificate-v2",
+        ));
     }
 
-    let scheme = sig::scheme(&si.signature_algorithm, Some(digest_alg))
-        .map_err(|source| TokenError::Signature { subject: subject(&signer), source })?;
+    let scheme = sig::scheme(&si.signature_algorithm, Some(digest_alg)).map_err(|source| {
+        TokenError::Signature {
+            subject: subject(&signer),
+            source,
+        }
+    })?;
     let key = sig::verify(
         &signer.tbs_certificate.subject_public_key_info,
         scheme,
         &signed_attrs_der,
         si.signature.as_bytes(),
     )
-    .map_err(|source| TokenError::Signature { subject: subject(&signer), source })?;
+    .map_err(|source| TokenError::Signature {
+        subject: subject(&signer),
+        source,
+    })?;
 
     let imprint_algorithm = DigestAlgorithm::from_oid(&tst.message_imprint.hash_algorithm.oid)
         .map_err(|e| fmt_err("messageImprint", e))?;

@@ -9,12 +9,21 @@ use super::sig::{self, SignatureError};
 /// Why a signer certificate is not trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrustError {
-    #[error("no path from {subject} to a trusted certificate")]
-    NoPath { subject: String },
+    #[error("no path from {subject} to a trusted certificate{detail}")]
+    NoPath { subject: String, detail: String },
     #[error("certificate {subject} is not valid at {at}: valid {not_before} to {not_after}")]
-    OutsideValidity { subject: String, at: String, not_before: String, not_after: String, expired: bool },
+    OutsideValidity {
+        subject: String,
+        at: String,
+        not_before: String,
+        not_after: String,
+        expired: bool,
+    },
     #[error("signature on certificate {subject}: {source}")]
-    Signature { subject: String, source: SignatureError },
+    Signature {
+        subject: String,
+        source: SignatureError,
+    },
     #[error("certificate {subject} is used as a CA but is not one (basicConstraints)")]
     NotACa { subject: String },
 }
@@ -32,11 +41,13 @@ pub fn not_after(c: &Certificate) -> OffsetDateTime {
 }
 
 fn to_odt(t: x509_cert::time::Time) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp(t.to_unix_duration().as_secs() as i64)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn check_validity(c: &Certificate, at: OffsetDateTime) -> Result<(), TrustError> {
@@ -59,14 +70,25 @@ fn is_ca(c: &Certificate) -> bool {
         .iter()
         .flatten()
         .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
-        .and_then(|e| <x509_cert::ext::pkix::BasicConstraints as der::Decode>::from_der(e.extn_value.as_bytes()).ok())
+        .and_then(|e| {
+            <x509_cert::ext::pkix::BasicConstraints as der::Decode>::from_der(
+                e.extn_value.as_bytes(),
+            )
+            .ok()
+        })
         .is_some_and(|bc| bc.ca)
 }
 
 /// Checks that `issuer` signed `cert`.
 pub fn verify_issued_by(cert: &Certificate, issuer: &Certificate) -> Result<(), TrustError> {
-    let err = |source| TrustError::Signature { subject: subject(cert), source };
-    let tbs = cert.tbs_certificate.to_der().map_err(|e| err(SignatureError::BadKey(e.to_string())))?;
+    let err = |source| TrustError::Signature {
+        subject: subject(cert),
+        source,
+    };
+    let tbs = cert
+        .tbs_certificate
+        .to_der()
+        .map_err(|e| err(SignatureError::BadKey(e.to_string())))?;
     let scheme = sig::scheme(&cert.signature_algorithm, None).map_err(err)?;
     sig::verify(
         &issuer.tbs_certificate.subject_public_key_info,
@@ -87,35 +109,43 @@ pub fn validate_path(
     anchors: &[Certificate],
     at: OffsetDateTime,
 ) -> Result<Certificate, TrustError> {
-    let mut current = leaf.clone();
-    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut current = leaf;
+    let mut seen: Vec<&Certificate> = Vec::new();
     for _ in 0..8 {
-        check_validity(&current, at)?;
-        let der = current.to_der().unwrap_or_default();
-        if anchors.iter().any(|a| a.to_der().ok().as_deref() == Some(&der[..])) {
-            return Ok(current);
+        check_validity(current, at)?;
+        if anchors.iter().any(|a| a == current) {
+            return Ok(current.clone());
         }
-        seen.push(der);
+        seen.push(current);
         let issuer_name = &current.tbs_certificate.issuer;
-        let candidate = anchors
+        let mut namesakes = anchors
             .iter()
             .chain(pool.iter())
-            .filter(|c| &c.tbs_certificate.subject == issuer_name)
-            .filter(|c| !seen.iter().any(|s| c.to_der().ok().as_deref() == Some(&s[..])))
-            .find(|c| verify_issued_by(&current, c).is_ok());
-        let Some(issuer) = candidate else {
-            // name a signature error when a namesake exists but did not sign
-            if let Some(c) = anchors.iter().chain(pool.iter()).find(|c| &c.tbs_certificate.subject == issuer_name) {
-                if c.to_der().ok().as_deref() != Some(&seen.last().cloned().unwrap_or_default()[..]) {
-                    verify_issued_by(&current, c)?;
-                }
+            .filter(|c| &c.tbs_certificate.subject == issuer_name && !seen.contains(c));
+        let mut first_error = None;
+        let issuer = namesakes.find(|c| match verify_issued_by(current, c) {
+            Ok(()) => true,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                false
             }
-            return Err(TrustError::NoPath { subject: subject(leaf) });
+        });
+        let Some(issuer) = issuer else {
+            let detail = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
+            return Err(TrustError::NoPath {
+                subject: subject(leaf),
+                detail,
+            });
         };
         if !is_ca(issuer) && !anchors.iter().any(|a| a == issuer) {
-            return Err(TrustError::NotACa { subject: subject(issuer) });
+            return Err(TrustError::NotACa {
+                subject: subject(issuer),
+            });
         }
-        current = issuer.clone();
+        current = issuer;
     }
-    Err(TrustError::NoPath { subject: subject(leaf) })
+    Err(TrustError::NoPath {
+        subject: subject(leaf),
+        detail: " (path longer than 8)".into(),
+    })
 }

@@ -51,7 +51,9 @@ impl FixedTag for GenTime {
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    b.iter().try_fold(0u32, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
 }
 
 impl GenTime {
@@ -62,7 +64,11 @@ impl GenTime {
         let year = digits(&b[0..4])? as i32;
         let month = time::Month::try_from(digits(&b[4..6])? as u8).ok()?;
         let date = time::Date::from_calendar_date(year, month, digits(&b[6..8])? as u8).ok()?;
-        let (h, m, s) = (digits(&b[8..10])? as u8, digits(&b[10..12])? as u8, digits(&b[12..14])? as u8);
+        let (h, m, s) = (
+            digits(&b[8..10])? as u8,
+            digits(&b[10..12])? as u8,
+            digits(&b[12..14])? as u8,
+        );
         let rest = &b[14..b.len() - 1];
         let nanos = if rest.is_empty() {
             0
@@ -121,7 +127,11 @@ mod tests {
 
     #[test]
     fn fractions_round_trip() {
-        for s in ["20220802180553Z", "20220802180553.5Z", "20220802180553.123456Z"] {
+        for s in [
+            "20220802180553Z",
+            "20220802180553.5Z",
+            "20220802180553.123456Z",
+        ] {
             let mut der = vec![0x18, s.len() as u8];
             der.extend_from_slice(s.as_bytes());
             let t = GenTime::from_der(&der).unwrap();

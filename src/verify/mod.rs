@@ -45,7 +45,11 @@ pub struct Digests(pub Vec<(DigestAlgorithm, Vec<u8>)>);
 
 impl DataObjects for Digests {
     fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
-        Ok(self.0.iter().find(|(a, _)| *a == alg).map(|(_, h)| vec![h.clone()]))
+        Ok(self
+            .0
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, h)| vec![h.clone()]))
     }
     fn present(&self) -> bool {
         !self.0.is_empty()
@@ -94,7 +98,11 @@ pub fn verify_der(record: &[u8], data: &mut dyn DataObjects, opts: &Options<'_>)
             data_checked: false,
             chains: 0,
             archive_time_stamps: vec![],
-            findings: vec![Finding { indication: Failed, sub_indication: Some(S::FormatFailure), message: e.to_string() }],
+            findings: vec![Finding {
+                indication: Failed,
+                sub_indication: Some(S::FormatFailure),
+                message: e.to_string(),
+            }],
         },
     }
 }
@@ -103,15 +111,20 @@ fn chain_algorithm(ats: &ArchiveTimeStamp) -> Result<DigestAlgorithm, String> {
     match &ats.digest_algorithm {
         Some(ai) => DigestAlgorithm::from_algorithm_identifier(ai).map_err(|e| e.to_string()),
         None => {
-            let t = crate::tsp::token::read_tst_info(ats.time_stamp.as_bytes()).map_err(|e| e.to_string())?;
-            DigestAlgorithm::from_oid(&t.message_imprint.hash_algorithm.oid).map_err(|e| e.to_string())
+            let t = crate::tsp::token::read_tst_info(ats.time_stamp.as_bytes())
+                .map_err(|e| e.to_string())?;
+            DigestAlgorithm::from_oid(&t.message_imprint.hash_algorithm.oid)
+                .map_err(|e| e.to_string())
         }
     }
 }
 
 fn describe_token_error(e: &TokenError) -> (Indication, SubIndication) {
     match e {
-        TokenError::Signature { source: crate::tsp::sig::SignatureError::Invalid(_), .. }
+        TokenError::Signature {
+            source: crate::tsp::sig::SignatureError::Invalid(_),
+            ..
+        }
         | TokenError::MessageDigestMismatch { .. }
         | TokenError::SigningCertificateMismatch { .. } => (Failed, S::SigCryptoFailure),
         TokenError::Signature { .. } => (Indeterminate, S::SigConstraintsFailure),
@@ -126,8 +139,11 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
     let mut record_findings: Vec<Finding> = Vec::new();
     let mut data_checked = false;
     let mut checked: Vec<Checked> = Vec::new();
-    let listed: Vec<Option<DigestAlgorithm>> =
-        er.digest_algorithms.iter().map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok()).collect();
+    let listed: Vec<Option<DigestAlgorithm>> = er
+        .digest_algorithms
+        .iter()
+        .map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok())
+        .collect();
     let mut chain_algs: Vec<Option<DigestAlgorithm>> = Vec::new();
 
     for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
@@ -138,7 +154,10 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 record_findings.push(Finding {
                     indication: Passed,
                     sub_indication: None,
-                    message: format!("chain {} uses {a}, which digestAlgorithms does not list", ci + 1),
+                    message: format!(
+                        "chain {} uses {a}, which digestAlgorithms does not list",
+                        ci + 1
+                    ),
                 });
             }
         }
@@ -164,7 +183,17 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 sub_indication: None,
                 findings: vec![],
             };
-            let token = check_one(er, ci, ai, ats, chain_alg.clone(), data, opts, &mut r, &mut data_checked);
+            let token = check_one(
+                er,
+                ci,
+                ai,
+                ats,
+                chain_alg.clone(),
+                data,
+                opts,
+                &mut r,
+                &mut data_checked,
+            );
             checked.push(Checked { token });
             reports.push(r);
         }
@@ -178,15 +207,32 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         .flat_map(|(ci, c)| (0..c.len()).map(move |ai| (ci, ai)))
         .collect();
     for k in 0..flat.len() {
-        let Some(tok) = checked[k].token.as_ref() else { continue };
-        let next = checked.get(k + 1).and_then(|c| c.token.as_ref()).map(|t| t.gen_time);
+        let Some(tok) = checked[k].token.as_ref() else {
+            continue;
+        };
+        let next = checked
+            .get(k + 1)
+            .and_then(|c| c.token.as_ref())
+            .map(|t| t.gen_time);
         if let Some(n) = next {
             if n < tok.gen_time {
                 let r = &mut reports[k + 1];
-                r.add(Failed, Some(S::FormatFailure), format!("genTime {} is earlier than the previous time-stamp's {}", trust::rfc3339(n), trust::rfc3339(tok.gen_time)));
+                r.add(
+                    Failed,
+                    Some(S::FormatFailure),
+                    format!(
+                        "genTime {} is earlier than the previous time-stamp's {}",
+                        trust::rfc3339(n),
+                        trust::rfc3339(tok.gen_time)
+                    ),
+                );
             }
         }
-        let until = if k + 1 < flat.len() { next } else { Some(opts.at) };
+        let until = if k + 1 < flat.len() {
+            next
+        } else {
+            Some(opts.at)
+        };
         let Some(until) = until else { continue };
         let na = trust::not_after(&tok.signer);
         if na < until {
@@ -197,7 +243,10 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
             };
             reports[k].add(Indeterminate, Some(S::OutOfBoundsNoPoe), msg);
         }
-        if let Some(end) = opts.policy.hash_unsuitable_before(tok.imprint_algorithm, until) {
+        if let Some(end) = opts
+            .policy
+            .hash_unsuitable_before(tok.imprint_algorithm, until)
+        {
             reports[k].add(
                 Indeterminate,
                 Some(S::CryptoConstraintsFailureNoPoe),
@@ -216,7 +265,8 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         };
         if let Some(until) = until {
             if let Some(end) = opts.policy.hash_unsuitable_before(*alg, until) {
-                let already = reports[start_k].sub_indication == Some(S::CryptoConstraintsFailureNoPoe);
+                let already =
+                    reports[start_k].sub_indication == Some(S::CryptoConstraintsFailureNoPoe);
                 if !already {
                     reports[start_k].add(
                         Indeterminate,
@@ -229,13 +279,20 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
     }
 
     let worst = reports.iter().map(|r| r.indication).max().unwrap_or(Passed);
-    let first_bad = reports.iter().find(|r| r.indication == worst && worst != Passed);
+    let first_bad = reports
+        .iter()
+        .find(|r| r.indication == worst && worst != Passed);
     let (indication, sub, summary) = match (worst, first_bad) {
-        (Passed, _) if data_checked => (Passed, None, "every archive time-stamp verifies and covers the data".to_string()),
+        (Passed, _) if data_checked => (
+            Passed,
+            None,
+            "every archive time-stamp verifies and covers the data".to_string(),
+        ),
         (Passed, _) if data.present() => (
             Indeterminate,
             Some(S::SignedDataNotFound),
-            "the given data could not be checked against this record (no digest for its algorithm)".to_string(),
+            "the given data could not be checked against this record (no digest for its algorithm)"
+                .to_string(),
         ),
         (Passed, _) => (
             Indeterminate,
@@ -249,7 +306,11 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 "archive time-stamp {}.{}: {}",
                 r.chain,
                 r.index,
-                r.findings.iter().find(|f| f.indication == i).map(|f| f.message.clone()).unwrap_or_default()
+                r.findings
+                    .iter()
+                    .find(|f| f.indication == i)
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default()
             ),
         ),
         (i, None) => (i, None, String::new()),
@@ -281,12 +342,24 @@ fn check_one(
     let chain_alg = match chain_alg {
         Ok(a) => a,
         Err(e) => {
-            r.add(Failed, Some(S::FormatFailure), format!("hash algorithm: {e}"));
+            r.add(
+                Failed,
+                Some(S::FormatFailure),
+                format!("hash algorithm: {e}"),
+            );
             return None;
         }
     };
     // 1. the token itself
-    let tok = match check_token(ats.time_stamp.as_bytes(), opts.extra_certificates.iter().chain(opts.trusted).cloned().collect::<Vec<_>>().as_slice()) {
+    let tok = match check_token(
+        ats.time_stamp.as_bytes(),
+        opts.extra_certificates
+            .iter()
+            .chain(opts.trusted)
+            .cloned()
+            .collect::<Vec<_>>()
+            .as_slice(),
+    ) {
         Ok(t) => t,
         Err(e) => {
             let (i, s) = describe_token_error(&e);
@@ -301,8 +374,14 @@ fn check_one(
     r.signature_algorithm = Some(tok.signature_algorithm.clone());
     r.add(Passed, None, format!("time-stamp signature verifies ({}), signed attributes and signing-certificate binding match", tok.signature_algorithm));
     if !tok.key_purpose_ok {
-        let why = crate::tsp::token::has_timestamping_purpose(&tok.signer).err().unwrap_or_default();
-        r.add(Indeterminate, Some(S::SigConstraintsFailure), format!("TSA certificate: {why}"));
+        let why = crate::tsp::token::has_timestamping_purpose(&tok.signer)
+            .err()
+            .unwrap_or_default();
+        r.add(
+            Indeterminate,
+            Some(S::SigConstraintsFailure),
+            format!("TSA certificate: {why}"),
+        );
     }
 
     let alg = tok.imprint_algorithm;
@@ -310,12 +389,26 @@ fn check_one(
     if let Some(ai_field) = &ats.digest_algorithm {
         match DigestAlgorithm::from_algorithm_identifier(ai_field) {
             Ok(a) if a == alg => {}
-            Ok(a) => r.add(Failed, Some(S::FormatFailure), format!("digestAlgorithm {a} differs from the time-stamp's imprint algorithm {alg}")),
-            Err(e) => r.add(Failed, Some(S::FormatFailure), format!("digestAlgorithm: {e}")),
+            Ok(a) => r.add(
+                Failed,
+                Some(S::FormatFailure),
+                format!(
+                    "digestAlgorithm {a} differs from the time-stamp's imprint algorithm {alg}"
+                ),
+            ),
+            Err(e) => r.add(
+                Failed,
+                Some(S::FormatFailure),
+                format!("digestAlgorithm: {e}"),
+            ),
         }
     }
     if alg != chain_alg {
-        r.add(Failed, Some(S::FormatFailure), format!("the chain uses {chain_alg} but this time-stamp uses {alg}"));
+        r.add(
+            Failed,
+            Some(S::FormatFailure),
+            format!("the chain uses {chain_alg} but this time-stamp uses {alg}"),
+        );
     }
 
     // 2. what this time-stamp must cover
@@ -325,7 +418,11 @@ fn check_one(
     } else {
         match data.hashes(alg) {
             Err(e) => {
-                r.add(Indeterminate, Some(S::SignedDataNotFound), format!("data: {e}"));
+                r.add(
+                    Indeterminate,
+                    Some(S::SignedDataNotFound),
+                    format!("data: {e}"),
+                );
                 None
             }
             Ok(None) => None,
@@ -338,7 +435,11 @@ fn check_one(
                     Some(vec![unsorted, sorted])
                 }
                 Err(e) => {
-                    r.add(Failed, Some(S::FormatFailure), format!("cannot encode the previous chains: {e}"));
+                    r.add(
+                        Failed,
+                        Some(S::FormatFailure),
+                        format!("cannot encode the previous chains: {e}"),
+                    );
                     None
                 }
             },
@@ -354,11 +455,16 @@ fn check_one(
     let mut last_err: Option<ReducedTreeError> = None;
     let variants: Vec<(Option<&Vec<Vec<u8>>>, &str)> = match &covered {
         None => vec![(None, "")],
-        Some(v) if v.len() == 2 => vec![(Some(&v[0]), ", unsorted h(d)||h(ats)"), (Some(&v[1]), ", sorted concatenation")],
+        Some(v) if v.len() == 2 => vec![
+            (Some(&v[0]), ", unsorted h(d)||h(ats)"),
+            (Some(&v[1]), ", sorted concatenation"),
+        ],
         Some(v) => vec![(Some(&v[0]), "")],
     };
     'outer: for (cov, label) in &variants {
-        let cov_refs: Vec<&[u8]> = cov.map(|c| c.iter().map(|h| h.as_slice()).collect()).unwrap_or_default();
+        let cov_refs: Vec<&[u8]> = cov
+            .map(|c| c.iter().map(|h| h.as_slice()).collect())
+            .unwrap_or_default();
         match &tree {
             None => {
                 // a single object time-stamped directly
@@ -367,7 +473,9 @@ fn check_one(
                     break;
                 }
                 if cov_refs.len() == 1 && cov_refs[0] == tok.imprint.as_slice() {
-                    matched = Some(format!("none: the time-stamp covers the hash directly{label}"));
+                    matched = Some(format!(
+                        "none: the time-stamp covers the hash directly{label}"
+                    ));
                     break;
                 }
             }
@@ -377,14 +485,19 @@ fn check_one(
                         Ok(root) => {
                             let name = match reading {
                                 Reading::Literal => "RFC 4998 literal reading",
-                                Reading::CarryLone => "lone value carried up (RFC 6283, Bouncy Castle)",
+                                Reading::CarryLone => {
+                                    "lone value carried up (RFC 6283, Bouncy Castle)"
+                                }
                             };
                             if root == tok.imprint {
                                 matched = Some(format!("{} level(s), {name}{label}", t.len()));
                                 break 'outer;
                             }
                             if alg.digest(&root) == tok.imprint {
-                                matched = Some(format!("{} level(s), {name}, imprint over H(root){label}", t.len()));
+                                matched = Some(format!(
+                                    "{} level(s), {name}, imprint over H(root){label}",
+                                    t.len()
+                                ));
                                 break 'outer;
                             }
                         }
@@ -419,15 +532,22 @@ fn check_one(
     }
 
     // 4. trust in the TSA at genTime
-    let pool: Vec<Certificate> = tok.certificates.iter().chain(opts.extra_certificates).cloned().collect();
+    let pool: Vec<Certificate> = tok
+        .certificates
+        .iter()
+        .chain(opts.extra_certificates)
+        .cloned()
+        .collect();
     match trust::validate_path(&tok.signer, &pool, opts.trusted, tok.gen_time) {
         Ok(anchor) => {
             r.trusted_via = Some(trust::subject(&anchor));
             r.add(Passed, None, format!("TSA certificate path to trusted {} valid at genTime", trust::subject(&anchor)));
         }
-        Err(TrustError::NoPath { subject }) => {
-            r.add(Indeterminate, Some(S::NoPoe), format!("TSA {subject} is not trusted: no path to a trusted certificate (give it with --tsa-cert)"))
-        }
+        Err(TrustError::NoPath { subject, detail }) => r.add(
+            Indeterminate,
+            Some(S::NoPoe),
+            format!("TSA {subject} is not trusted: no path to a trusted certificate{detail} (give it with --tsa-cert)"),
+        ),
         Err(e @ TrustError::Signature { .. }) => r.add(Failed, Some(S::SigCryptoFailure), e.to_string()),
         Err(e @ TrustError::OutsideValidity { expired, .. }) => {
             r.add(Failed, Some(if expired { S::Expired } else { S::NotYetValid }), format!("time-stamp made outside its certificate's validity: {e}"))

@@ -19,9 +19,18 @@ impl Default for AlgorithmPolicy {
     fn default() -> Self {
         let src = "ETSI TS 119 312 (as in EU DSS)";
         let mut m = BTreeMap::new();
-        m.insert(DigestAlgorithm::Sha1, (Some(datetime!(2012-08-01 0:00 UTC)), src.to_string()));
-        m.insert(DigestAlgorithm::Sha224, (Some(datetime!(2029-01-01 0:00 UTC)), src.to_string()));
-        m.insert(DigestAlgorithm::Sha3_224, (Some(datetime!(2029-01-01 0:00 UTC)), src.to_string()));
+        m.insert(
+            DigestAlgorithm::Sha1,
+            (Some(datetime!(2012-08-01 0:00 UTC)), src.to_string()),
+        );
+        m.insert(
+            DigestAlgorithm::Sha224,
+            (Some(datetime!(2029-01-01 0:00 UTC)), src.to_string()),
+        );
+        m.insert(
+            DigestAlgorithm::Sha3_224,
+            (Some(datetime!(2029-01-01 0:00 UTC)), src.to_string()),
+        );
         for a in [
             DigestAlgorithm::Sha256,
             DigestAlgorithm::Sha384,
@@ -38,7 +47,11 @@ impl Default for AlgorithmPolicy {
 
 impl AlgorithmPolicy {
     /// `None` if `alg` is suitable through `until`, else the date it stopped being so.
-    pub fn hash_unsuitable_before(&self, alg: DigestAlgorithm, until: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub fn hash_unsuitable_before(
+        &self,
+        alg: DigestAlgorithm,
+        until: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
         match self.hash_until.get(&alg) {
             Some((Some(end), _)) if *end < until => Some(*end),
             Some(_) => None,

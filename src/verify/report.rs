@@ -30,13 +30,23 @@ pub enum SubIndication {
 
 impl std::fmt::Display for Indication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        f.write_str(
+            &serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        )
     }
 }
 
 impl std::fmt::Display for SubIndication {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&serde_json::to_value(self).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        f.write_str(
+            &serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -94,8 +104,17 @@ pub struct Report {
 }
 
 impl AtsReport {
-    pub(crate) fn add(&mut self, indication: Indication, sub: Option<SubIndication>, message: impl Into<String>) {
-        self.findings.push(Finding { indication, sub_indication: sub, message: message.into() });
+    pub(crate) fn add(
+        &mut self,
+        indication: Indication,
+        sub: Option<SubIndication>,
+        message: impl Into<String>,
+    ) {
+        self.findings.push(Finding {
+            indication,
+            sub_indication: sub,
+            message: message.into(),
+        });
         if indication > self.indication {
             self.indication = indication;
             self.sub_indication = sub;
@@ -117,9 +136,22 @@ impl Report {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(s, "Evidence record: {} chain(s), {} archive time-stamp(s)", self.chains, self.archive_time_stamps.len());
+        let _ = writeln!(
+            s,
+            "Evidence record: {} chain(s), {} archive time-stamp(s)",
+            self.chains,
+            self.archive_time_stamps.len()
+        );
         let _ = writeln!(s, "Verification time: {}", self.verification_time);
-        let _ = writeln!(s, "Data: {}", if self.data_checked { "checked" } else { "NOT checked (no --data or --digest given)" });
+        let _ = writeln!(
+            s,
+            "Data: {}",
+            if self.data_checked {
+                "checked"
+            } else {
+                "NOT checked (no --data or --digest given)"
+            }
+        );
         for f in &self.findings {
             let _ = writeln!(s, "  {}", fmt_finding(f));
         }
@@ -131,7 +163,9 @@ impl Report {
                 a.index,
                 a.covers,
                 a.indication,
-                a.sub_indication.map(|x| format!(" / {x}")).unwrap_or_default()
+                a.sub_indication
+                    .map(|x| format!(" / {x}"))
+                    .unwrap_or_default()
             );
             for (k, v) in [
                 ("genTime", &a.gen_time),
@@ -155,7 +189,9 @@ impl Report {
             s,
             "Result: {}{}: {}",
             self.indication,
-            self.sub_indication.map(|x| format!(" / {x}")).unwrap_or_default(),
+            self.sub_indication
+                .map(|x| format!(" / {x}"))
+                .unwrap_or_default(),
             self.summary
         );
         s
@@ -165,7 +201,12 @@ impl Report {
 fn fmt_finding(f: &Finding) -> String {
     let tag = match f.indication {
         Indication::Passed => "ok  ".to_string(),
-        i => format!("{i}{}", f.sub_indication.map(|x| format!(" / {x}")).unwrap_or_default()),
+        i => format!(
+            "{i}{}",
+            f.sub_indication
+                .map(|x| format!(" / {x}"))
+                .unwrap_or_default()
+        ),
     };
     format!("[{tag}] {}", f.message)
 }

@@ -21,10 +21,19 @@ fn verify_c2(name: &str) -> verify::Report {
         .filter(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
         .cloned()
         .collect();
-    let trusted = if roots.is_empty() { checked.certificates.clone() } else { roots };
+    let trusted = if roots.is_empty() {
+        checked.certificates.clone()
+    } else {
+        roots
+    };
     let policy = AlgorithmPolicy::default();
     let at = checked.gen_time + time::Duration::days(1);
-    let opts = Options { trusted: &trusted, extra_certificates: &[], at, policy: &policy };
+    let opts = Options {
+        trusted: &trusted,
+        extra_certificates: &[],
+        at,
+        policy: &policy,
+    };
     verify::verify_der(&bytes, &mut NoData, &opts)
 }
 
@@ -48,17 +57,30 @@ fn er_ok_pass_every_check_that_needs_no_data() {
             assert_eq!(a.indication, Indication::Passed, "{name}: {}", r.to_text());
         }
         assert_eq!(r.indication, Indication::Indeterminate, "{name}");
-        assert_eq!(r.sub_indication, Some(SubIndication::SignedDataNotFound), "{name}: {}", r.to_text());
+        assert_eq!(
+            r.sub_indication,
+            Some(SubIndication::SignedDataNotFound),
+            "{name}: {}",
+            r.to_text()
+        );
         assert!(!r.data_checked);
     }
 }
 
 #[test]
 fn sha1_records_are_reported_as_hash_algorithm_not_suitable() {
-    for name in ["ER_OK_SHA1_DFN_XAIP_OK_SIG_OK.ers", "ER_NOK_SHA1_DFN_XAIP_OK_SIG_OK.ers"] {
+    for name in [
+        "ER_OK_SHA1_DFN_XAIP_OK_SIG_OK.ers",
+        "ER_NOK_SHA1_DFN_XAIP_OK_SIG_OK.ers",
+    ] {
         let r = verify_c2(name);
         assert_eq!(r.indication, Indication::Indeterminate, "{name}");
-        assert_eq!(r.sub_indication, Some(SubIndication::CryptoConstraintsFailureNoPoe), "{name}: {}", r.to_text());
+        assert_eq!(
+            r.sub_indication,
+            Some(SubIndication::CryptoConstraintsFailureNoPoe),
+            "{name}: {}",
+            r.to_text()
+        );
         assert!(r.summary.contains("not suitable"), "{}", r.summary);
     }
 }
@@ -79,7 +101,12 @@ fn er_nok_fail_with_hash_failure() {
     ] {
         let r = verify_c2(name);
         assert_eq!(r.indication, Indication::Failed, "{name}: {}", r.to_text());
-        assert_eq!(r.sub_indication, Some(SubIndication::HashFailure), "{name}: {}", r.to_text());
+        assert_eq!(
+            r.sub_indication,
+            Some(SubIndication::HashFailure),
+            "{name}: {}",
+            r.to_text()
+        );
     }
 }
 
@@ -87,11 +114,31 @@ fn er_nok_fail_with_hash_failure() {
 fn the_c2_single_object_variants_use_different_readings() {
     // SC1: time-stamp directly over h; SC2: [{h}] carried up; SC3: [{h}] hashed
     let r = verify_c2("ER_SHA256-DGN_XAIP_OK_SC1.ers");
-    assert!(r.archive_time_stamps[0].hash_tree.as_deref().unwrap().starts_with("none"));
+    assert!(r.archive_time_stamps[0]
+        .hash_tree
+        .as_deref()
+        .unwrap()
+        .starts_with("none"));
     let r = verify_c2("ER_SHA256-DGN_XAIP_OK_SC2.ers");
-    assert!(r.archive_time_stamps[0].hash_tree.as_deref().unwrap().contains("carried"), "{:?}", r.archive_time_stamps[0].hash_tree);
+    assert!(
+        r.archive_time_stamps[0]
+            .hash_tree
+            .as_deref()
+            .unwrap()
+            .contains("carried"),
+        "{:?}",
+        r.archive_time_stamps[0].hash_tree
+    );
     let r = verify_c2("ER_SHA256-DGN_XAIP_OK_SC3.ers");
-    assert!(r.archive_time_stamps[0].hash_tree.as_deref().unwrap().contains("literal"), "{:?}", r.archive_time_stamps[0].hash_tree);
+    assert!(
+        r.archive_time_stamps[0]
+            .hash_tree
+            .as_deref()
+            .unwrap()
+            .contains("literal"),
+        "{:?}",
+        r.archive_time_stamps[0].hash_tree
+    );
 }
 
 #[test]
@@ -99,15 +146,34 @@ fn sc_variants_check_the_data_digest() {
     // the SC records cover one hash; give it as --digest and a wrong one
     let bytes = std::fs::read(c2("ER_SHA256-DGN_XAIP_OK_SC2.ers")).unwrap();
     let er = EvidenceRecord::from_der_checked(&bytes).unwrap();
-    let h = er.archive_time_stamp_sequence[0][0].reduced_hashtree.as_ref().unwrap()[0][0].as_bytes().to_vec();
-    let o = run(bewahr().args(["verify", "--json", "--at", "2022-08-05T00:00:00Z", "--er"]).arg(c2("ER_SHA256-DGN_XAIP_OK_SC2.ers")).arg("--digest").arg(format!("sha256:{}", hex::encode(&h))));
+    let h = er.archive_time_stamp_sequence[0][0]
+        .reduced_hashtree
+        .as_ref()
+        .unwrap()[0][0]
+        .as_bytes()
+        .to_vec();
+    let o = run(bewahr()
+        .args(["verify", "--json", "--at", "2022-08-05T00:00:00Z", "--er"])
+        .arg(c2("ER_SHA256-DGN_XAIP_OK_SC2.ers"))
+        .arg("--digest")
+        .arg(format!("sha256:{}", hex::encode(&h))));
     let j = json(&o);
     assert_eq!(j["data_checked"], true, "{j}");
-    assert_eq!(j["archive_time_stamps"][0]["indication"], "INDETERMINATE", "untrusted TSA: {j}");
-    assert_eq!(j["archive_time_stamps"][0]["sub_indication"], "NO_POE", "{j}");
+    assert_eq!(
+        j["archive_time_stamps"][0]["indication"], "INDETERMINATE",
+        "untrusted TSA: {j}"
+    );
+    assert_eq!(
+        j["archive_time_stamps"][0]["sub_indication"], "NO_POE",
+        "{j}"
+    );
     let mut wrong = h.clone();
     wrong[0] ^= 1;
-    let o = run(bewahr().args(["verify", "--json", "--at", "2022-08-05T00:00:00Z", "--er"]).arg(c2("ER_SHA256-DGN_XAIP_OK_SC2.ers")).arg("--digest").arg(format!("sha256:{}", hex::encode(&wrong))));
+    let o = run(bewahr()
+        .args(["verify", "--json", "--at", "2022-08-05T00:00:00Z", "--er"])
+        .arg(c2("ER_SHA256-DGN_XAIP_OK_SC2.ers"))
+        .arg("--digest")
+        .arg(format!("sha256:{}", hex::encode(&wrong))));
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json(&o)["sub_indication"], "HASH_FAILURE");
 }
@@ -118,7 +184,13 @@ fn encode_decode_is_byte_exact() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "ers") {
             let b = std::fs::read(&p).unwrap();
-            assert_eq!(EvidenceRecord::from_der_checked(&b).unwrap().to_der().unwrap(), b);
+            assert_eq!(
+                EvidenceRecord::from_der_checked(&b)
+                    .unwrap()
+                    .to_der()
+                    .unwrap(),
+                b
+            );
         }
     }
 }

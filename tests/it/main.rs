@@ -5,7 +5,7 @@ mod support;
 
 mod bouncycastle;
 mod c2;
+mod certomancer;
 mod cli;
 mod devtsa;
 mod openssl;
-mod certomancer;

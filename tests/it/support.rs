@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub fn c2(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/tr-esor-c2/TESTDATA").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/conformance/tr-esor-c2/TESTDATA")
+        .join(name)
 }
 
 pub fn bewahr() -> Command {
@@ -17,7 +19,11 @@ pub fn bewahr() -> Command {
 /// Whether an external peer is on the machine. In CI (`BEWAHR_REQUIRE_PEERS=1`,
 /// set by `.ci/run`) a missing peer fails the test instead of skipping it.
 pub fn have(tool: &str, probe: &[&str]) -> bool {
-    let ok = Command::new(tool).args(probe).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new(tool)
+        .args(probe)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         if std::env::var("BEWAHR_REQUIRE_PEERS").as_deref() == Ok("1") {
             panic!("{tool} is required (BEWAHR_REQUIRE_PEERS=1) but not available: run .ci/run or install it");
