@@ -244,5 +244,16 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c);
     c.final_summary();
-    bouncy_castle_comparison();
+    // with a filter (`cargo bench --bench evidence -- verify`) only a filter naming it runs the comparison
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters.is_empty()
+        || filters
+            .iter()
+            .any(|f| "bouncy_castle_comparison".contains(f.as_str()))
+    {
+        bouncy_castle_comparison();
+    }
 }

@@ -209,6 +209,14 @@ impl EvidenceRecord {
         const WHAT: &str = "EvidenceRecord";
         check_depth(WHAT, bytes)?;
         let er = EvidenceRecord::from_der(bytes).map_err(|e| DecodeError::der(WHAT, e))?;
+        // der's derive skips unknown context-specific fields with lower tag
+        // numbers; a record must be exactly what it decodes to
+        if er.to_der().map_err(|e| DecodeError::der(WHAT, e))? != bytes {
+            return Err(DecodeError::Invalid {
+                what: WHAT,
+                detail: "unexpected fields or non-canonical DER (it does not re-encode to the same bytes)".into(),
+            });
+        }
         if er.version != 1 {
             return Err(DecodeError::Version {
                 what: WHAT,

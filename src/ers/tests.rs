@@ -92,3 +92,16 @@ fn truncated_and_trailing_inputs_name_the_error() {
     let err = EvidenceRecord::from_der_checked(&wrong).unwrap_err();
     assert!(err.to_string().contains("byte"), "{err}");
 }
+
+#[test]
+fn unknown_context_fields_are_refused_not_skipped() {
+    // found by the er_decode fuzz target: a second [0] where [2] belongs was
+    // silently dropped by der's derive
+    let b = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/fuzz/er-duplicate-context-field.der"
+    ))
+    .unwrap();
+    let err = EvidenceRecord::from_der_checked(&b).unwrap_err();
+    assert!(err.to_string().contains("re-encode"), "{err}");
+}

@@ -293,13 +293,12 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
             _ => None,
         })
         .collect();
-    let pool: Vec<Certificate> = carried.iter().chain(extra.iter()).cloned().collect();
-    let signer =
-        find_signer(&si.sid, &pool)
-            .cloned()
-            .ok_or_else(|| TokenError::NoSignerCertificate {
-                signer: format!("{:?}", si.sid).chars().take(200).collect(),
-            })?;
+    let signer = find_signer(&si.sid, &carried)
+        .or_else(|| find_signer(&si.sid, extra))
+        .cloned()
+        .ok_or_else(|| TokenError::NoSignerCertificate {
+            signer: format!("{:?}", si.sid).chars().take(200).collect(),
+        })?;
     let signer_der = signer
         .to_der()
         .map_err(|e| fmt_err("signer certificate", e))?;

@@ -145,6 +145,12 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         .map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok())
         .collect();
     let mut chain_algs: Vec<Option<DigestAlgorithm>> = Vec::new();
+    let known: Vec<Certificate> = opts
+        .extra_certificates
+        .iter()
+        .chain(opts.trusted)
+        .cloned()
+        .collect();
 
     for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
         let chain_alg = chain_algorithm(&chain[0]);
@@ -191,6 +197,7 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 chain_alg.clone(),
                 data,
                 opts,
+                &known,
                 &mut r,
                 &mut data_checked,
             );
@@ -336,6 +343,7 @@ fn check_one(
     chain_alg: Result<DigestAlgorithm, String>,
     data: &mut dyn DataObjects,
     opts: &Options<'_>,
+    known: &[Certificate],
     r: &mut AtsReport,
     data_checked: &mut bool,
 ) -> Option<CheckedToken> {
@@ -351,15 +359,7 @@ fn check_one(
         }
     };
     // 1. the token itself
-    let tok = match check_token(
-        ats.time_stamp.as_bytes(),
-        opts.extra_certificates
-            .iter()
-            .chain(opts.trusted)
-            .cloned()
-            .collect::<Vec<_>>()
-            .as_slice(),
-    ) {
+    let tok = match check_token(ats.time_stamp.as_bytes(), known) {
         Ok(t) => t,
         Err(e) => {
             let (i, s) = describe_token_error(&e);
@@ -367,8 +367,9 @@ fn check_one(
             return None;
         }
     };
+    let tsa_name = trust::subject(&tok.signer);
     r.gen_time = Some(trust::rfc3339(tok.gen_time));
-    r.tsa = Some(trust::subject(&tok.signer));
+    r.tsa = Some(tsa_name.clone());
     r.serial_number = Some(hex::encode(tok.tst_info.serial_number.as_bytes()));
     r.policy = Some(tok.tst_info.policy.to_string());
     r.signature_algorithm = Some(tok.signature_algorithm.clone());
@@ -540,8 +541,9 @@ fn check_one(
         .collect();
     match trust::validate_path(&tok.signer, &pool, opts.trusted, tok.gen_time) {
         Ok(anchor) => {
-            r.trusted_via = Some(trust::subject(&anchor));
-            r.add(Passed, None, format!("TSA certificate path to trusted {} valid at genTime", trust::subject(&anchor)));
+            let name = if anchor == tok.signer { tsa_name } else { trust::subject(&anchor) };
+            r.add(Passed, None, format!("TSA certificate path to trusted {name} valid at genTime"));
+            r.trusted_via = Some(name);
         }
         Err(TrustError::NoPath { subject, detail }) => r.add(
             Indeterminate,
