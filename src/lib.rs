@@ -5,8 +5,24 @@
 //! [`tsp::client`], the disk and the clock in the binary and the service.
 
 pub mod alg;
+#[cfg(feature = "server")]
+pub mod api;
+#[cfg(feature = "server")]
+pub mod catalog;
+#[cfg(feature = "server")]
+pub mod config;
 pub mod durable;
 pub mod ers;
+#[cfg(feature = "server")]
+pub mod evidence;
 pub mod hashtree;
+#[cfg(feature = "server")]
+pub mod ingest;
+#[cfg(feature = "server")]
+pub mod seal;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod store;
 pub mod tsp;
 pub mod verify;

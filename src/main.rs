@@ -17,6 +17,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    #[cfg(feature = "server")]
+    /// Run the archive: HTTP API, content store, catalog, batch sealing (embedded defaults without --config).
+    Serve(cli::serve::ServeArgs),
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
     Verify(cli::verify::VerifyArgs),
     /// Time-stamp files together (one hash tree, one time-stamp) and write an evidence record per file.
@@ -33,6 +36,8 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
+        #[cfg(feature = "server")]
+        Command::Serve(args) => cli::serve::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Stamp(args) => cli::stamp::run(args),
     };

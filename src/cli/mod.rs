@@ -1,5 +1,7 @@
 //! The `bewahr` command line.
 
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod stamp;
 pub mod verify;
 

@@ -138,38 +138,73 @@ impl HashTree {
                 leaves: n,
             });
         }
-        let mut lists: Vec<Vec<&[u8]>> = Vec::with_capacity(self.levels.len());
-        let mut first: Vec<&[u8]> = match self.groups.get(&i) {
-            Some(members) => members.iter().map(|m| m.as_slice()).collect(),
-            None => vec![self.leaf(i)],
-        };
-        let mut idx = i;
-        let mut first_done = self.groups.contains_key(&i);
-        if first_done {
-            lists.push(std::mem::take(&mut first));
-        }
-        for level in 0..self.levels.len() - 1 {
-            let count = self.levels[level].1;
-            let sib = idx ^ 1;
-            if sib < count {
-                let s = self.node(level, sib);
-                if first_done {
-                    lists.push(vec![s]);
-                } else {
-                    first.push(s);
-                    first.sort_unstable();
-                    lists.push(std::mem::take(&mut first));
-                    first_done = true;
-                }
-            }
-            idx /= 2;
-        }
-        if !first_done {
-            // a tree of one single-hash leaf
-            return Ok(None);
-        }
-        Ok(Some(lists))
+        let siblings = sibling_positions(n, i)
+            .into_iter()
+            .map(|(l, j)| self.node(l, j))
+            .collect();
+        let members = self
+            .groups
+            .get(&i)
+            .map(|m| m.iter().map(|x| x.as_slice()).collect());
+        Ok(assemble_reduced(self.leaf(i), members, siblings))
     }
+
+    /// Every level, leaves first, as a flat buffer of `width`-byte nodes.
+    pub fn levels(&self) -> impl Iterator<Item = &[u8]> {
+        self.levels.iter().map(move |&(start, count)| {
+            &self.nodes[start * self.width..(start + count) * self.width]
+        })
+    }
+}
+
+/// Node counts of each level of a tree over `n` leaves, leaves first.
+pub fn level_sizes(mut n: usize) -> Vec<usize> {
+    let mut v = vec![n];
+    while n > 1 {
+        n = n.div_ceil(2);
+        v.push(n);
+    }
+    v
+}
+
+/// The (level, index) of each sibling on the path of leaf `i` up to the root,
+/// lowest first; levels where the node is the odd one out have none.
+pub fn sibling_positions(n: usize, i: usize) -> Vec<(usize, usize)> {
+    let sizes = level_sizes(n);
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut idx = i;
+    for (level, &count) in sizes.iter().enumerate().take(sizes.len() - 1) {
+        let sib = idx ^ 1;
+        if sib < count {
+            out.push((level, sib));
+        }
+        idx /= 2;
+    }
+    out
+}
+
+/// A reduced hash tree from a leaf (or its group's members) and its siblings
+/// in [`sibling_positions`] order; `None` for a lone single-hash leaf.
+pub fn assemble_reduced<'a>(
+    leaf: &'a [u8],
+    members: Option<Vec<&'a [u8]>>,
+    siblings: Vec<&'a [u8]>,
+) -> Option<Vec<Vec<&'a [u8]>>> {
+    let mut lists = Vec::with_capacity(siblings.len() + 1);
+    let mut rest = siblings.into_iter();
+    match members {
+        Some(mut m) => {
+            m.sort_unstable();
+            lists.push(m);
+        }
+        None => {
+            let mut first = vec![leaf, rest.next()?];
+            first.sort_unstable();
+            lists.push(first);
+        }
+    }
+    lists.extend(rest.map(|s| vec![s]));
+    Some(lists)
 }
 
 /// Builds a [`HashTree`] leaf by leaf, writing each into the final buffer.
@@ -182,13 +217,8 @@ pub struct TreeBuilder {
 }
 
 /// Total nodes of all levels of a tree over `n` leaves.
-fn total_nodes(mut n: usize) -> usize {
-    let mut total = n;
-    while n > 1 {
-        n = n.div_ceil(2);
-        total += n;
-    }
-    total
+fn total_nodes(n: usize) -> usize {
+    level_sizes(n).iter().sum()
 }
 
 impl TreeBuilder {

@@ -3,9 +3,11 @@
 
 mod support;
 
+mod api;
 mod bouncycastle;
 mod c2;
 mod certomancer;
 mod cli;
 mod devtsa;
+mod kill;
 mod openssl;

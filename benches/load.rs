@@ -1,0 +1,261 @@
+//! Load generator against the real archive: the router served over HTTP on
+//! loopback (durable acknowledgement, SQLite catalog, RocksDB store, the
+//! development TSA), driven by a reqwest client in the same process.
+//!
+//! `cargo bench --bench load` (figures in docs/benchmarks.md). Sizes via env:
+//! BEWAHR_BENCH_SECS (default 10), BEWAHR_BENCH_OBJECTS (default 1000000:
+//! objects archived before measuring evidence latency), BEWAHR_BENCH_CATALOG
+//! (a postgres:// URL to run on PostgreSQL instead of SQLite).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bewahr::config::Config;
+use bewahr::seal::system_clock;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Server {
+    base: String,
+    _dir: tempfile::TempDir,
+    archive: bewahr::server::Archive,
+}
+
+async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
+    let dir = tempfile::tempdir_in(
+        std::env::var("BEWAHR_BENCH_DIR")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .unwrap();
+    let mut cfg = Config::default();
+    cfg.server.data_dir = dir.path().to_path_buf();
+    if let Ok(url) = std::env::var("BEWAHR_BENCH_CATALOG") {
+        cfg.catalog.url = url;
+    }
+    tweak(&mut cfg);
+    let archive = bewahr::server::start(&cfg, system_clock()).await.unwrap();
+    let app = bewahr::api::app(archive.state.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    Server {
+        base,
+        _dir: dir,
+        archive,
+    }
+}
+
+/// Submits `size`-byte documents from `clients` tasks for `secs` seconds.
+async fn submit_load(base: &str, size: usize, clients: usize, secs: u64) -> (u64, f64, Vec<f64>) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let http = http.clone();
+        let base = base.to_string();
+        let count = count.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut doc = vec![0u8; size];
+            let mut i = 0u64;
+            while Instant::now() < end {
+                doc[..8].copy_from_slice(&i.to_le_bytes());
+                doc[8..16].copy_from_slice(&(c as u64).to_le_bytes());
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{base}/v1/objects?system=bench"))
+                    .header("content-type", "application/octet-stream")
+                    .body(doc.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                let _ = r.bytes().await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                count.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    (
+        count.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64(),
+        lat,
+    )
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` / criterion-style listing: nothing to run quickly
+    }
+    let secs = env("BEWAHR_BENCH_SECS", 10);
+
+    // 1. small documents, durable acknowledgement
+    let s = server(|c| c.batch.interval_ms = 2000).await;
+    let (n, el, mut lat) = submit_load(&s.base, 4096, 64, secs).await;
+    println!(
+        "submit 4 KB: {n} in {el:.1} s = {:.0} submissions/s; latency p50 {:.2} ms, p99 {:.2} ms (64 clients)",
+        n as f64 / el,
+        percentile(&mut lat, 0.5),
+        percentile(&mut lat, 0.99)
+    );
+    drop(s);
+
+    // 2. large documents
+    let s = server(|c| c.batch.interval_ms = 2000).await;
+    let (n, el, mut lat) = submit_load(&s.base, 10 << 20, 4, secs).await;
+    println!(
+        "submit 10 MB: {n} in {el:.1} s = {:.0} MB/s; latency p50 {:.0} ms, p99 {:.0} ms (4 clients)",
+        n as f64 * 10.0 * 1.048576 / el,
+        percentile(&mut lat, 0.5),
+        percentile(&mut lat, 0.99)
+    );
+    drop(s);
+
+    // 3. sealing 100,000 pending objects, and 4. evidence latency on a large archive
+    let objects = env("BEWAHR_BENCH_OBJECTS", 1_000_000);
+    let s = server(|c| {
+        c.batch.interval_ms = 3_600_000;
+        c.batch.max_objects = 100_000;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let mut aoids = Vec::new();
+    let t = Instant::now();
+    let mut sealing = Vec::new();
+    let writer = s.archive.state.ingest.clone();
+    let mut done = 0u64;
+    while done < objects {
+        // ingest through the pipeline directly in parallel chunks (faster to set up than HTTP)
+        let chunk = (objects - done).min(100_000);
+        let mut tasks = Vec::new();
+        for w in 0..64u64 {
+            let ing = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for i in (w..chunk).step_by(64) {
+                    let mut up = ing.begin();
+                    up.write(&(done + i).to_le_bytes().repeat(64)).unwrap();
+                    let r = ing
+                        .commit(
+                            up,
+                            None,
+                            Default::default(),
+                            "application/octet-stream".into(),
+                        )
+                        .await
+                        .unwrap();
+                    out.push(r.accepted.aoid);
+                }
+                out
+            }));
+        }
+        for t in tasks {
+            aoids.extend(t.await.unwrap());
+        }
+        done += chunk;
+        // one batch of `chunk` objects
+        let cfg = bewahr::seal::SealConfig {
+            interval: Duration::from_secs(3600),
+            max_objects: 100_000,
+            algorithm: bewahr::alg::DigestAlgorithm::Sha256,
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(1),
+        };
+        let st = &s.archive.state;
+        let t0 = Instant::now();
+        let (batch, leaves) = bewahr::seal::seal_once(
+            &cfg,
+            &st.ingest.writer,
+            &st.ingest.store,
+            &st.stamper,
+            &st.ingest.clock,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        sealing.push((leaves, t0.elapsed().as_secs_f64(), batch.id));
+    }
+    println!(
+        "archived {objects} objects in {:.0} s (setup)",
+        t.elapsed().as_secs_f64()
+    );
+    let mut secs_per_batch: Vec<f64> = sealing
+        .iter()
+        .filter(|(l, _, _)| *l == 100_000)
+        .map(|(_, s, _)| *s)
+        .collect();
+    if !secs_per_batch.is_empty() {
+        println!(
+            "sealing a batch of 100,000: median {:.3} s, worst {:.3} s (includes the in-process development TSA, ~1 ms)",
+            percentile(&mut secs_per_batch, 0.5),
+            percentile(&mut secs_per_batch, 1.0)
+        );
+    }
+    let mut lat = Vec::new();
+    let mut rng = 0x9e3779b97f4a7c15u64;
+    let requests = 20_000;
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..16 {
+        let http = http.clone();
+        let base = s.base.clone();
+        let picks: Vec<String> = (0..requests / 16)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                aoids[(rng % aoids.len() as u64) as usize].clone()
+            })
+            .collect();
+        let _ = c;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for a in picks {
+                let t = Instant::now();
+                let r = http
+                    .get(format!("{base}/v1/objects/{a}/evidence"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let el = t.elapsed().as_secs_f64();
+    println!(
+        "GET evidence with {objects} objects archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms (16 clients)",
+        lat.len(),
+        lat.len() as f64 / el,
+        percentile(&mut lat, 0.5),
+        percentile(&mut lat, 0.99)
+    );
+}

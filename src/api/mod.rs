@@ -1,0 +1,109 @@
+//! The HTTP interface (`/v1`, JSON, OpenAPI at `/v1/openapi.json`).
+//! `app(state)` is the whole router; tests drive it with `oneshot`.
+
+mod error;
+mod objects;
+mod service;
+
+pub use error::{ApiError, ErrorBody};
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use utoipa::OpenApi;
+
+use crate::catalog::Catalog;
+use crate::evidence::Evidence;
+use crate::ingest::Ingest;
+use crate::seal::{Sealer, Stamper};
+use crate::verify::AlgorithmPolicy;
+
+/// Everything the handlers need.
+#[derive(Clone)]
+pub struct AppState {
+    pub ingest: Ingest,
+    pub catalog: Catalog,
+    pub evidence: Evidence,
+    pub stamper: Stamper,
+    pub sealer: Sealer,
+    pub metrics: PrometheusHandle,
+    pub policy: Arc<AlgorithmPolicy>,
+    /// Seconds a client is told to wait before asking again for pending evidence.
+    pub retry_after_secs: u64,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bewahr",
+        description = "Long-term preservation archive: submit documents, get RFC 4998 evidence records."
+    ),
+    paths(
+        objects::submit,
+        objects::submit_version,
+        objects::get_object,
+        objects::get_content,
+        objects::get_evidence,
+        service::verify,
+        service::tsa_certificates,
+        service::healthz,
+        service::readyz,
+        service::metrics,
+    ),
+    components(schemas(
+        objects::Submitted,
+        crate::catalog::ObjectView,
+        crate::catalog::VersionView,
+        crate::catalog::BatchView,
+        crate::catalog::Metadata,
+        crate::catalog::State,
+        ErrorBody,
+        error::ErrorDetail,
+        service::Health,
+        crate::seal::SealerStatus
+    ))
+)]
+pub struct ApiDoc;
+
+async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    metrics::histogram!("bewahr_http_request_duration_seconds", "method" => method, "route" => route, "status" => resp.status().as_u16().to_string())
+        .record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/objects", post(objects::submit))
+        .route("/v1/objects/{aoid}", get(objects::get_object))
+        .route("/v1/objects/{aoid}/versions", post(objects::submit_version))
+        .route(
+            "/v1/objects/{aoid}/versions/{n}/content",
+            get(objects::get_content),
+        )
+        .route("/v1/objects/{aoid}/evidence", get(objects::get_evidence))
+        .route("/v1/verify", post(service::verify))
+        .route("/v1/tsa/certificates", get(service::tsa_certificates))
+        .route("/v1/openapi.json", get(service::openapi))
+        .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
+        // bodies are streamed and limited by the handlers themselves
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(track))
+        .with_state(state)
+}

@@ -1,0 +1,363 @@
+//! Submitting documents and versions, reading objects, content and evidence.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, ErrorBody};
+use crate::catalog::{Metadata, ObjectView};
+use crate::evidence::EvidenceError;
+use crate::ingest::{metadata_from_query, IngestError};
+use crate::store::Upload;
+
+/// The answer to a submission.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Submitted {
+    pub aoid: String,
+    pub version: i64,
+    pub digests: std::collections::BTreeMap<String, String>,
+    /// Always `pending` right after submission.
+    pub state: String,
+}
+
+/// Archive object ids are UUIDs; anything else cannot name an object.
+pub(crate) fn check_aoid(aoid: &str) -> Result<(), ApiError> {
+    let ok = aoid.len() == 36
+        && aoid.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
+            }
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no such archive object".into()))
+    }
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+fn store_err(upload: Upload, e: impl std::fmt::Display) -> ApiError {
+    upload.abort();
+    ApiError::Internal(e.to_string())
+}
+
+/// Streams a body into an upload, within the size limit.
+async fn stream_into(
+    mut upload: Upload,
+    mut body: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
+    limit: u64,
+) -> Result<Upload, ApiError> {
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                upload.abort();
+                return Err(ApiError::bad(
+                    "bad_body",
+                    format!("reading the request body failed: {e}"),
+                ));
+            }
+        };
+        if upload.size() + chunk.len() as u64 > limit {
+            upload.abort();
+            return Err(IngestError::TooLarge { limit }.into());
+        }
+        if let Err(e) = upload.write(&chunk) {
+            return Err(store_err(upload, e));
+        }
+    }
+    Ok(upload)
+}
+
+/// Reads a submission: raw body + query metadata, or multipart `document` + `metadata`.
+async fn receive(
+    state: &AppState,
+    params: Vec<(String, String)>,
+    req: Request,
+) -> Result<(Upload, Metadata, String), ApiError> {
+    let headers = req.headers().clone();
+    let ct = media_type(&headers);
+    let limit = state.ingest.max_body;
+    if ct.starts_with("multipart/form-data") {
+        if !params.is_empty() {
+            return Err(ApiError::bad("invalid_metadata", "with multipart/form-data, give the metadata as the JSON `metadata` part, not as query parameters"));
+        }
+        let mut mp = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
+        let mut upload: Option<(Upload, String)> = None;
+        let mut metadata: Option<Metadata> = None;
+        let fail = |u: Option<(Upload, String)>, e: ApiError| {
+            if let Some((u, _)) = u {
+                u.abort();
+            }
+            e
+        };
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return Err(fail(upload, ApiError::bad("bad_multipart", e.body_text()))),
+            };
+            match field.name() {
+                Some("document") if upload.is_none() => {
+                    let mt = field
+                        .content_type()
+                        .unwrap_or("application/octet-stream")
+                        .to_string();
+                    let stream = field.map(|r| r.map_err(|e| e.body_text()));
+                    let u = stream_into(state.ingest.begin(), Box::pin(stream), limit).await?;
+                    upload = Some((u, mt));
+                }
+                Some("metadata") if metadata.is_none() => {
+                    let text = match field.text().await {
+                        Ok(t) if t.len() <= 256 * 1024 => t,
+                        Ok(_) => {
+                            return Err(fail(
+                                upload,
+                                ApiError::bad(
+                                    "invalid_metadata",
+                                    "the metadata part is larger than 256 KiB",
+                                ),
+                            ))
+                        }
+                        Err(e) => {
+                            return Err(fail(upload, ApiError::bad("bad_multipart", e.body_text())))
+                        }
+                    };
+                    match serde_json::from_str::<Metadata>(&text) {
+                        Ok(m) => metadata = Some(m),
+                        Err(e) => {
+                            return Err(fail(
+                                upload,
+                                ApiError::bad(
+                                    "invalid_metadata",
+                                    format!("the metadata part is not valid: {e}"),
+                                ),
+                            ))
+                        }
+                    }
+                }
+                other => {
+                    let name = other.unwrap_or("(unnamed)").to_string();
+                    return Err(fail(upload, ApiError::bad("bad_multipart", format!("unexpected or repeated part {name:?}: send one `document` and at most one `metadata`"))));
+                }
+            }
+        }
+        let Some((u, mt)) = upload else {
+            return Err(ApiError::bad("empty_document", "no `document` part"));
+        };
+        Ok((u, metadata.unwrap_or_default(), mt))
+    } else {
+        let metadata = metadata_from_query(&params)?;
+        // refuse bad metadata before reading a possibly large body
+        crate::ingest::validate(&metadata, state.ingest.today())?;
+        let stream = req
+            .into_body()
+            .into_data_stream()
+            .map(|r| r.map_err(|e| e.to_string()));
+        let u = stream_into(state.ingest.begin(), stream, limit).await?;
+        Ok((u, metadata, ct))
+    }
+}
+
+async fn submit_inner(
+    state: AppState,
+    aoid: Option<String>,
+    params: Vec<(String, String)>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (upload, metadata, mt) = receive(&state, params, req).await?;
+    let r = state.ingest.commit(upload, aoid, metadata, mt).await?;
+    let body = Submitted {
+        aoid: r.accepted.aoid.clone(),
+        version: r.accepted.version,
+        digests: [("sha256".to_string(), hex::encode(r.sha256))]
+            .into_iter()
+            .collect(),
+        state: "pending".into(),
+    };
+    let location = format!("/v1/objects/{}", r.accepted.aoid);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// Submit a document: a new archive object with version 1.
+#[utoipa::path(post, path = "/v1/objects",
+    params(("file_ref" = Option<String>, Query, description = "file reference (Aktenzeichen)"),
+           ("title" = Option<String>, Query), ("system" = Option<String>, Query, description = "submitting system"),
+           ("retention_until" = Option<String>, Query, description = "YYYY-MM-DD, not in the past")),
+    request_body(content = Vec<u8>, description = "the document as the raw body (its Content-Type is kept), or multipart/form-data with a `document` part and a JSON `metadata` part"),
+    responses((status = 201, body = Submitted, description = "stored durably, pending its batch's time-stamp"),
+               (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    submit_inner(state, None, params, req).await
+}
+
+/// Submit a new version of an archive object.
+#[utoipa::path(post, path = "/v1/objects/{aoid}/versions", params(("aoid" = String, Path)),
+    request_body(content = Vec<u8>, description = "as for POST /v1/objects"),
+    responses((status = 201, body = Submitted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn submit_version(
+    State(state): State<AppState>,
+    Path(aoid): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    check_aoid(&aoid)?;
+    if state.catalog.object(&aoid).await?.is_none() {
+        return Err(ApiError::NotFound(format!("unknown archive object {aoid}")));
+    }
+    submit_inner(state, Some(aoid), params, req).await
+}
+
+/// An archive object: metadata, versions, states.
+#[utoipa::path(get, path = "/v1/objects/{aoid}", params(("aoid" = String, Path)),
+    responses((status = 200, body = ObjectView), (status = 404, body = ErrorBody)))]
+pub async fn get_object(
+    State(state): State<AppState>,
+    Path(aoid): Path<String>,
+) -> Result<Json<ObjectView>, ApiError> {
+    check_aoid(&aoid)?;
+    state
+        .catalog
+        .object(&aoid)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("unknown archive object {aoid}")))
+}
+
+/// The bytes of a version, exactly as submitted.
+#[utoipa::path(get, path = "/v1/objects/{aoid}/versions/{n}/content", params(("aoid" = String, Path), ("n" = i64, Path)),
+    responses((status = 200, content_type = "application/octet-stream", description = "the document with its media type"), (status = 404, body = ErrorBody)))]
+pub async fn get_content(
+    State(state): State<AppState>,
+    Path((aoid, n)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    check_aoid(&aoid)?;
+    let n: i64 = n
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no version {n}")))?;
+    let loc = state
+        .catalog
+        .locate(&aoid, Some(n))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no version {n} of {aoid}")))?;
+    let store = state.ingest.store.clone();
+    let sha = loc.sha256;
+    let reader = tokio::task::spawn_blocking(move || store.read(&sha))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "content {} of {aoid} v{n} is missing from the store",
+                hex::encode(sha)
+            ))
+        })?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        loop {
+            match reader.next_piece() {
+                Ok(Some(p)) => {
+                    if tx.blocking_send(Ok(Bytes::from(p))).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    break;
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, loc.media_type),
+            (header::CONTENT_LENGTH, loc.size.to_string()),
+            (header::ETAG, format!("\"sha256:{}\"", hex::encode(sha))),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct EvidenceQuery {
+    /// The version (default: the latest).
+    pub version: Option<i64>,
+    /// Seconds to wait for the batch to be sealed (at most 60).
+    pub wait: Option<u64>,
+}
+
+/// The RFC 4998 evidence record (DER) of a version, built on demand.
+#[utoipa::path(get, path = "/v1/objects/{aoid}/evidence", params(("aoid" = String, Path), EvidenceQuery),
+    responses((status = 200, content_type = "application/octet-stream", description = "DER EvidenceRecord (RFC 4998)"),
+               (status = 404, body = ErrorBody), (status = 409, description = "{\"state\": \"pending\"}: the batch is not sealed yet")))]
+pub async fn get_evidence(
+    State(state): State<AppState>,
+    Path(aoid): Path<String>,
+    Query(q): Query<EvidenceQuery>,
+) -> Result<Response, ApiError> {
+    check_aoid(&aoid)?;
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
+    let mut waited = false;
+    loop {
+        match state.evidence.record(&aoid, q.version).await {
+            Ok((loc, der)) => {
+                metrics::counter!("bewahr_evidence_records_total").increment(1);
+                let name = format!("attachment; filename=\"{aoid}-v{}.ers\"", loc.version);
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                        (header::CONTENT_DISPOSITION, name),
+                    ],
+                    der,
+                )
+                    .into_response());
+            }
+            Err(EvidenceError::Pending { seq }) if !waited && !wait.is_zero() => {
+                state.sealer.wait_sealed(seq, wait).await;
+                waited = true;
+            }
+            Err(EvidenceError::Pending { .. }) => {
+                return Ok((
+                    StatusCode::CONFLICT,
+                    [(header::RETRY_AFTER, state.retry_after_secs.to_string())],
+                    Json(serde_json::json!({"state": "pending"})),
+                )
+                    .into_response());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

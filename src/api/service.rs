@@ -1,0 +1,137 @@
+//! Verification, the TSA certificates, health, readiness, metrics, OpenAPI.
+
+use axum::extract::{Multipart, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use der::EncodePem;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use super::{ApiError, AppState};
+use crate::seal::SealerStatus;
+use crate::verify::{self, InMemory, NoData, Options};
+
+const VERIFY_LIMIT: usize = 256 << 20;
+
+/// Verify an evidence record (and optionally the document) with the archive's verifier.
+#[utoipa::path(post, path = "/v1/verify",
+    request_body(content_type = "multipart/form-data", description = "`evidence`: the DER evidence record; `document` (optional, repeatable for a data-object group): the data"),
+    responses((status = 200, description = "the verifier's report (ETSI EN 319 102-1 indications)"), (status = 400, body = super::ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    mut mp: Multipart,
+) -> Result<Response, ApiError> {
+    let mut evidence: Option<Vec<u8>> = None;
+    let mut documents: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
+        total += bytes.len();
+        if total > VERIFY_LIMIT {
+            return Err(ApiError::TooLarge(format!("verification takes at most {VERIFY_LIMIT} bytes; use `bewahr verify` for larger documents")));
+        }
+        match name.as_str() {
+            "evidence" if evidence.is_none() => evidence = Some(bytes.to_vec()),
+            "document" => documents.push(bytes.to_vec()),
+            other => {
+                return Err(ApiError::bad(
+                    "bad_multipart",
+                    format!("unexpected part {other:?}: send `evidence` and optionally `document`"),
+                ))
+            }
+        }
+    }
+    let evidence = evidence.ok_or_else(|| ApiError::bad("bad_multipart", "no `evidence` part"))?;
+    let trusted = state.stamper.trust_anchors();
+    let now = (state.ingest.clock)();
+    let policy = state.policy.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let opts = Options {
+            trusted: &trusted,
+            extra_certificates: &[],
+            at: now,
+            policy: &policy,
+        };
+        if documents.is_empty() {
+            verify::verify_der(&evidence, &mut NoData, &opts)
+        } else {
+            verify::verify_der(&evidence, &mut InMemory(documents), &opts)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    metrics::counter!("bewahr_verifications_total").increment(1);
+    Ok(Json(report).into_response())
+}
+
+/// PEM of the TSA certificates the archive uses (for offline verification).
+#[utoipa::path(get, path = "/v1/tsa/certificates", responses((status = 200, content_type = "application/x-pem-file")))]
+pub async fn tsa_certificates(State(state): State<AppState>) -> Response {
+    let pem: String = state
+        .stamper
+        .certificates()
+        .iter()
+        .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
+        .collect();
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+}
+
+/// Liveness, with the state of batch sealing.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` while sealing fails (ingest goes on).
+    pub status: &'static str,
+    pub sealing: SealerStatus,
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let sealing = state.sealer.status();
+    Json(Health {
+        status: if sealing.consecutive_failures > 0 {
+            "degraded"
+        } else {
+            "ok"
+        },
+        sealing,
+    })
+}
+
+/// Readiness: the catalog answers.
+#[utoipa::path(get, path = "/readyz", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    match state.catalog.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"ready": false, "reason": "the catalog does not answer"})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::ApiDoc::openapi())
+}

@@ -1,0 +1,313 @@
+//! Configuration: embedded defaults, an optional TOML file, environment
+//! variables (`BEWAHR_SECTION__KEY`), then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::alg::DigestAlgorithm;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub store: Store,
+    pub catalog: Catalog,
+    pub batch: Batch,
+    pub tsa: Vec<Tsa>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub max_body_bytes: u64,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Store {
+    pub kind: String,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Catalog {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Batch {
+    pub interval_ms: u64,
+    pub max_objects: usize,
+    pub digest_algorithm: String,
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tsa {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub trusted_certs: String,
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default = "default_tsa_timeout")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_tsa_retries")]
+    pub retries: u32,
+    #[serde(default)]
+    pub bearer_token_env: String,
+    #[serde(default)]
+    pub basic_user: String,
+    #[serde(default)]
+    pub basic_password_env: String,
+}
+
+fn default_tsa_timeout() -> u64 {
+    10_000
+}
+fn default_tsa_retries() -> u32 {
+    2
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: Server::default(),
+            store: Store::default(),
+            catalog: Catalog::default(),
+            batch: Batch::default(),
+            tsa: vec![],
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "./bewahr-data".into(),
+            max_body_bytes: 4 << 30,
+            request_timeout_secs: 3600,
+        }
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            kind: "rocksdb".into(),
+            path: String::new(),
+        }
+    }
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            url: String::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            interval_ms: 2000,
+            max_objects: 100_000,
+            digest_algorithm: "sha256".into(),
+            retry_min_ms: 1000,
+            retry_max_ms: 60_000,
+        }
+    }
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config: {0}")]
+    Parse(String),
+    #[error("config: {key}: {detail}")]
+    Invalid { key: &'static str, detail: String },
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then `BEWAHR_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut value: toml::Table = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                text.parse().map_err(|e: toml::de::Error| {
+                    ConfigError::Parse(format!("{}: {e}", p.display()))
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix("BEWAHR_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if !["server", "store", "catalog", "batch"].contains(&section.as_str()) {
+                continue;
+            }
+            // a TOML scalar if it parses as one (numbers, booleans), else a string
+            let parsed: toml::Value = format!("x = {v}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("x"))
+                .filter(|x| !x.is_table() && !x.is_array())
+                .unwrap_or(toml::Value::String(v.clone()));
+            let table = value
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match table {
+                toml::Value::Table(t) => {
+                    t.insert(key, parsed);
+                }
+                _ => return Err(ConfigError::Parse(format!("{section} is not a table"))),
+            }
+        }
+        let cfg: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let alg = self.digest_algorithm()?;
+        if !alg.allowed_for_creation() {
+            return Err(ConfigError::Invalid {
+                key: "batch.digest_algorithm",
+                detail: format!("{alg} may not be used for new hash trees"),
+            });
+        }
+        if self.store.kind != "rocksdb" {
+            return Err(ConfigError::Invalid {
+                key: "store.kind",
+                detail: format!("unknown store {:?} (only \"rocksdb\")", self.store.kind),
+            });
+        }
+        if self.batch.max_objects == 0 || self.batch.interval_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "batch",
+                detail: "interval_ms and max_objects must be positive".into(),
+            });
+        }
+        if !(self.catalog.url.is_empty()
+            || self.catalog.url.starts_with("sqlite:")
+            || self.catalog.url.starts_with("postgres://")
+            || self.catalog.url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "catalog.url",
+                detail: "sqlite://PATH or postgres://...".into(),
+            });
+        }
+        for t in &self.tsa {
+            if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: "tsa.url",
+                    detail: format!("{}: not an http(s) URL", t.url),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn digest_algorithm(&self) -> Result<DigestAlgorithm, ConfigError> {
+        DigestAlgorithm::from_name(&self.batch.digest_algorithm).map_err(|e| ConfigError::Invalid {
+            key: "batch.digest_algorithm",
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        if self.store.path.is_empty() {
+            self.server.data_dir.join("store")
+        } else {
+            PathBuf::from(&self.store.path)
+        }
+    }
+
+    pub fn catalog_url(&self) -> String {
+        if self.catalog.url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("catalog.db").display()
+            )
+        } else {
+            self.catalog.url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_is_the_defaults() {
+        let shipped = Config::load(
+            Some(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config/bewahr.toml"
+            ))),
+            [],
+        )
+        .unwrap();
+        let d = Config::default();
+        assert_eq!(format!("{shipped:?}"), format!("{d:?}"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = Config::load(
+            None,
+            [
+                ("BEWAHR_BATCH__INTERVAL_MS".into(), "250".into()),
+                ("BEWAHR_SERVER__LISTEN".into(), "0.0.0.0:9".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.batch.interval_ms, 250);
+        assert_eq!(c.server.listen, "0.0.0.0:9");
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let e = Config::load(
+            None,
+            [("BEWAHR_BATCH__DIGEST_ALGORITHM".into(), "sha1".into())],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("batch.digest_algorithm"), "{e}");
+        let e =
+            Config::load(None, [("BEWAHR_BATCH__INTERVAL_MS".into(), "soon".into())]).unwrap_err();
+        assert!(e.to_string().contains("interval_ms"), "{e}");
+    }
+}

@@ -1,0 +1,184 @@
+//! Putting the archive together: store, catalog, writer, stamper, sealer, router.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::api::AppState;
+use crate::catalog::{Catalog, Writer};
+use crate::config::Config;
+use crate::evidence::Evidence;
+use crate::ingest::Ingest;
+use crate::seal::{Clock, SealConfig, Sealer, Stamper};
+use crate::store::Store;
+use crate::tsp::client::{TsaAuth, TsaClient, TsaEndpoint};
+use crate::tsp::devtsa::DevTsa;
+use crate::verify::AlgorithmPolicy;
+
+/// Why the archive did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("store at {path}: {source}")]
+    Store {
+        path: String,
+        source: crate::store::StoreError,
+    },
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    DevTsa(#[from] crate::tsp::devtsa::DevTsaError),
+    #[error("TSA {name}: {detail}")]
+    Tsa { name: String, detail: String },
+}
+
+/// The process-wide Prometheus recorder.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // a second install (another archive in the same process, in tests) keeps the first
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn stamper(cfg: &Config, clock: &Clock) -> Result<Stamper, StartError> {
+    if cfg.tsa.is_empty() {
+        let tsa = DevTsa::load_or_create(&cfg.server.data_dir.join("tsa"), clock())?;
+        return Ok(Stamper::Dev(Arc::new(tsa)));
+    }
+    let mut eps = Vec::new();
+    for t in &cfg.tsa {
+        let err = |detail: String| StartError::Tsa {
+            name: t.name.clone(),
+            detail,
+        };
+        let mut ep = TsaEndpoint::new(&t.name, &t.url);
+        ep.timeout = Duration::from_millis(t.timeout_ms);
+        ep.retries = t.retries;
+        if !t.trusted_certs.is_empty() {
+            let pem = std::fs::read(&t.trusted_certs)
+                .map_err(|e| err(format!("{}: {e}", t.trusted_certs)))?;
+            ep.trusted = x509_cert::Certificate::load_pem_chain(&pem)
+                .map_err(|e| err(format!("{}: {e}", t.trusted_certs)))?;
+        }
+        if !t.policy.is_empty() {
+            ep.policy = Some(
+                t.policy
+                    .parse()
+                    .map_err(|e| err(format!("policy {}: {e}", t.policy)))?,
+            );
+        }
+        if !t.bearer_token_env.is_empty() {
+            let token = std::env::var(&t.bearer_token_env).map_err(|_| {
+                err(format!(
+                    "environment variable {} is not set",
+                    t.bearer_token_env
+                ))
+            })?;
+            ep.auth = Some(TsaAuth::Bearer(token));
+        } else if !t.basic_user.is_empty() {
+            let password = std::env::var(&t.basic_password_env).map_err(|_| {
+                err(format!(
+                    "environment variable {} is not set",
+                    t.basic_password_env
+                ))
+            })?;
+            ep.auth = Some(TsaAuth::Basic {
+                user: t.basic_user.clone(),
+                password,
+            });
+        }
+        eps.push(ep);
+    }
+    Ok(Stamper::Remote(TsaClient::new(eps).map_err(|e| {
+        StartError::Tsa {
+            name: "client".into(),
+            detail: e.to_string(),
+        }
+    })?))
+}
+
+/// A running archive's parts.
+pub struct Archive {
+    pub state: AppState,
+    /// Holds PostgreSQL's advisory lock for the life of the archive.
+    _lock: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
+/// Opens the store and catalog, starts the writer and the sealer.
+pub async fn start(cfg: &Config, clock: Clock) -> Result<Archive, StartError> {
+    start_with(cfg, clock, None).await
+}
+
+/// As [`start`], with a given stamper instead of the configured one.
+pub async fn start_with(
+    cfg: &Config,
+    clock: Clock,
+    stamper_override: Option<Stamper>,
+) -> Result<Archive, StartError> {
+    cfg.validate()?;
+    std::fs::create_dir_all(&cfg.server.data_dir).map_err(|e| StartError::Store {
+        path: cfg.server.data_dir.display().to_string(),
+        source: crate::store::StoreError::Corrupt {
+            key: String::new(),
+            detail: e.to_string(),
+        },
+    })?;
+    let store_path = cfg.store_path();
+    let store = Store::open(&store_path).map_err(|source| StartError::Store {
+        path: store_path.display().to_string(),
+        source,
+    })?;
+    let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
+    let lock = catalog.lock().await?;
+    let stamper = match stamper_override {
+        Some(s) => s,
+        None => stamper(cfg, &clock)?,
+    };
+    let writer = Writer::start(catalog.clone(), store.clone());
+    let pending = catalog.pending_count().await? as usize;
+    let sealed_upto = catalog.last_batch().await?.map(|b| b.last_seq).unwrap_or(0);
+    let algorithm = cfg.digest_algorithm()?;
+    let metrics = metrics_handle();
+    let sealer = Sealer::start(
+        SealConfig {
+            interval: Duration::from_millis(cfg.batch.interval_ms),
+            max_objects: cfg.batch.max_objects,
+            algorithm,
+            retry_min: Duration::from_millis(cfg.batch.retry_min_ms),
+            retry_max: Duration::from_millis(cfg.batch.retry_max_ms),
+        },
+        writer.clone(),
+        store.clone(),
+        stamper.clone(),
+        clock.clone(),
+        pending,
+        sealed_upto,
+    );
+    let ingest = Ingest {
+        store: store.clone(),
+        writer,
+        sealer: sealer.clone(),
+        algorithm,
+        clock,
+        max_body: cfg.server.max_body_bytes,
+    };
+    let state = AppState {
+        ingest,
+        evidence: Evidence::new(catalog.clone(), store),
+        catalog,
+        stamper,
+        sealer,
+        metrics,
+        policy: Arc::new(AlgorithmPolicy::default()),
+        retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
+    };
+    Ok(Archive { state, _lock: lock })
+}

@@ -1,0 +1,350 @@
+//! The content-addressed store (RocksDB), and the archive's hash-tree nodes.
+//!
+//! Contract:
+//! - Content is keyed by its SHA-256. Storing identical bytes twice stores
+//!   them once. Documents stream through in chunks of [`CHUNK`] bytes; no
+//!   call needs a whole large document in memory.
+//! - [`Store::put_content`] and friends write without waiting for the disk;
+//!   **durable when [`Store::sync`] returns** (one fsync of the write-ahead
+//!   log covers every earlier write). The ingest committer calls it before it
+//!   commits catalog entries, so content is durable before anything refers to it.
+//! - [`Store::put_tree`] is durable when it returns.
+//! - Every method is safe to call from many threads at once.
+//! - Content whose catalog entry never committed (a crash mid-ingest, a
+//!   refused upload) is unreferenced and invisible; [`Upload::abort`] removes
+//!   what it wrote.
+
+mod tree;
+
+pub use tree::StoredTree;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use sha2::{Digest, Sha256};
+
+/// Size of one stored chunk of a large document.
+pub const CHUNK: usize = 4 << 20;
+
+const CF_CONTENT: &str = "content";
+const CF_CHUNKS: &str = "chunks";
+const CF_NODES: &str = "nodes";
+const CF_LEAVES: &str = "leaves";
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("store: corrupt entry {key}: {detail}")]
+    Corrupt { key: String, detail: String },
+}
+
+/// The RocksDB store.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<DB>,
+}
+
+/// What was stored: the digest that keys it and its size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub sha256: [u8; 32],
+    pub size: u64,
+}
+
+/// Content entry: tag 0 = inline bytes follow; tag 1 = chunked: size (8), upload id (16), chunk count (4).
+const INLINE: u8 = 0;
+const CHUNKED: u8 = 1;
+
+impl Store {
+    /// Opens (creating if needed) the store in `path`; only one process may hold it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.increase_parallelism(2);
+        opts.set_max_total_wal_size(512 << 20);
+        let mut big = Options::default();
+        big.set_compression_type(rocksdb::DBCompressionType::None);
+        big.set_write_buffer_size(128 << 20);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_CONTENT, Options::default()),
+            ColumnFamilyDescriptor::new(CF_CHUNKS, big),
+            ColumnFamilyDescriptor::new(CF_NODES, Options::default()),
+            ColumnFamilyDescriptor::new(CF_LEAVES, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("column families are created at open")
+    }
+
+    /// Makes every earlier write durable (one fsync of the write-ahead log).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+
+    /// Whether content with this digest is stored.
+    pub fn has(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .get_pinned_cf(self.cf(CF_CONTENT), sha256)?
+            .is_some())
+    }
+
+    /// Stores a small document in one write (not yet durable: see [`Store::sync`]).
+    pub fn put_content(&self, data: &[u8]) -> Result<Stored, StoreError> {
+        let sha256: [u8; 32] = Sha256::digest(data).into();
+        if !self.has(&sha256)? {
+            let mut v = Vec::with_capacity(data.len() + 1);
+            v.push(INLINE);
+            v.extend_from_slice(data);
+            let mut wo = WriteOptions::default();
+            wo.set_sync(false);
+            self.db.put_cf_opt(self.cf(CF_CONTENT), sha256, v, &wo)?;
+        }
+        Ok(Stored {
+            sha256,
+            size: data.len() as u64,
+        })
+    }
+
+    /// Starts a streamed upload.
+    pub fn upload(&self) -> Upload {
+        let mut id = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+            .expect("randomness");
+        Upload {
+            store: self.clone(),
+            id,
+            buf: Vec::new(),
+            chunks: 0,
+            size: 0,
+            hasher: Sha256::new(),
+            extra: None,
+        }
+    }
+
+    /// The size of stored content, or `None`.
+    pub fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        let Some(v) = self.db.get_pinned_cf(self.cf(CF_CONTENT), sha256)? else {
+            return Ok(None);
+        };
+        Ok(Some(match v.first() {
+            Some(&INLINE) => (v.len() - 1) as u64,
+            Some(&CHUNKED) if v.len() == 29 => {
+                u64::from_be_bytes(v[1..9].try_into().expect("8 bytes"))
+            }
+            _ => return Err(corrupt(sha256, "unknown content entry")),
+        }))
+    }
+
+    /// Reads stored content piece by piece (each piece at most [`CHUNK`] bytes).
+    pub fn read(&self, sha256: &[u8; 32]) -> Result<Option<ContentReader>, StoreError> {
+        let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? else {
+            return Ok(None);
+        };
+        match v.first() {
+            Some(&INLINE) => Ok(Some(ContentReader {
+                store: self.clone(),
+                inline: Some(v[1..].to_vec()),
+                id: [0; 16],
+                next: 0,
+                count: 0,
+            })),
+            Some(&CHUNKED) if v.len() == 29 => {
+                let id: [u8; 16] = v[9..25].try_into().expect("16 bytes");
+                let count = u32::from_be_bytes(v[25..29].try_into().expect("4 bytes"));
+                Ok(Some(ContentReader {
+                    store: self.clone(),
+                    inline: None,
+                    id,
+                    next: 0,
+                    count,
+                }))
+            }
+            _ => Err(corrupt(sha256, "unknown content entry")),
+        }
+    }
+
+    /// Reads a whole document into memory (for small documents and tests).
+    pub fn read_all(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(mut r) = self.read(sha256)? else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        while let Some(p) = r.next_piece()? {
+            out.extend_from_slice(&p);
+        }
+        Ok(Some(out))
+    }
+
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
+    }
+}
+
+fn corrupt(key: &[u8], detail: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: hex::encode(key),
+        detail: detail.into(),
+    }
+}
+
+fn chunk_key(id: &[u8; 16], index: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(id);
+    k[16..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// A document being streamed into the store.
+pub struct Upload {
+    store: Store,
+    id: [u8; 16],
+    buf: Vec<u8>,
+    chunks: u32,
+    size: u64,
+    hasher: Sha256,
+    /// a second digest computed in the same pass (the tree's algorithm, if not SHA-256)
+    extra: Option<crate::alg::Hasher>,
+}
+
+impl Upload {
+    /// Also computes `alg` over the content (one pass over the bytes).
+    pub fn with_digest(mut self, alg: crate::alg::DigestAlgorithm) -> Self {
+        if alg != crate::alg::DigestAlgorithm::Sha256 {
+            self.extra = Some(crate::alg::Hasher::new(alg));
+        }
+        self
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends bytes; full chunks go to the store right away.
+    pub fn write(&mut self, mut data: &[u8]) -> Result<(), StoreError> {
+        self.hasher.update(data);
+        if let Some(h) = &mut self.extra {
+            h.update(data);
+        }
+        self.size += data.len() as u64;
+        while !data.is_empty() {
+            let room = CHUNK - self.buf.len();
+            let take = room.min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == CHUNK {
+                self.flush_chunk()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_chunk(&mut self) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        self.store.db.put_cf_opt(
+            self.store.cf(CF_CHUNKS),
+            chunk_key(&self.id, self.chunks),
+            &self.buf,
+            &wo,
+        )?;
+        self.chunks += 1;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Finishes the upload: the content entry is written (not yet durable: see
+    /// [`Store::sync`]). Returns what was stored and the extra digest, if asked for.
+    pub fn finish(mut self) -> Result<(Stored, Option<Vec<u8>>), StoreError> {
+        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        let extra = self.extra.take().map(|h| h.finish());
+        let stored = Stored {
+            sha256,
+            size: self.size,
+        };
+        if self.store.has(&sha256)? {
+            self.abort();
+            return Ok((stored, extra));
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        if self.chunks == 0 {
+            let cf = self.store.cf(CF_CONTENT);
+            let mut v = Vec::with_capacity(self.buf.len() + 1);
+            v.push(INLINE);
+            v.extend_from_slice(&self.buf);
+            self.store.db.put_cf_opt(cf, sha256, v, &wo)?;
+        } else {
+            if !self.buf.is_empty() {
+                self.flush_chunk()?;
+            }
+            let mut v = Vec::with_capacity(29);
+            v.push(CHUNKED);
+            v.extend_from_slice(&self.size.to_be_bytes());
+            v.extend_from_slice(&self.id);
+            v.extend_from_slice(&self.chunks.to_be_bytes());
+            self.store
+                .db
+                .put_cf_opt(self.store.cf(CF_CONTENT), sha256, v, &wo)?;
+        }
+        Ok((stored, extra))
+    }
+
+    /// Drops what this upload wrote.
+    pub fn abort(self) {
+        if self.chunks > 0 {
+            let mut b = WriteBatch::default();
+            b.delete_range_cf(
+                self.store.cf(CF_CHUNKS),
+                chunk_key(&self.id, 0),
+                chunk_key(&self.id, self.chunks),
+            );
+            if let Err(e) = self.store.db.write(b) {
+                tracing::warn!(error = %e, "could not remove the chunks of an aborted upload");
+            }
+        }
+    }
+}
+
+/// Reads stored content piece by piece.
+pub struct ContentReader {
+    store: Store,
+    inline: Option<Vec<u8>>,
+    id: [u8; 16],
+    next: u32,
+    count: u32,
+}
+
+impl ContentReader {
+    /// The next piece, or `None` at the end.
+    pub fn next_piece(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.inline.take() {
+            return Ok(Some(v));
+        }
+        if self.next >= self.count {
+            return Ok(None);
+        }
+        let k = chunk_key(&self.id, self.next);
+        let v = self
+            .store
+            .db
+            .get_cf(self.store.cf(CF_CHUNKS), k)?
+            .ok_or_else(|| corrupt(&k, "missing chunk"))?;
+        self.next += 1;
+        Ok(Some(v))
+    }
+}
+
+#[cfg(test)]
+mod tests;
