@@ -215,3 +215,45 @@ fn records_bouncy_castle_writes_verify_with_bewahr_also_after_its_renewals() {
         stdout(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn records_from_the_running_archive_validate_with_bouncy_castle() {
+    use crate::api::{archive, get, post, send, Db};
+    if bc().is_none() {
+        return;
+    }
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let dir = tempdir();
+    for i in 0..5 {
+        let doc = format!("Bescheid {i}").repeat(i + 1).into_bytes();
+        let (st, _, body) = send(
+            &a.router,
+            post("/v1/objects?title=bc", "text/plain", doc.clone()),
+        )
+        .await;
+        assert_eq!(st, axum::http::StatusCode::CREATED);
+        let aoid = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["aoid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (st, _, er) = send(
+            &a.router,
+            get(&format!("/v1/objects/{aoid}/evidence?wait=20")),
+        )
+        .await;
+        assert_eq!(st, axum::http::StatusCode::OK);
+        let erp = dir.path().join(format!("{i}.ers"));
+        let dp = dir.path().join(format!("{i}.txt"));
+        std::fs::write(&erp, er).unwrap();
+        std::fs::write(&dp, &doc).unwrap();
+        let o = java(&[os("validate"), erp.as_os_str(), dp.as_os_str()]);
+        assert!(
+            o.status.success(),
+            "BC rejects the archive's record: {}{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
