@@ -28,14 +28,6 @@ impl Drop for Certomancer {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start() -> Option<Certomancer> {
     if !have("certomancer", &["--help"]) {
         return None;

@@ -10,14 +10,6 @@ use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 
 use crate::support::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
     bewahr()
         .args(["serve", "--data-dir"])
