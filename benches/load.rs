@@ -5,7 +5,9 @@
 //! `cargo bench --bench load` (figures in docs/benchmarks.md). Sizes via env:
 //! BEWAHR_BENCH_SECS (default 10), BEWAHR_BENCH_OBJECTS (default 1000000:
 //! objects archived before measuring evidence latency), BEWAHR_BENCH_CATALOG
-//! (a postgres:// URL to run on PostgreSQL instead of SQLite).
+//! (a postgres:// URL to run on PostgreSQL instead of SQLite),
+//! BEWAHR_BENCH_BIG_MB (default 2048: one document streamed first, to show
+//! that memory does not grow with its size; 0 skips it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +21,17 @@ fn env(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Peak resident memory of this process (server and load generator), MB.
+fn rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -111,6 +124,36 @@ async fn main() {
         return; // `cargo test --benches` / criterion-style listing: nothing to run quickly
     }
     let secs = env("BEWAHR_BENCH_SECS", 10);
+
+    // 0. one large document streams through: memory stays flat
+    let big = env("BEWAHR_BENCH_BIG_MB", 2048);
+    if big > 0 {
+        let s = server(|_| {}).await;
+        let before = rss_mb();
+        let total = big << 20;
+        let piece = vec![0x5au8; 1 << 20];
+        let stream = futures_util::stream::iter((0..big).map(move |i| {
+            let mut p = piece.clone();
+            p[..8].copy_from_slice(&i.to_le_bytes());
+            Ok::<_, std::io::Error>(p)
+        }));
+        let t = Instant::now();
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/objects?system=bench", s.base))
+            .header("content-type", "application/octet-stream")
+            .header("content-length", total.to_string())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        println!(
+            "one {big} MB document streamed in {:.1} s; peak RSS of the process {before:.0} MB before, {:.0} MB after",
+            t.elapsed().as_secs_f64(),
+            rss_mb()
+        );
+        drop(s);
+    }
 
     // 1. small documents, durable acknowledgement
     let s = server(|c| c.batch.interval_ms = 2000).await;

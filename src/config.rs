@@ -14,6 +14,7 @@ pub struct Config {
     pub store: Store,
     pub catalog: Catalog,
     pub batch: Batch,
+    pub renewal: Renewal,
     pub tsa: Vec<Tsa>,
 }
 
@@ -51,6 +52,40 @@ pub struct Batch {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Renewal {
+    pub automatic: bool,
+    pub algorithms: String,
+    pub margin_days: i64,
+    pub check_interval_secs: u64,
+    pub hash_algorithm: String,
+    pub trusted_certs: String,
+    pub max_leaves: usize,
+    pub max_attempts: u32,
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+    pub workers: usize,
+}
+
+impl Default for Renewal {
+    fn default() -> Self {
+        Renewal {
+            automatic: true,
+            algorithms: String::new(),
+            margin_days: 90,
+            check_interval_secs: 3600,
+            hash_algorithm: "sha512".into(),
+            trusted_certs: String::new(),
+            max_leaves: 100_000,
+            max_attempts: 5,
+            retry_min_ms: 1000,
+            retry_max_ms: 60_000,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tsa {
     pub name: String,
@@ -85,6 +120,7 @@ impl Default for Config {
             store: Store::default(),
             catalog: Catalog::default(),
             batch: Batch::default(),
+            renewal: Renewal::default(),
             tsa: vec![],
         }
     }
@@ -171,7 +207,7 @@ impl Config {
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if !["server", "store", "catalog", "batch"].contains(&section.as_str()) {
+            if !["server", "store", "catalog", "batch", "renewal"].contains(&section.as_str()) {
                 continue;
             }
             // a TOML scalar if it parses as one (numbers, booleans), else a string
@@ -228,6 +264,25 @@ impl Config {
                 detail: "sqlite://PATH or postgres://...".into(),
             });
         }
+        let r = &self.renewal;
+        if r.margin_days < 0
+            || r.check_interval_secs == 0
+            || r.max_leaves == 0
+            || r.max_attempts == 0
+        {
+            return Err(ConfigError::Invalid {
+                key: "renewal",
+                detail: "margin_days must not be negative; check_interval_secs, max_leaves and max_attempts must be positive".into(),
+            });
+        }
+        let h = self.renewal_settings()?.hash_algorithm;
+        if !h.allowed_for_creation() {
+            return Err(ConfigError::Invalid {
+                key: "renewal.hash_algorithm",
+                detail: format!("{h} may not be used for new hash trees"),
+            });
+        }
+        self.algorithm_policy()?;
         for t in &self.tsa {
             if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
                 return Err(ConfigError::Invalid {
@@ -237,6 +292,43 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The algorithm catalogue: the built-in one, or `renewal.algorithms`.
+    pub fn algorithm_policy(&self) -> Result<crate::verify::AlgorithmPolicy, ConfigError> {
+        let invalid = |detail: String| ConfigError::Invalid {
+            key: "renewal.algorithms",
+            detail,
+        };
+        if self.renewal.algorithms.is_empty() {
+            return Ok(crate::verify::AlgorithmPolicy::default());
+        }
+        let text = std::fs::read_to_string(&self.renewal.algorithms)
+            .map_err(|e| invalid(format!("{}: {e}", self.renewal.algorithms)))?;
+        crate::verify::AlgorithmPolicy::from_toml(&text)
+            .map_err(|e| invalid(format!("{}: {e}", self.renewal.algorithms)))
+    }
+
+    /// The settings of the renewal scheduler.
+    pub fn renewal_settings(&self) -> Result<crate::renewal::Settings, ConfigError> {
+        let r = &self.renewal;
+        let hash_algorithm =
+            DigestAlgorithm::from_name(&r.hash_algorithm).map_err(|e| ConfigError::Invalid {
+                key: "renewal.hash_algorithm",
+                detail: e.to_string(),
+            })?;
+        let d = crate::renewal::Settings::default();
+        Ok(crate::renewal::Settings {
+            margin: time::Duration::days(r.margin_days),
+            check_interval: std::time::Duration::from_secs(r.check_interval_secs),
+            automatic: r.automatic,
+            hash_algorithm,
+            max_leaves: r.max_leaves,
+            retry_min: std::time::Duration::from_millis(r.retry_min_ms),
+            retry_max: std::time::Duration::from_millis(r.retry_max_ms),
+            max_attempts: r.max_attempts,
+            workers: if r.workers == 0 { d.workers } else { r.workers },
+        })
     }
 
     pub fn digest_algorithm(&self) -> Result<DigestAlgorithm, ConfigError> {

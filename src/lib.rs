@@ -19,6 +19,8 @@ pub mod hashtree;
 #[cfg(feature = "server")]
 pub mod ingest;
 #[cfg(feature = "server")]
+pub mod renewal;
+#[cfg(feature = "server")]
 pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;

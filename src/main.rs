@@ -20,6 +20,9 @@ enum Command {
     #[cfg(feature = "server")]
     /// Run the archive: HTTP API, content store, catalog, batch sealing (embedded defaults without --config).
     Serve(cli::serve::ServeArgs),
+    #[cfg(feature = "server")]
+    /// Renewal administration of a running archive: plan, run, status, pause, resume.
+    Renew(cli::renew::RenewArgs),
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
     Verify(cli::verify::VerifyArgs),
     /// Time-stamp files together (one hash tree, one time-stamp) and write an evidence record per file.
@@ -38,6 +41,8 @@ fn main() {
     let code = match cli.command {
         #[cfg(feature = "server")]
         Command::Serve(args) => cli::serve::run(args),
+        #[cfg(feature = "server")]
+        Command::Renew(args) => cli::renew::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Stamp(args) => cli::stamp::run(args),
     };

@@ -10,11 +10,11 @@ use crate::catalog::{Catalog, Writer};
 use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::ingest::Ingest;
+use crate::renewal::{Ctx as RenewalCtx, Renewer};
 use crate::seal::{Clock, SealConfig, Sealer, Stamper};
 use crate::store::Store;
 use crate::tsp::client::{TsaAuth, TsaClient, TsaEndpoint};
 use crate::tsp::devtsa::DevTsa;
-use crate::verify::AlgorithmPolicy;
 
 /// Why the archive did not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +51,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn stamper(cfg: &Config, clock: &Clock) -> Result<Stamper, StartError> {
     if cfg.tsa.is_empty() {
         let tsa = DevTsa::load_or_create(&cfg.server.data_dir.join("tsa"), clock())?;
-        return Ok(Stamper::Dev(Arc::new(tsa)));
+        return Ok(Stamper::dev(tsa));
     }
     let mut eps = Vec::new();
     for t in &cfg.tsa {
@@ -97,7 +97,7 @@ fn stamper(cfg: &Config, clock: &Clock) -> Result<Stamper, StartError> {
         }
         eps.push(ep);
     }
-    Ok(Stamper::Remote(TsaClient::new(eps).map_err(|e| {
+    Ok(Stamper::remote(TsaClient::new(eps).map_err(|e| {
         StartError::Tsa {
             name: "client".into(),
             detail: e.to_string(),
@@ -162,6 +162,33 @@ pub async fn start_with(
         pending,
         sealed_upto,
     );
+    let policy = Arc::new(cfg.algorithm_policy()?);
+    let mut trusted = Vec::new();
+    if !cfg.renewal.trusted_certs.is_empty() {
+        let path = &cfg.renewal.trusted_certs;
+        let pem = std::fs::read(path).map_err(|e| StartError::Tsa {
+            name: "renewal.trusted_certs".into(),
+            detail: format!("{path}: {e}"),
+        })?;
+        trusted.extend(x509_cert::Certificate::load_pem_chain(&pem).map_err(|e| {
+            StartError::Tsa {
+                name: "renewal.trusted_certs".into(),
+                detail: format!("{path}: {e}"),
+            }
+        })?);
+    }
+    let evidence = Evidence::new(catalog.clone(), store.clone());
+    let renewer = Renewer::start(RenewalCtx::new(
+        catalog.clone(),
+        store.clone(),
+        evidence.clone(),
+        stamper.clone(),
+        clock.clone(),
+        trusted,
+        policy.clone(),
+        cfg.renewal_settings()?,
+    ))
+    .await?;
     let ingest = Ingest {
         store: store.clone(),
         writer,
@@ -172,12 +199,13 @@ pub async fn start_with(
     };
     let state = AppState {
         ingest,
-        evidence: Evidence::new(catalog.clone(), store),
+        evidence,
         catalog,
         stamper,
         sealer,
+        renewer,
         metrics,
-        policy: Arc::new(AlgorithmPolicy::default()),
+        policy,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
     };
     Ok(Archive { state, _lock: lock })

@@ -16,6 +16,10 @@ pub enum ApiError {
         message: String,
     },
     NotFound(String),
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     TooLarge(String),
     /// Logged, never echoed.
     Internal(String),
@@ -46,6 +50,7 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match self {
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
+            ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

@@ -1,6 +1,7 @@
 //! The HTTP interface (`/v1`, JSON, OpenAPI at `/v1/openapi.json`).
 //! `app(state)` is the whole router; tests drive it with `oneshot`.
 
+mod admin;
 mod error;
 mod objects;
 mod service;
@@ -21,6 +22,7 @@ use utoipa::OpenApi;
 use crate::catalog::Catalog;
 use crate::evidence::Evidence;
 use crate::ingest::Ingest;
+use crate::renewal::Renewer;
 use crate::seal::{Sealer, Stamper};
 use crate::verify::AlgorithmPolicy;
 
@@ -32,6 +34,7 @@ pub struct AppState {
     pub evidence: Evidence,
     pub stamper: Stamper,
     pub sealer: Sealer,
+    pub renewer: Renewer,
     pub metrics: PrometheusHandle,
     pub policy: Arc<AlgorithmPolicy>,
     /// Seconds a client is told to wait before asking again for pending evidence.
@@ -55,6 +58,12 @@ pub struct AppState {
         service::healthz,
         service::readyz,
         service::metrics,
+        admin::plan,
+        admin::start,
+        admin::list,
+        admin::get,
+        admin::pause,
+        admin::resume,
     ),
     components(schemas(
         objects::Submitted,
@@ -66,7 +75,14 @@ pub struct AppState {
         ErrorBody,
         error::ErrorDetail,
         service::Health,
-        crate::seal::SealerStatus
+        crate::seal::SealerStatus,
+        crate::renewal::Plan,
+        crate::renewal::PlanEntry,
+        crate::renewal::SchedulerStatus,
+        crate::catalog::RunView,
+        admin::RenewalRequest,
+        admin::Queued,
+        admin::Runs
     ))
 )]
 pub struct ApiDoc;
@@ -97,6 +113,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/objects/{aoid}/evidence", get(objects::get_evidence))
         .route("/v1/verify", post(service::verify))
+        .route("/v1/admin/renewals", get(admin::list).post(admin::start))
+        .route("/v1/admin/renewals/plan", get(admin::plan))
+        .route("/v1/admin/renewals/scheduler/pause", post(admin::pause))
+        .route("/v1/admin/renewals/scheduler/resume", post(admin::resume))
+        .route("/v1/admin/renewals/{id}", get(admin::get))
         .route("/v1/tsa/certificates", get(service::tsa_certificates))
         .route("/v1/openapi.json", get(service::openapi))
         .route("/healthz", get(service::healthz))

@@ -51,7 +51,7 @@ pub async fn verify(
         }
     }
     let evidence = evidence.ok_or_else(|| ApiError::bad("bad_multipart", "no `evidence` part"))?;
-    let trusted = state.stamper.trust_anchors();
+    let trusted = state.renewer.ctx().trusted();
     let now = (state.ingest.clock)();
     let policy = state.policy.clone();
     let report = tokio::task::spawn_blocking(move || {
@@ -73,12 +73,17 @@ pub async fn verify(
     Ok(Json(report).into_response())
 }
 
-/// PEM of the TSA certificates the archive uses (for offline verification).
+/// PEM of the certificates of every TSA the archive uses and has used (the
+/// trust anchors for verifying its records offline).
 #[utoipa::path(get, path = "/v1/tsa/certificates", responses((status = 200, content_type = "application/x-pem-file")))]
 pub async fn tsa_certificates(State(state): State<AppState>) -> Response {
-    let pem: String = state
-        .stamper
-        .certificates()
+    let mut certs = state.stamper.certificates();
+    for c in &state.renewer.ctx().extra_trusted {
+        if !certs.contains(c) {
+            certs.push(c.clone());
+        }
+    }
+    let pem: String = certs
         .iter()
         .filter_map(|c| c.to_pem(der::pem::LineEnding::LF).ok())
         .collect();

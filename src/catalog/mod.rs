@@ -11,9 +11,11 @@
 //! - One `bewahr serve` per catalog (PostgreSQL: an advisory lock enforces it).
 
 mod model;
+mod renewal;
 mod writer;
 
 pub use model::*;
+pub use renewal::*;
 pub use writer::{WriteError, Writer};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -193,7 +195,7 @@ impl Catalog {
 
     /// The newest sealed batch.
     pub async fn last_batch(&self) -> Result<Option<Batch>, CatalogError> {
-        let row = sqlx::query("SELECT id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token FROM batches ORDER BY id DESC LIMIT 1")
+        let row = sqlx::query("SELECT id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token FROM batches WHERE kind = 'initial' ORDER BY id DESC LIMIT 1")
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| batch_row(&r)).transpose()

@@ -27,6 +27,9 @@ pub struct VerifyArgs {
     /// Judge as of this time (RFC 3339), default now.
     #[arg(long)]
     pub at: Option<String>,
+    /// An algorithm catalogue (TOML, as config/algorithms.toml) instead of the built-in one.
+    #[arg(long)]
+    pub algorithms: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -144,7 +147,16 @@ pub fn run(args: VerifyArgs) -> i32 {
     } else {
         Box::new(NoData)
     };
-    let policy = AlgorithmPolicy::default();
+    let policy = match &args.algorithms {
+        None => AlgorithmPolicy::default(),
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| AlgorithmPolicy::from_toml(&t).map_err(|e| e.to_string()))
+        {
+            Ok(p) => p,
+            Err(e) => return usage(format!("--algorithms {}: {e}", p.display())),
+        },
+    };
     let opts = Options {
         trusted: &trusted,
         extra_certificates: &extra,

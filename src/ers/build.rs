@@ -125,3 +125,95 @@ pub fn record_for_leaf(
         time_stamp,
     }))
 }
+
+/// Encodes one ArchiveTimeStamp (digestAlgorithm named, absent parameters;
+/// no attributes), the way [`encode_single_chain_record`] writes it.
+pub fn encode_archive_time_stamp(
+    digest_algorithm: DigestAlgorithm,
+    reduced_hashtree: Option<&[Vec<&[u8]>]>,
+    time_stamp: &[u8],
+) -> Vec<u8> {
+    let oid = digest_algorithm.oid();
+    let oid_bytes = oid.as_bytes();
+    let oid_tlv = tlv(oid_bytes.len());
+    let mut tree_content = 0usize;
+    if let Some(tree) = reduced_hashtree {
+        for list in tree {
+            let inner: usize = list.iter().map(|h| tlv(h.len())).sum();
+            tree_content += tlv(inner);
+        }
+    }
+    let tree_field = if reduced_hashtree.is_some() {
+        tlv(tree_content)
+    } else {
+        0
+    };
+    let ats_content = tlv(oid_tlv) + tree_field + time_stamp.len();
+    let mut out = Vec::with_capacity(tlv(ats_content));
+    put_header(&mut out, 0x30, ats_content);
+    put_header(&mut out, 0xa0, oid_tlv);
+    put_header(&mut out, 0x06, oid_bytes.len());
+    out.extend_from_slice(oid_bytes);
+    if let Some(tree) = reduced_hashtree {
+        put_header(&mut out, 0xa2, tree_content);
+        for list in tree {
+            let inner: usize = list.iter().map(|h| tlv(h.len())).sum();
+            put_header(&mut out, 0x30, inner);
+            for h in list {
+                put_header(&mut out, 0x04, h.len());
+                out.extend_from_slice(h);
+            }
+        }
+    }
+    out.extend_from_slice(time_stamp);
+    out
+}
+
+/// Encodes an ArchiveTimeStampSequence from the DER of its archive
+/// time-stamps, chain by chain. Its hash is the input of hash-tree renewal,
+/// so this is the one place that writes it.
+pub fn encode_sequence(chains: &[Vec<Vec<u8>>]) -> Vec<u8> {
+    let chain_lens: Vec<usize> = chains
+        .iter()
+        .map(|c| c.iter().map(|a| a.len()).sum())
+        .collect();
+    let content: usize = chain_lens.iter().map(|&l| tlv(l)).sum();
+    let mut out = Vec::with_capacity(tlv(content));
+    put_header(&mut out, 0x30, content);
+    for (c, len) in chains.iter().zip(chain_lens) {
+        put_header(&mut out, 0x30, len);
+        for a in c {
+            out.extend_from_slice(a);
+        }
+    }
+    out
+}
+
+/// Encodes an evidence record around an encoded ArchiveTimeStampSequence;
+/// `digest_algorithms` lists each algorithm once, in the order given.
+pub fn encode_record(digest_algorithms: &[DigestAlgorithm], sequence: &[u8]) -> Vec<u8> {
+    let mut algs: Vec<DigestAlgorithm> = Vec::new();
+    for a in digest_algorithms {
+        if !algs.contains(a) {
+            algs.push(*a);
+        }
+    }
+    let ids: usize = algs
+        .iter()
+        .map(|a| tlv(tlv(a.oid().as_bytes().len())))
+        .sum();
+    let content = 3 + tlv(ids) + sequence.len();
+    let mut out = Vec::with_capacity(tlv(content));
+    put_header(&mut out, 0x30, content);
+    out.extend_from_slice(&[0x02, 0x01, 0x01]);
+    put_header(&mut out, 0x30, ids);
+    for a in &algs {
+        let oid = a.oid();
+        let b = oid.as_bytes();
+        put_header(&mut out, 0x30, tlv(b.len()));
+        put_header(&mut out, 0x06, b.len());
+        out.extend_from_slice(b);
+    }
+    out.extend_from_slice(sequence);
+    out
+}

@@ -13,7 +13,10 @@
 pub(crate) mod build;
 pub mod raw;
 
-pub use build::{encode_single_chain_record, record_for_leaf, SingleChainRecord};
+pub use build::{
+    encode_archive_time_stamp, encode_record, encode_sequence, encode_single_chain_record,
+    record_for_leaf, SingleChainRecord,
+};
 pub use raw::RawTlv;
 
 use der::asn1::{ObjectIdentifier, OctetString};

@@ -105,3 +105,47 @@ fn unknown_context_fields_are_refused_not_skipped() {
     let err = EvidenceRecord::from_der_checked(&b).unwrap_err();
     assert!(err.to_string().contains("re-encode"), "{err}");
 }
+
+#[test]
+fn multi_chain_writer_matches_derived_encoder() {
+    use crate::alg::DigestAlgorithm::{Sha256, Sha512};
+    let (h1, h2, h3) = ([1u8; 32], [2u8; 32], [3u8; 64]);
+    let token = hex::decode("3003020101").unwrap();
+    let t1: Vec<Vec<&[u8]>> = vec![vec![&h1, &h2]];
+    let t3: Vec<Vec<&[u8]>> = vec![vec![&h3], vec![&h3]];
+    let ats = |alg: crate::alg::DigestAlgorithm, tree: Option<&Vec<Vec<&[u8]>>>| ArchiveTimeStamp {
+        digest_algorithm: Some(alg.algorithm_identifier()),
+        attributes: None,
+        reduced_hashtree: tree.map(|t| {
+            t.iter()
+                .map(|l| l.iter().map(|h| OctetString::new(*h).unwrap()).collect())
+                .collect()
+        }),
+        time_stamp: RawTlv::from_der_bytes(token.clone()).unwrap(),
+    };
+    let chains = vec![
+        vec![
+            encode_archive_time_stamp(Sha256, Some(&t1), &token),
+            encode_archive_time_stamp(Sha256, None, &token),
+        ],
+        vec![encode_archive_time_stamp(Sha512, Some(&t3), &token)],
+    ];
+    let seq = encode_sequence(&chains);
+    let fast = encode_record(&[Sha256, Sha256, Sha512], &seq);
+    let er = EvidenceRecord {
+        version: 1,
+        digest_algorithms: vec![Sha256.algorithm_identifier(), Sha512.algorithm_identifier()],
+        crypto_infos: None,
+        encryption_info: None,
+        archive_time_stamp_sequence: vec![
+            vec![ats(Sha256, Some(&t1)), ats(Sha256, None)],
+            vec![ats(Sha512, Some(&t3))],
+        ],
+    };
+    assert_eq!(fast, er.to_der().unwrap());
+    assert_eq!(
+        er.sequence_prefix_der(1).unwrap(),
+        encode_sequence(&chains[..1])
+    );
+    assert_eq!(EvidenceRecord::from_der_checked(&fast).unwrap(), er);
+}

@@ -11,7 +11,7 @@
 
 mod stamper;
 
-pub use stamper::{Stamp, Stamper};
+pub use stamper::{Stamp, Stamper, TsaSource};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -34,6 +34,15 @@ fn seq_index_key(batch: u64) -> [u8; 12] {
     seq_key(batch, u32::MAX)
 }
 
+/// Key of a leaf's data-object group: after the batch's seq tiles and index.
+fn group_key(batch: u64, seq: i64) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[..8].copy_from_slice(&batch.to_be_bytes());
+    k[8] = 0xff;
+    k[9..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
 /// What the store knows of a sealed batch's tree.
 #[derive(Clone, Debug)]
 pub struct StoredTree {
@@ -67,6 +76,55 @@ impl Store {
         wo.set_sync(true);
         self.db().write_opt(wb, &wo)?;
         Ok(())
+    }
+
+    /// Writes the data-object groups of leaves whose group has more than one
+    /// member (hash-tree renewal trees; a sealed batch's groups are in the
+    /// catalog); durable when it returns.
+    pub fn put_groups(&self, batch: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let leaves = self.cf(CF_LEAVES);
+        let mut wb = WriteBatch::default();
+        for (seq, members) in groups {
+            wb.put_cf(leaves, group_key(batch, *seq), members);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db().write_opt(wb, &wo)?;
+        Ok(())
+    }
+
+    /// The data-object group of leaf `seq` of `batch`, if it has one of more than one member.
+    pub fn group(&self, batch: u64, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db()
+            .get_pinned_cf(self.cf(CF_LEAVES), group_key(batch, seq))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The leaf keys of `batch` in leaf order (versions' seqs, or for a
+    /// time-stamp renewal tree the ids of the trees it renews).
+    pub fn tree_keys(&self, batch: u64) -> Result<Vec<i64>, StoreError> {
+        let leaves = self.cf(CF_LEAVES);
+        let Some(index) = self.db().get_pinned_cf(leaves, seq_index_key(batch))? else {
+            return Ok(vec![]);
+        };
+        let tiles = index.len() / 8;
+        let keys: Vec<[u8; 12]> = (0..tiles).map(|t| seq_key(batch, t as u32)).collect();
+        let mut out = Vec::with_capacity(tiles * SEQ_TILE);
+        for (key, v) in keys
+            .iter()
+            .zip(self.db().batched_multi_get_cf(leaves, &keys, false))
+        {
+            let v = v?.ok_or_else(|| corrupt(key, "missing leaf tile"))?;
+            out.extend(
+                v.chunks_exact(8)
+                    .map(|c| i64::from_be_bytes(c.try_into().expect("8"))),
+            );
+        }
+        Ok(out)
     }
 
     /// The leaf index of catalog sequence number `seq` in `batch`.

@@ -124,6 +124,15 @@ fn sign_cert(
 impl DevTsa {
     /// Creates a fresh TSA (root and TSA certificate valid from `now` for 30 years); returns it with its PKCS#8 key.
     pub fn generate(now: OffsetDateTime) -> Result<(Self, Vec<u8>), DevTsaError> {
+        Self::generate_valid_for(now, time::Duration::days(365 * 30))
+    }
+
+    /// As [`generate`](Self::generate), with certificates valid from `now` for `lifetime`
+    /// (tests of renewal make TSAs whose certificates end soon).
+    pub fn generate_valid_for(
+        now: OffsetDateTime,
+        lifetime: time::Duration,
+    ) -> Result<(Self, Vec<u8>), DevTsaError> {
         let rng = SystemRandom::new();
         let root_p8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).map_err(crypto)?;
@@ -135,7 +144,7 @@ impl DevTsa {
         let tsa = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, tsa_p8.as_ref(), &rng)
             .map_err(crypto)?;
         let start = now - time::Duration::hours(1);
-        let end = now + time::Duration::days(365 * 30);
+        let end = now + lifetime;
         let root_name = Name::from_str("CN=bewahr development root (NOT QUALIFIED),O=bewahr")
             .map_err(crypto)?;
         let tsa_name =

@@ -7,7 +7,9 @@
 mod policy;
 mod report;
 
-pub use policy::AlgorithmPolicy;
+pub use policy::{
+    AlgorithmPolicy, CatalogueError, SignatureEntry, SignatureFamily, Unrated, DEFAULT_CATALOGUE,
+};
 pub use report::{AtsReport, Finding, Indication, Report, SubIndication};
 
 use time::OffsetDateTime;
@@ -258,6 +260,21 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 Indeterminate,
                 Some(S::CryptoConstraintsFailureNoPoe),
                 format!("hash algorithm not suitable: {} was suitable until {} but had to protect until {}", tok.imprint_algorithm, trust::rfc3339(end), trust::rfc3339(until)),
+            );
+        }
+        let family = if tok.key.curve.is_some() {
+            SignatureFamily::Ecdsa
+        } else {
+            SignatureFamily::Rsa
+        };
+        if let Some(end) = opts
+            .policy
+            .signature_unsuitable_before(family, tok.key.bits, until)
+        {
+            reports[k].add(
+                Indeterminate,
+                Some(S::CryptoConstraintsFailureNoPoe),
+                format!("signature algorithm not suitable: {} ({} bits) was suitable until {} but had to protect until {}", tok.signature_algorithm, tok.key.bits, trust::rfc3339(end), trust::rfc3339(until)),
             );
         }
     }

@@ -87,6 +87,16 @@ pub async fn archive_with(
     tweak: impl FnOnce(&mut Config),
     stamper: Option<Stamper>,
 ) -> Option<TestArchive> {
+    archive_at(db, tweak, stamper, system_clock()).await
+}
+
+/// An archive on a clock of the test's.
+pub async fn archive_at(
+    db: Db,
+    tweak: impl FnOnce(&mut Config),
+    stamper: Option<Stamper>,
+    clock: bewahr::seal::Clock,
+) -> Option<TestArchive> {
     let dir = tempdir();
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.path().to_path_buf();
@@ -100,7 +110,7 @@ pub async fn archive_with(
         pg_db = Some(name);
     }
     tweak(&mut cfg);
-    let archive = start_with(&cfg, system_clock(), stamper).await.unwrap();
+    let archive = start_with(&cfg, clock, stamper).await.unwrap();
     let router = app(archive.state.clone());
     Some(TestArchive {
         _dir: dir,
@@ -496,7 +506,7 @@ async fn a_tsa_outage_does_not_stop_ingest() {
     let mut dead = TsaEndpoint::new("down", "http://127.0.0.1:9/");
     dead.retries = 0;
     dead.timeout = Duration::from_millis(200);
-    let stamper = Stamper::Remote(TsaClient::new(vec![dead]).unwrap());
+    let stamper = Stamper::remote(TsaClient::new(vec![dead]).unwrap());
     let Some(a) = archive_with(Db::Sqlite, |_| {}, Some(stamper)).await else {
         return;
     };

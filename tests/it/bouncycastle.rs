@@ -257,3 +257,18 @@ async fn records_from_the_running_archive_validate_with_bouncy_castle() {
         );
     }
 }
+
+/// Bouncy Castle 1.72 validates `er` over `data` (skipped without Java outside CI).
+pub(crate) fn validate_with_bc(er: &Path, data: &Path) {
+    if bc().is_none() {
+        return;
+    }
+    let o = java(&[os("validate"), er.as_os_str(), data.as_os_str()]);
+    assert!(
+        o.status.success(),
+        "BC rejects {}: {}{}",
+        er.display(),
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -11,3 +11,4 @@ mod cli;
 mod devtsa;
 mod kill;
 mod openssl;
+mod renewal;

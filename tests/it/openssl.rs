@@ -59,7 +59,7 @@ async fn reply(State(w): State<Wrapper>, body: Bytes) -> impl IntoResponse {
 }
 
 /// Starts the wrapper on a loopback port; returns its URL.
-async fn serve(replay: bool) -> String {
+pub(crate) async fn serve(replay: bool) -> String {
     let w = Wrapper {
         dir: openssl_tsa().to_path_buf(),
         replay,
@@ -74,7 +74,7 @@ async fn serve(replay: bool) -> String {
     url
 }
 
-fn ca() -> Vec<x509_cert::Certificate> {
+pub(crate) fn ca() -> Vec<x509_cert::Certificate> {
     x509_cert::Certificate::load_pem_chain(&std::fs::read(openssl_tsa().join("ca.crt")).unwrap())
         .unwrap()
 }

@@ -1,0 +1,462 @@
+//! What the catalog keeps for renewal: the links between trees that make up
+//! archive time-stamp chains, and the renewal runs.
+//!
+//! Contract: a tree's links are set once (NULL to a value) and never
+//! changed, each in the same transaction that records the renewal tree, and
+//! only if still NULL; so a renewal is recorded completely or not at all,
+//! and never twice for the same chain.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+// Dynamic SQL here is only constant column lists and `in_list` of integers.
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{rfc3339_ms, Catalog, CatalogError};
+
+/// Renewal trees have ids from here up (sealed batches use their first seq).
+pub const RENEWAL_TREE_BASE: i64 = 1 << 40;
+
+/// What a tree in `batches` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TreeKind {
+    /// A sealed batch of versions; leaves keyed by version seq.
+    Initial,
+    /// A time-stamp renewal; leaves are hashes of earlier trees' time-stamps, keyed by tree id.
+    Timestamp,
+    /// A hash-tree renewal; leaves keyed by version seq.
+    Hashtree,
+}
+
+impl TreeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TreeKind::Initial => "initial",
+            TreeKind::Timestamp => "timestamp",
+            TreeKind::Hashtree => "hashtree",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, CatalogError> {
+        Ok(match s {
+            "initial" => TreeKind::Initial,
+            "timestamp" => TreeKind::Timestamp,
+            "hashtree" => TreeKind::Hashtree,
+            o => return Err(CatalogError::Corrupt(format!("tree kind {o:?}"))),
+        })
+    }
+}
+
+/// A tree with its links, without its time-stamp.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeLink {
+    pub id: i64,
+    pub kind: TreeKind,
+    pub digest_algorithm: String,
+    pub leaves: i64,
+    pub gen_time_ms: i64,
+    pub renewed_by: Option<i64>,
+    pub rehashed_by: Option<i64>,
+    pub chain_end: Option<i64>,
+    /// The renewal run that wrote it (renewal trees).
+    pub run_id: Option<i64>,
+}
+
+/// A tree with its time-stamp.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    pub link: TreeLink,
+    pub tsa: String,
+    pub token: Vec<u8>,
+}
+
+/// A renewal tree to record.
+#[derive(Clone, Debug)]
+pub struct NewTree {
+    pub id: i64,
+    pub kind: TreeKind,
+    pub run_id: i64,
+    pub created_at_ms: i64,
+    pub digest_algorithm: String,
+    pub leaves: i64,
+    /// Smallest and largest leaf key.
+    pub first_key: i64,
+    pub last_key: i64,
+    pub root: Vec<u8>,
+    pub tsa: String,
+    pub gen_time_ms: i64,
+    pub token: Vec<u8>,
+}
+
+/// A renewal run, as admins see it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    pub id: i64,
+    /// `timestamp` or `hashtree`.
+    pub kind: String,
+    /// Hash-tree renewal: the new digest algorithm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_algorithm: Option<String>,
+    /// `all` (every current chain) or `due` (what the plan says is due).
+    pub scope: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub state: String,
+    pub requested_by: String,
+    pub reason: String,
+    pub queued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub attempts: i64,
+    /// Object versions whose evidence the run extended.
+    pub chains: i64,
+    /// Trees (chain ends or chain starts) renewed.
+    pub trees_renewed: i64,
+    /// Renewal trees written, one time-stamp each.
+    pub trees_written: i64,
+    pub tsa_requests: i64,
+    pub bytes_read: i64,
+    /// Time-stamps that no longer verified (not renewed), and other errors.
+    pub errors: Vec<String>,
+}
+
+/// Counts a run adds up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub chains: i64,
+    pub trees_renewed: i64,
+    pub trees_written: i64,
+    pub tsa_requests: i64,
+    pub bytes_read: i64,
+}
+
+const LINK_COLS: &str =
+    "id, kind, digest_algorithm, leaves, gen_time, renewed_by, rehashed_by, chain_end, run_id";
+const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors";
+
+fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
+    Ok(TreeLink {
+        id: r.try_get(0)?,
+        kind: TreeKind::parse(&r.try_get::<String, _>(1)?)?,
+        digest_algorithm: r.try_get(2)?,
+        leaves: r.try_get(3)?,
+        gen_time_ms: r.try_get(4)?,
+        renewed_by: r.try_get(5)?,
+        rehashed_by: r.try_get(6)?,
+        chain_end: r.try_get(7)?,
+        run_id: r.try_get(8)?,
+    })
+}
+
+fn run_row(r: &AnyRow) -> Result<RunView, CatalogError> {
+    let errors: String = r.try_get(16)?;
+    Ok(RunView {
+        id: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        digest_algorithm: r.try_get(2)?,
+        scope: r.try_get(3)?,
+        state: r.try_get(4)?,
+        requested_by: r.try_get(5)?,
+        reason: r.try_get(6)?,
+        queued_at: rfc3339_ms(r.try_get(7)?),
+        started_at: r.try_get::<Option<i64>, _>(8)?.map(rfc3339_ms),
+        finished_at: r.try_get::<Option<i64>, _>(9)?.map(rfc3339_ms),
+        attempts: r.try_get(10)?,
+        chains: r.try_get(11)?,
+        trees_renewed: r.try_get(12)?,
+        trees_written: r.try_get(13)?,
+        tsa_requests: r.try_get(14)?,
+        bytes_read: r.try_get(15)?,
+        errors: serde_json::from_str(&errors)
+            .map_err(|e| CatalogError::Corrupt(format!("renewal errors: {e}")))?,
+    })
+}
+
+/// `IN (...)` of integers (never user text).
+fn in_list(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s
+}
+
+/// Why a renewal was not recorded (nothing of it was).
+#[derive(Debug, thiserror::Error)]
+pub enum RenewalCommitError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("tree {0} was renewed by another run meanwhile; nothing recorded")]
+    AlreadyRenewed(i64),
+}
+
+impl From<sqlx::Error> for RenewalCommitError {
+    fn from(e: sqlx::Error) -> Self {
+        RenewalCommitError::Catalog(e.into())
+    }
+}
+
+impl Catalog {
+    /// Every tree's links, in id order.
+    pub async fn tree_links(&self) -> Result<Vec<TreeLink>, CatalogError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {LINK_COLS} FROM batches ORDER BY id"
+        )))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(link_row).collect()
+    }
+
+    /// One tree with its time-stamp.
+    pub async fn tree(&self, id: i64) -> Result<Option<Tree>, CatalogError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {LINK_COLS}, tsa, token FROM batches WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Tree {
+                link: link_row(&r)?,
+                tsa: r.try_get(9)?,
+                token: r.try_get(10)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The id for the next renewal tree.
+    pub async fn next_renewal_tree_id(&self) -> Result<i64, CatalogError> {
+        let r = sqlx::query("SELECT MAX(id) FROM batches WHERE id >= $1")
+            .bind(RENEWAL_TREE_BASE)
+            .fetch_one(self.pool())
+            .await?;
+        let max: Option<i64> = r.try_get(0)?;
+        Ok(max.map(|m| m + 1).unwrap_or(RENEWAL_TREE_BASE))
+    }
+
+    async fn insert_tree(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        t: &NewTree,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO batches (id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token, kind, run_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(t.id)
+        .bind(t.created_at_ms)
+        .bind(&t.digest_algorithm)
+        .bind(t.leaves)
+        .bind(t.first_key)
+        .bind(t.last_key)
+        .bind(&t.root)
+        .bind(&t.tsa)
+        .bind(t.gen_time_ms)
+        .bind(&t.token)
+        .bind(t.kind.as_str())
+        .bind(t.run_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a time-stamp renewal tree that continues the chains ending in
+    /// `renewed`: all of it, or nothing if any of them was renewed meanwhile.
+    pub async fn commit_timestamp_renewal(
+        &self,
+        tree: &NewTree,
+        renewed: &[i64],
+    ) -> Result<(), RenewalCommitError> {
+        let mut tx = self.pool().begin().await?;
+        // writes first: on SQLite the first statement takes the write lock
+        for chunk in renewed.chunks(500) {
+            let n = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE batches SET renewed_by = $1 WHERE renewed_by IS NULL AND id IN ({})",
+                in_list(chunk)
+            )))
+            .bind(tree.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != chunk.len() as u64 {
+                let first = chunk[0];
+                return Err(RenewalCommitError::AlreadyRenewed(first));
+            }
+        }
+        Self::insert_tree(&mut tx, tree).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a hash-tree renewal tree that starts a new chain for the
+    /// versions of the chains starting at each `(start, chain_end)`.
+    pub async fn commit_hashtree_renewal(
+        &self,
+        tree: &NewTree,
+        starts: &[(i64, i64)],
+    ) -> Result<(), RenewalCommitError> {
+        let mut tx = self.pool().begin().await?;
+        for &(start, end) in starts {
+            let n = sqlx::query(
+                "UPDATE batches SET rehashed_by = $1, chain_end = $2 WHERE id = $3 AND rehashed_by IS NULL",
+            )
+            .bind(tree.id)
+            .bind(end)
+            .bind(start)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Err(RenewalCommitError::AlreadyRenewed(start));
+            }
+        }
+        Self::insert_tree(&mut tx, tree).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The content digests and data-object groups of versions, by seq.
+    pub async fn versions_by_seq(
+        &self,
+        seqs: &[i64],
+    ) -> Result<Vec<(i64, [u8; 32], Vec<u8>, Option<i64>)>, CatalogError> {
+        let mut out = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(500) {
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT seq, sha256, members, batch_id FROM versions WHERE seq IN ({}) ORDER BY seq",
+                in_list(chunk)
+            )))
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                let sha: Vec<u8> = r.try_get(1)?;
+                out.push((
+                    r.try_get(0)?,
+                    sha.try_into()
+                        .map_err(|_| CatalogError::Corrupt("sha256 is not 32 bytes".into()))?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                ));
+            }
+        }
+        out.sort_by_key(|v| v.0);
+        Ok(out)
+    }
+
+    /// Queues a renewal run; returns its id.
+    pub async fn queue_run(
+        &self,
+        kind: &str,
+        digest_algorithm: Option<&str>,
+        scope: &str,
+        requested_by: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<i64, CatalogError> {
+        let r = sqlx::query(
+            "INSERT INTO renewals (kind, digest_algorithm, scope, state, requested_by, reason, queued_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING id",
+        )
+        .bind(kind)
+        .bind(digest_algorithm.map(str::to_string))
+        .bind(scope)
+        .bind(requested_by)
+        .bind(reason)
+        .bind(now_ms)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunView>, CatalogError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM renewals WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| run_row(&r)).transpose()
+    }
+
+    /// The newest runs first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunView>, CatalogError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM renewals ORDER BY id DESC LIMIT $1"
+        )))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(run_row).collect()
+    }
+
+    /// The oldest queued run.
+    pub async fn next_queued_run(&self) -> Result<Option<RunView>, CatalogError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM renewals WHERE state = 'queued' ORDER BY id LIMIT 1"
+        )))
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| run_row(&r)).transpose()
+    }
+
+    /// The oldest run that is queued or running, if any.
+    pub async fn open_run(&self) -> Result<Option<(i64, String)>, CatalogError> {
+        let r = sqlx::query(
+            "SELECT id, state FROM renewals WHERE state IN ('queued', 'running') ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// Runs left `running` by a crash go back to the queue; returns how many.
+    pub async fn requeue_interrupted_runs(&self) -> Result<u64, CatalogError> {
+        Ok(
+            sqlx::query("UPDATE renewals SET state = 'queued' WHERE state = 'running'")
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub async fn start_run(&self, id: i64, now_ms: i64) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE renewals SET state = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a run's progress (counts so far) or its end (`state` done/failed).
+    pub async fn update_run(
+        &self,
+        id: i64,
+        state: &str,
+        counts: &RunCounts,
+        errors: &[String],
+        finished_ms: Option<i64>,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE renewals SET state = $1, chains = $2, trees_renewed = $3, trees_written = $4, tsa_requests = $5, \
+             bytes_read = $6, errors = $7, finished_at = $8 WHERE id = $9",
+        )
+        .bind(state)
+        .bind(counts.chains)
+        .bind(counts.trees_renewed)
+        .bind(counts.trees_written)
+        .bind(counts.tsa_requests)
+        .bind(counts.bytes_read)
+        .bind(serde_json::to_string(errors).unwrap_or_else(|_| "[]".into()))
+        .bind(finished_ms)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,668 @@
+//! Renewal over the years, in seconds: the archive runs on a clock of the
+//! test's; TSAs with short-lived certificates are swapped in as an operator
+//! would; the algorithm catalogue retires SHA-256. After every step every
+//! evidence record verifies (bewahr's verifier; at the end also
+//! `bewahr verify` and Bouncy Castle 1.72). Interrupted renewals (fault
+//! injection at each step, a TSA outage) leave every record as valid as
+//! before and are redone exactly once.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use bewahr::catalog::RunView;
+use bewahr::renewal::{Ctx, RunError, Settings};
+use bewahr::seal::{Clock, Stamper, TsaSource};
+use bewahr::tsp::client::{TsaClient, TsaEndpoint};
+use bewahr::tsp::devtsa::DevTsa;
+use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options, Report};
+use der::EncodePem;
+use serde_json::Value;
+use time::{Duration as Days, OffsetDateTime};
+
+use crate::api::{archive_at, get, post, send, Db, TestArchive};
+use crate::support::*;
+
+/// A clock the test moves.
+#[derive(Clone)]
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn at(t: OffsetDateTime) -> Self {
+        TestClock(Arc::new(AtomicI64::new(t.unix_timestamp())))
+    }
+    fn set(&self, t: OffsetDateTime) {
+        self.0.store(t.unix_timestamp(), Ordering::SeqCst);
+    }
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+    fn clock(&self) -> Clock {
+        let c = self.0.clone();
+        Arc::new(move || OffsetDateTime::from_unix_timestamp(c.load(Ordering::SeqCst)).unwrap())
+    }
+}
+
+/// A catalogue that retires SHA-256 at `sha256_until` and rates the test TSAs' keys open-ended.
+fn catalogue(sha256_until: &str) -> String {
+    format!(
+        "[catalogue]\nname = \"renewal test\"\nversion = \"1\"\n\
+         [[hash]]\nname = \"sha256\"\nuntil = \"{sha256_until}\"\nsource = \"test\"\n\
+         [[hash]]\nname = \"sha384\"\nuntil = \"open\"\nsource = \"test\"\n\
+         [[hash]]\nname = \"sha512\"\nuntil = \"open\"\nsource = \"test\"\n\
+         [[hash]]\nname = \"sha3-384\"\nuntil = \"open\"\nsource = \"test\"\n\
+         [[hash]]\nname = \"sha3-512\"\nuntil = \"open\"\nsource = \"test\"\n\
+         [[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"test\"\n\
+         [[signature]]\nalgorithm = \"ecdsa\"\nmin_bits = 256\nuntil = \"open\"\nsource = \"test\"\n"
+    )
+}
+
+fn dev_tsa(from: OffsetDateTime, days: i64) -> DevTsa {
+    DevTsa::generate_valid_for(from, Days::days(days))
+        .unwrap()
+        .0
+}
+
+async fn submit(a: &TestArchive, doc: &[u8]) -> String {
+    let (st, _, body) = send(
+        &a.router,
+        post("/v1/objects?title=renewal", "text/plain", doc.to_vec()),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice::<Value>(&body).unwrap()["aoid"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn record(a: &TestArchive, aoid: &str) -> Vec<u8> {
+    let (st, _, er) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?wait=20")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&er));
+    er
+}
+
+/// Every record verifies with its document at `at`; returns (chains, archive time-stamps) of each.
+async fn check_all(
+    a: &TestArchive,
+    docs: &[(String, Vec<u8>)],
+    policy: &AlgorithmPolicy,
+    at: OffsetDateTime,
+) -> Vec<(usize, usize)> {
+    let trusted = a.state().renewer.ctx().trusted();
+    let mut out = Vec::new();
+    for (aoid, doc) in docs {
+        let er = record(a, aoid).await;
+        let opts = Options {
+            trusted: &trusted,
+            extra_certificates: &[],
+            at,
+            policy,
+        };
+        let r: Report = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
+        assert_eq!(
+            r.indication,
+            Indication::Passed,
+            "{aoid}: {}\n{}",
+            r.summary,
+            r.to_text()
+        );
+        out.push((r.chains, r.archive_time_stamps.len()));
+    }
+    out
+}
+
+async fn json(a: &TestArchive, uri: &str) -> Value {
+    let (st, _, body) = send(&a.router, get(uri)).await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "{uri}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    serde_json::from_slice(&body).unwrap()
+}
+
+async fn post_json(a: &TestArchive, uri: &str, body: &str) -> (StatusCode, Value) {
+    let (st, _, b) = send(&a.router, post(uri, "application/json", body.to_string())).await;
+    (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+/// Waits for the scheduler to finish a run of `kind` after `after` (run id).
+async fn wait_run(a: &TestArchive, kind: &str, after: i64) -> Value {
+    for _ in 0..500 {
+        let runs = json(a, "/v1/admin/renewals").await;
+        if let Some(r) = runs["runs"].as_array().unwrap().iter().find(|r| {
+            r["kind"] == kind
+                && r["id"].as_i64().unwrap() > after
+                && (r["state"] == "done" || r["state"] == "failed")
+        }) {
+            return r.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "no {kind} run ended: {}",
+        json(a, "/v1/admin/renewals").await
+    );
+}
+
+async fn years_of_renewals(db: Db) {
+    let real_now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let t0 = real_now - Days::days(400);
+    let clock = TestClock::at(t0);
+    let dir = tempdir();
+    let cat = dir.path().join("algorithms.toml");
+    let sha256_end = (t0 + Days::days(300)).date();
+    std::fs::write(&cat, catalogue(&sha256_end.to_string())).unwrap();
+    let policy = AlgorithmPolicy::from_toml(&catalogue(&sha256_end.to_string())).unwrap();
+    let cat_path = cat.display().to_string();
+    let Some(a) = archive_at(
+        db,
+        |c| {
+            c.renewal.algorithms = cat_path;
+            c.renewal.retry_min_ms = 10;
+        },
+        Some(Stamper::dev(dev_tsa(t0, 200))), // TSA A: its certificate ends at t0 + 200 days
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+
+    // year 0: documents in two batches, and a second version
+    let mut docs = Vec::new();
+    for i in 0..12 {
+        let doc = format!("Bescheid {i}: ").repeat(i + 1).into_bytes();
+        let aoid = submit(&a, &doc).await;
+        docs.push((aoid, doc));
+        if i == 5 {
+            record(&a, &docs[0].0).await; // the first batch is sealed
+        }
+    }
+    let v2 = b"Bescheid 0, amended".to_vec();
+    let (st, _, _) = send(
+        &a.router,
+        post(
+            &format!("/v1/objects/{}/versions", docs[0].0),
+            "text/plain",
+            v2.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    docs[0].1 = v2; // the latest version is what evidence?version= defaults to
+    let c = check_all(&a, &docs, &policy, clock.now()).await;
+    assert!(c.iter().all(|&x| x == (1, 1)), "{c:?}");
+
+    let plan = json(&a, "/v1/admin/renewals/plan").await;
+    let kinds: Vec<(&str, &str)> = plan["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("timestamp", "scheduled"), ("hashtree", "scheduled")],
+        "{plan}"
+    );
+    assert_eq!(plan["chains"], 13, "{plan}");
+
+    // day 120: A's certificate ends within the 90-day margin; the operator
+    // configured TSA B; the scheduler renews the time-stamps by itself
+    clock.set(t0 + Days::days(120));
+    a.state().stamper.replace(TsaSource::Dev(Arc::new(dev_tsa(
+        t0 + Days::days(120),
+        1000,
+    ))));
+    let plan = json(&a, "/v1/admin/renewals/plan").await;
+    assert_eq!(plan["entries"][0]["state"], "due", "{plan}");
+    a.state().renewer.check_now();
+    let run = wait_run(&a, "timestamp", 0).await;
+    assert_eq!(run["state"], "done", "{run}");
+    assert_eq!(run["requested_by"], "scheduler");
+    assert_eq!(run["chains"], 13, "{run}");
+    assert_eq!(run["trees_written"], 1, "{run}");
+    assert_eq!(run["tsa_requests"], 1, "{run}");
+    assert_eq!(run["errors"], serde_json::json!([]), "{run}");
+    let ts_run = run["id"].as_i64().unwrap();
+    let c = check_all(&a, &docs, &policy, clock.now()).await;
+    assert!(c.iter().all(|&x| x == (1, 2)), "{c:?}");
+
+    // day 220: SHA-256 ends at day 300 (catalogue), within the margin: hash-tree renewal to SHA-512
+    clock.set(t0 + Days::days(220));
+    a.state().renewer.check_now();
+    let hrun = wait_run(&a, "hashtree", ts_run).await;
+    assert_eq!(hrun["state"], "done", "{hrun}");
+    assert_eq!(hrun["digest_algorithm"], "sha512");
+    assert_eq!(hrun["chains"], 13, "{hrun}");
+    let bytes: usize =
+        docs.iter().map(|d| d.1.len()).sum::<usize>() + format!("Bescheid {}: ", 0).len(); // version 1 of the first object is rehashed too
+    assert_eq!(
+        hrun["bytes_read"].as_u64().unwrap() as usize,
+        bytes,
+        "{hrun}"
+    );
+    let c = check_all(&a, &docs, &policy, clock.now()).await;
+    assert!(c.iter().all(|&x| x == (2, 3)), "{c:?}");
+    let plan = json(&a, "/v1/admin/renewals/plan").await;
+    assert!(
+        plan["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["state"] == "scheduled"),
+        "{plan}"
+    );
+
+    // today: an admin renews the time-stamps with a real TSA (openssl ts, RSA-3072)
+    clock.set(OffsetDateTime::now_utc());
+    let mut ep = TsaEndpoint::new("openssl", &crate::openssl::serve(false).await);
+    ep.trusted = crate::openssl::ca();
+    a.state()
+        .stamper
+        .replace(TsaSource::Remote(TsaClient::new(vec![ep]).unwrap()));
+    let (st, body) = post_json(&a, "/v1/admin/renewals", r#"{"kind": "timestamp"}"#).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let done: RunView = a
+        .state()
+        .renewer
+        .wait(id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, "done", "{done:?}");
+    assert_eq!(done.requested_by, "admin (HTTP)");
+    let run_json = json(&a, &format!("/v1/admin/renewals/{id}")).await;
+    assert_eq!(run_json["chains"], 13, "{run_json}");
+    let at = OffsetDateTime::now_utc() + Days::minutes(1);
+    let c = check_all(&a, &docs, &policy, at).await;
+    assert!(c.iter().all(|&x| x == (2, 4)), "{c:?}");
+
+    // the same records on the command line, and with Bouncy Castle
+    let out = tempdir();
+    let anchors: String = a
+        .state()
+        .renewer
+        .ctx()
+        .trusted()
+        .iter()
+        .map(|c| c.to_pem(der::pem::LineEnding::LF).unwrap())
+        .collect();
+    let anchors_path = out.path().join("anchors.pem");
+    std::fs::write(&anchors_path, anchors).unwrap();
+    for (i, (aoid, doc)) in docs.iter().enumerate() {
+        let er = record(&a, aoid).await;
+        let erp = out.path().join(format!("{i}.ers"));
+        let dp = out.path().join(format!("{i}.bin"));
+        std::fs::write(&erp, &er).unwrap();
+        std::fs::write(&dp, doc).unwrap();
+        if i < 3 {
+            let o = crate::support::run(
+                bewahr()
+                    .args(["verify", "--json", "--er"])
+                    .arg(&erp)
+                    .arg("--data")
+                    .arg(&dp)
+                    .arg("--tsa-cert")
+                    .arg(&anchors_path)
+                    .arg("--algorithms")
+                    .arg(&cat),
+            );
+            let j = crate::support::json(&o);
+            assert_eq!(j["indication"], "PASSED", "{j}");
+            assert_eq!(j["chains"], 2, "{j}");
+        }
+        crate::bouncycastle::validate_with_bc(&erp, &dp);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn years_of_renewals_keep_every_record_valid_sqlite() {
+    years_of_renewals(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn years_of_renewals_keep_every_record_valid_postgres() {
+    years_of_renewals(Db::Postgres).await;
+}
+
+/// A renewal context beside the archive's (whose scheduler is paused),
+/// trusting what the archive trusts (as `renewal.trusted_certs` would).
+fn ctx(a: &TestArchive, clock: &TestClock, stamper: Stamper, settings: Settings) -> Ctx {
+    let s = a.state();
+    Ctx::new(
+        s.catalog.clone(),
+        s.ingest.store.clone(),
+        s.evidence.clone(),
+        stamper,
+        clock.clock(),
+        s.renewer.ctx().trusted(),
+        s.policy.clone(),
+        settings,
+    )
+}
+
+async fn queue(a: &TestArchive, kind: &str, alg: Option<&str>, now: OffsetDateTime) -> RunView {
+    let id = a
+        .state()
+        .catalog
+        .queue_run(
+            kind,
+            alg,
+            "all",
+            "test",
+            "fault injection",
+            now.unix_timestamp() * 1000,
+        )
+        .await
+        .unwrap();
+    a.state().catalog.run(id).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_renewal_leaves_every_record_valid_and_is_redone_once() {
+    let clock = TestClock::at(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
+    let stamper = Stamper::dev(dev_tsa(clock.now() - Days::days(1), 3650));
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        Some(stamper.clone()),
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    a.state().renewer.pause();
+    let policy = AlgorithmPolicy::default();
+    let mut docs = Vec::new();
+    for i in 0..6 {
+        let doc = format!("Akte {i}").into_bytes();
+        docs.push((submit(&a, &doc).await, doc));
+    }
+    let mut expect = check_all(&a, &docs, &policy, clock.now()).await[0];
+    assert_eq!(expect, (1, 1));
+    let steps: [(&str, &str, Option<&str>); 8] = [
+        ("timestamp:verified", "timestamp", None),
+        ("timestamp:stamped", "timestamp", None),
+        ("timestamp:stored", "timestamp", None),
+        ("timestamp:committed", "timestamp", None),
+        ("hashtree:hashed", "hashtree", Some("sha512")),
+        ("hashtree:stamped", "hashtree", Some("sha384")),
+        ("hashtree:stored", "hashtree", Some("sha3-512")),
+        ("hashtree:committed", "hashtree", Some("sha3-384")),
+    ];
+    for (step, kind, alg) in steps {
+        clock.set(clock.now() + Days::days(1));
+        let run = queue(&a, kind, alg, clock.now()).await;
+        let faulty = ctx(&a, &clock, stamper.clone(), Settings::default())
+            .with_fault(Arc::new(move |s| s == step));
+        match faulty.execute(&run).await {
+            Err(RunError::Fault(s)) => assert_eq!(s, step),
+            other => panic!("{step}: expected the injected fault, got {other:?}"),
+        }
+        // as valid as before; complete where the step was after the commit
+        let renewed = |e: (usize, usize)| match kind {
+            "timestamp" => (e.0, e.1 + 1),
+            _ => (e.0 + 1, e.1 + 1),
+        };
+        let now = check_all(&a, &docs, &policy, clock.now()).await;
+        let after_commit = step.ends_with(":committed");
+        let want = if after_commit {
+            renewed(expect)
+        } else {
+            expect
+        };
+        assert!(
+            now.iter().all(|&x| x == want),
+            "{step}: {now:?}, want {want:?}"
+        );
+        assert_eq!(
+            a.state().catalog.run(run.id).await.unwrap().unwrap().state,
+            "running",
+            "{step}: an interrupted run stays running until the next start"
+        );
+        // the next start queues it again and redoes it: exactly one renewal in all
+        assert_eq!(
+            a.state().catalog.requeue_interrupted_runs().await.unwrap(),
+            1
+        );
+        let run = a.state().catalog.run(run.id).await.unwrap().unwrap();
+        let done = ctx(&a, &clock, stamper.clone(), Settings::default())
+            .execute(&run)
+            .await
+            .unwrap();
+        assert_eq!(done.state, "done", "{step}: {done:?}");
+        assert_eq!(done.attempts, 2, "{step}: {done:?}");
+        expect = renewed(expect);
+        let now = check_all(&a, &docs, &policy, clock.now()).await;
+        assert!(
+            now.iter().all(|&x| x == expect),
+            "{step}: {now:?}, want {expect:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tsa_outage_fails_the_run_and_changes_nothing() {
+    let clock = TestClock::at(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
+    let good = Stamper::dev(dev_tsa(clock.now() - Days::days(1), 3650));
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        Some(good.clone()),
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    a.state().renewer.pause();
+    let policy = AlgorithmPolicy::default();
+    let docs = vec![(submit(&a, b"Akte").await, b"Akte".to_vec())];
+    check_all(&a, &docs, &policy, clock.now()).await;
+    let mut dead = TsaEndpoint::new("down", &format!("http://127.0.0.1:{}/", free_port()));
+    dead.timeout = Duration::from_millis(300);
+    dead.retries = 0;
+    let down = Stamper::remote(TsaClient::new(vec![dead]).unwrap());
+    let settings = Settings {
+        max_attempts: 3,
+        retry_min: Duration::from_millis(10),
+        ..Settings::default()
+    };
+    for (kind, alg) in [("timestamp", None), ("hashtree", Some("sha512"))] {
+        let run = queue(&a, kind, alg, clock.now()).await;
+        let r = ctx(&a, &clock, down.clone(), settings.clone())
+            .execute(&run)
+            .await
+            .unwrap();
+        assert_eq!(r.state, "failed", "{r:?}");
+        assert_eq!(r.tsa_requests, 3, "{r:?}");
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("no time-stamp after 3 attempt(s)")),
+            "{r:?}"
+        );
+        let c = check_all(&a, &docs, &policy, clock.now()).await;
+        assert_eq!(c, vec![(1, 1)], "{kind}: nothing changed");
+    }
+    // the TSA is back: the next run renews
+    let run = queue(&a, "timestamp", None, clock.now()).await;
+    let r = ctx(&a, &clock, good, settings).execute(&run).await.unwrap();
+    assert_eq!(r.state, "done", "{r:?}");
+    assert_eq!(
+        check_all(&a, &docs, &policy, clock.now()).await,
+        vec![(1, 2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_stamps_that_no_longer_verify_are_reported_not_renewed() {
+    // A's certificate ended before the renewal: too late to extend the chain
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Days::days(100);
+    let clock = TestClock::at(t0);
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        Some(Stamper::dev(dev_tsa(t0, 30))),
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    a.state().renewer.pause();
+    let docs = vec![(submit(&a, b"late").await, b"late".to_vec())];
+    check_all(&a, &docs, &AlgorithmPolicy::default(), clock.now()).await;
+    clock.set(t0 + Days::days(40));
+    let plan = a.state().renewer.plan().await.unwrap();
+    assert_eq!(plan.entries[0].state, "overdue", "{plan:?}");
+    let b = Stamper::dev(dev_tsa(t0 + Days::days(40), 1000));
+    let run = queue(&a, "timestamp", None, clock.now()).await;
+    let r = ctx(&a, &clock, b, Settings::default())
+        .execute(&run)
+        .await
+        .unwrap();
+    assert_eq!(r.state, "done", "{r:?}");
+    assert_eq!(r.chains, 0, "{r:?}");
+    assert!(
+        r.errors
+            .iter()
+            .any(|e| e.contains("can no longer be extended")),
+        "{r:?}"
+    );
+    // the record is what it was: one time-stamp, whose certificate has ended
+    let er = record(&a, &docs[0].0).await;
+    let trusted = a.state().renewer.ctx().trusted();
+    let rep = verify::verify_der(
+        &er,
+        &mut InMemory(vec![docs[0].1.clone()]),
+        &Options {
+            trusted: &trusted,
+            extra_certificates: &[],
+            at: clock.now(),
+            policy: &AlgorithmPolicy::default(),
+        },
+    );
+    assert_eq!(rep.archive_time_stamps.len(), 1);
+    assert_eq!(
+        rep.indication,
+        Indication::Indeterminate,
+        "{}",
+        rep.to_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renewal_requests_and_catalogues_that_cannot_be_used_are_refused() {
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        None,
+        bewahr::seal::system_clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    for (body, what) in [
+        (r#"{"kind": "both"}"#, "unknown renewal kind"),
+        (r#"{"kind": "hashtree"}"#, "digest_algorithm"),
+        (r#"{"kind": "hashtree", "digest_algorithm": "md5"}"#, "md5"),
+        (
+            r#"{"kind": "hashtree", "digest_algorithm": "sha1"}"#,
+            "not suitable",
+        ),
+        (r#"{"kind": "timestamp", "scope": "some"}"#, "scope"),
+        (r#"{"kind": "timestamp", "when": "now"}"#, "when"),
+        ("kind=timestamp", "JSON"),
+    ] {
+        let (st, b) = post_json(&a, "/v1/admin/renewals", body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {b}");
+        let msg = b["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(msg.contains(what), "{body}: {msg}");
+    }
+    assert!(
+        a.state().catalog.runs(10).await.unwrap().is_empty(),
+        "nothing queued"
+    );
+    // one at a time: a second request while the first waits is refused
+    let (st, _, b) = send(
+        &a.router,
+        post("/v1/admin/renewals/scheduler/pause", "application/json", ""),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&b).unwrap()["state"],
+        "paused"
+    );
+    let (st, first) = post_json(&a, "/v1/admin/renewals", r#"{"kind": "timestamp"}"#).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (st, b) = post_json(
+        &a,
+        "/v1/admin/renewals",
+        r#"{"kind": "hashtree", "digest_algorithm": "sha512"}"#,
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(b["error"]["code"], "renewal_running");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let id = first["id"].as_i64().unwrap();
+    assert_eq!(
+        json(&a, &format!("/v1/admin/renewals/{id}")).await["state"],
+        "queued"
+    );
+    // resumed, it runs (nothing to renew in an empty archive)
+    let (st, _) = post_json(&a, "/v1/admin/renewals/scheduler/resume", "").await;
+    assert_eq!(st, StatusCode::OK);
+    let r = a
+        .state()
+        .renewer
+        .wait(id, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "done", "{r:?}");
+    for uri in ["/v1/admin/renewals/999999", "/v1/admin/renewals/abc"] {
+        let (st, _, _) = send(&a.router, get(uri)).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{uri}");
+    }
+    // catalogues that cannot be used stop the start, naming the entry
+    let dir = tempdir();
+    for (text, what) in [
+        ("[catalogue]\nname = \"x\"\nversion = \"1\"\n[[hash]]\nname = \"md4\"\nuntil = \"open\"\nsource = \"x\"\n", "hash md4"),
+        ("[catalogue]\nname = \"x\"\nversion = \"1\"\n[[hash]]\nname = \"sha256\"\nuntil = \"31.12.2030\"\nsource = \"x\"\n", "31.12.2030"),
+        ("[catalogue]\nname = \"x\"\nversion = \"1\"\n[[hash]]\nname = \"sha256\"\nuntil = \"open\"\nsource = \"x\"\n[[hash]]\nname = \"SHA-256\"\nuntil = \"2030-01-01\"\nsource = \"y\"\n", "listed twice"),
+        ("[catalogue]\nname = \"x\"\nversion = \"1\"\n[[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"x\"\n[[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"2030-01-01\"\nsource = \"y\"\n", "listed twice"),
+        ("[catalogue]\nname = \"x\"\nversion = \"1\"\n[[signature]]\nalgorithm = \"dsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"x\"\n", "dsa"),
+    ] {
+        let p = dir.path().join("bad.toml");
+        std::fs::write(&p, text).unwrap();
+        let e = bewahr::config::Config::load(
+            None,
+            [("BEWAHR_RENEWAL__ALGORITHMS".to_string(), p.display().to_string())],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("renewal.algorithms") && e.contains(what), "{e}");
+    }
+}
