@@ -41,6 +41,9 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 struct Server {
     base: String,
+    /// Tokens of tenant `bench`: submitter and auditor.
+    sub: String,
+    aud: String,
     _dir: tempfile::TempDir,
     archive: bewahr::server::Archive,
 }
@@ -58,19 +61,37 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
     }
     tweak(&mut cfg);
     let archive = bewahr::server::start(&cfg, system_clock()).await.unwrap();
+    let c = &archive.state.catalog;
+    c.create_tenant("bench", "bench", 0).await.unwrap();
+    let role = |r| async move {
+        c.create_token(Some("bench"), r, "bench", None, "bench", 0)
+            .await
+            .unwrap()
+            .1
+    };
+    let sub = role(bewahr::access::Role::Submitter).await;
+    let aud = role(bewahr::access::Role::Auditor).await;
     let app = bewahr::api::app(archive.state.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     Server {
         base,
+        sub,
+        aud,
         _dir: dir,
         archive,
     }
 }
 
 /// Submits `size`-byte documents from `clients` tasks for `secs` seconds.
-async fn submit_load(base: &str, size: usize, clients: usize, secs: u64) -> (u64, f64, Vec<f64>) {
+async fn submit_load(
+    base: &str,
+    token: &str,
+    size: usize,
+    clients: usize,
+    secs: u64,
+) -> (u64, f64, Vec<f64>) {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -82,6 +103,7 @@ async fn submit_load(base: &str, size: usize, clients: usize, secs: u64) -> (u64
     for c in 0..clients {
         let http = http.clone();
         let base = base.to_string();
+        let token = token.to_string();
         let count = count.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -93,6 +115,7 @@ async fn submit_load(base: &str, size: usize, clients: usize, secs: u64) -> (u64
                 let t = Instant::now();
                 let r = http
                     .post(format!("{base}/v1/objects?system=bench"))
+                    .bearer_auth(&token)
                     .header("content-type", "application/octet-stream")
                     .body(doc.clone())
                     .send()
@@ -140,6 +163,7 @@ async fn main() {
         let t = Instant::now();
         let r = reqwest::Client::new()
             .post(format!("{}/v1/objects?system=bench", s.base))
+            .bearer_auth(&s.sub)
             .header("content-type", "application/octet-stream")
             .header("content-length", total.to_string())
             .body(reqwest::Body::wrap_stream(stream))
@@ -157,7 +181,7 @@ async fn main() {
 
     // 1. small documents, durable acknowledgement
     let s = server(|c| c.batch.interval_ms = 2000).await;
-    let (n, el, mut lat) = submit_load(&s.base, 4096, 64, secs).await;
+    let (n, el, mut lat) = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
     println!(
         "submit 4 KB: {n} in {el:.1} s = {:.0} submissions/s; latency p50 {:.2} ms, p99 {:.2} ms (64 clients)",
         n as f64 / el,
@@ -168,7 +192,7 @@ async fn main() {
 
     // 2. large documents
     let s = server(|c| c.batch.interval_ms = 2000).await;
-    let (n, el, mut lat) = submit_load(&s.base, 10 << 20, 4, secs).await;
+    let (n, el, mut lat) = submit_load(&s.base, &s.sub, 10 << 20, 4, secs).await;
     println!(
         "submit 10 MB: {n} in {el:.1} s = {:.0} MB/s; latency p50 {:.0} ms, p99 {:.0} ms (4 clients)",
         n as f64 * 10.0 * 1.048576 / el,
@@ -205,6 +229,7 @@ async fn main() {
                         .commit(
                             up,
                             None,
+                            Some("bench".into()),
                             Default::default(),
                             "application/octet-stream".into(),
                         )
@@ -235,6 +260,7 @@ async fn main() {
             &st.ingest.store,
             &st.stamper,
             &st.ingest.clock,
+            Some(&st.audit),
         )
         .await
         .unwrap()
@@ -265,6 +291,7 @@ async fn main() {
     for c in 0..16 {
         let http = http.clone();
         let base = s.base.clone();
+        let aud = s.aud.clone();
         let picks: Vec<String> = (0..requests / 16)
             .map(|_| {
                 rng ^= rng << 13;
@@ -280,6 +307,7 @@ async fn main() {
                 let t = Instant::now();
                 let r = http
                     .get(format!("{base}/v1/objects/{a}/evidence"))
+                    .bearer_auth(&aud)
                     .send()
                     .await
                     .unwrap();

@@ -68,6 +68,7 @@ async fn fill(
                     ing.commit(
                         up,
                         None,
+                        Some("bench".into()),
                         Default::default(),
                         "application/octet-stream".into(),
                     )
@@ -93,6 +94,7 @@ async fn fill(
             &st.ingest.store,
             &st.stamper,
             &st.ingest.clock,
+            Some(&st.audit),
         )
         .await
         .unwrap()

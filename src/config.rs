@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::alg::DigestAlgorithm;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: Server,
@@ -111,19 +111,6 @@ fn default_tsa_timeout() -> u64 {
 }
 fn default_tsa_retries() -> u32 {
     2
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: Server::default(),
-            store: Store::default(),
-            catalog: Catalog::default(),
-            batch: Batch::default(),
-            renewal: Renewal::default(),
-            tsa: vec![],
-        }
-    }
 }
 
 impl Default for Server {

@@ -151,6 +151,7 @@ impl Ingest {
         &self,
         upload: Upload,
         aoid: Option<String>,
+        tenant: Option<String>,
         metadata: Metadata,
         media_type: String,
     ) -> Result<Receipt, IngestError> {
@@ -171,6 +172,7 @@ impl Ingest {
             .writer
             .ingest(NewVersion {
                 aoid,
+                tenant,
                 metadata,
                 media_type,
                 size: stored.size,

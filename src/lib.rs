@@ -4,9 +4,13 @@
 //! I/O of its own and takes time as a parameter; the network lives in
 //! [`tsp::client`], the disk and the clock in the binary and the service.
 
+#[cfg(feature = "server")]
+pub mod access;
 pub mod alg;
 #[cfg(feature = "server")]
 pub mod api;
+#[cfg(feature = "server")]
+pub mod audit;
 #[cfg(feature = "server")]
 pub mod catalog;
 #[cfg(feature = "server")]

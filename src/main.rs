@@ -21,6 +21,15 @@ enum Command {
     /// Run the archive: HTTP API, content store, catalog, batch sealing (embedded defaults without --config).
     Serve(cli::serve::ServeArgs),
     #[cfg(feature = "server")]
+    /// Tenants (client organisations): create, list. Works on the catalog, also while the server runs.
+    Tenant(cli::access::TenantArgs),
+    #[cfg(feature = "server")]
+    /// API tokens: create (printed once, on the last line), revoke.
+    Token(cli::access::TokenArgs),
+    #[cfg(feature = "server")]
+    /// The audit trail: verify its hash chain and sealed heads.
+    Audit(cli::access::AuditArgs),
+    #[cfg(feature = "server")]
     /// Renewal administration of a running archive: plan, run, status, pause, resume.
     Renew(cli::renew::RenewArgs),
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
@@ -43,6 +52,12 @@ fn main() {
         Command::Serve(args) => cli::serve::run(args),
         #[cfg(feature = "server")]
         Command::Renew(args) => cli::renew::run(args),
+        #[cfg(feature = "server")]
+        Command::Tenant(args) => cli::access::tenant(args),
+        #[cfg(feature = "server")]
+        Command::Audit(args) => cli::access::audit(args),
+        #[cfg(feature = "server")]
+        Command::Token(args) => cli::access::token(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Stamp(args) => cli::stamp::run(args),
     };

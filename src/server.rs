@@ -6,6 +6,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::api::AppState;
+use crate::audit::Audit;
 use crate::catalog::{Catalog, Writer};
 use crate::config::Config;
 use crate::evidence::Evidence;
@@ -143,6 +144,7 @@ pub async fn start_with(
         None => stamper(cfg, &clock)?,
     };
     let writer = Writer::start(catalog.clone(), store.clone());
+    let audit = Audit::start(catalog.clone()).await?;
     let pending = catalog.pending_count().await? as usize;
     let sealed_upto = catalog.last_batch().await?.map(|b| b.last_seq).unwrap_or(0);
     let algorithm = cfg.digest_algorithm()?;
@@ -159,9 +161,18 @@ pub async fn start_with(
         store.clone(),
         stamper.clone(),
         clock.clone(),
+        Some(audit.clone()),
         pending,
         sealed_upto,
     );
+    if catalog.token_count().await.unwrap_or(1) == 0 {
+        let hint = format!(
+            "no API tokens yet: create the operator's first one with `bewahr token create --role operator --data-dir {}` (every endpoint but /healthz and /readyz needs a token)",
+            cfg.server.data_dir.display()
+        );
+        tracing::warn!("{hint}");
+        eprintln!("{hint}");
+    }
     let policy = Arc::new(cfg.algorithm_policy()?);
     let mut trusted = Vec::new();
     if !cfg.renewal.trusted_certs.is_empty() {
@@ -178,16 +189,19 @@ pub async fn start_with(
         })?);
     }
     let evidence = Evidence::new(catalog.clone(), store.clone());
-    let renewer = Renewer::start(RenewalCtx::new(
-        catalog.clone(),
-        store.clone(),
-        evidence.clone(),
-        stamper.clone(),
-        clock.clone(),
-        trusted,
-        policy.clone(),
-        cfg.renewal_settings()?,
-    ))
+    let renewer = Renewer::start(
+        RenewalCtx::new(
+            catalog.clone(),
+            store.clone(),
+            evidence.clone(),
+            stamper.clone(),
+            clock.clone(),
+            trusted,
+            policy.clone(),
+            cfg.renewal_settings()?,
+        )
+        .with_audit(audit.clone()),
+    )
     .await?;
     let ingest = Ingest {
         store: store.clone(),
@@ -204,6 +218,7 @@ pub async fn start_with(
         stamper,
         sealer,
         renewer,
+        audit,
         metrics,
         policy,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),

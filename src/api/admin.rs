@@ -3,13 +3,15 @@
 //! These endpoints change what the archive does, never what it holds: a
 //! renewal only adds time-stamps and chains.
 
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::auth::require;
 use super::{ApiError, AppState};
+use crate::access::{AccessError, Principal, Role};
 use crate::catalog::RunView;
 use crate::renewal::{Plan, RequestError, RunError, SchedulerStatus};
 
@@ -34,7 +36,11 @@ impl From<RequestError> for ApiError {
 
 /// The renewal plan: which chains need which renewal by when, and why.
 #[utoipa::path(get, path = "/v1/admin/renewals/plan", responses((status = 200, body = Plan)))]
-pub async fn plan(State(state): State<AppState>) -> Result<Json<Plan>, ApiError> {
+pub async fn plan(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Plan>, ApiError> {
+    require(&p, &[Role::Operator])?;
     Ok(Json(state.renewer.plan().await?))
 }
 
@@ -64,8 +70,10 @@ pub struct Queued {
     responses((status = 202, body = Queued), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     body: Result<Json<RenewalRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    require(&p, &[Role::Operator])?;
     let Json(req) = body.map_err(|e| ApiError::bad("invalid_renewal", e.body_text()))?;
     let id = state
         .renewer
@@ -73,7 +81,7 @@ pub async fn start(
             &req.kind,
             req.digest_algorithm.as_deref(),
             req.scope.as_deref(),
-            "admin (HTTP)",
+            &format!("operator token {}", p.token),
         )
         .await?;
     Ok((
@@ -96,7 +104,11 @@ pub struct Runs {
 
 /// The scheduler's state and the last 100 runs.
 #[utoipa::path(get, path = "/v1/admin/renewals", responses((status = 200, body = Runs)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<Runs>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Runs>, ApiError> {
+    require(&p, &[Role::Operator])?;
     Ok(Json(Runs {
         scheduler: state.renewer.status(),
         runs: state.catalog.runs(100).await?,
@@ -108,8 +120,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Runs>, ApiError>
     responses((status = 200, body = RunView), (status = 404, body = super::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<RunView>, ApiError> {
+    require(&p, &[Role::Operator])?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no renewal run {id:?}")))?;
@@ -123,14 +137,180 @@ pub async fn get(
 
 /// Pause the scheduler: no run starts (a running one finishes) until resumed.
 #[utoipa::path(post, path = "/v1/admin/renewals/scheduler/pause", responses((status = 200, body = SchedulerStatus)))]
-pub async fn pause(State(state): State<AppState>) -> Json<SchedulerStatus> {
+pub async fn pause(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<SchedulerStatus>, ApiError> {
+    require(&p, &[Role::Operator])?;
     state.renewer.pause();
-    Json(state.renewer.status())
+    Ok(Json(state.renewer.status()))
 }
 
 /// Resume the scheduler.
 #[utoipa::path(post, path = "/v1/admin/renewals/scheduler/resume", responses((status = 200, body = SchedulerStatus)))]
-pub async fn resume(State(state): State<AppState>) -> Json<SchedulerStatus> {
+pub async fn resume(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<SchedulerStatus>, ApiError> {
+    require(&p, &[Role::Operator])?;
     state.renewer.resume();
-    Json(state.renewer.status())
+    Ok(Json(state.renewer.status()))
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Invalid(m) => ApiError::bad("invalid_request", m),
+            e @ AccessError::TenantExists(_) => ApiError::Conflict {
+                code: "exists",
+                message: e.to_string(),
+            },
+            e @ (AccessError::NoTenant(_) | AccessError::NoToken(_)) => {
+                ApiError::NotFound(e.to_string())
+            }
+            AccessError::Catalog(e) => e.into(),
+        }
+    }
+}
+
+fn now_ms(state: &AppState) -> i64 {
+    ((state.ingest.clock)().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::bad("invalid_request", e.body_text()))
+}
+
+/// A tenant to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// 1 to 63 of a-z, 0-9 and '-'.
+    pub name: String,
+}
+
+/// Create a tenant (operator).
+#[utoipa::path(post, path = "/v1/admin/tenants", request_body = NewTenant,
+    responses((status = 201), (status = 400, body = super::ErrorBody), (status = 409, body = super::ErrorBody)))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<NewTenant>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Operator])?;
+    let t = json_body(body)?;
+    state
+        .catalog
+        .create_tenant(
+            &t.name,
+            &format!("operator token {}", p.token),
+            now_ms(&state),
+        )
+        .await?;
+    tracing::info!(tenant = %t.name, by = %p.token, "tenant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"name": t.name})),
+    )
+        .into_response())
+}
+
+/// The tenants (operator).
+#[utoipa::path(get, path = "/v1/admin/tenants", responses((status = 200)))]
+pub async fn tenants(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    require(&p, &[Role::Operator])?;
+    Ok(Json(state.catalog.tenants().await?))
+}
+
+/// A token to create.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// `submitter`, `auditor`, `admin` or `operator`.
+    pub role: String,
+    /// The tenant (all roles but `operator`); a tenant admin may leave it out.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A created token: the secret is shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    pub id: String,
+    pub token: String,
+}
+
+/// Create a token: the operator for any tenant (and operator tokens), a
+/// tenant's admin for its own tenant.
+#[utoipa::path(post, path = "/v1/admin/tokens", request_body = NewToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = super::ErrorBody), (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Operator, Role::Admin])?;
+    let t = json_body(body)?;
+    let role = Role::parse(&t.role)?;
+    let tenant = match p.role {
+        Role::Operator => t.tenant,
+        _ => {
+            if role == Role::Operator
+                || t.tenant
+                    .as_ref()
+                    .is_some_and(|x| Some(x) != p.tenant.as_ref())
+            {
+                return Err(ApiError::Forbidden(
+                    "a tenant admin creates tokens of its own tenant only".into(),
+                ));
+            }
+            p.tenant.clone()
+        }
+    };
+    let now = now_ms(&state);
+    let expires = t.expires_in_days.map(|d| now + i64::from(d) * 86_400_000);
+    let (id, token) = state
+        .catalog
+        .create_token(
+            tenant.as_deref(),
+            role,
+            t.label.as_deref().unwrap_or(""),
+            expires,
+            &format!("{} token {}", p.role.as_str(), p.token),
+            now,
+        )
+        .await?;
+    tracing::info!(token = %id, role = role.as_str(), tenant = ?tenant, by = %p.token, "token created");
+    Ok((StatusCode::CREATED, Json(CreatedToken { id, token })).into_response())
+}
+
+/// Revoke a token: the operator any, a tenant's admin those of its tenant.
+#[utoipa::path(delete, path = "/v1/admin/tokens/{id}", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require(&p, &[Role::Operator, Role::Admin])?;
+    let scope = match p.role {
+        Role::Operator => None,
+        _ => p.tenant.as_deref(),
+    };
+    state
+        .catalog
+        .revoke_token(&id, scope, now_ms(&state))
+        .await?;
+    tracing::info!(token = %id, by = %p.token, "token revoked");
+    Ok(StatusCode::NO_CONTENT)
 }

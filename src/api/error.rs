@@ -16,6 +16,10 @@ pub enum ApiError {
         message: String,
     },
     NotFound(String),
+    /// 401: no valid credentials (never says which check failed).
+    Unauthorized,
+    /// 403: valid credentials, not allowed.
+    Forbidden(String),
     Conflict {
         code: &'static str,
         message: String,
@@ -47,7 +51,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::Unauthorized = self {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(ErrorBody {
+                    error: ErrorDetail {
+                        code: "unauthorized".into(),
+                        message:
+                            "missing or invalid credentials: send `Authorization: Bearer <token>`"
+                                .into(),
+                    },
+                }),
+            )
+                .into_response();
+        }
         let (status, code, message) = match self {
+            ApiError::Unauthorized => unreachable!("answered above"),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
             ApiError::Conflict { code, message } => (StatusCode::CONFLICT, code, message),

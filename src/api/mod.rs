@@ -2,9 +2,11 @@
 //! `app(state)` is the whole router; tests drive it with `oneshot`.
 
 mod admin;
+mod auth;
 mod error;
 mod objects;
 mod service;
+mod trail;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -35,6 +37,7 @@ pub struct AppState {
     pub stamper: Stamper,
     pub sealer: Sealer,
     pub renewer: Renewer,
+    pub audit: crate::audit::Audit,
     pub metrics: PrometheusHandle,
     pub policy: Arc<AlgorithmPolicy>,
     /// Seconds a client is told to wait before asking again for pending evidence.
@@ -64,6 +67,11 @@ pub struct AppState {
         admin::get,
         admin::pause,
         admin::resume,
+        admin::create_tenant,
+        admin::tenants,
+        admin::create_token,
+        admin::revoke_token,
+        trail::trace,
     ),
     components(schemas(
         objects::Submitted,
@@ -82,7 +90,11 @@ pub struct AppState {
         crate::catalog::RunView,
         admin::RenewalRequest,
         admin::Queued,
-        admin::Runs
+        admin::Runs,
+        admin::NewTenant,
+        admin::NewToken,
+        admin::CreatedToken,
+        crate::audit::EntryView
     ))
 )]
 pub struct ApiDoc;
@@ -113,11 +125,21 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/objects/{aoid}/evidence", get(objects::get_evidence))
         .route("/v1/verify", post(service::verify))
+        .route("/v1/audit", get(trail::trace))
         .route("/v1/admin/renewals", get(admin::list).post(admin::start))
         .route("/v1/admin/renewals/plan", get(admin::plan))
         .route("/v1/admin/renewals/scheduler/pause", post(admin::pause))
         .route("/v1/admin/renewals/scheduler/resume", post(admin::resume))
         .route("/v1/admin/renewals/{id}", get(admin::get))
+        .route(
+            "/v1/admin/tenants",
+            get(admin::tenants).post(admin::create_tenant),
+        )
+        .route("/v1/admin/tokens", post(admin::create_token))
+        .route(
+            "/v1/admin/tokens/{id}",
+            axum::routing::delete(admin::revoke_token),
+        )
         .route("/v1/tsa/certificates", get(service::tsa_certificates))
         .route("/v1/openapi.json", get(service::openapi))
         .route("/healthz", get(service::healthz))
@@ -125,6 +147,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(service::metrics))
         // bodies are streamed and limited by the handlers themselves
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn(track))
         .with_state(state)
 }

@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::auth::{own_object, require};
 use super::{ApiError, AppState, ErrorBody};
+use crate::access::{Principal, Role};
 use crate::catalog::{Metadata, ObjectView};
 use crate::evidence::EvidenceError;
 use crate::ingest::{metadata_from_query, IngestError};
@@ -179,12 +181,16 @@ async fn receive(
 
 async fn submit_inner(
     state: AppState,
+    p: Principal,
     aoid: Option<String>,
     params: Vec<(String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let (upload, metadata, mt) = receive(&state, params, req).await?;
-    let r = state.ingest.commit(upload, aoid, metadata, mt).await?;
+    let r = state
+        .ingest
+        .commit(upload, aoid, p.tenant.clone(), metadata, mt)
+        .await?;
     let body = Submitted {
         aoid: r.accepted.aoid.clone(),
         version: r.accepted.version,
@@ -194,12 +200,15 @@ async fn submit_inner(
         state: "pending".into(),
     };
     let location = format!("/v1/objects/{}", r.accepted.aoid);
-    Ok((
+    let mut resp = (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(body),
     )
-        .into_response())
+        .into_response();
+    resp.extensions_mut()
+        .insert(super::auth::CreatedObject(r.accepted.aoid.clone()));
+    Ok(resp)
 }
 
 /// Submit a document: a new archive object with version 1.
@@ -212,10 +221,12 @@ async fn submit_inner(
                (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Query(params): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    submit_inner(state, None, params, req).await
+    require(&p, &[Role::Submitter])?;
+    submit_inner(state, p, None, params, req).await
 }
 
 /// Submit a new version of an archive object.
@@ -224,15 +235,15 @@ pub async fn submit(
     responses((status = 201, body = Submitted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn submit_version(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(aoid): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    require(&p, &[Role::Submitter])?;
     check_aoid(&aoid)?;
-    if state.catalog.object(&aoid).await?.is_none() {
-        return Err(ApiError::NotFound(format!("unknown archive object {aoid}")));
-    }
-    submit_inner(state, Some(aoid), params, req).await
+    own_object(&state, &p, &aoid).await?;
+    submit_inner(state, p, Some(aoid), params, req).await
 }
 
 /// An archive object: metadata, versions, states.
@@ -240,9 +251,12 @@ pub async fn submit_version(
     responses((status = 200, body = ObjectView), (status = 404, body = ErrorBody)))]
 pub async fn get_object(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(aoid): Path<String>,
 ) -> Result<Json<ObjectView>, ApiError> {
+    require(&p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
     check_aoid(&aoid)?;
+    own_object(&state, &p, &aoid).await?;
     state
         .catalog
         .object(&aoid)
@@ -256,9 +270,12 @@ pub async fn get_object(
     responses((status = 200, content_type = "application/octet-stream", description = "the document with its media type"), (status = 404, body = ErrorBody)))]
 pub async fn get_content(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path((aoid, n)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    require(&p, &[Role::Auditor, Role::Admin])?;
     check_aoid(&aoid)?;
+    own_object(&state, &p, &aoid).await?;
     let n: i64 = n
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no version {n}")))?;
@@ -325,10 +342,13 @@ pub struct EvidenceQuery {
                (status = 404, body = ErrorBody), (status = 409, description = "{\"state\": \"pending\"}: the batch is not sealed yet")))]
 pub async fn get_evidence(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     Path(aoid): Path<String>,
     Query(q): Query<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
+    require(&p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
     check_aoid(&aoid)?;
+    own_object(&state, &p, &aoid).await?;
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let mut waited = false;
     loop {

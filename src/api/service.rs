@@ -1,6 +1,6 @@
 //! Verification, the TSA certificates, health, readiness, metrics, OpenAPI.
 
-use axum::extract::{Multipart, State};
+use axum::extract::{Extension, Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,9 @@ use der::EncodePem;
 use serde::Serialize;
 use utoipa::OpenApi;
 
+use super::auth::require;
 use super::{ApiError, AppState};
+use crate::access::{Principal, Role};
 use crate::seal::SealerStatus;
 use crate::verify::{self, InMemory, NoData, Options};
 
@@ -20,8 +22,10 @@ const VERIFY_LIMIT: usize = 256 << 20;
     responses((status = 200, description = "the verifier's report (ETSI EN 319 102-1 indications)"), (status = 400, body = super::ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
     mut mp: Multipart,
 ) -> Result<Response, ApiError> {
+    require(&p, &[Role::Auditor, Role::Admin])?;
     let mut evidence: Option<Vec<u8>> = None;
     let mut documents: Vec<Vec<u8>> = Vec::new();
     let mut total = 0usize;
@@ -129,12 +133,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
+pub async fn metrics(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Operator])?;
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
-        .into_response()
+        .into_response())
 }
 
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -242,6 +242,7 @@ fn batch_row(r: &AnyRow) -> Result<Batch, CatalogError> {
         tsa: r.try_get(7)?,
         gen_time_ms: r.try_get(8)?,
         token: r.try_get(9)?,
+        audit_head: None,
     })
 }
 

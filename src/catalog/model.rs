@@ -29,6 +29,8 @@ pub struct Metadata {
 pub struct NewVersion {
     /// `None`: a new archive object (version 1); `Some`: a new version of it.
     pub aoid: Option<String>,
+    /// The tenant a new archive object belongs to.
+    pub tenant: Option<String>,
     pub metadata: Metadata,
     pub media_type: String,
     pub size: u64,
@@ -115,6 +117,8 @@ pub struct Batch {
     pub tsa: String,
     pub gen_time_ms: i64,
     pub token: Vec<u8>,
+    /// The head of the audit chain sealed as leaf 0 (key 0), if any.
+    pub audit_head: Option<(i64, [u8; 32])>,
 }
 
 /// A version waiting to be sealed.

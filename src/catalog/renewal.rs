@@ -59,6 +59,8 @@ pub struct TreeLink {
     pub chain_end: Option<i64>,
     /// The renewal run that wrote it (renewal trees).
     pub run_id: Option<i64>,
+    /// Leaves that are object versions (a batch's leaf 0 may be the audit trail's head).
+    pub versions: i64,
 }
 
 /// A tree with its time-stamp.
@@ -131,7 +133,8 @@ pub struct RunCounts {
 }
 
 const LINK_COLS: &str =
-    "id, kind, digest_algorithm, leaves, gen_time, renewed_by, rehashed_by, chain_end, run_id";
+    "id, kind, digest_algorithm, leaves, gen_time, renewed_by, rehashed_by, chain_end, run_id, \
+     leaves - (SELECT COUNT(*) FROM audit_seals s WHERE s.batch_id = batches.id)";
 const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors";
 
 fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
@@ -145,6 +148,7 @@ fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
         rehashed_by: r.try_get(6)?,
         chain_end: r.try_get(7)?,
         run_id: r.try_get(8)?,
+        versions: r.try_get(9)?,
     })
 }
 
@@ -221,8 +225,8 @@ impl Catalog {
         row.map(|r| {
             Ok(Tree {
                 link: link_row(&r)?,
-                tsa: r.try_get(9)?,
-                token: r.try_get(10)?,
+                tsa: r.try_get(10)?,
+                token: r.try_get(11)?,
             })
         })
         .transpose()

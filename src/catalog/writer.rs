@@ -174,10 +174,11 @@ async fn insert(
         None => {
             let aoid = new_aoid();
             sqlx::query(
-                "INSERT INTO objects (aoid, created_at, latest_version) VALUES ($1, $2, 1)",
+                "INSERT INTO objects (aoid, created_at, latest_version, tenant) VALUES ($1, $2, 1, $3)",
             )
             .bind(&aoid)
             .bind(v.submitted_at_ms)
+            .bind(v.tenant.clone())
             .execute(&mut **tx)
             .await?;
             (aoid, 1i64)
@@ -267,11 +268,22 @@ async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
     .await
     .map_err(CatalogError::from)?
     .rows_affected();
-    if done != b.leaves as u64 {
+    let mut versions = b.leaves as u64;
+    if let Some((seq, head)) = &b.audit_head {
+        versions -= 1;
+        sqlx::query("INSERT INTO audit_seals (batch_id, audit_seq, head) VALUES ($1, $2, $3)")
+            .bind(b.id)
+            .bind(*seq)
+            .bind(head.to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::from)?;
+    }
+    if done != versions {
         // rolled back on drop: the batch stays pending
         return Err(WriteError::Inconsistent(format!(
-            "batch {} covers {} leaves but {} versions were pending in its range",
-            b.id, b.leaves, done
+            "batch {} covers {} versions but {} were pending in its range",
+            b.id, versions, done
         )));
     }
     tx.commit().await.map_err(CatalogError::from)?;

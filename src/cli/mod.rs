@@ -1,6 +1,8 @@
 //! The `bewahr` command line.
 
 #[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
 pub mod renew;
 #[cfg(feature = "server")]
 pub mod serve;

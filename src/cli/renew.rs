@@ -16,6 +16,9 @@ pub struct RenewArgs {
         global = true
     )]
     pub url: String,
+    /// An operator's API token.
+    #[arg(long, env = "BEWAHR_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
     /// Print the server's JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -160,7 +163,19 @@ pub fn run(args: RenewArgs) -> i32 {
 }
 
 async fn run_async(args: RenewArgs) -> i32 {
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = &args.token {
+        match reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")) {
+            Ok(v) => {
+                headers.insert(reqwest::header::AUTHORIZATION, v);
+            }
+            Err(_) => return fail("the token is not a valid header value"),
+        }
+    }
+    let http = match reqwest::Client::builder().default_headers(headers).build() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let base = args.url.trim_end_matches('/').to_string();
     let out = |v: &Value, text: &dyn Fn(&Value)| {
         if args.json {

@@ -103,6 +103,7 @@ pub struct Ctx {
     facts: Mutex<HashMap<i64, Result<plan::TokenFacts, String>>>,
     fault: Option<FaultHook>,
     status: Mutex<SchedulerStatus>,
+    audit: Option<crate::audit::Audit>,
 }
 
 impl Ctx {
@@ -133,6 +134,28 @@ impl Ctx {
             policy: RwLock::new(policy),
             facts: Mutex::new(HashMap::new()),
             fault: None,
+            audit: None,
+        }
+    }
+
+    /// Records every run in the audit trail.
+    pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    async fn audit(&self, run: &RunView, result: &str, detail: String) {
+        if let Some(a) = &self.audit {
+            a.record(crate::audit::Entry {
+                at_ms: self.now_ms(),
+                actor: run.requested_by.clone(),
+                tenant: None,
+                action: format!("renewal {} ({})", run.kind, run.scope),
+                aoid: None,
+                result: result.to_string(),
+                detail,
+            })
+            .await;
         }
     }
 
@@ -184,6 +207,7 @@ impl Ctx {
             st.state = "running".into();
         }
         tracing::info!(run = run.id, kind = %run.kind, scope = %run.scope, requested_by = %run.requested_by, "renewal started");
+        self.audit(run, "started", format!("run {}", run.id)).await;
         let result = match run.kind.as_str() {
             "timestamp" => self.run_timestamp(run).await,
             "hashtree" => match run
@@ -255,11 +279,30 @@ impl Ctx {
         if let Ok(mut st) = self.status.lock() {
             st.last_check = Some(plan.computed_at.clone());
         }
-        let due_chains: i64 = plan.due().map(|e| e.chains).sum();
-        metrics::gauge!("bewahr_renewal_due_chains").set(due_chains as f64);
+        for state in ["due", "blocked", "overdue"] {
+            let n: i64 = plan
+                .entries
+                .iter()
+                .filter(|e| e.state == state)
+                .map(|e| e.chains)
+                .sum();
+            metrics::gauge!("bewahr_renewal_chains", "state" => state).set(n as f64);
+        }
+        for e in plan
+            .entries
+            .iter()
+            .filter(|e| e.state == "overdue" || e.state == "blocked")
+        {
+            tracing::warn!(kind = %e.kind, state = %e.state, chains = e.chains, reason = %e.reason, "renewal cannot help these chains by itself");
+        }
+        // only what a run can still renew: overdue and blocked chains need an admin
         let mut queued = Vec::new();
         for kind in ["timestamp", "hashtree"] {
-            let due: Vec<&PlanEntry> = plan.due().filter(|e| e.kind == kind).collect();
+            let due: Vec<&PlanEntry> = plan
+                .entries
+                .iter()
+                .filter(|e| e.kind == kind && e.state == "due")
+                .collect();
             if due.is_empty() || self.catalog.open_run().await?.is_some() {
                 continue;
             }

@@ -51,7 +51,7 @@ pub fn current_chains(links: &[TreeLink]) -> Result<Vec<CurrentChain>, String> {
             start_run: l.run_id,
             tail_run: cur.run_id,
             digest_algorithm: l.digest_algorithm.clone(),
-            versions: l.leaves,
+            versions: l.versions,
         });
     }
     Ok(out)
@@ -119,7 +119,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Entries to run now (due, or overdue: a run reports what it cannot renew).
+    /// Entries whose time has come: due, or overdue (a run reports what it cannot renew).
     pub fn due(&self) -> impl Iterator<Item = &PlanEntry> {
         self.entries
             .iter()
@@ -324,6 +324,7 @@ mod tests {
             rehashed_by: None,
             chain_end: None,
             run_id: None,
+            versions: 10,
         }
     }
 

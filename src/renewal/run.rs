@@ -206,6 +206,7 @@ impl Ctx {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn new_tree(
         &self,
         id: i64,
@@ -337,8 +338,8 @@ impl Ctx {
             if !in_scope {
                 continue;
             }
-            if !tail_ok.contains_key(&c.tail) {
-                tail_ok.insert(c.tail, self.check_tail(c.tail, now).await);
+            if let std::collections::hash_map::Entry::Vacant(v) = tail_ok.entry(c.tail) {
+                v.insert(self.check_tail(c.tail, now).await);
             }
             match &tail_ok[&c.tail] {
                 Ok(()) => todo.push(c),

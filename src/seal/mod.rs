@@ -73,12 +73,14 @@ pub struct Sealer {
 
 impl Sealer {
     /// Starts the worker. `initial_pending` is the catalog's pending count at start.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         cfg: SealConfig,
         writer: Writer,
         store: Store,
         stamper: Stamper,
         clock: Clock,
+        audit: Option<crate::audit::Audit>,
         initial_pending: usize,
         sealed_upto: i64,
     ) -> Self {
@@ -94,7 +96,16 @@ impl Sealer {
             sealed: rx,
         };
         metrics::gauge!("bewahr_pending_objects").set(initial_pending as f64);
-        tokio::spawn(worker(cfg, writer, store, stamper, clock, s.clone(), tx));
+        tokio::spawn(worker(
+            cfg,
+            writer,
+            store,
+            stamper,
+            clock,
+            audit,
+            s.clone(),
+            tx,
+        ));
         s
     }
 
@@ -132,12 +143,14 @@ impl Sealer {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn worker(
     cfg: SealConfig,
     writer: Writer,
     store: Store,
     stamper: Stamper,
     clock: Clock,
+    audit: Option<crate::audit::Audit>,
     me: Sealer,
     sealed: watch::Sender<i64>,
 ) {
@@ -151,7 +164,7 @@ async fn worker(
         let _ = tokio::time::timeout(delay, me.wake.notified()).await;
         loop {
             me.set(|s| s.state = "sealing");
-            match seal_once(&cfg, &writer, &store, &stamper, &clock).await {
+            match seal_once(&cfg, &writer, &store, &stamper, &clock, audit.as_ref()).await {
                 Ok(None) => {
                     me.set(|s| s.state = "idle");
                     break;
@@ -201,13 +214,16 @@ async fn worker(
     }
 }
 
-/// One sealing round: `Ok(None)` when nothing is pending.
+/// One sealing round: `Ok(None)` when nothing is pending; else the batch and
+/// how many versions it sealed. With `audit`, the head of the audit chain
+/// (as it is committed now) is leaf 0 of the tree, under key 0.
 pub async fn seal_once(
     cfg: &SealConfig,
     writer: &Writer,
     store: &Store,
     stamper: &Stamper,
     clock: &Clock,
+    audit: Option<&crate::audit::Audit>,
 ) -> Result<Option<(Batch, usize)>, String> {
     let pending = writer
         .pending(cfg.max_objects)
@@ -219,9 +235,18 @@ pub async fn seal_once(
     let alg = cfg.algorithm;
     let w = alg.output_len();
     let (first_seq, last_seq) = (pending[0].seq, pending[pending.len() - 1].seq);
-    let seqs: Vec<i64> = pending.iter().map(|p| p.seq).collect();
+    let versions = pending.len();
+    let audit_head = audit.map(|a| a.head());
+    let mut seqs: Vec<i64> = Vec::with_capacity(pending.len() + 1);
+    if audit_head.is_some() {
+        seqs.push(0);
+    }
+    seqs.extend(pending.iter().map(|p| p.seq));
     let tree = tokio::task::spawn_blocking(move || {
-        let mut b = TreeBuilder::with_capacity(alg, pending.len());
+        let mut b = TreeBuilder::with_capacity(alg, pending.len() + 1);
+        if let Some((_, head)) = audit_head {
+            b.push(&alg.digest(&head)).map_err(|e| e.to_string())?;
+        }
         for p in &pending {
             if p.members.is_empty() || p.members.len() % w != 0 {
                 return Err(format!("version seq {} has a malformed leaf group", p.seq));
@@ -236,9 +261,8 @@ pub async fn seal_once(
     let stamp = stamper
         .stamp(alg, tree.root(), clock())
         .await
-        .map_err(|e| {
+        .inspect_err(|_| {
             metrics::counter!("bewahr_tsa_errors_total").increment(1);
-            e
         })?;
     let leaves = tree.leaf_count();
     let root = tree.root().to_vec();
@@ -259,10 +283,11 @@ pub async fn seal_once(
         tsa: stamp.tsa,
         gen_time_ms: (stamp.gen_time.unix_timestamp_nanos() / 1_000_000) as i64,
         token: stamp.token,
+        audit_head,
     };
     writer
         .seal(batch.clone())
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Some((batch, leaves)))
+    Ok(Some((batch, versions)))
 }

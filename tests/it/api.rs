@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use bewahr::access::Role;
 use bewahr::alg::DigestAlgorithm;
 use bewahr::api::{app, AppState};
 use bewahr::config::Config;
@@ -26,8 +27,26 @@ pub enum Db {
 pub struct TestArchive {
     pub _dir: tempfile::TempDir,
     pub archive: Archive,
+    /// The router behind a test client that sends each request with the
+    /// token of the role it needs (tenant `t1`), unless it has one.
     pub router: Router,
+    /// The router as it is: the tests of authentication use it.
+    pub raw: Router,
+    /// Tokens: `submitter`, `auditor`, `admin` of tenant `t1`,
+    /// `t2-submitter`, `t2-auditor` of tenant `t2`, and `operator`.
+    pub tokens: std::collections::HashMap<&'static str, String>,
     pg_db: Option<String>,
+}
+
+/// The role a request needs, for the test client.
+fn role_for(method: &axum::http::Method, path: &str) -> &'static str {
+    if path.starts_with("/v1/admin") || path == "/metrics" {
+        "operator"
+    } else if method == axum::http::Method::POST && path.starts_with("/v1/objects") {
+        "submitter"
+    } else {
+        "auditor"
+    }
 }
 
 impl TestArchive {
@@ -111,11 +130,47 @@ pub async fn archive_at(
     }
     tweak(&mut cfg);
     let archive = start_with(&cfg, clock, stamper).await.unwrap();
-    let router = app(archive.state.clone());
+    let raw = app(archive.state.clone());
+    let c = &archive.state.catalog;
+    let mut tokens = std::collections::HashMap::new();
+    for t in ["t1", "t2"] {
+        c.create_tenant(t, "test", 0).await.unwrap();
+    }
+    for (name, role, tenant) in [
+        ("submitter", Role::Submitter, Some("t1")),
+        ("auditor", Role::Auditor, Some("t1")),
+        ("admin", Role::Admin, Some("t1")),
+        ("t2-submitter", Role::Submitter, Some("t2")),
+        ("t2-auditor", Role::Auditor, Some("t2")),
+        ("operator", Role::Operator, None),
+    ] {
+        let (_, token) = c
+            .create_token(tenant, role, name, None, "test", 0)
+            .await
+            .unwrap();
+        tokens.insert(name, token);
+    }
+    let by_role = std::sync::Arc::new(tokens.clone());
+    let router = raw.clone().layer(axum::middleware::from_fn(
+        move |mut req: Request<Body>, next: axum::middleware::Next| {
+            let by_role = by_role.clone();
+            async move {
+                if !req.headers().contains_key(header::AUTHORIZATION) {
+                    let role = role_for(req.method(), req.uri().path());
+                    let v = format!("Bearer {}", by_role[role]);
+                    req.headers_mut()
+                        .insert(header::AUTHORIZATION, v.parse().unwrap());
+                }
+                next.run(req).await
+            }
+        },
+    ));
     Some(TestArchive {
         _dir: dir,
         archive,
         router,
+        raw,
+        tokens,
         pg_db,
     })
 }

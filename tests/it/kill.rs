@@ -1,7 +1,7 @@
-//! Fault injection: `kill -9` of the real server mid-ingest and mid-sealing.
-//! Afterwards every acknowledged object is there with its exact bytes, every
-//! object is pending or preserved, and every preserved one has a valid
-//! evidence record.
+//! Fault injection: `kill -9` of the real server mid-ingest, mid-sealing and
+//! mid-renewal. Afterwards every acknowledged object is there with its exact
+//! bytes, every object is pending or preserved, every preserved one has a
+//! valid evidence record, and an interrupted renewal is redone exactly once.
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -16,11 +16,41 @@ fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("BEWAHR_BATCH__INTERVAL_MS", interval_ms.to_string())
+        .env("BEWAHR_RENEWAL__AUTOMATIC", "false")
         .env("BEWAHR_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// A tenant and tokens made with the command line on the data dir: (submitter, auditor, operator) clients.
+fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest::Client) {
+    let o = run(bewahr()
+        .args(["tenant", "create", "kill", "--data-dir"])
+        .arg(dir));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let token = |role: &str| {
+        let mut c = bewahr();
+        c.args(["token", "create", "--role", role, "--data-dir"])
+            .arg(dir);
+        if role != "operator" {
+            c.args(["--tenant", "kill"]);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let t = stdout(&o).lines().last().unwrap().to_string();
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .unwrap()
+    };
+    (token("submitter"), token("auditor"), token("operator"))
 }
 
 async fn wait_ready(http: &reqwest::Client, base: &str) {
@@ -39,7 +69,7 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     let dir = tempdir();
-    let http = reqwest::Client::new();
+    let (http, aud, op) = clients(dir.path());
     let mut acknowledged: Vec<(String, Vec<u8>)> = Vec::new();
     let mut n = 0u64;
     for round in 0..6 {
@@ -117,8 +147,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     };
     for (i, (aoid, doc)) in acknowledged.iter().enumerate() {
         let obj: serde_json::Value = serde_json::from_slice(
-            &http
-                .get(format!("{base}/v1/objects/{aoid}"))
+            &aud.get(format!("{base}/v1/objects/{aoid}"))
                 .send()
                 .await
                 .unwrap()
@@ -137,7 +166,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
         );
         // every 7th: content and evidence in full (all of them would be slow in debug builds)
         if i % 7 == 0 {
-            let body = http
+            let body = aud
                 .get(format!("{base}/v1/objects/{aoid}/versions/1/content"))
                 .send()
                 .await
@@ -146,7 +175,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
                 .await
                 .unwrap();
             assert_eq!(&body[..], &doc[..], "{aoid}: content differs");
-            let r = http
+            let r = aud
                 .get(format!("{base}/v1/objects/{aoid}/evidence?wait=30"))
                 .send()
                 .await
@@ -165,7 +194,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     // nothing is stuck: everything gets sealed
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let h: serde_json::Value = http
+        let h: serde_json::Value = op
             .get(format!("{base}/metrics"))
             .send()
             .await
@@ -188,6 +217,155 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn post_renewal(http: &reqwest::Client, base: &str, body: serde_json::Value) -> i64 {
+    let r = http
+        .post(format!("{base}/v1/admin/renewals"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn runs(http: &reqwest::Client, base: &str) -> Vec<serde_json::Value> {
+    let j: serde_json::Value = http
+        .get(format!("{base}/v1/admin/renewals"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    j["runs"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
+    let dir = tempdir();
+    let (sub, aud, http) = clients(dir.path());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(dir.path(), port, 50);
+    wait_ready(&http, &base).await;
+    // 240 documents of 256 KiB: rehashing them takes a moment, even more in debug builds
+    let mut docs = Vec::new();
+    for i in 0..240u32 {
+        let doc: Vec<u8> = (0..256 * 1024u32)
+            .map(|j| (j.wrapping_mul(i + 7) >> 3) as u8)
+            .collect();
+        let r = sub
+            .post(format!("{base}/v1/objects"))
+            .header("content-type", "application/octet-stream")
+            .body(doc.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let j: serde_json::Value = r.json().await.unwrap();
+        docs.push((j["aoid"].as_str().unwrap().to_string(), doc));
+    }
+    let last = &docs.last().unwrap().0;
+    let r = aud
+        .get(format!("{base}/v1/objects/{last}/evidence?wait=30"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // hash-tree renewal, killed twice; then time-stamp renewal, killed once
+    let mut kills = 0;
+    for (round, delay_ms) in [(0, 40u64), (1, 120), (2, 10), (3, 0)] {
+        if round > 0 {
+            let port = free_port();
+            let b = format!("http://127.0.0.1:{port}");
+            child = spawn(dir.path(), port, 50);
+            wait_ready(&http, &b).await;
+            if round == 2 {
+                // the hash-tree renewal is redone after its restarts
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !runs(&http, &b).await.iter().all(|r| r["state"] == "done") {
+                    assert!(Instant::now() < deadline, "{:?}", runs(&http, &b).await);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                post_renewal(&http, &b, serde_json::json!({"kind": "timestamp"})).await;
+            }
+            if round == 3 {
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while !runs(&http, &b).await.iter().all(|r| r["state"] == "done") {
+                    assert!(Instant::now() < deadline, "{:?}", runs(&http, &b).await);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                let all = runs(&http, &b).await;
+                assert_eq!(all.len(), 2, "{all:?}");
+                assert!(
+                    all.iter()
+                        .any(|r| r["kind"] == "hashtree" && r["attempts"].as_i64().unwrap() >= 2),
+                    "the hash-tree renewal was interrupted and redone: {all:?}"
+                );
+                // every record: chain 1 (SHA-256, one time-stamp), chain 2 (SHA-512, renewed once)
+                let pem = http
+                    .get(format!("{b}/v1/tsa/certificates"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                let certs = x509_cert::Certificate::load_pem_chain(&pem).unwrap();
+                let policy = AlgorithmPolicy::default();
+                let opts = Options {
+                    trusted: &certs[1..],
+                    extra_certificates: &[],
+                    at: time::OffsetDateTime::now_utc(),
+                    policy: &policy,
+                };
+                for (aoid, doc) in &docs {
+                    let er = aud
+                        .get(format!("{b}/v1/objects/{aoid}/evidence"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap();
+                    let rep = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
+                    assert_eq!(
+                        rep.indication,
+                        Indication::Passed,
+                        "{aoid}: {}",
+                        rep.to_text()
+                    );
+                    assert_eq!(rep.chains, 2, "{aoid}: {}", rep.to_text());
+                    assert_eq!(
+                        rep.archive_time_stamps.len(),
+                        3,
+                        "{aoid}: {}",
+                        rep.to_text()
+                    );
+                }
+                break;
+            }
+        } else {
+            post_renewal(
+                &http,
+                &base,
+                serde_json::json!({"kind": "hashtree", "digest_algorithm": "sha512"}),
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    assert_eq!(kills, 3);
     child.kill().unwrap();
     child.wait().unwrap();
 }
