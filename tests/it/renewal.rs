@@ -475,7 +475,7 @@ async fn a_tsa_outage_fails_the_run_and_changes_nothing() {
     let policy = AlgorithmPolicy::default();
     let docs = vec![(submit(&a, b"Akte").await, b"Akte".to_vec())];
     check_all(&a, &docs, &policy, clock.now()).await;
-    let mut dead = TsaEndpoint::new("down", &format!("http://127.0.0.1:{}/", free_port()));
+    let mut dead = TsaEndpoint::new("down", format!("http://127.0.0.1:{}/", free_port()));
     dead.timeout = Duration::from_millis(300);
     dead.retries = 0;
     let down = Stamper::remote(TsaClient::new(vec![dead]).unwrap());
