@@ -167,6 +167,12 @@ impl Ingest {
             .await
             .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??;
         let leaf = extra.unwrap_or_else(|| stored.sha256.to_vec());
+        // the salt keeps sibling hashes in shared trees from telling anything about this document
+        let mut salt = vec![0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(
+            |_| IngestError::Write(WriteError::Store("no randomness for the salt".into())),
+        )?;
+        let salt_hash = self.algorithm.digest(&salt);
         let now: OffsetDateTime = (self.clock)();
         let accepted = self
             .writer
@@ -177,7 +183,8 @@ impl Ingest {
                 media_type,
                 size: stored.size,
                 sha256: stored.sha256,
-                members: vec![leaf],
+                members: vec![leaf, salt_hash],
+                salt: Some(salt),
                 submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
             })
             .await

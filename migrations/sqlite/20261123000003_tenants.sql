@@ -25,6 +25,12 @@ CREATE TABLE tokens (
 ALTER TABLE objects ADD COLUMN tenant TEXT;
 CREATE INDEX objects_tenant ON objects (tenant);
 
+-- A secret random salt per version, hashed as the second member of its
+-- leaf's data-object group: the sibling hashes in one tenant's evidence
+-- records reveal nothing about other tenants' documents, not even guessable
+-- ones. Never shown; needed again for hash-tree renewal.
+ALTER TABLE versions ADD COLUMN salt BLOB;
+
 -- The audit trail: who did what, when, with what result. Each entry's hash
 -- chains it to the one before (hash = SHA-256(previous hash || entry)), so a
 -- changed, inserted or removed entry breaks the chain from there on. The

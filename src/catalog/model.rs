@@ -37,6 +37,8 @@ pub struct NewVersion {
     pub sha256: [u8; 32],
     /// The leaf's data-object group, hashes in the tree's algorithm.
     pub members: Vec<Vec<u8>>,
+    /// The secret salt whose hash is the group's second member.
+    pub salt: Option<Vec<u8>>,
     pub submitted_at_ms: i64,
 }
 

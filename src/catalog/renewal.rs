@@ -188,6 +188,18 @@ fn in_list(ids: &[i64]) -> String {
     s
 }
 
+/// What hash-tree renewal needs of a version.
+#[derive(Clone, Debug)]
+pub struct VersionLeaf {
+    pub seq: i64,
+    pub sha256: [u8; 32],
+    /// The sealed data-object group (hashes in the batch's algorithm).
+    pub members: Vec<u8>,
+    pub batch_id: Option<i64>,
+    /// The secret salt (the group's second member is its hash).
+    pub salt: Option<Vec<u8>>,
+}
+
 /// Why a renewal was not recorded (nothing of it was).
 #[derive(Debug, thiserror::Error)]
 pub enum RenewalCommitError {
@@ -322,31 +334,30 @@ impl Catalog {
         Ok(())
     }
 
-    /// The content digests and data-object groups of versions, by seq.
-    pub async fn versions_by_seq(
-        &self,
-        seqs: &[i64],
-    ) -> Result<Vec<(i64, [u8; 32], Vec<u8>, Option<i64>)>, CatalogError> {
+    /// The content digests, data-object groups, sealing batches and salts of versions, by seq.
+    pub async fn versions_by_seq(&self, seqs: &[i64]) -> Result<Vec<VersionLeaf>, CatalogError> {
         let mut out = Vec::with_capacity(seqs.len());
         for chunk in seqs.chunks(500) {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT seq, sha256, members, batch_id FROM versions WHERE seq IN ({}) ORDER BY seq",
+                "SELECT seq, sha256, members, batch_id, salt FROM versions WHERE seq IN ({}) ORDER BY seq",
                 in_list(chunk)
             )))
             .fetch_all(self.pool())
             .await?;
             for r in rows {
                 let sha: Vec<u8> = r.try_get(1)?;
-                out.push((
-                    r.try_get(0)?,
-                    sha.try_into()
+                out.push(VersionLeaf {
+                    seq: r.try_get(0)?,
+                    sha256: sha
+                        .try_into()
                         .map_err(|_| CatalogError::Corrupt("sha256 is not 32 bytes".into()))?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                ));
+                    members: r.try_get(2)?,
+                    batch_id: r.try_get(3)?,
+                    salt: r.try_get(4)?,
+                });
             }
         }
-        out.sort_by_key(|v| v.0);
+        out.sort_by_key(|v| v.seq);
         Ok(out)
     }
 

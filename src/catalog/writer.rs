@@ -197,8 +197,8 @@ async fn insert(
     let meta = serde_json::to_string(&v.metadata.meta).unwrap_or_else(|_| "{}".into());
     let members: Vec<u8> = v.members.concat();
     let row = sqlx::query(
-        "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+        "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
     )
     .bind(&aoid)
     .bind(version)
@@ -212,6 +212,7 @@ async fn insert(
     .bind(v.size as i64)
     .bind(v.sha256.to_vec())
     .bind(members)
+    .bind(v.salt.clone())
     .fetch_one(&mut **tx)
     .await?;
     Ok(Ok(Accepted {

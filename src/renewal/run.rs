@@ -386,14 +386,14 @@ impl Ctx {
         seqs.sort_unstable();
         let versions = self.catalog.versions_by_seq(&seqs).await?;
         let mut work = Vec::with_capacity(versions.len());
-        for (seq, sha, members, batch) in versions {
-            let Some(batch) = batch else {
+        for v in versions {
+            let Some(batch) = v.batch_id else {
                 out.errors
-                    .push(format!("version seq {seq} is in a tree but not sealed"));
+                    .push(format!("version seq {} is in a tree but not sealed", v.seq));
                 continue;
             };
-            let plan = self.evidence.plan(seq, batch).await?;
-            work.push((seq, sha, members, plan));
+            let plan = self.evidence.plan(v.seq, batch).await?;
+            work.push((v, plan));
         }
         let store = self.store.clone();
         let workers = self.settings.workers.max(1);
@@ -407,9 +407,7 @@ impl Ctx {
                         let store = &store;
                         s.spawn(move || {
                             part.iter()
-                                .map(|(seq, sha, members, plan)| {
-                                    rehash_one(store, target, *seq, sha, members, plan)
-                                })
+                                .map(|(v, plan)| rehash_one(store, target, v, plan))
                                 .collect::<Vec<_>>()
                         })
                     })
@@ -428,11 +426,15 @@ impl Ctx {
         .map_err(|e| RunError::Invalid(e.to_string()))?;
         let mut builder = TreeBuilder::with_capacity(target, results.len());
         let mut keys = Vec::with_capacity(results.len());
+        let mut groups: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut tails: BTreeMap<i64, i64> = BTreeMap::new();
         for r in results {
             match r {
                 Ok(r) => {
-                    builder.push(&r.leaf)?;
+                    builder.push_group(r.group.iter().map(|m| m.as_slice()))?;
+                    if r.group.len() > 1 {
+                        groups.push((r.seq, r.group.concat()));
+                    }
                     keys.push(r.seq);
                     out.counts.bytes_read += r.bytes as i64;
                     tails.insert(r.start, r.tail);
@@ -464,6 +466,7 @@ impl Ctx {
         let id = self.catalog.next_renewal_tree_id().await?;
         let store = self.store.clone();
         let (tree, keys) = tokio::task::spawn_blocking(move || {
+            store.put_groups(id as u64, &groups)?;
             store
                 .put_tree(id as u64, &tree, &keys)
                 .map(|_| (tree, keys))
@@ -488,21 +491,22 @@ impl Ctx {
 
 struct Rehashed {
     seq: i64,
-    leaf: Vec<u8>,
+    /// The new data-object group: H'(H'(d) || H'(ATSeq)) for the document
+    /// and, if the version has one, for its salt.
+    group: Vec<Vec<u8>>,
     bytes: u64,
     start: i64,
     tail: i64,
 }
 
-/// h'(d) || h'(ATSeq) for one version: its record so far, its content streamed.
+/// h'(d) || h'(ATSeq) for one version (and for its salt): its record so far, its content streamed.
 fn rehash_one(
     store: &crate::store::Store,
     target: DigestAlgorithm,
-    seq: i64,
-    sha: &[u8; 32],
-    members: &[u8],
+    v: &crate::catalog::VersionLeaf,
     plan: &crate::evidence::ChainPlan,
 ) -> Result<Rehashed, String> {
+    let (seq, sha, members) = (v.seq, &v.sha256, v.members.as_slice());
     let chains = build_chains(store, seq, members, plan).map_err(|e| e.to_string())?;
     if chains.chains.len() != plan.len() {
         return Err(format!(
@@ -522,9 +526,10 @@ fn rehash_one(
             .map(|g| g.len())
             .unwrap_or(w0),
     };
-    if group > w0 {
+    let known = 1 + usize::from(v.salt.is_some());
+    if group > known * w0 {
         return Err(format!(
-            "version seq {seq}: its data-object group has {} members; only the document is stored, so it cannot be rehashed",
+            "version seq {seq}: its data-object group has {} members; only the document and its salt are stored, so it cannot be rehashed",
             group / w0
         ));
     }
@@ -542,9 +547,13 @@ fn rehash_one(
         h.update(&piece);
     }
     let hd = h.finish();
+    let mut group = vec![target.digest_parts(&[&hd, &ha])];
+    if let Some(salt) = &v.salt {
+        group.push(target.digest_parts(&[&target.digest(salt), &ha]));
+    }
     Ok(Rehashed {
         seq,
-        leaf: target.digest_parts(&[&hd, &ha]),
+        group,
         bytes,
         start,
         tail: chains.last_tree,

@@ -572,3 +572,57 @@ async fn the_audit_trail_records_who_did_what_and_shows_tampering() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_trees_reveal_nothing_about_other_tenants_documents() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    // a guessable document of tenant t2 and one of t1, sealed in the same tree
+    let guessable = "Antrag abgelehnt";
+    let theirs = submit(&a, "t2-submitter", guessable).await;
+    let mine = submit(&a, "submitter", "Bescheid der Stadt A").await;
+    let (st, _, er) = send(
+        &a.raw,
+        req(
+            Method::GET,
+            &format!("/v1/objects/{mine}/evidence?wait=20"),
+            Some(&a.tokens["auditor"]),
+            Body::empty(),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, _, er2) = send(
+        &a.raw,
+        req(
+            Method::GET,
+            &format!("/v1/objects/{theirs}/evidence?wait=20"),
+            Some(&a.tokens["t2-auditor"]),
+            Body::empty(),
+            false,
+        ),
+    )
+    .await;
+    let batch = |er: &[u8]| {
+        bewahr::ers::EvidenceRecord::from_der_checked(er)
+            .unwrap()
+            .archive_time_stamp_sequence[0][0]
+            .time_stamp
+            .as_bytes()
+            .to_vec()
+    };
+    assert_eq!(batch(&er), batch(&er2), "both are in one tree");
+    let h = bewahr::alg::DigestAlgorithm::Sha256.digest(guessable.as_bytes());
+    assert!(
+        !er.windows(32).any(|w| w == h.as_slice()),
+        "t1's evidence record must not carry the hash of t2's document"
+    );
+    // and the records are still plain RFC 4998: they verify, also with Bouncy Castle
+    let dir = tempdir();
+    let (erp, dp) = (dir.path().join("a.ers"), dir.path().join("a.txt"));
+    std::fs::write(&erp, &er).unwrap();
+    std::fs::write(&dp, "Bescheid der Stadt A").unwrap();
+    crate::bouncycastle::validate_with_bc(&erp, &dp);
+}
