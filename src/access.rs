@@ -303,16 +303,43 @@ impl Catalog {
         })
     }
 
-    /// The tenant of an object: `None` if there is no such object.
-    pub async fn object_tenant(&self, aoid: &str) -> Result<Option<Option<String>>, CatalogError> {
-        let r = sqlx::query("SELECT tenant FROM objects WHERE aoid = $1")
+    /// The tenant of an object: `None` if there is no such object (or it
+    /// was deleted, unless `deleted_too`).
+    pub async fn object_tenant(
+        &self,
+        aoid: &str,
+        deleted_too: bool,
+    ) -> Result<Option<Option<String>>, CatalogError> {
+        let r = sqlx::query("SELECT tenant, deleted_at FROM objects WHERE aoid = $1")
             .bind(aoid)
             .fetch_optional(self.pool())
             .await?;
         Ok(match r {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
+            Some(r) if deleted_too || r.try_get::<Option<i64>, _>(1)?.is_none() => {
+                Some(r.try_get(0)?)
+            }
+            _ => None,
         })
+    }
+
+    /// Sets (`Some(reason)`) or lifts (`None`) the legal hold of a live object;
+    /// false if there is no such object.
+    pub async fn set_legal_hold(
+        &self,
+        aoid: &str,
+        hold: Option<&str>,
+    ) -> Result<bool, CatalogError> {
+        Ok(
+            sqlx::query(
+                "UPDATE objects SET legal_hold = $1 WHERE aoid = $2 AND deleted_at IS NULL",
+            )
+            .bind(hold.map(str::to_string))
+            .bind(aoid)
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+                == 1,
+        )
     }
 }
 

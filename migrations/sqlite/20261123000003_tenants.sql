@@ -58,3 +58,13 @@ CREATE TABLE audit_seals (
     audit_seq BIGINT NOT NULL,
     head BLOB NOT NULL
 );
+
+-- Retention and deletion (TR-ESOR A5.1, ETSI TS 119 511): a legal hold
+-- blocks deletion; a deleted object keeps a tombstone (its versions' seq,
+-- batch and digest, for the trees other objects' evidence depends on) but
+-- loses its metadata, salt and, once nothing else refers to it, its content.
+ALTER TABLE objects ADD COLUMN legal_hold TEXT;
+ALTER TABLE objects ADD COLUMN deleted_at BIGINT;
+-- JSON: reason, requestor, who deleted
+ALTER TABLE objects ADD COLUMN deletion TEXT;
+ALTER TABLE versions ADD COLUMN deleted_at BIGINT;

@@ -15,6 +15,10 @@ use crate::audit::Entry;
 #[derive(Clone, Debug)]
 pub struct CreatedObject(pub String);
 
+/// Set by a handler on its response: what the audit entry should say besides the result.
+#[derive(Clone, Debug)]
+pub struct AuditDetail(pub String);
+
 /// The archive object a request is about, if its path names a valid one.
 fn aoid_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/objects/")?;
@@ -65,7 +69,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                             .map(|c| c.0.clone())
                     }),
                     result: resp.status().as_u16().to_string(),
-                    detail: String::new(),
+                    detail: resp
+                        .extensions()
+                        .get::<AuditDetail>()
+                        .map(|d| d.0.clone())
+                        .unwrap_or_default(),
                 })
                 .await;
             resp
@@ -106,7 +114,25 @@ pub fn require(p: &Principal, roles: &[Role]) -> Result<(), ApiError> {
 /// `404` unless `aoid` is an object of the principal's tenant (another
 /// tenant's object is not found, not forbidden: no probing for AOIDs).
 pub async fn own_object(state: &AppState, p: &Principal, aoid: &str) -> Result<(), ApiError> {
-    match state.catalog.object_tenant(aoid).await? {
+    own(state, p, aoid, false).await
+}
+
+/// As [`own_object`], also for a deleted object (its audit trail stays readable).
+pub async fn own_object_or_deleted(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+) -> Result<(), ApiError> {
+    own(state, p, aoid, true).await
+}
+
+async fn own(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    deleted_too: bool,
+) -> Result<(), ApiError> {
+    match state.catalog.object_tenant(aoid, deleted_too).await? {
         Some(Some(t)) if p.tenant.as_deref() == Some(t.as_str()) => Ok(()),
         _ => Err(ApiError::NotFound("no such archive object".into())),
     }

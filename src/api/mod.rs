@@ -72,6 +72,8 @@ pub struct AppState {
         admin::create_token,
         admin::revoke_token,
         trail::trace,
+        objects::delete_object,
+        objects::legal_hold,
     ),
     components(schemas(
         objects::Submitted,
@@ -94,7 +96,10 @@ pub struct AppState {
         admin::NewTenant,
         admin::NewToken,
         admin::CreatedToken,
-        crate::audit::EntryView
+        crate::audit::EntryView,
+        crate::catalog::Deleted,
+        objects::DeletionRequest,
+        objects::LegalHold
     ))
 )]
 pub struct ApiDoc;
@@ -117,7 +122,14 @@ async fn track(req: Request, next: Next) -> Response {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/objects", post(objects::submit))
-        .route("/v1/objects/{aoid}", get(objects::get_object))
+        .route(
+            "/v1/objects/{aoid}",
+            get(objects::get_object).delete(objects::delete_object),
+        )
+        .route(
+            "/v1/objects/{aoid}/legal-hold",
+            axum::routing::put(objects::legal_hold),
+        )
         .route("/v1/objects/{aoid}/versions", post(objects::submit_version))
         .route(
             "/v1/objects/{aoid}/versions/{n}/content",

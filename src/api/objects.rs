@@ -381,3 +381,119 @@ pub async fn get_evidence(
         }
     }
 }
+
+/// Why an object is deleted (TR-ESOR ReasonOfDeletion).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletionRequest {
+    /// Required before the retention date.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Who asked for it (RequestorName); required before the retention date.
+    #[serde(default)]
+    pub requestor: Option<String>,
+}
+
+/// Delete an archive object (the tenant's admin): content and metadata go,
+/// every other object's evidence stays valid. Refused under legal hold,
+/// while a version is pending, and before the retention date unless a
+/// reason and a requestor are given.
+#[utoipa::path(delete, path = "/v1/objects/{aoid}", params(("aoid" = String, Path)), request_body = Option<DeletionRequest>,
+    responses((status = 200, body = crate::catalog::Deleted), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "legal hold, retention date, or a pending version")))]
+pub async fn delete_object(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(aoid): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Admin])?;
+    check_aoid(&aoid)?;
+    own_object(&state, &p, &aoid).await?;
+    let req: DeletionRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        DeletionRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad(
+                "invalid_request",
+                format!("the body must be JSON {{\"reason\": ..., \"requestor\": ...}}: {e}"),
+            )
+        })?
+    };
+    let now = (state.ingest.clock)();
+    let d = crate::catalog::Deletion {
+        aoid: aoid.clone(),
+        reason: req.reason.clone(),
+        requestor: req.requestor.clone(),
+        by: p.token.clone(),
+        at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+        today: state.ingest.today().to_string(),
+    };
+    let detail = format!(
+        "reason: {}; requestor: {}",
+        req.reason.as_deref().unwrap_or("-"),
+        req.requestor.as_deref().unwrap_or("-")
+    );
+    let mut resp = match state.ingest.writer.delete(d).await {
+        Ok(done) => {
+            tracing::info!(%aoid, by = %p.token, %detail, versions = done.versions, "archive object deleted");
+            metrics::counter!("bewahr_deletions_total").increment(1);
+            Json(done).into_response()
+        }
+        Err(crate::catalog::WriteError::Refused(m)) => ApiError::Conflict {
+            code: "deletion_refused",
+            message: m,
+        }
+        .into_response(),
+        Err(crate::catalog::WriteError::UnknownAoid(_)) => {
+            ApiError::NotFound("no such archive object".into()).into_response()
+        }
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    };
+    resp.extensions_mut()
+        .insert(super::auth::AuditDetail(detail));
+    Ok(resp)
+}
+
+/// Set or lift a legal hold.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHold {
+    pub hold: bool,
+    /// Why (required to set a hold).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Set or lift the legal hold of an archive object (the tenant's admin): under a hold nothing deletes it.
+#[utoipa::path(put, path = "/v1/objects/{aoid}/legal-hold", params(("aoid" = String, Path)), request_body = LegalHold,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn legal_hold(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(aoid): Path<String>,
+    body: Result<Json<LegalHold>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Admin])?;
+    check_aoid(&aoid)?;
+    own_object(&state, &p, &aoid).await?;
+    let Json(h) = body.map_err(|e| ApiError::bad("invalid_request", e.body_text()))?;
+    let reason = h.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    if h.hold && reason.is_none() {
+        return Err(ApiError::bad(
+            "invalid_request",
+            "a legal hold needs a reason",
+        ));
+    }
+    let set = if h.hold { reason } else { None };
+    if !state.catalog.set_legal_hold(&aoid, set).await? {
+        return Err(ApiError::NotFound("no such archive object".into()));
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.extensions_mut()
+        .insert(super::auth::AuditDetail(match set {
+            Some(r) => format!("legal hold set: {r}"),
+            None => "legal hold lifted".into(),
+        }));
+    Ok(resp)
+}

@@ -4,7 +4,7 @@ use axum::extract::{Extension, Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::{own_object, require};
+use super::auth::{own_object_or_deleted, require};
 use super::objects::check_aoid;
 use super::{ApiError, AppState};
 use crate::access::{Principal, Role};
@@ -34,7 +34,7 @@ pub async fn trace(
     if let Some(a) = &q.aoid {
         check_aoid(a)?;
         if p.role != Role::Operator {
-            own_object(&state, &p, a).await?;
+            own_object_or_deleted(&state, &p, a).await?;
         }
     }
     let tenant = match p.role {

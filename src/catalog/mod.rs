@@ -16,7 +16,7 @@ mod writer;
 
 pub use model::*;
 pub use renewal::*;
-pub use writer::{WriteError, Writer};
+pub use writer::{Deleted, Deletion, WriteError, Writer};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};

@@ -339,7 +339,7 @@ impl Catalog {
         let mut out = Vec::with_capacity(seqs.len());
         for chunk in seqs.chunks(500) {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT seq, sha256, members, batch_id, salt FROM versions WHERE seq IN ({}) ORDER BY seq",
+                "SELECT seq, sha256, members, batch_id, salt FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
                 in_list(chunk)
             )))
             .fetch_all(self.pool())

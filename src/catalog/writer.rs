@@ -20,12 +20,40 @@ pub enum WriteError {
     Stopped,
     #[error("sealing: {0}")]
     Inconsistent(String),
+    /// A deletion the rules refuse (legal hold, retention, pending versions).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A deletion to carry out (TR-ESOR ArchiveDeletion).
+#[derive(Clone, Debug)]
+pub struct Deletion {
+    pub aoid: String,
+    pub reason: Option<String>,
+    pub requestor: Option<String>,
+    /// Who asked (a token id).
+    pub by: String,
+    pub at_ms: i64,
+    /// Today, YYYY-MM-DD: versions retained beyond it need a reason and a requestor.
+    pub today: String,
+}
+
+/// What a deletion removed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub aoid: String,
+    pub versions: i64,
+    /// Stored documents removed (identical content of other objects stays).
+    pub contents_removed: i64,
+    /// Whether it was deleted before its retention date (with a reason).
+    pub before_retention: bool,
 }
 
 enum Op {
     Ingest(NewVersion, oneshot::Sender<Result<Accepted, WriteError>>),
     Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
     Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
+    Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
 }
 
 /// Handle to the writer task.
@@ -60,6 +88,19 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Op::Pending(limit, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Deletes an archive object: refused under legal hold, while a version
+    /// is pending, or before its retention date without reason and requestor.
+    /// Serialised with submissions, so content is never removed under a
+    /// submission that deduplicated against it.
+    pub async fn delete(&self, d: Deletion) -> Result<Deleted, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Delete(d, tx))
             .await
             .map_err(|_| WriteError::Stopped)?;
         rx.await.map_err(|_| WriteError::Stopped)?
@@ -104,6 +145,9 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                 Op::Seal(b, reply) => {
                     let _ = reply.send(seal(&catalog, b).await);
                 }
+                Op::Delete(d, reply) => {
+                    let _ = reply.send(delete(&catalog, &store, d).await);
+                }
             }
         }
     }
@@ -114,14 +158,40 @@ type Reply = oneshot::Sender<Result<Accepted, WriteError>>;
 async fn ingest_group(catalog: &Catalog, store: &Store, group: Vec<(NewVersion, Reply)>) {
     // content first: one fsync makes every upload of the group durable
     let s = store.clone();
-    if let Err(e) = tokio::task::spawn_blocking(move || s.sync())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
+    let digests: Vec<[u8; 32]> = group.iter().map(|(v, _)| v.sha256).collect();
+    let present = match tokio::task::spawn_blocking(move || {
+        s.sync()?;
+        digests
+            .iter()
+            .map(|d| s.has(d))
+            .collect::<Result<Vec<bool>, _>>()
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()))
     {
-        for (_, r) in group {
-            let _ = r.send(Err(WriteError::Store(e.clone())));
+        Ok(p) => p,
+        Err(e) => {
+            for (_, r) in group {
+                let _ = r.send(Err(WriteError::Store(e.clone())));
+            }
+            return;
         }
+    };
+    // a deletion (serialised before us) may have removed content a
+    // submission deduplicated against: that submission must be sent again
+    let mut kept = Vec::with_capacity(group.len());
+    for ((v, r), ok) in group.into_iter().zip(present) {
+        if ok {
+            kept.push((v, r));
+        } else {
+            let _ = r.send(Err(WriteError::Store(
+                "the content was deleted while this submission was uploaded; send it again".into(),
+            )));
+        }
+    }
+    let group = kept;
+    if group.is_empty() {
         return;
     }
     let result: Result<Vec<Result<Accepted, WriteError>>, CatalogError> = async {
@@ -289,4 +359,112 @@ async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
     }
     tx.commit().await.map_err(CatalogError::from)?;
     Ok(())
+}
+
+async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted, WriteError> {
+    let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
+    // the write first: it takes SQLite's write lock; the checks below run under it
+    let n =
+        sqlx::query("UPDATE objects SET deleted_at = $1 WHERE aoid = $2 AND deleted_at IS NULL")
+            .bind(d.at_ms)
+            .bind(&d.aoid)
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::from)?
+            .rows_affected();
+    if n == 0 {
+        return Err(WriteError::UnknownAoid(d.aoid));
+    }
+    let obj = sqlx::query("SELECT legal_hold FROM objects WHERE aoid = $1")
+        .bind(&d.aoid)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    let hold: Option<String> = obj.try_get(0).map_err(CatalogError::from)?;
+    if let Some(h) = hold {
+        return Err(WriteError::Refused(format!(
+            "the object is under legal hold ({h}); it cannot be deleted until the hold is lifted"
+        )));
+    }
+    let rows = sqlx::query(
+        "SELECT version, batch_id, retention_until, sha256 FROM versions WHERE aoid = $1 ORDER BY version",
+    )
+    .bind(&d.aoid)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?;
+    let mut retained: Option<String> = None;
+    let mut digests: Vec<Vec<u8>> = Vec::new();
+    for r in &rows {
+        let version: i64 = r.try_get(0).map_err(CatalogError::from)?;
+        let batch: Option<i64> = r.try_get(1).map_err(CatalogError::from)?;
+        if batch.is_none() {
+            return Err(WriteError::Refused(format!(
+                "version {version} is pending; delete the object once its batch is sealed"
+            )));
+        }
+        let until: Option<String> = r.try_get(2).map_err(CatalogError::from)?;
+        if let Some(u) = until {
+            if u > d.today && retained.as_ref().is_none_or(|x| u > *x) {
+                retained = Some(u);
+            }
+        }
+        digests.push(r.try_get(3).map_err(CatalogError::from)?);
+    }
+    let has = |s: &Option<String>| s.as_ref().is_some_and(|x| !x.trim().is_empty());
+    if let Some(u) = &retained {
+        if !(has(&d.reason) && has(&d.requestor)) {
+            return Err(WriteError::Refused(format!(
+                "the object is to be retained until {u}: deleting it before then needs a reason and a requestor"
+            )));
+        }
+    }
+    let info = serde_json::json!({"reason": d.reason, "requestor": d.requestor, "by": d.by, "before_retention": retained});
+    sqlx::query("UPDATE objects SET deletion = $1 WHERE aoid = $2")
+        .bind(info.to_string())
+        .bind(&d.aoid)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    // metadata and salt go; seq, batch and digest stay (other objects' trees hold the leaf hash)
+    sqlx::query(
+        "UPDATE versions SET deleted_at = $1, system = NULL, file_ref = NULL, title = NULL, meta = '{}', salt = NULL WHERE aoid = $2",
+    )
+    .bind(d.at_ms)
+    .bind(&d.aoid)
+    .execute(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?;
+    tx.commit().await.map_err(CatalogError::from)?;
+    // content nobody else refers to (a crash here leaves unreferenced content, never missing content)
+    let mut removed = 0;
+    digests.sort();
+    digests.dedup();
+    for sha in digests {
+        let live: i64 =
+            sqlx::query("SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL")
+                .bind(sha.clone())
+                .fetch_one(catalog.pool())
+                .await
+                .map_err(CatalogError::from)?
+                .try_get(0)
+                .map_err(CatalogError::from)?;
+        if live == 0 {
+            let Ok(sha) = <[u8; 32]>::try_from(sha.as_slice()) else {
+                continue;
+            };
+            let s = store.clone();
+            let gone = tokio::task::spawn_blocking(move || s.delete_content(&sha))
+                .await
+                .map_err(|e| WriteError::Store(e.to_string()))?
+                .map_err(|e| WriteError::Store(e.to_string()))?;
+            removed += i64::from(gone);
+        }
+    }
+    Ok(Deleted {
+        aoid: d.aoid,
+        versions: rows.len() as i64,
+        contents_removed: removed,
+        before_retention: retained.is_some(),
+    })
 }

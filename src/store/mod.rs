@@ -175,6 +175,27 @@ impl Store {
         }
     }
 
+    /// Removes content (every chunk and its entry); durable when it returns.
+    /// The caller makes sure no archived version refers to it any more.
+    pub fn delete_content(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
+        let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? else {
+            return Ok(false);
+        };
+        let mut wb = rocksdb::WriteBatch::default();
+        if v.first() == Some(&CHUNKED) && v.len() == 29 {
+            let id: [u8; 16] = v[9..25].try_into().expect("16 bytes");
+            let count = u32::from_be_bytes(v[25..29].try_into().expect("4 bytes"));
+            for i in 0..count {
+                wb.delete_cf(self.cf(CF_CHUNKS), chunk_key(&id, i));
+            }
+        }
+        wb.delete_cf(self.cf(CF_CONTENT), sha256);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(wb, &wo)?;
+        Ok(true)
+    }
+
     /// Reads a whole document into memory (for small documents and tests).
     pub fn read_all(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(mut r) = self.read(sha256)? else {

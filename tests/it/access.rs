@@ -626,3 +626,239 @@ async fn shared_trees_reveal_nothing_about_other_tenants_documents() {
     std::fs::write(&dp, "Bescheid der Stadt A").unwrap();
     crate::bouncycastle::validate_with_bc(&erp, &dp);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletion_keeps_to_retention_and_legal_hold_and_every_other_record_valid() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let sub = a.tokens["submitter"].clone();
+    let aud = a.tokens["auditor"].clone();
+    let adm = a.tokens["admin"].clone();
+    let post = |q: &'static str, doc: &'static str| {
+        let sub = sub.clone();
+        let a = &a;
+        async move {
+            let (st, b) = call(a, Method::POST, &format!("/v1/objects{q}"), Some(&sub), doc).await;
+            assert_eq!(st, StatusCode::CREATED, "{b}");
+            b["aoid"].as_str().unwrap().to_string()
+        }
+    };
+    let kept = post(
+        "?retention_until=2099-12-31",
+        "Bescheid: aufbewahren bis 2099",
+    )
+    .await;
+    let free = post("", "Mitteilung ohne Frist").await;
+    let twin1 = post("", "dieselben Bytes").await;
+    let twin2 = post("", "dieselben Bytes").await;
+    let other = post("", "ein anderes Objekt im selben Baum").await;
+    for x in [&kept, &free, &twin1, &twin2, &other] {
+        let (st, _) = call(
+            &a,
+            Method::GET,
+            &format!("/v1/objects/{x}/evidence?wait=20"),
+            Some(&aud),
+            "",
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+    }
+    let del = |aoid: String, body: &'static str, who: String| {
+        let a = &a;
+        async move {
+            call(
+                a,
+                Method::DELETE,
+                &format!("/v1/objects/{aoid}"),
+                Some(&who),
+                body,
+            )
+            .await
+        }
+    };
+    // only the tenant's admin deletes
+    for who in [&sub, &aud, &a.tokens["operator"]] {
+        let (st, _) = del(free.clone(), "", who.clone()).await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+    }
+    let (st, _) = del(free.clone(), "", a.tokens["t2-submitter"].clone()).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // before its retention date: only with reason and requestor
+    let (st, b) = del(kept.clone(), "", adm.clone()).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2099-12-31"),
+        "{b}"
+    );
+    let (st, b) = del(
+        kept.clone(),
+        r#"{"reason": "Widerspruch erfolgreich"}"#,
+        adm.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "a requestor is needed too: {b}");
+    let (st, b) = del(
+        kept.clone(),
+        r#"{"reason": "Widerspruch erfolgreich", "requestor": "Amtsleitung"}"#,
+        adm.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert_eq!(b["before_retention"], true);
+    assert_eq!(b["contents_removed"], 1);
+    // a legal hold blocks any deletion
+    let hold = |body: &'static str| {
+        let a = &a;
+        let (adm, free) = (adm.clone(), free.clone());
+        async move {
+            call(
+                a,
+                Method::PUT,
+                &format!("/v1/objects/{free}/legal-hold"),
+                Some(&adm),
+                body,
+            )
+            .await
+        }
+    };
+    let (st, _) = hold(r#"{"hold": true}"#).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "a hold needs a reason");
+    let (st, _) = hold(r#"{"hold": true, "reason": "Verfahren 3 K 12/26"}"#).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, b) = del(
+        free.clone(),
+        r#"{"reason": "x", "requestor": "y"}"#,
+        adm.clone(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("legal hold"),
+        "{b}"
+    );
+    let (st, _) = hold(r#"{"hold": false}"#).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, b) = del(free.clone(), "", adm.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    // identical content stays while another object refers to it
+    let (_, b) = del(twin1.clone(), "", adm.clone()).await;
+    assert_eq!(b["contents_removed"], 0, "{b}");
+    let (st, _, body) = send(
+        &a.raw,
+        req(
+            Method::GET,
+            &format!("/v1/objects/{twin2}/versions/1/content"),
+            Some(&aud),
+            Body::empty(),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body, b"dieselben Bytes");
+    // deleted objects are gone for every reader; their trail stays
+    for x in [&kept, &free, &twin1] {
+        for uri in [
+            format!("/v1/objects/{x}"),
+            format!("/v1/objects/{x}/evidence"),
+            format!("/v1/objects/{x}/versions/1/content"),
+        ] {
+            let (st, _) = call(&a, Method::GET, &uri, Some(&aud), "").await;
+            assert_eq!(st, StatusCode::NOT_FOUND, "{uri}");
+        }
+        let (st, _) = del(x.clone(), "", adm.clone()).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "deleted once");
+    }
+    let mut trail = Value::Null;
+    for _ in 0..100 {
+        let (_, t) = call(
+            &a,
+            Method::GET,
+            &format!("/v1/audit?aoid={kept}"),
+            Some(&aud),
+            "",
+        )
+        .await;
+        if t.as_array().is_some_and(|t| {
+            t.iter()
+                .any(|e| e["action"] == "DELETE /v1/objects/{aoid}" && e["result"] == "200")
+        }) {
+            trail = t;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let d = trail
+        .as_array()
+        .expect("the deletion is in the trail")
+        .iter()
+        .rev()
+        .find(|e| e["result"] == "200")
+        .unwrap();
+    assert!(d["detail"].as_str().unwrap().contains("Amtsleitung"), "{d}");
+    // every other record in the same trees still verifies, also after a hash-tree renewal
+    let (st, b) = call(
+        &a,
+        Method::POST,
+        "/v1/admin/renewals",
+        Some(&a.tokens["operator"]),
+        r#"{"kind": "hashtree", "digest_algorithm": "sha512"}"#,
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    let run = a
+        .state()
+        .renewer
+        .wait(b["id"].as_i64().unwrap(), Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, "done", "{run:?}");
+    assert!(
+        run.errors.is_empty(),
+        "deleted versions are left out, not errors: {run:?}"
+    );
+    assert_eq!(run.chains, 2, "{run:?}");
+    let trusted = a.state().renewer.ctx().trusted();
+    for (x, doc) in [
+        (&twin2, "dieselben Bytes"),
+        (&other, "ein anderes Objekt im selben Baum"),
+    ] {
+        let (st, _, er) = send(
+            &a.raw,
+            req(
+                Method::GET,
+                &format!("/v1/objects/{x}/evidence"),
+                Some(&aud),
+                Body::empty(),
+                false,
+            ),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        let rep = bewahr::verify::verify_der(
+            &er,
+            &mut bewahr::verify::InMemory(vec![doc.as_bytes().to_vec()]),
+            &bewahr::verify::Options {
+                trusted: &trusted,
+                extra_certificates: &[],
+                at: time::OffsetDateTime::now_utc(),
+                policy: &bewahr::verify::AlgorithmPolicy::default(),
+            },
+        );
+        assert_eq!(
+            rep.indication,
+            bewahr::verify::Indication::Passed,
+            "{}",
+            rep.to_text()
+        );
+        assert_eq!(rep.chains, 2);
+    }
+}
