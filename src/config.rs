@@ -25,6 +25,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub max_body_bytes: u64,
     pub request_timeout_secs: u64,
+    pub rate_limit_per_token: u32,
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -120,6 +122,8 @@ impl Default for Server {
             data_dir: "./bewahr-data".into(),
             max_body_bytes: 4 << 30,
             request_timeout_secs: 3600,
+            rate_limit_per_token: 10_000,
+            rate_limit_burst: 20_000,
         }
     }
 }

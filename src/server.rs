@@ -219,6 +219,10 @@ pub async fn start_with(
         sealer,
         renewer,
         audit,
+        limits: crate::api::auth::RateLimits::new(
+            cfg.server.rate_limit_per_token,
+            cfg.server.rate_limit_burst,
+        ),
         metrics,
         policy,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),

@@ -54,6 +54,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match result {
         Ok(p) => {
+            if let Err(wait) = state.limits.take(&p.token) {
+                metrics::counter!("bewahr_rate_limited_total").increment(1);
+                state
+                    .audit
+                    .record(Entry {
+                        at_ms: now_ms,
+                        actor: format!("{} token {}", p.role.as_str(), p.token),
+                        tenant: p.tenant,
+                        action,
+                        aoid: aoid_of(&path),
+                        result: "429".into(),
+                        detail: "rate limit".into(),
+                    })
+                    .await;
+                return ApiError::TooManyRequests(wait).into_response();
+            }
             req.extensions_mut().insert(p.clone());
             let resp = next.run(req).await;
             state
@@ -95,6 +111,50 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 })
                 .await;
             ApiError::Unauthorized.into_response()
+        }
+    }
+}
+
+/// Per-token request rate limits (token buckets, in memory).
+#[derive(Clone)]
+pub struct RateLimits {
+    per_second: f64,
+    burst: f64,
+    buckets: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (f64, std::time::Instant)>>,
+    >,
+}
+
+impl RateLimits {
+    /// `per_second` 0 turns the limits off.
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        RateLimits {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+            buckets: Default::default(),
+        }
+    }
+
+    /// `Ok` to go on, or the seconds to wait.
+    pub fn take(&self, token: &str) -> Result<(), u64> {
+        if self.per_second <= 0.0 {
+            return Ok(());
+        }
+        let now = std::time::Instant::now();
+        let Ok(mut m) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if m.len() > 100_000 {
+            m.clear(); // bounded memory; a reset only forgives
+        }
+        let b = m.entry(token.to_string()).or_insert((self.burst, now));
+        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * self.per_second).min(self.burst);
+        b.1 = now;
+        if b.0 >= 1.0 {
+            b.0 -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - b.0) / self.per_second).ceil().max(1.0) as u64)
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum ApiError {
     Unauthorized,
     /// 403: valid credentials, not allowed.
     Forbidden(String),
+    /// 429: the token's rate limit; retry after this many seconds.
+    TooManyRequests(u64),
     Conflict {
         code: &'static str,
         message: String,
@@ -66,8 +68,21 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
+        if let ApiError::TooManyRequests(secs) = self {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                Json(ErrorBody {
+                    error: ErrorDetail {
+                        code: "rate_limited".into(),
+                        message: format!("too many requests with this token; retry in {secs} s"),
+                    },
+                }),
+            )
+                .into_response();
+        }
         let (status, code, message) = match self {
-            ApiError::Unauthorized => unreachable!("answered above"),
+            ApiError::Unauthorized | ApiError::TooManyRequests(_) => unreachable!("answered above"),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),

@@ -2,7 +2,7 @@
 //! `app(state)` is the whole router; tests drive it with `oneshot`.
 
 mod admin;
-mod auth;
+pub mod auth;
 mod error;
 mod objects;
 mod service;
@@ -38,6 +38,7 @@ pub struct AppState {
     pub sealer: Sealer,
     pub renewer: Renewer,
     pub audit: crate::audit::Audit,
+    pub limits: auth::RateLimits,
     pub metrics: PrometheusHandle,
     pub policy: Arc<AlgorithmPolicy>,
     /// Seconds a client is told to wait before asking again for pending evidence.

@@ -862,3 +862,48 @@ async fn deletion_keeps_to_retention_and_legal_hold_and_every_other_record_valid
         assert_eq!(rep.chains, 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_over_its_rate_limit_gets_429_others_do_not() {
+    let Some(a) = crate::api::archive_with(
+        Db::Sqlite,
+        |c| {
+            c.server.rate_limit_per_token = 5;
+            c.server.rate_limit_burst = 5;
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let (st, h, _) = send(
+            &a.raw,
+            req(
+                Method::GET,
+                "/v1/tsa/certificates",
+                Some(&a.tokens["auditor"]),
+                Body::empty(),
+                false,
+            ),
+        )
+        .await;
+        if st == StatusCode::TOO_MANY_REQUESTS {
+            assert!(h.contains_key(header::RETRY_AFTER));
+        }
+        codes.push(st.as_u16());
+    }
+    assert_eq!(codes[..5], [200; 5], "{codes:?}");
+    assert!(codes[5..].iter().all(|&c| c == 429), "{codes:?}");
+    let (st, _) = call(
+        &a,
+        Method::GET,
+        "/v1/tsa/certificates",
+        Some(&a.tokens["admin"]),
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "another token has its own bucket");
+}
