@@ -10,6 +10,9 @@
 //!
 //! `cargo bench --bench renewal` (figures in docs/benchmarks.md).
 
+mod common;
+use common::*;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,23 +20,6 @@ use bewahr::alg::{DigestAlgorithm, Hasher};
 use bewahr::config::Config;
 use bewahr::renewal::{Ctx, Settings};
 use bewahr::seal::system_clock;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn rss_mb() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
 
 async fn archive(dir: &std::path::Path, max_objects: usize) -> bewahr::server::Archive {
     let mut cfg = Config::default();

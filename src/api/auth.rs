@@ -43,6 +43,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             .unwrap_or_else(|| "(no route)".into())
     );
     let now_ms = ((state.ingest.clock)().unix_timestamp_nanos() / 1_000_000) as i64;
+    let entry = |actor: String,
+                 tenant: Option<String>,
+                 aoid: Option<String>,
+                 result: &str,
+                 detail: String| Entry {
+        at_ms: now_ms,
+        actor,
+        tenant,
+        action: action.clone(),
+        aoid,
+        result: result.to_string(),
+        detail,
+    };
     let result = match req
         .headers()
         .get(header::AUTHORIZATION)
@@ -56,41 +69,28 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(p) => {
             if let Err(wait) = state.limits.take(&p.token) {
                 metrics::counter!("bewahr_rate_limited_total").increment(1);
-                state
-                    .audit
-                    .record(Entry {
-                        at_ms: now_ms,
-                        actor: format!("{} token {}", p.role.as_str(), p.token),
-                        tenant: p.tenant,
-                        action,
-                        aoid: aoid_of(&path),
-                        result: "429".into(),
-                        detail: "rate limit".into(),
-                    })
-                    .await;
+                let who = format!("{} token {}", p.role.as_str(), p.token);
+                let e = entry(who, p.tenant, aoid_of(&path), "429", "rate limit".into());
+                state.audit.record(e).await;
                 return ApiError::TooManyRequests(wait).into_response();
             }
             req.extensions_mut().insert(p.clone());
             let resp = next.run(req).await;
+            let aoid = aoid_of(&path).or_else(|| {
+                resp.extensions()
+                    .get::<CreatedObject>()
+                    .map(|c| c.0.clone())
+            });
+            let detail = resp
+                .extensions()
+                .get::<AuditDetail>()
+                .map(|d| d.0.clone())
+                .unwrap_or_default();
+            let who = format!("{} token {}", p.role.as_str(), p.token);
+            let status = resp.status().as_u16().to_string();
             state
                 .audit
-                .record(Entry {
-                    at_ms: now_ms,
-                    actor: format!("{} token {}", p.role.as_str(), p.token),
-                    tenant: p.tenant,
-                    action,
-                    aoid: aoid_of(&path).or_else(|| {
-                        resp.extensions()
-                            .get::<CreatedObject>()
-                            .map(|c| c.0.clone())
-                    }),
-                    result: resp.status().as_u16().to_string(),
-                    detail: resp
-                        .extensions()
-                        .get::<AuditDetail>()
-                        .map(|d| d.0.clone())
-                        .unwrap_or_default(),
-                })
+                .record(entry(who, p.tenant, aoid, &status, detail))
                 .await;
             resp
         }
@@ -98,18 +98,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             // the client learns only that it is unauthorized; the log and the trail say why
             tracing::warn!(reason = %e, %path, "authentication failed");
             metrics::counter!("bewahr_auth_failures_total").increment(1);
-            state
-                .audit
-                .record(Entry {
-                    at_ms: now_ms,
-                    actor: "anonymous".into(),
-                    tenant: None,
-                    action,
-                    aoid: aoid_of(&path),
-                    result: "401".into(),
-                    detail: format!("authentication failed: {e}"),
-                })
-                .await;
+            let detail = format!("authentication failed: {e}");
+            let e = entry("anonymous".into(), None, aoid_of(&path), "401", detail);
+            state.audit.record(e).await;
             ApiError::Unauthorized.into_response()
         }
     }

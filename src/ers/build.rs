@@ -1,9 +1,10 @@
 //! Writing evidence records fast: the hot path of evidence on demand.
 //!
-//! [`encode_single_chain_record`] writes the DER of an evidence record with one
-//! chain of one archive time-stamp directly, without building the owned
-//! [`EvidenceRecord`](super::EvidenceRecord) tree; the tests check that it gives
-//! the same bytes as the derived encoder.
+//! The DER is written directly from its parts (archive time-stamps, chains,
+//! the record), without building the owned [`EvidenceRecord`](super::EvidenceRecord)
+//! tree; the tests check that the bytes are the derived encoder's. Hash-tree
+//! renewal hashes what [`encode_sequence`] writes, so this is the one place
+//! that writes it.
 
 use crate::alg::DigestAlgorithm;
 
@@ -56,60 +57,8 @@ pub(crate) fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
 /// The archive time-stamp names its digestAlgorithm (absent parameters), and
 /// digestAlgorithms lists that one algorithm.
 pub fn encode_single_chain_record(rec: &SingleChainRecord<'_>) -> Vec<u8> {
-    let oid = rec.digest_algorithm.oid();
-    let oid_bytes = oid.as_bytes();
-    let oid_tlv = tlv(oid_bytes.len());
-    let alg_id = tlv(oid_tlv); // SEQUENCE { OID }
-    let digest_algorithms = tlv(alg_id);
-
-    let mut tree_content = 0usize;
-    if let Some(tree) = rec.reduced_hashtree {
-        for list in tree {
-            let inner: usize = list.iter().map(|h| tlv(h.len())).sum();
-            tree_content += tlv(inner);
-        }
-    }
-    let tree_field = if rec.reduced_hashtree.is_some() {
-        tlv(tree_content)
-    } else {
-        0
-    };
-    let ats_content = alg_id + tree_field + rec.time_stamp.len();
-    let ats = tlv(ats_content);
-    let chain = tlv(ats);
-    let sequence = tlv(chain);
-    let er_content = 3 + digest_algorithms + sequence;
-    let total = tlv(er_content);
-
-    let mut out = Vec::with_capacity(total);
-    put_header(&mut out, 0x30, er_content);
-    out.extend_from_slice(&[0x02, 0x01, 0x01]);
-    put_header(&mut out, 0x30, alg_id);
-    put_header(&mut out, 0x30, oid_tlv);
-    put_header(&mut out, 0x06, oid_bytes.len());
-    out.extend_from_slice(oid_bytes);
-    put_header(&mut out, 0x30, chain);
-    put_header(&mut out, 0x30, ats);
-    put_header(&mut out, 0x30, ats_content);
-    // [0] IMPLICIT AlgorithmIdentifier
-    put_header(&mut out, 0xa0, oid_tlv);
-    put_header(&mut out, 0x06, oid_bytes.len());
-    out.extend_from_slice(oid_bytes);
-    if let Some(tree) = rec.reduced_hashtree {
-        // [2] IMPLICIT SEQUENCE OF PartialHashtree
-        put_header(&mut out, 0xa2, tree_content);
-        for list in tree {
-            let inner: usize = list.iter().map(|h| tlv(h.len())).sum();
-            put_header(&mut out, 0x30, inner);
-            for h in list {
-                put_header(&mut out, 0x04, h.len());
-                out.extend_from_slice(h);
-            }
-        }
-    }
-    out.extend_from_slice(rec.time_stamp);
-    debug_assert_eq!(out.len(), total);
-    out
+    let ats = encode_archive_time_stamp(rec.digest_algorithm, rec.reduced_hashtree, rec.time_stamp);
+    encode_record(&[rec.digest_algorithm], &encode_sequence(&[vec![ats]]))
 }
 
 /// The evidence record of leaf `leaf` of `tree`, whose root `time_stamp` covers.
