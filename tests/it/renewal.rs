@@ -1,6 +1,10 @@
 //! Renewal over the years, in seconds: the archive runs on a clock of the
 //! test's; TSAs with short-lived certificates are swapped in as an operator
-//! would; the algorithm catalogue retires SHA-256. After every step every
+//! would; the algorithm catalogue retires SHA-256. The years: development
+//! TSA A seals; time-stamp renewal with TSA B when A's certificate nears
+//! its end; hash-tree renewal to SHA-512 when SHA-256 nears its end;
+//! time-stamp renewal with a real TSA (`openssl ts`, RSA-3072); hash-tree
+//! renewal to SHA3-512 with it. After every step every
 //! evidence record verifies (bewahr's verifier; at the end also
 //! `bewahr verify` and Bouncy Castle 1.72). Interrupted renewals (fault
 //! injection at each step, a TSA outage) leave every record as valid as
@@ -292,6 +296,28 @@ async fn years_of_renewals(db: Db) {
     let c = check_all(&a, &docs, &policy, at).await;
     assert!(c.iter().all(|&x| x == (2, 4)), "{c:?}");
 
+    // and a second hash-tree renewal, to SHA3-512, with the same real TSA
+    let (st, body) = post_json(
+        &a,
+        "/v1/admin/renewals",
+        r#"{"kind": "hashtree", "digest_algorithm": "sha3-512"}"#,
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let done = a
+        .state()
+        .renewer
+        .wait(id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, "done", "{done:?}");
+    assert_eq!(done.chains, 13, "{done:?}");
+    let at = OffsetDateTime::now_utc() + Days::minutes(1);
+    let c = check_all(&a, &docs, &policy, at).await;
+    assert!(c.iter().all(|&x| x == (3, 5)), "{c:?}");
+
     // the same records on the command line, and with Bouncy Castle
     let out = tempdir();
     let anchors: String = a
@@ -324,7 +350,7 @@ async fn years_of_renewals(db: Db) {
             );
             let j = crate::support::json(&o);
             assert_eq!(j["indication"], "PASSED", "{j}");
-            assert_eq!(j["chains"], 2, "{j}");
+            assert_eq!(j["chains"], 3, "{j}");
         }
         crate::bouncycastle::validate_with_bc(&erp, &dp);
     }
