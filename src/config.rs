@@ -27,6 +27,9 @@ pub struct Server {
     pub request_timeout_secs: u64,
     pub rate_limit_per_token: u32,
     pub rate_limit_burst: u32,
+    pub tls_cert: String,
+    pub tls_key: String,
+    pub client_ca: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -124,6 +127,9 @@ impl Default for Server {
             request_timeout_secs: 3600,
             rate_limit_per_token: 10_000,
             rate_limit_burst: 20_000,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            client_ca: String::new(),
         }
     }
 }
@@ -253,6 +259,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "catalog.url",
                 detail: "sqlite://PATH or postgres://...".into(),
+            });
+        }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "server.tls_cert",
+                detail: "tls_cert and tls_key go together".into(),
+            });
+        }
+        if !self.server.client_ca.is_empty() && self.server.tls_cert.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "server.client_ca",
+                detail: "client certificates need TLS: set tls_cert and tls_key".into(),
             });
         }
         let r = &self.renewal;

@@ -30,5 +30,7 @@ pub mod seal;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod tls;
 pub mod tsp;
 pub mod verify;

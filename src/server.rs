@@ -33,6 +33,33 @@ pub enum StartError {
     DevTsa(#[from] crate::tsp::devtsa::DevTsaError),
     #[error("TSA {name}: {detail}")]
     Tsa { name: String, detail: String },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// The rustls configuration for `server.tls_cert` / `tls_key` (and
+/// `client_ca`), or `None` for plain HTTP.
+pub fn tls_config(cfg: &Config) -> Result<Option<rustls::ServerConfig>, StartError> {
+    if cfg.server.tls_cert.is_empty() {
+        return Ok(None);
+    }
+    let ca = if cfg.server.client_ca.is_empty() {
+        None
+    } else {
+        let pem = std::fs::read(&cfg.server.client_ca)
+            .map_err(|e| StartError::Tls(format!("{}: {e}", cfg.server.client_ca)))?;
+        Some(
+            x509_cert::Certificate::load_pem_chain(&pem)
+                .map_err(|e| StartError::Tls(format!("{}: {e}", cfg.server.client_ca)))?,
+        )
+    };
+    crate::tls::server_config(
+        std::path::Path::new(&cfg.server.tls_cert),
+        std::path::Path::new(&cfg.server.tls_key),
+        ca.as_deref(),
+    )
+    .map(Some)
+    .map_err(|e| StartError::Tls(e.to_string()))
 }
 
 /// The process-wide Prometheus recorder.
@@ -174,6 +201,14 @@ pub async fn start_with(
         eprintln!("{hint}");
     }
     let policy = Arc::new(cfg.algorithm_policy()?);
+    let client_ca = if cfg.server.client_ca.is_empty() {
+        vec![]
+    } else {
+        let path = &cfg.server.client_ca;
+        let pem = std::fs::read(path).map_err(|e| StartError::Tls(format!("{path}: {e}")))?;
+        x509_cert::Certificate::load_pem_chain(&pem)
+            .map_err(|e| StartError::Tls(format!("{path}: {e}")))?
+    };
     let mut trusted = Vec::new();
     if !cfg.renewal.trusted_certs.is_empty() {
         let path = &cfg.renewal.trusted_certs;
@@ -219,6 +254,7 @@ pub async fn start_with(
         sealer,
         renewer,
         audit,
+        client_ca: Arc::new(client_ca),
         limits: crate::api::auth::RateLimits::new(
             cfg.server.rate_limit_per_token,
             cfg.server.rate_limit_burst,

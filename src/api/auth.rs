@@ -61,7 +61,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().ok().and_then(|s| s.strip_prefix("Bearer ")))
     {
-        None => Err(AuthError::Missing),
+        None => match req.extensions().get::<crate::tls::ClientChain>() {
+            Some(chain) => client_principal(&state, chain, (state.ingest.clock)()),
+            None => Err(AuthError::Missing),
+        },
         Some(None) => Err(AuthError::Malformed),
         Some(Some(t)) => state.catalog.authenticate(t.trim(), now_ms).await,
     };
@@ -148,6 +151,67 @@ impl RateLimits {
             Err(((1.0 - b.0) / self.per_second).ceil().max(1.0) as u64)
         }
     }
+}
+
+/// The principal a client certificate names: a path to `server.client_ca`
+/// valid now; O = the tenant, OU = the role.
+fn client_principal(
+    state: &AppState,
+    chain: &crate::tls::ClientChain,
+    now: time::OffsetDateTime,
+) -> Result<Principal, AuthError> {
+    use der::Decode;
+    let certs: Vec<x509_cert::Certificate> = chain
+        .0
+        .iter()
+        .map(|c| x509_cert::Certificate::from_der(c.as_ref()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| AuthError::Malformed)?;
+    let leaf = certs.first().ok_or(AuthError::Malformed)?;
+    let id = format!(
+        "cert:{}",
+        &hex::encode(crate::alg::DigestAlgorithm::Sha256.digest(chain.0[0].as_ref()))[..16]
+    );
+    if state.client_ca.is_empty() {
+        return Err(AuthError::Unknown(id));
+    }
+    let pool: Vec<_> = certs[1..]
+        .iter()
+        .chain(state.client_ca.iter())
+        .cloned()
+        .collect();
+    crate::tsp::trust::validate_path(leaf, &pool, &state.client_ca, now)
+        .map_err(|_| AuthError::Unknown(id.clone()))?;
+    let (mut org, mut unit) = (None, None);
+    for rdn in leaf.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            let text = der::asn1::Utf8StringRef::try_from(&atv.value)
+                .map(|s| s.as_str().to_string())
+                .or_else(|_| {
+                    der::asn1::PrintableStringRef::try_from(&atv.value)
+                        .map(|s| s.as_str().to_string())
+                })
+                .ok();
+            match atv.oid.to_string().as_str() {
+                "2.5.4.10" => org = text,
+                "2.5.4.11" => unit = text,
+                _ => {}
+            }
+        }
+    }
+    let role = unit
+        .as_deref()
+        .and_then(|u| Role::parse(u).ok())
+        .ok_or_else(|| AuthError::Unknown(id.clone()))?;
+    let tenant = match role {
+        Role::Operator => None,
+        _ => Some(org.ok_or_else(|| AuthError::Unknown(id.clone()))?),
+    };
+    Ok(Principal {
+        token: id,
+        tenant,
+        role,
+    })
 }
 
 /// `403` unless the principal has one of `roles`.

@@ -39,6 +39,8 @@ pub struct AppState {
     pub renewer: Renewer,
     pub audit: crate::audit::Audit,
     pub limits: auth::RateLimits,
+    /// The CA of client certificates (mutual TLS); empty: tokens only.
+    pub client_ca: Arc<Vec<x509_cert::Certificate>>,
     pub metrics: PrometheusHandle,
     pub policy: Arc<AlgorithmPolicy>,
     /// Seconds a client is told to wait before asking again for pending evidence.

@@ -43,6 +43,10 @@ pub fn run(args: ServeArgs) -> i32 {
         Err(e) => return fail(e),
     };
     rt.block_on(async move {
+        let tls = match bewahr::server::tls_config(&cfg) {
+            Ok(t) => t,
+            Err(e) => return fail(e),
+        };
         let archive = match bewahr::server::start(&cfg, bewahr::seal::system_clock()).await {
             Ok(a) => a,
             Err(e) => return fail(e),
@@ -53,7 +57,8 @@ pub fn run(args: ServeArgs) -> i32 {
         };
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(%addr, data_dir = %cfg.server.data_dir.display(), catalog = ?archive.state.catalog.backend(), "bewahr is listening");
-        println!("bewahr listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("bewahr listening on {scheme}://{addr}");
         let app = bewahr::api::app(archive.state.clone()).layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(cfg.server.request_timeout_secs),
@@ -69,7 +74,11 @@ pub fn run(args: ServeArgs) -> i32 {
             let _ = ctrl_c.await;
             tracing::info!("shutting down");
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        let served = match tls {
+            Some(tls) => bewahr::tls::serve(listener, app, tls, shutdown).await,
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        };
+        if let Err(e) = served {
             return fail(e);
         }
         drop(archive);

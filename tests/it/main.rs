@@ -13,3 +13,4 @@ mod devtsa;
 mod kill;
 mod openssl;
 mod renewal;
+mod tls;

@@ -1,0 +1,156 @@
+//! TLS termination and client certificates (mutual TLS) against the real
+//! router, with a PKI made by tests/fixtures/tls-pki.sh (openssl): bearer
+//! tokens work over TLS; a client certificate from `server.client_ca` names
+//! its tenant (O) and role (OU); one from another CA, or none without a
+//! token, gets 401.
+
+use std::path::PathBuf;
+
+use crate::api::{archive_with, send, Db};
+use crate::support::*;
+
+fn pki() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bewahr-tls-pki-{}", std::process::id()));
+    let st = std::process::Command::new("bash")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-pki.sh"))
+        .arg(&dir)
+        .status()
+        .expect("bash");
+    assert!(st.success(), "tls-pki.sh failed");
+    dir
+}
+
+fn client(pki: &std::path::Path, identity: Option<&str>) -> reqwest::Client {
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(pki.join("server-ca.crt")).unwrap()).unwrap();
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca);
+    if let Some(id) = identity {
+        b = b.identity(reqwest::Identity::from_pem(&std::fs::read(pki.join(id)).unwrap()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_with_tokens_or_client_certificates() {
+    if !have("openssl", &["version"]) {
+        return;
+    }
+    let pki = pki();
+    let path = |f: &str| pki.join(f).display().to_string();
+    let (ca, cert, key) = (
+        path("client-ca.crt"),
+        path("server.crt"),
+        path("server.key"),
+    );
+    let Some(a) = archive_with(
+        Db::Sqlite,
+        |c| {
+            c.server.client_ca = ca;
+            c.server.tls_cert = cert;
+            c.server.tls_key = key;
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let cfg = bewahr::tls::server_config(
+        &pki.join("server.crt"),
+        &pki.join("server.key"),
+        Some(
+            &x509_cert::Certificate::load_pem_chain(
+                &std::fs::read(pki.join("client-ca.crt")).unwrap(),
+            )
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
+    tokio::spawn(bewahr::tls::serve(
+        l,
+        a.raw.clone(),
+        cfg,
+        std::future::pending(),
+    ));
+
+    // an object of t1 and one of t2
+    let mut ids = Vec::new();
+    for who in ["submitter", "t2-submitter"] {
+        let r = client(&pki, None)
+            .post(format!("{base}/v1/objects"))
+            .bearer_auth(&a.tokens[who])
+            .body("über TLS")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "a token over TLS");
+        let j: serde_json::Value = r.json().await.unwrap();
+        ids.push(j["aoid"].as_str().unwrap().to_string());
+    }
+    // the auditor's certificate: its tenant's objects, not the other's
+    let auditor = client(&pki, Some("auditor.pem"));
+    let r = auditor
+        .get(format!("{base}/v1/objects/{}", ids[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = auditor
+        .get(format!("{base}/v1/objects/{}", ids[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = auditor
+        .post(format!("{base}/v1/objects"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "an auditor does not submit");
+    // the operator's certificate reaches the admin endpoints
+    let r = client(&pki, Some("operator.pem"))
+        .get(format!("{base}/v1/admin/renewals"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // a certificate from an unknown CA, or nothing at all: 401
+    for c in [client(&pki, Some("stranger.pem")), client(&pki, None)] {
+        let r = c
+            .get(format!("{base}/v1/objects/{}", ids[0]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // the audit trail names the certificate (by its fingerprint)
+    let mut found = false;
+    for _ in 0..100 {
+        let (_, _, body) = send(
+            &a.router,
+            axum::http::Request::get("/v1/audit?limit=1000")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+        let t: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        found = t.as_array().unwrap().iter().any(|e| {
+            e["actor"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("auditor token cert:")
+                && e["result"] == "404"
+        });
+        if found {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(found, "the certificate's requests are in the audit trail");
+}
