@@ -124,60 +124,89 @@ pub fn server_config(
     Ok(cfg)
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves: over TLS with
+/// `tls`, else plain HTTP. Request headers must arrive within
+/// `header_timeout` and a TLS handshake within 30 s (slow clients are cut
+/// off); HTTP/1.1 and HTTP/2.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    config: rustls::ServerConfig,
+    tls: Option<rustls::ServerConfig>,
+    header_timeout: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use tower::ServiceExt;
 
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = tls.map(|c| tokio_rustls::TlsAcceptor::from(Arc::new(c)));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
-            r = listener.accept() => r?,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // e.g. too many open files: wait a little instead of spinning
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
             _ = &mut shutdown => return Ok(()),
         };
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let builder = builder.clone();
         tokio::spawn(async move {
-            // a client that does not finish its handshake in time is dropped
-            let tls = match tokio::time::timeout(
-                std::time::Duration::from_secs(30),
-                acceptor.accept(tcp),
-            )
-            .await
-            {
-                Ok(Ok(t)) => t,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let chain =
-                tls.get_ref().1.peer_certificates().map(|c| {
-                    ClientChain(Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()))
-                });
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let svc = |chain: Option<ClientChain>| {
+                hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     if let Some(c) = &chain {
                         req.extensions_mut().insert(c.clone());
                     }
                     app.clone().oneshot(req.map(axum::body::Body::new))
-                },
-            );
-            if let Err(e) = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), svc)
-                .await
-            {
+                })
+            };
+            let done = match acceptor {
+                None => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tcp), svc(None))
+                        .await
+                }
+                Some(acceptor) => {
+                    // a client that does not finish its handshake in time is dropped
+                    let tls = match tokio::time::timeout(
+                        std::time::Duration::from_secs(30),
+                        acceptor.accept(tcp),
+                    )
+                    .await
+                    {
+                        Ok(Ok(t)) => t,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let chain = tls.get_ref().1.peer_certificates().map(|c| {
+                        ClientChain(Arc::new(c.iter().map(|c| c.clone().into_owned()).collect()))
+                    });
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc(chain))
+                        .await
+                }
+            };
+            if let Err(e) = done {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

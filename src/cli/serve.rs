@@ -74,10 +74,8 @@ pub fn run(args: ServeArgs) -> i32 {
             let _ = ctrl_c.await;
             tracing::info!("shutting down");
         };
-        let served = match tls {
-            Some(tls) => bewahr::tls::serve(listener, app, tls, shutdown).await,
-            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
-        };
+        let header_timeout = Duration::from_secs(cfg.server.header_timeout_secs);
+        let served = bewahr::tls::serve(listener, app, tls, header_timeout, shutdown).await;
         if let Err(e) = served {
             return fail(e);
         }

@@ -74,7 +74,8 @@ async fn tls_with_tokens_or_client_certificates() {
     tokio::spawn(bewahr::tls::serve(
         l,
         a.raw.clone(),
-        cfg,
+        Some(cfg),
+        std::time::Duration::from_secs(5),
         std::future::pending(),
     ));
 
@@ -153,4 +154,39 @@ async fn tls_with_tokens_or_client_certificates() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(found, "the certificate's requests are in the audit trail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(a) = archive_with(Db::Sqlite, |_| {}, None).await else {
+        return;
+    };
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(bewahr::tls::serve(
+        l,
+        a.raw.clone(),
+        None,
+        std::time::Duration::from_millis(500),
+        std::future::pending(),
+    ));
+    // a well-behaved client is served
+    let r = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // one that stops in the middle of its headers is disconnected
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .expect("the server closes the connection")
+        .unwrap_or(0);
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
 }
