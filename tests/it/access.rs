@@ -512,6 +512,19 @@ async fn the_audit_trail_records_who_did_what_and_shows_tampering() {
     )
     .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, t2) = call(
+        &a,
+        Method::GET,
+        "/v1/audit?limit=1000",
+        Some(&a.tokens["t2-auditor"]),
+        "",
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        t2.as_array().unwrap().iter().all(|e| e["tenant"] == "t2"),
+        "t2 sees only its own entries: {t2}"
+    );
     let (_, all) = call(
         &a,
         Method::GET,
