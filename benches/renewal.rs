@@ -97,7 +97,7 @@ fn ctx(a: &bewahr::server::Archive) -> Ctx {
         s.stamper.clone(),
         system_clock(),
         vec![],
-        s.policy.clone(),
+        s.renewer.ctx().policy(),
         Settings::default(),
     )
 }

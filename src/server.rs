@@ -260,7 +260,6 @@ pub async fn start_with(
             cfg.server.rate_limit_burst,
         ),
         metrics,
-        policy,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
     };
     Ok(Archive { state, _lock: lock })

@@ -314,3 +314,69 @@ pub async fn revoke_token(
     tracing::info!(token = %id, by = %p.token, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The algorithm catalogue in force, as the planner and the verifier use it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Catalogue {
+    pub name: String,
+    pub version: String,
+    /// Hash algorithm: first day no longer suitable (RFC 3339), absent if open-ended.
+    pub hash: std::collections::BTreeMap<String, Option<String>>,
+    /// `rsa >= 3000`-style keys: first day no longer suitable.
+    pub signature: std::collections::BTreeMap<String, Option<String>>,
+}
+
+fn catalogue_view(p: &crate::verify::AlgorithmPolicy) -> Catalogue {
+    let t = |d: &Option<time::OffsetDateTime>| d.map(crate::tsp::trust::rfc3339);
+    Catalogue {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        hash: p
+            .hash_until
+            .iter()
+            .map(|(a, (u, _))| (a.to_string(), t(u)))
+            .collect(),
+        signature: p
+            .signatures
+            .iter()
+            .map(|e| (format!("{} >= {}", e.family, e.min_bits), t(&e.until)))
+            .collect(),
+    }
+}
+
+/// The algorithm catalogue in force (operator).
+#[utoipa::path(get, path = "/v1/admin/algorithms", responses((status = 200, body = Catalogue)))]
+pub async fn algorithms(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<Catalogue>, ApiError> {
+    require(&p, &[Role::Operator])?;
+    Ok(Json(catalogue_view(&state.renewer.ctx().policy())))
+}
+
+/// Replace the algorithm catalogue while the archive runs (operator): the
+/// body is a catalogue file (TOML, as config/algorithms.toml). The plan and
+/// the verifier use it from the next request; a restart goes back to
+/// `renewal.algorithms` (put the file there to keep it).
+#[utoipa::path(put, path = "/v1/admin/algorithms", request_body(content = String, content_type = "application/toml"),
+    responses((status = 200, body = Catalogue), (status = 400, body = super::ErrorBody)))]
+pub async fn replace_algorithms(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    body: String,
+) -> Result<Response, ApiError> {
+    require(&p, &[Role::Operator])?;
+    let policy = crate::verify::AlgorithmPolicy::from_toml(&body)
+        .map_err(|e| ApiError::bad("invalid_catalogue", e.to_string()))?;
+    let view = catalogue_view(&policy);
+    tracing::warn!(catalogue = %format!("{} {}", policy.name, policy.version), by = %p.token, "algorithm catalogue replaced");
+    state.renewer.ctx().set_policy(policy);
+    state.renewer.check_now();
+    let mut resp = Json(view).into_response();
+    resp.extensions_mut()
+        .insert(super::auth::AuditDetail(format!(
+            "algorithm catalogue replaced by {}",
+            p.token
+        )));
+    Ok(resp)
+}

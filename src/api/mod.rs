@@ -26,7 +26,6 @@ use crate::evidence::Evidence;
 use crate::ingest::Ingest;
 use crate::renewal::Renewer;
 use crate::seal::{Sealer, Stamper};
-use crate::verify::AlgorithmPolicy;
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -42,7 +41,6 @@ pub struct AppState {
     /// The CA of client certificates (mutual TLS); empty: tokens only.
     pub client_ca: Arc<Vec<x509_cert::Certificate>>,
     pub metrics: PrometheusHandle,
-    pub policy: Arc<AlgorithmPolicy>,
     /// Seconds a client is told to wait before asking again for pending evidence.
     pub retry_after_secs: u64,
 }
@@ -74,6 +72,8 @@ pub struct AppState {
         admin::tenants,
         admin::create_token,
         admin::revoke_token,
+        admin::algorithms,
+        admin::replace_algorithms,
         trail::trace,
         objects::delete_object,
         objects::legal_hold,
@@ -99,6 +99,7 @@ pub struct AppState {
         admin::NewTenant,
         admin::NewToken,
         admin::CreatedToken,
+        admin::Catalogue,
         crate::audit::EntryView,
         crate::catalog::Deleted,
         objects::DeletionRequest,
@@ -151,6 +152,10 @@ pub fn app(state: AppState) -> Router {
             get(admin::tenants).post(admin::create_tenant),
         )
         .route("/v1/admin/tokens", post(admin::create_token))
+        .route(
+            "/v1/admin/algorithms",
+            get(admin::algorithms).put(admin::replace_algorithms),
+        )
         .route(
             "/v1/admin/tokens/{id}",
             axum::routing::delete(admin::revoke_token),

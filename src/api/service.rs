@@ -57,7 +57,7 @@ pub async fn verify(
     let evidence = evidence.ok_or_else(|| ApiError::bad("bad_multipart", "no `evidence` part"))?;
     let trusted = state.renewer.ctx().trusted();
     let now = (state.ingest.clock)();
-    let policy = state.policy.clone();
+    let policy = state.renewer.ctx().policy();
     let report = tokio::task::spawn_blocking(move || {
         let opts = Options {
             trusted: &trusted,

@@ -284,6 +284,18 @@ async fn each_role_does_what_it_may_and_no_more() {
         ("auditor", Method::GET, "/metrics", StatusCode::FORBIDDEN),
         ("operator", Method::GET, "/metrics", StatusCode::OK),
         (
+            "admin",
+            Method::GET,
+            "/v1/admin/algorithms",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "operator",
+            Method::GET,
+            "/v1/admin/algorithms",
+            StatusCode::OK,
+        ),
+        (
             "submitter",
             Method::POST,
             "/v1/admin/tokens",

@@ -377,7 +377,7 @@ fn ctx(a: &TestArchive, clock: &TestClock, stamper: Stamper, settings: Settings)
         stamper,
         clock.clock(),
         s.renewer.ctx().trusted(),
-        s.policy.clone(),
+        s.renewer.ctx().policy(),
         settings,
     )
 }
@@ -691,4 +691,64 @@ async fn renewal_requests_and_catalogues_that_cannot_be_used_are_refused() {
         .to_string();
         assert!(e.contains("renewal.algorithms") && e.contains(what), "{e}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_replaces_the_algorithm_catalogue_while_the_archive_runs() {
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        None,
+        bewahr::seal::system_clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    submit(&a, b"Akte").await;
+    let aoid = submit(&a, b"Akte 2").await;
+    record(&a, &aoid).await;
+    let cat = json(&a, "/v1/admin/algorithms").await;
+    assert_eq!(cat["name"], "bewahr default catalogue", "{cat}");
+    assert_eq!(cat["hash"]["sha256"], Value::Null, "open-ended: {cat}");
+    // retire SHA-256 next month: hash-tree renewal is due now
+    let next_month = (OffsetDateTime::now_utc() + Days::days(30))
+        .date()
+        .to_string();
+    let (st, _, b) = send(
+        &a.router,
+        axum::http::Request::put("/v1/admin/algorithms")
+            .header("content-type", "application/toml")
+            .body(axum::body::Body::from(catalogue(&next_month)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let plan = json(&a, "/v1/admin/renewals/plan").await;
+    assert!(
+        plan["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "hashtree" && e["state"] == "due"),
+        "{plan}"
+    );
+    // a catalogue that cannot be used changes nothing
+    let (st, _, b) = send(
+        &a.router,
+        axum::http::Request::put("/v1/admin/algorithms")
+            .body(axum::body::Body::from("[catalogue]\nname = 1\n"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert_eq!(
+        json(&a, "/v1/admin/algorithms").await["name"],
+        "renewal test"
+    );
 }
