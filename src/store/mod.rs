@@ -45,6 +45,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<DB>,
+    /// Chunks were written (without the WAL) since the last sync.
+    chunks_dirty: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What was stored: the digest that keys it and its size.
@@ -67,9 +69,16 @@ impl Store {
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
         opts.set_max_total_wal_size(512 << 20);
+        // large documents: 4 MiB chunks go to blob files (written once, never
+        // rewritten by compaction) and skip the write-ahead log; `sync`
+        // flushes them instead, so each byte reaches the disk once
         let mut big = Options::default();
         big.set_compression_type(rocksdb::DBCompressionType::None);
         big.set_write_buffer_size(128 << 20);
+        big.set_enable_blob_files(true);
+        big.set_min_blob_size(64 << 10);
+        big.set_blob_file_size(256 << 20);
+        big.set_enable_blob_gc(true);
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_CONTENT, Options::default()),
             ColumnFamilyDescriptor::new(CF_CHUNKS, big),
@@ -77,7 +86,10 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_LEAVES, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store { db: Arc::new(db) })
+        Ok(Store {
+            db: Arc::new(db),
+            chunks_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -86,10 +98,32 @@ impl Store {
             .expect("column families are created at open")
     }
 
-    /// Makes every earlier write durable (one fsync of the write-ahead log).
+    /// Makes every earlier write durable: chunks of large documents by
+    /// flushing them to their (synced) blob and table files, everything else
+    /// by one fsync of the write-ahead log.
     pub fn sync(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.chunks_dirty.swap(false, Ordering::SeqCst) {
+            let mut fo = rocksdb::FlushOptions::default();
+            fo.set_wait(true);
+            if let Err(e) = self.db.flush_cf_opt(self.cf(CF_CHUNKS), &fo) {
+                self.chunks_dirty.store(true, Ordering::SeqCst);
+                return Err(e.into());
+            }
+        }
         self.db.flush_wal(true)?;
         Ok(())
+    }
+
+    /// The content entry: an inline document (in `content`) or the pointer
+    /// to a large document's chunks (in `chunks`, beside them, so that it is
+    /// durable only once the chunks written before it are: flushes of one
+    /// column family happen in order).
+    fn entry(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? {
+            return Ok(Some(v));
+        }
+        Ok(self.db.get_cf(self.cf(CF_CHUNKS), sha256)?)
     }
 
     /// Whether content with this digest is stored.
@@ -97,7 +131,8 @@ impl Store {
         Ok(self
             .db
             .get_pinned_cf(self.cf(CF_CONTENT), sha256)?
-            .is_some())
+            .is_some()
+            || self.db.get_pinned_cf(self.cf(CF_CHUNKS), sha256)?.is_some())
     }
 
     /// Stores a small document in one write (not yet durable: see [`Store::sync`]).
@@ -135,7 +170,7 @@ impl Store {
 
     /// The size of stored content, or `None`.
     pub fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        let Some(v) = self.db.get_pinned_cf(self.cf(CF_CONTENT), sha256)? else {
+        let Some(v) = self.entry(sha256)? else {
             return Ok(None);
         };
         Ok(Some(match v.first() {
@@ -149,7 +184,7 @@ impl Store {
 
     /// Reads stored content piece by piece (each piece at most [`CHUNK`] bytes).
     pub fn read(&self, sha256: &[u8; 32]) -> Result<Option<ContentReader>, StoreError> {
-        let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? else {
+        let Some(v) = self.entry(sha256)? else {
             return Ok(None);
         };
         match v.first() {
@@ -178,7 +213,7 @@ impl Store {
     /// Removes content (every chunk and its entry); durable when it returns.
     /// The caller makes sure no archived version refers to it any more.
     pub fn delete_content(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? else {
+        let Some(v) = self.entry(sha256)? else {
             return Ok(false);
         };
         let mut wb = rocksdb::WriteBatch::default();
@@ -190,6 +225,7 @@ impl Store {
             }
         }
         wb.delete_cf(self.cf(CF_CONTENT), sha256);
+        wb.delete_cf(self.cf(CF_CHUNKS), sha256);
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(wb, &wo)?;
@@ -274,12 +310,16 @@ impl Upload {
     fn flush_chunk(&mut self) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
+        wo.disable_wal(true); // made durable by Store::sync's flush
         self.store.db.put_cf_opt(
             self.store.cf(CF_CHUNKS),
             chunk_key(&self.id, self.chunks),
             &self.buf,
             &wo,
         )?;
+        self.store
+            .chunks_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.chunks += 1;
         self.buf.clear();
         Ok(())
@@ -315,9 +355,14 @@ impl Upload {
             v.extend_from_slice(&self.size.to_be_bytes());
             v.extend_from_slice(&self.id);
             v.extend_from_slice(&self.chunks.to_be_bytes());
+            // after its chunks, in their column family, without the WAL (see `entry`)
+            wo.disable_wal(true);
             self.store
                 .db
-                .put_cf_opt(self.store.cf(CF_CONTENT), sha256, v, &wo)?;
+                .put_cf_opt(self.store.cf(CF_CHUNKS), sha256, v, &wo)?;
+            self.store
+                .chunks_dirty
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
         Ok((stored, extra))
     }

@@ -78,3 +78,31 @@ fn stored_trees_give_the_same_reduced_trees() {
         assert_eq!(s.leaf_index(batch, 1001).unwrap(), None);
     }
 }
+
+#[test]
+fn large_content_is_durable_after_sync_and_deleted_completely() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc: Vec<u8> = (0..(10u32 << 20) + 123).map(|i| (i % 251) as u8).collect();
+    let sha = {
+        let s = Store::open(dir.path()).unwrap();
+        let mut up = s.upload();
+        for part in doc.chunks(1 << 20) {
+            up.write(part).unwrap();
+        }
+        let (stored, _) = up.finish().unwrap();
+        s.sync().unwrap();
+        stored.sha256
+    };
+    // reopened: every chunk and the entry are there
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.size(&sha).unwrap(), Some(doc.len() as u64));
+    assert_eq!(s.read_all(&sha).unwrap().unwrap(), doc);
+    // identical bytes are not stored again
+    let mut up = s.upload();
+    up.write(&doc).unwrap();
+    assert_eq!(up.finish().unwrap().0.sha256, sha);
+    assert!(s.delete_content(&sha).unwrap());
+    assert!(!s.has(&sha).unwrap());
+    assert_eq!(s.read(&sha).unwrap().map(|_| ()), None);
+    assert!(!s.delete_content(&sha).unwrap(), "deleted once");
+}
