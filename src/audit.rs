@@ -7,8 +7,10 @@
 //! into each batch as leaf 0 (`audit_seals`), so the archive's own
 //! time-stamps prove the trail up to there.
 //!
-//! Contract: one writer task appends (so the chain is linear) in group
-//! commits; [`Audit::record`] returns once the entry is queued, not durable.
+//! Contract: the server's writer task appends in group commits, each
+//! continuing from the head in the catalog inside its transaction (the
+//! command line appends the same way, so the chain stays linear);
+//! [`Audit::record`] returns once the entry is queued, not durable.
 //! An entry recorded right before a crash may be lost; one that was
 //! committed can never be changed without breaking the chain.
 
@@ -133,39 +135,61 @@ async fn writer(
                 Err(_) => break,
             }
         }
-        let (mut seq, mut hash) = head.lock().map(|h| *h).unwrap_or((0, [0u8; 32]));
-        let mut rows = Vec::with_capacity(batch.len());
-        for e in batch.drain(..) {
-            seq += 1;
-            hash = chain_hash(&hash, seq, &e);
-            rows.push((seq, hash, e));
-        }
         let mut delay = std::time::Duration::from_millis(50);
         loop {
-            match insert(&catalog, &rows).await {
-                Ok(()) => break,
+            match append(&catalog, &batch).await {
+                Ok(h) => {
+                    if let Ok(mut g) = head.lock() {
+                        *g = h;
+                    }
+                    break;
+                }
                 Err(e) => {
                     // the chain must not have gaps: retry until the catalog takes it
-                    tracing::error!(error = %e, entries = rows.len(), "audit trail: cannot write; retrying");
+                    tracing::error!(error = %e, entries = batch.len(), "audit trail: cannot write; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(10));
                 }
             }
         }
-        if let Ok(mut h) = head.lock() {
-            *h = (seq, hash);
-        }
+        batch.clear();
     }
 }
 
-async fn insert(catalog: &Catalog, rows: &[(i64, [u8; 32], Entry)]) -> Result<(), CatalogError> {
+/// Appends entries to the chain in one transaction, continuing from the
+/// head as the catalog has it (so the command line can append while the
+/// server runs: a concurrent append makes one of them fail and retry);
+/// returns the new head.
+pub async fn append(catalog: &Catalog, entries: &[Entry]) -> Result<(i64, [u8; 32]), CatalogError> {
     let mut tx = catalog.pool().begin().await?;
-    for (seq, hash, e) in rows {
+    if catalog.backend() == crate::catalog::Backend::Postgres {
+        // one appender at a time, held until commit
+        sqlx::query("SELECT pg_advisory_xact_lock(6451)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (mut seq, mut hash) = match last {
+        Some(r) => {
+            let h: Vec<u8> = r.try_get(1)?;
+            (
+                r.try_get::<i64, _>(0)?,
+                <[u8; 32]>::try_from(h.as_slice())
+                    .map_err(|_| CatalogError::Corrupt("audit hash is not 32 bytes".into()))?,
+            )
+        }
+        None => (0, [0u8; 32]),
+    };
+    for e in entries {
+        seq += 1;
+        hash = chain_hash(&hash, seq, e);
         sqlx::query(
             "INSERT INTO audit (seq, at, actor, tenant, action, aoid, result, detail, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(*seq)
+        .bind(seq)
         .bind(e.at_ms)
         .bind(&e.actor)
         .bind(e.tenant.clone())
@@ -178,7 +202,7 @@ async fn insert(catalog: &Catalog, rows: &[(i64, [u8; 32], Entry)]) -> Result<()
         .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok((seq, hash))
 }
 
 fn view(r: &sqlx::any::AnyRow) -> Result<(EntryView, Entry, [u8; 32]), CatalogError> {

@@ -87,6 +87,28 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// Records what the command line did in the audit trail.
+async fn record(
+    catalog: &Catalog,
+    action: &str,
+    tenant: Option<String>,
+    result: &str,
+    detail: String,
+) {
+    let e = bewahr::audit::Entry {
+        at_ms: now_ms(),
+        actor: who(),
+        tenant,
+        action: action.to_string(),
+        aoid: None,
+        result: result.to_string(),
+        detail,
+    };
+    if let Err(err) = bewahr::audit::append(catalog, &[e]).await {
+        eprintln!("warning: could not write the audit trail: {err}");
+    }
+}
+
 fn who() -> String {
     format!(
         "command line ({})",
@@ -106,7 +128,17 @@ pub fn tenant(args: TenantArgs) -> i32 {
         };
         match args.command {
             TenantCommand::Create { name } => {
-                match catalog.create_tenant(&name, &who(), now_ms()).await {
+                let r = catalog.create_tenant(&name, &who(), now_ms()).await;
+                let result = if r.is_ok() { "created" } else { "refused" };
+                record(
+                    &catalog,
+                    "tenant create",
+                    Some(name.clone()),
+                    result,
+                    String::new(),
+                )
+                .await;
+                match r {
                     Ok(()) => {
                         println!("tenant {name} created");
                         0
@@ -150,10 +182,16 @@ pub fn token(args: TokenArgs) -> i32 {
                 };
                 let now = now_ms();
                 let expires = expires_days.map(|d| now + i64::from(d) * 86_400_000);
-                match catalog
+                let r = catalog
                     .create_token(tenant.as_deref(), role, &label, expires, &who(), now)
-                    .await
-                {
+                    .await;
+                let detail = match &r {
+                    Ok((id, _)) => format!("token {id}, role {}", role.as_str()),
+                    Err(e) => e.to_string(),
+                };
+                let result = if r.is_ok() { "created" } else { "refused" };
+                record(&catalog, "token create", tenant.clone(), result, detail).await;
+                match r {
                     Ok((id, token)) => {
                         println!(
                             "{} token {id}{} created; it is shown only now:",
@@ -170,6 +208,14 @@ pub fn token(args: TokenArgs) -> i32 {
             }
             TokenCommand::Revoke { id } => match catalog.revoke_token(&id, None, now_ms()).await {
                 Ok(()) => {
+                    record(
+                        &catalog,
+                        "token revoke",
+                        None,
+                        "revoked",
+                        format!("token {id}"),
+                    )
+                    .await;
                     println!("token {id} revoked");
                     0
                 }

@@ -584,6 +584,49 @@ async fn the_audit_trail_records_who_did_what_and_shows_tampering() {
     assert!(j["entries"].as_i64().unwrap() >= 3, "{j}");
     assert!(j["sealed_heads"].as_i64().unwrap() >= 1, "{j}");
 
+    // the command line appends to the same chain while the server runs
+    let o = crate::support::run(
+        bewahr()
+            .args([
+                "token",
+                "create",
+                "--role",
+                "auditor",
+                "--tenant",
+                "t1",
+                "--data-dir",
+            ])
+            .arg(&dir),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (st, _) = call(&a, Method::GET, "/v1/tsa/certificates", Some(&aud), "").await;
+    assert_eq!(st, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let o = verify();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, all) = call(
+        &a,
+        Method::GET,
+        "/v1/audit?limit=1000",
+        Some(&a.tokens["operator"]),
+        "",
+    )
+    .await;
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "token create"
+                && e["actor"].as_str().unwrap().starts_with("command line")),
+        "{all}"
+    );
+
     // change one entry in the database: the chain breaks there
     sqlx::query("UPDATE audit SET result = '200' WHERE seq = 3")
         .execute(a.state().catalog.pool())
