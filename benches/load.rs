@@ -185,7 +185,7 @@ async fn main() {
     let objects = env("BEWAHR_BENCH_OBJECTS", 1_000_000);
     let s = server(|c| {
         c.batch.interval_ms = 3_600_000;
-        c.batch.max_objects = 100_000;
+        c.batch.max_objects = 1 << 40; // the bench seals by itself, 100,000 at a time
     })
     .await;
     let http = reqwest::Client::new();
@@ -263,50 +263,51 @@ async fn main() {
             percentile(&mut secs_per_batch, 1.0)
         );
     }
-    let mut lat = Vec::new();
     let mut rng = 0x9e3779b97f4a7c15u64;
-    let requests = 20_000;
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..16 {
-        let http = http.clone();
-        let base = s.base.clone();
-        let aud = s.aud.clone();
-        let picks: Vec<String> = (0..requests / 16)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                aoids[(rng % aoids.len() as u64) as usize].clone()
-            })
-            .collect();
-        let _ = c;
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for a in picks {
-                let t = Instant::now();
-                let r = http
-                    .get(format!("{base}/v1/objects/{a}/evidence"))
-                    .bearer_auth(&aud)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await.unwrap();
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            lat
-        }));
+    for clients in [1usize, 4, 16] {
+        let requests = 4000 * clients.min(4);
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let http = http.clone();
+            let base = s.base.clone();
+            let aud = s.aud.clone();
+            let picks: Vec<String> = (0..requests / clients)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    aoids[(rng % aoids.len() as u64) as usize].clone()
+                })
+                .collect();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for a in picks {
+                    let t = Instant::now();
+                    let r = http
+                        .get(format!("{base}/v1/objects/{a}/evidence"))
+                        .bearer_auth(&aud)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    let _ = r.bytes().await.unwrap();
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let el = t.elapsed().as_secs_f64();
+        println!(
+            "GET evidence with {objects} objects archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({clients} client(s))",
+            lat.len(),
+            lat.len() as f64 / el,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99)
+        );
     }
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let el = t.elapsed().as_secs_f64();
-    println!(
-        "GET evidence with {objects} objects archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms (16 clients)",
-        lat.len(),
-        lat.len() as f64 / el,
-        percentile(&mut lat, 0.5),
-        percentile(&mut lat, 0.99)
-    );
 }

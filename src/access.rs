@@ -272,8 +272,12 @@ impl Catalog {
             .try_get(0)?)
     }
 
-    /// Checks a bearer token.
-    pub async fn authenticate(&self, token: &str, now_ms: i64) -> Result<Principal, AuthError> {
+    /// Checks a bearer token; returns who it is and when the token expires.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<(Principal, Option<i64>), AuthError> {
         let (id, secret) = parse_token(token).ok_or(AuthError::Malformed)?;
         let row = sqlx::query(
             "SELECT secret_sha256, tenant, role, expires_at, revoked_at FROM tokens WHERE id = $1",
@@ -296,11 +300,14 @@ impl Catalog {
             return Err(AuthError::Expired(id.to_string()));
         }
         let role: String = row.try_get(2).map_err(|_| AuthError::Unknown(id.into()))?;
-        Ok(Principal {
-            token: id.to_string(),
-            tenant: row.try_get(1).map_err(|_| AuthError::Unknown(id.into()))?,
-            role: Role::parse(&role).map_err(|_| AuthError::Unknown(id.into()))?,
-        })
+        Ok((
+            Principal {
+                token: id.to_string(),
+                tenant: row.try_get(1).map_err(|_| AuthError::Unknown(id.into()))?,
+                role: Role::parse(&role).map_err(|_| AuthError::Unknown(id.into()))?,
+            },
+            expires,
+        ))
     }
 
     /// The tenant of an object: `None` if there is no such object (or it

@@ -104,7 +104,16 @@ impl Audit {
         };
         let head = Arc::new(Mutex::new(head));
         let (tx, rx) = mpsc::channel(65_536);
-        tokio::spawn(writer(catalog, rx, head.clone()));
+        // its own connection: on SQLite its commits skip the fsync (synchronous
+        // = NORMAL in WAL mode); they become durable with the catalog writer's
+        // next commit, which syncs the shared log, or at a checkpoint
+        let mut conn = catalog.pool().acquire().await?.detach();
+        if catalog.backend() == crate::catalog::Backend::Sqlite {
+            sqlx::raw_sql("PRAGMA synchronous = NORMAL")
+                .execute(&mut conn)
+                .await?;
+        }
+        tokio::spawn(writer(catalog.backend(), conn, rx, head.clone()));
         Ok(Audit { tx, head })
     }
 
@@ -122,7 +131,8 @@ impl Audit {
 }
 
 async fn writer(
-    catalog: Catalog,
+    backend: crate::catalog::Backend,
+    mut conn: sqlx::AnyConnection,
     mut rx: mpsc::Receiver<Entry>,
     head: Arc<Mutex<(i64, [u8; 32])>>,
 ) {
@@ -137,7 +147,7 @@ async fn writer(
         }
         let mut delay = std::time::Duration::from_millis(50);
         loop {
-            match append(&catalog, &batch).await {
+            match append_on(&mut conn, backend, &batch).await {
                 Ok(h) => {
                     if let Ok(mut g) = head.lock() {
                         *g = h;
@@ -161,8 +171,18 @@ async fn writer(
 /// server runs: a concurrent append makes one of them fail and retry);
 /// returns the new head.
 pub async fn append(catalog: &Catalog, entries: &[Entry]) -> Result<(i64, [u8; 32]), CatalogError> {
-    let mut tx = catalog.pool().begin().await?;
-    if catalog.backend() == crate::catalog::Backend::Postgres {
+    let mut conn = catalog.pool().acquire().await?;
+    append_on(&mut conn, catalog.backend(), entries).await
+}
+
+async fn append_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::catalog::Backend,
+    entries: &[Entry],
+) -> Result<(i64, [u8; 32]), CatalogError> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    if backend == crate::catalog::Backend::Postgres {
         // one appender at a time, held until commit
         sqlx::query("SELECT pg_advisory_xact_lock(6451)")
             .execute(&mut *tx)

@@ -255,6 +255,7 @@ pub async fn start_with(
         renewer,
         audit,
         client_ca: Arc::new(client_ca),
+        token_cache: Default::default(),
         limits: crate::api::auth::RateLimits::new(
             cfg.server.rate_limit_per_token,
             cfg.server.rate_limit_burst,

@@ -311,6 +311,7 @@ pub async fn revoke_token(
         .catalog
         .revoke_token(&id, scope, now_ms(&state))
         .await?;
+    state.token_cache.clear(); // at once, not after the cache's TTL
     tracing::info!(token = %id, by = %p.token, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -66,7 +66,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             None => Err(AuthError::Missing),
         },
         Some(None) => Err(AuthError::Malformed),
-        Some(Some(t)) => state.catalog.authenticate(t.trim(), now_ms).await,
+        Some(Some(t)) => match state.token_cache.get(t.trim()) {
+            Some(p) => Ok(p),
+            None => {
+                let r = state.catalog.authenticate(t.trim(), now_ms).await;
+                if let Ok((p, expires_ms)) = &r {
+                    let left = expires_ms.map(|e| {
+                        std::time::Duration::from_millis(e.saturating_sub(now_ms).max(0) as u64)
+                    });
+                    state.token_cache.put(t.trim(), p, left);
+                }
+                r.map(|(p, _)| p)
+            }
+        },
     };
     match result {
         Ok(p) => {
@@ -105,6 +117,50 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             let e = entry("anonymous".into(), None, aoid_of(&path), "401", detail);
             state.audit.record(e).await;
             ApiError::Unauthorized.into_response()
+        }
+    }
+}
+
+/// Recently checked tokens, so that a busy client does not cost a catalog
+/// lookup per request. An entry lives at most [`TOKEN_CACHE_TTL`] (and never
+/// past the token's expiry); revocation over HTTP empties the cache at once,
+/// one on the command line takes effect within the TTL.
+#[derive(Clone, Default)]
+pub struct TokenCache {
+    map: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, std::time::Instant)>>,
+    >,
+}
+
+/// How long a checked token is trusted without asking the catalog again.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl TokenCache {
+    fn key(token: &str) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+    fn get(&self, token: &str) -> Option<Principal> {
+        let m = self.map.lock().ok()?;
+        let (p, until) = m.get(&Self::key(token))?;
+        (std::time::Instant::now() < *until).then(|| p.clone())
+    }
+    fn put(&self, token: &str, p: &Principal, expires_in: Option<std::time::Duration>) {
+        let ttl = expires_in.map_or(TOKEN_CACHE_TTL, |e| e.min(TOKEN_CACHE_TTL));
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(
+                Self::key(token),
+                (p.clone(), std::time::Instant::now() + ttl),
+            );
+        }
+    }
+    /// Forgets every token (after a revocation).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.map.lock() {
+            m.clear();
         }
     }
 }

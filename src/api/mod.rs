@@ -38,6 +38,7 @@ pub struct AppState {
     pub renewer: Renewer,
     pub audit: crate::audit::Audit,
     pub limits: auth::RateLimits,
+    pub token_cache: auth::TokenCache,
     /// The CA of client certificates (mutual TLS); empty: tokens only.
     pub client_ca: Arc<Vec<x509_cert::Certificate>>,
     pub metrics: PrometheusHandle,

@@ -429,7 +429,7 @@ fn tenants_and_tokens_from_the_command_line() {
         )
         .await
         .unwrap();
-        let p = c.authenticate(&token, 0).await.unwrap();
+        let (p, _) = c.authenticate(&token, 0).await.unwrap();
         assert_eq!(p.role, bewahr::access::Role::Submitter);
         assert_eq!(p.tenant.as_deref(), Some("musterstadt"));
     });
