@@ -127,10 +127,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
 /// one on the command line takes effect within the TTL.
 #[derive(Clone, Default)]
 pub struct TokenCache {
-    map: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<[u8; 32], (Principal, std::time::Instant)>>,
-    >,
+    map: std::sync::Arc<std::sync::Mutex<CachedTokens>>,
 }
+
+/// SHA-256 of a token → who it is, and until when that is trusted.
+type CachedTokens = std::collections::HashMap<[u8; 32], (Principal, std::time::Instant)>;
 
 /// How long a checked token is trusted without asking the catalog again.
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
