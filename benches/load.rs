@@ -225,26 +225,8 @@ async fn main() {
         }
         done += chunk;
         // one batch of `chunk` objects
-        let cfg = bewahr::seal::SealConfig {
-            interval: Duration::from_secs(3600),
-            max_objects: 100_000,
-            algorithm: bewahr::alg::DigestAlgorithm::Sha256,
-            retry_min: Duration::from_secs(1),
-            retry_max: Duration::from_secs(1),
-        };
-        let st = &s.archive.state;
         let t0 = Instant::now();
-        let (batch, leaves) = bewahr::seal::seal_once(
-            &cfg,
-            &st.ingest.writer,
-            &st.ingest.store,
-            &st.stamper,
-            &st.ingest.clock,
-            Some(&st.audit),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let (batch, leaves) = seal_now(&s.archive, 100_000).await;
         sealing.push((leaves, t0.elapsed().as_secs_f64(), batch.id));
     }
     println!(

@@ -14,7 +14,7 @@ mod common;
 use common::*;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bewahr::alg::{DigestAlgorithm, Hasher};
 use bewahr::config::Config;
@@ -67,24 +67,7 @@ async fn fill(
             t.await.unwrap();
         }
         done += chunk;
-        let cfg = bewahr::seal::SealConfig {
-            interval: Duration::from_secs(3600),
-            max_objects: batch as usize,
-            algorithm: DigestAlgorithm::Sha256,
-            retry_min: Duration::from_secs(1),
-            retry_max: Duration::from_secs(1),
-        };
-        bewahr::seal::seal_once(
-            &cfg,
-            &st.ingest.writer,
-            &st.ingest.store,
-            &st.stamper,
-            &st.ingest.clock,
-            Some(&st.audit),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        seal_now(a, batch as usize).await;
     }
 }
 

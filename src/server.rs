@@ -37,22 +37,25 @@ pub enum StartError {
     Tls(String),
 }
 
+/// The CA of client certificates (`server.client_ca`); empty when unset.
+fn load_client_ca(cfg: &Config) -> Result<Vec<x509_cert::Certificate>, StartError> {
+    let path = &cfg.server.client_ca;
+    if path.is_empty() {
+        return Ok(vec![]);
+    }
+    let pem = std::fs::read(path).map_err(|e| StartError::Tls(format!("{path}: {e}")))?;
+    x509_cert::Certificate::load_pem_chain(&pem)
+        .map_err(|e| StartError::Tls(format!("{path}: {e}")))
+}
+
 /// The rustls configuration for `server.tls_cert` / `tls_key` (and
 /// `client_ca`), or `None` for plain HTTP.
 pub fn tls_config(cfg: &Config) -> Result<Option<rustls::ServerConfig>, StartError> {
     if cfg.server.tls_cert.is_empty() {
         return Ok(None);
     }
-    let ca = if cfg.server.client_ca.is_empty() {
-        None
-    } else {
-        let pem = std::fs::read(&cfg.server.client_ca)
-            .map_err(|e| StartError::Tls(format!("{}: {e}", cfg.server.client_ca)))?;
-        Some(
-            x509_cert::Certificate::load_pem_chain(&pem)
-                .map_err(|e| StartError::Tls(format!("{}: {e}", cfg.server.client_ca)))?,
-        )
-    };
+    let ca = load_client_ca(cfg)?;
+    let ca = (!ca.is_empty()).then_some(ca);
     crate::tls::server_config(
         std::path::Path::new(&cfg.server.tls_cert),
         std::path::Path::new(&cfg.server.tls_key),
@@ -201,14 +204,7 @@ pub async fn start_with(
         eprintln!("{hint}");
     }
     let policy = Arc::new(cfg.algorithm_policy()?);
-    let client_ca = if cfg.server.client_ca.is_empty() {
-        vec![]
-    } else {
-        let path = &cfg.server.client_ca;
-        let pem = std::fs::read(path).map_err(|e| StartError::Tls(format!("{path}: {e}")))?;
-        x509_cert::Certificate::load_pem_chain(&pem)
-            .map_err(|e| StartError::Tls(format!("{path}: {e}")))?
-    };
+    let client_ca = load_client_ca(cfg)?;
     let mut trusted = Vec::new();
     if !cfg.renewal.trusted_certs.is_empty() {
         let path = &cfg.renewal.trusted_certs;

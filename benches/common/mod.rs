@@ -35,3 +35,27 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// Seals up to `max` pending versions of `a` in one batch now, as the
+/// sealing worker would; returns the batch and how many versions it sealed.
+pub async fn seal_now(a: &bewahr::server::Archive, max: usize) -> (bewahr::catalog::Batch, usize) {
+    let st = &a.state;
+    let cfg = bewahr::seal::SealConfig {
+        interval: std::time::Duration::from_secs(3600),
+        max_objects: max,
+        algorithm: bewahr::alg::DigestAlgorithm::Sha256,
+        retry_min: std::time::Duration::from_secs(1),
+        retry_max: std::time::Duration::from_secs(1),
+    };
+    bewahr::seal::seal_once(
+        &cfg,
+        &st.ingest.writer,
+        &st.ingest.store,
+        &st.stamper,
+        &st.ingest.clock,
+        Some(&st.audit),
+    )
+    .await
+    .unwrap()
+    .expect("something was pending")
+}

@@ -235,23 +235,22 @@ impl Ctx {
                     st.last_error = Some(e.to_string());
                 }
                 // what was recorded before the error stays; the counts come from the catalog
-                let before = self.catalog.run(run.id).await?.map(|r| RunCounts {
-                    chains: r.chains,
-                    trees_renewed: r.trees_renewed,
-                    trees_written: r.trees_written,
-                    tsa_requests: r.tsa_requests,
-                    bytes_read: r.bytes_read,
-                });
-                let mut before = before.unwrap_or_default();
+                let (mut before, mut errors) = match self.catalog.run(run.id).await? {
+                    Some(r) => (
+                        RunCounts {
+                            chains: r.chains,
+                            trees_renewed: r.trees_renewed,
+                            trees_written: r.trees_written,
+                            tsa_requests: r.tsa_requests,
+                            bytes_read: r.bytes_read,
+                        },
+                        r.errors,
+                    ),
+                    None => Default::default(),
+                };
                 if let RunError::Tsa { attempts, .. } = &e {
                     before.tsa_requests += *attempts as i64; // the failed tree's requests
                 }
-                let mut errors = self
-                    .catalog
-                    .run(run.id)
-                    .await?
-                    .map(|r| r.errors)
-                    .unwrap_or_default();
                 errors.push(e.to_string());
                 ("failed", before, errors)
             }

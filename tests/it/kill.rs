@@ -53,6 +53,19 @@ fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest:
     (token("submitter"), token("auditor"), token("operator"))
 }
 
+/// The development TSA's root, from the server (its certificate list is TSA, root).
+async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Certificate> {
+    let pem = http
+        .get(format!("{base}/v1/tsa/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    x509_cert::Certificate::load_pem_chain(&pem).unwrap()[1..].to_vec()
+}
+
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -128,16 +141,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     let base = format!("http://127.0.0.1:{port}");
     let mut child = spawn(dir.path(), port, 50);
     wait_ready(&http, &base).await;
-    let pem = http
-        .get(format!("{base}/v1/tsa/certificates"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let certs = x509_cert::Certificate::load_pem_chain(&pem).unwrap();
-    let trusted = &certs[1..];
+    let trusted = &trust_anchors(&http, &base).await;
     let policy = AlgorithmPolicy::default();
     let opts = Options {
         trusted,
@@ -246,6 +250,15 @@ async fn runs(http: &reqwest::Client, base: &str) -> Vec<serde_json::Value> {
     j["runs"].as_array().unwrap().clone()
 }
 
+/// Waits until every renewal run the server knows is done.
+async fn all_runs_done(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !runs(http, base).await.iter().all(|r| r["state"] == "done") {
+        assert!(Instant::now() < deadline, "{:?}", runs(http, base).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
     let dir = tempdir();
@@ -289,19 +302,11 @@ async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
             wait_ready(&http, &b).await;
             if round == 2 {
                 // the hash-tree renewal is redone after its restarts
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while !runs(&http, &b).await.iter().all(|r| r["state"] == "done") {
-                    assert!(Instant::now() < deadline, "{:?}", runs(&http, &b).await);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                all_runs_done(&http, &b).await;
                 post_renewal(&http, &b, serde_json::json!({"kind": "timestamp"})).await;
             }
             if round == 3 {
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while !runs(&http, &b).await.iter().all(|r| r["state"] == "done") {
-                    assert!(Instant::now() < deadline, "{:?}", runs(&http, &b).await);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                all_runs_done(&http, &b).await;
                 let all = runs(&http, &b).await;
                 assert_eq!(all.len(), 2, "{all:?}");
                 assert!(
@@ -310,18 +315,10 @@ async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
                     "the hash-tree renewal was interrupted and redone: {all:?}"
                 );
                 // every record: chain 1 (SHA-256, one time-stamp), chain 2 (SHA-512, renewed once)
-                let pem = http
-                    .get(format!("{b}/v1/tsa/certificates"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
-                let certs = x509_cert::Certificate::load_pem_chain(&pem).unwrap();
+                let trusted = trust_anchors(&http, &b).await;
                 let policy = AlgorithmPolicy::default();
                 let opts = Options {
-                    trusted: &certs[1..],
+                    trusted: &trusted,
                     extra_certificates: &[],
                     at: time::OffsetDateTime::now_utc(),
                     policy: &policy,

@@ -366,6 +366,20 @@ async fn years_of_renewals_keep_every_record_valid_postgres() {
     years_of_renewals(Db::Postgres).await;
 }
 
+/// An archive on `clock` whose own scheduler stays out of the way (manual
+/// only, paused): the tests drive renewal through their own [`Ctx`].
+async fn paused_archive(clock: &TestClock, stamper: Stamper) -> Option<TestArchive> {
+    let a = archive_at(
+        Db::Sqlite,
+        |c| c.renewal.automatic = false,
+        Some(stamper),
+        clock.clock(),
+    )
+    .await?;
+    a.state().renewer.pause();
+    Some(a)
+}
+
 /// A renewal context beside the archive's (whose scheduler is paused),
 /// trusting what the archive trusts (as `renewal.trusted_certs` would).
 fn ctx(a: &TestArchive, clock: &TestClock, stamper: Stamper, settings: Settings) -> Ctx {
@@ -403,17 +417,9 @@ async fn queue(a: &TestArchive, kind: &str, alg: Option<&str>, now: OffsetDateTi
 async fn an_interrupted_renewal_leaves_every_record_valid_and_is_redone_once() {
     let clock = TestClock::at(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
     let stamper = Stamper::dev(dev_tsa(clock.now() - Days::days(1), 3650));
-    let Some(a) = archive_at(
-        Db::Sqlite,
-        |c| c.renewal.automatic = false,
-        Some(stamper.clone()),
-        clock.clock(),
-    )
-    .await
-    else {
+    let Some(a) = paused_archive(&clock, stamper.clone()).await else {
         return;
     };
-    a.state().renewer.pause();
     let policy = AlgorithmPolicy::default();
     let mut docs = Vec::new();
     for i in 0..6 {
@@ -487,17 +493,9 @@ async fn an_interrupted_renewal_leaves_every_record_valid_and_is_redone_once() {
 async fn a_tsa_outage_fails_the_run_and_changes_nothing() {
     let clock = TestClock::at(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
     let good = Stamper::dev(dev_tsa(clock.now() - Days::days(1), 3650));
-    let Some(a) = archive_at(
-        Db::Sqlite,
-        |c| c.renewal.automatic = false,
-        Some(good.clone()),
-        clock.clock(),
-    )
-    .await
-    else {
+    let Some(a) = paused_archive(&clock, good.clone()).await else {
         return;
     };
-    a.state().renewer.pause();
     let policy = AlgorithmPolicy::default();
     let docs = vec![(submit(&a, b"Akte").await, b"Akte".to_vec())];
     check_all(&a, &docs, &policy, clock.now()).await;
@@ -542,17 +540,9 @@ async fn time_stamps_that_no_longer_verify_are_reported_not_renewed() {
     // A's certificate ended before the renewal: too late to extend the chain
     let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - Days::days(100);
     let clock = TestClock::at(t0);
-    let Some(a) = archive_at(
-        Db::Sqlite,
-        |c| c.renewal.automatic = false,
-        Some(Stamper::dev(dev_tsa(t0, 30))),
-        clock.clock(),
-    )
-    .await
-    else {
+    let Some(a) = paused_archive(&clock, Stamper::dev(dev_tsa(t0, 30))).await else {
         return;
     };
-    a.state().renewer.pause();
     let docs = vec![(submit(&a, b"late").await, b"late".to_vec())];
     check_all(&a, &docs, &AlgorithmPolicy::default(), clock.now()).await;
     clock.set(t0 + Days::days(40));
