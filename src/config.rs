@@ -15,7 +15,63 @@ pub struct Config {
     pub catalog: Catalog,
     pub batch: Batch,
     pub renewal: Renewal,
+    pub validation: Validation,
     pub tsa: Vec<Tsa>,
+}
+
+/// Signature and seal validation at ingest.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Validation {
+    pub enabled: bool,
+    /// PEM bundles (or folders of PEM/DER files) of trust anchors for signers and TSAs.
+    pub trust_anchors: Vec<String>,
+    /// Time limit of each OCSP or CRL request.
+    pub fetch_timeout_ms: u64,
+    /// How long revocation data without nextUpdate counts as fresh.
+    pub revocation_max_age_secs: i64,
+    /// Documents larger than this are stored unvalidated (recorded as such).
+    pub max_document_bytes: u64,
+    /// The policy for submissions whose `system` has no entry of its own.
+    pub policy: ValidationPolicy,
+    /// Policies per submitting system (the metadata field `system`).
+    pub systems: std::collections::BTreeMap<String, ValidationPolicy>,
+}
+
+/// What ingest does with a validation result.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ValidationPolicy {
+    /// `reject` (422 with the report) or `accept` (archive and record) a TOTAL_FAILED signature.
+    pub on_failed: String,
+    /// The same for INDETERMINATE.
+    pub on_indeterminate: String,
+    /// Refuse documents that carry no signature or seal.
+    pub require_signature: bool,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            enabled: true,
+            trust_anchors: vec![],
+            fetch_timeout_ms: 5000,
+            revocation_max_age_secs: 86_400,
+            max_document_bytes: 256 << 20,
+            policy: ValidationPolicy::default(),
+            systems: Default::default(),
+        }
+    }
+}
+
+impl Default for ValidationPolicy {
+    fn default() -> Self {
+        ValidationPolicy {
+            on_failed: "reject".into(),
+            on_indeterminate: "accept".into(),
+            require_signature: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -206,7 +262,16 @@ impl Config {
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if !["server", "store", "catalog", "batch", "renewal"].contains(&section.as_str()) {
+            if ![
+                "server",
+                "store",
+                "catalog",
+                "batch",
+                "renewal",
+                "validation",
+            ]
+            .contains(&section.as_str())
+            {
                 continue;
             }
             // a TOML scalar if it parses as one (numbers, booleans), else a string
@@ -245,6 +310,29 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "store.kind",
                 detail: format!("unknown store {:?} (only \"rocksdb\")", self.store.kind),
+            });
+        }
+        for (name, p) in std::iter::once(("validation.policy", &self.validation.policy)).chain(
+            self.validation
+                .systems
+                .values()
+                .map(|p| ("validation.systems", p)),
+        ) {
+            for v in [&p.on_failed, &p.on_indeterminate] {
+                if v != "reject" && v != "accept" {
+                    return Err(ConfigError::Invalid {
+                        key: name,
+                        detail: format!(
+                            "{v:?}: on_failed and on_indeterminate are \"reject\" or \"accept\""
+                        ),
+                    });
+                }
+            }
+        }
+        if self.validation.fetch_timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "validation.fetch_timeout_ms",
+                detail: "must be positive".into(),
             });
         }
         if self.batch.max_objects == 0 || self.batch.interval_ms == 0 {

@@ -23,6 +23,12 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Write(WriteError),
+    /// The submitting system's validation policy refused the signature.
+    #[error("{reason}")]
+    Refused {
+        reason: String,
+        report: Option<Box<crate::signature::ValidationReport>>,
+    },
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> IngestError {
@@ -123,6 +129,8 @@ pub struct Receipt {
     pub accepted: Accepted,
     pub sha256: [u8; 32],
     pub size: u64,
+    /// The signature validation, if the document was signed.
+    pub validation: Option<crate::signature::ValidationReport>,
 }
 
 /// The ingest pipeline.
@@ -134,6 +142,8 @@ pub struct Ingest {
     pub algorithm: DigestAlgorithm,
     pub clock: Clock,
     pub max_body: u64,
+    /// Signature and seal validation; `None`: documents are archived unexamined.
+    pub validator: Option<crate::validation::Validator>,
 }
 
 impl Ingest {
@@ -147,6 +157,7 @@ impl Ingest {
     }
 
     /// Finishes the upload and records the version; durable when it returns `Ok`.
+    /// `signature` is a detached signature submitted beside the document.
     pub async fn commit(
         &self,
         upload: Upload,
@@ -154,6 +165,7 @@ impl Ingest {
         tenant: Option<String>,
         metadata: Metadata,
         media_type: String,
+        signature: Option<Vec<u8>>,
     ) -> Result<Receipt, IngestError> {
         if upload.size() == 0 {
             upload.abort();
@@ -163,9 +175,82 @@ impl Ingest {
             upload.abort();
             return Err(e);
         }
+        let examine = self.validator.as_ref().filter(|v| {
+            (signature.is_some() || crate::validation::may_be_signed(upload.head()))
+                && upload.size() <= v.max_document_bytes()
+        });
+        let inline = examine.and(upload.inline().map(|b| b.to_vec()));
         let (stored, extra) = tokio::task::spawn_blocking(move || upload.finish())
             .await
             .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??;
+        // preserved items: SHA-256 (store key) and digest in the tree's algorithm
+        let mut stored_members: Vec<([u8; 32], Vec<u8>)> = vec![];
+        let mut validation = None;
+        let mut report = None;
+        if let Some(v) = &self.validator {
+            let outcome = match examine {
+                None => None,
+                Some(_) => {
+                    let doc = match inline {
+                        Some(d) => d,
+                        None => {
+                            let (store, sha) = (self.store.clone(), stored.sha256);
+                            tokio::task::spawn_blocking(move || store.read_all(&sha))
+                                .await
+                                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+                                .unwrap_or_default()
+                        }
+                    };
+                    v.validate(
+                        std::sync::Arc::new(doc),
+                        signature.clone().map(std::sync::Arc::new),
+                        (self.clock)(),
+                    )
+                    .await
+                }
+            };
+            if let crate::validation::Decision::Reject(reason) =
+                v.decide(outcome.as_ref(), metadata.system.as_deref())
+            {
+                // the content stays unreferenced (invisible) in the store; nothing is recorded
+                return Err(IngestError::Refused {
+                    reason,
+                    report: outcome.map(|o| Box::new(o.report)),
+                });
+            }
+            if let Some(o) = outcome {
+                let mut put = |bytes: &[u8]| -> Result<[u8; 32], IngestError> {
+                    let s = self.store.put_content(bytes)?;
+                    stored_members.push((s.sha256, self.algorithm.digest(bytes)));
+                    Ok(s.sha256)
+                };
+                let signature_sha256 = match &signature {
+                    Some(s) => Some(put(s)?),
+                    None => None,
+                };
+                let data_sha256 = put(&o.data_der)?;
+                let report_sha256 = put(&o.report_json)?;
+                validation = Some(crate::catalog::ValidationRow {
+                    format: serde_json::to_value(o.report.format)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    indication: o
+                        .report
+                        .indication
+                        .map(|i| i.to_string())
+                        .unwrap_or_default(),
+                    sub_indication: o.report.sub_indication.map(|s| s.to_string()),
+                    summary: o.report.summary.clone(),
+                    validated_at_ms: ((self.clock)().unix_timestamp_nanos() / 1_000_000) as i64,
+                    decision: "accepted".into(),
+                    signature_sha256,
+                    data_sha256,
+                    report_sha256,
+                });
+                report = Some(o.report);
+            }
+        }
         let leaf = extra.unwrap_or_else(|| stored.sha256.to_vec());
         // the salt keeps sibling hashes in shared trees from telling anything about this document
         let mut salt = vec![0u8; 32];
@@ -173,6 +258,8 @@ impl Ingest {
             |_| IngestError::Write(WriteError::Store("no randomness for the salt".into())),
         )?;
         let salt_hash = self.algorithm.digest(&salt);
+        let mut members = vec![leaf, salt_hash];
+        members.extend(stored_members.iter().map(|(_, h)| h.clone()));
         let now: OffsetDateTime = (self.clock)();
         let accepted = self
             .writer
@@ -183,8 +270,10 @@ impl Ingest {
                 media_type,
                 size: stored.size,
                 sha256: stored.sha256,
-                members: vec![leaf, salt_hash],
+                members,
                 salt: Some(salt),
+                stored_members: stored_members.iter().map(|(s, _)| *s).collect(),
+                validation,
                 submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
             })
             .await
@@ -199,6 +288,7 @@ impl Ingest {
             accepted,
             sha256: stored.sha256,
             size: stored.size,
+            validation: report,
         })
     }
 }

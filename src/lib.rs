@@ -28,9 +28,12 @@ pub mod renewal;
 pub mod seal;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod signature;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod tls;
 pub mod tsp;
+#[cfg(feature = "server")]
+pub mod validation;
 pub mod verify;

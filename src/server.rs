@@ -35,6 +35,8 @@ pub enum StartError {
     Tsa { name: String, detail: String },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Validation(#[from] crate::validation::SetupError),
 }
 
 /// The CA of client certificates (`server.client_ca`); empty when unset.
@@ -241,6 +243,11 @@ pub async fn start_with(
         algorithm,
         clock,
         max_body: cfg.server.max_body_bytes,
+        validator: if cfg.validation.enabled {
+            Some(crate::validation::Validator::new(&cfg.validation)?)
+        } else {
+            None
+        },
     };
     let state = AppState {
         ingest,

@@ -27,6 +27,11 @@ pub enum ApiError {
         message: String,
     },
     TooLarge(String),
+    /// 422: the submission policy refused the document's signature; the report goes back.
+    Refused {
+        message: String,
+        report: Option<Box<crate::signature::ValidationReport>>,
+    },
     /// Logged, never echoed.
     Internal(String),
 }
@@ -81,8 +86,20 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
+        if let ApiError::Refused { message, report } = self {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": {"code": "signature_refused", "message": message},
+                    "validation": report,
+                })),
+            )
+                .into_response();
+        }
         let (status, code, message) = match self {
-            ApiError::Unauthorized | ApiError::TooManyRequests(_) => unreachable!("answered above"),
+            ApiError::Unauthorized | ApiError::TooManyRequests(_) | ApiError::Refused { .. } => {
+                unreachable!("answered above")
+            }
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m),
             ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m),
@@ -122,6 +139,10 @@ impl From<IngestError> for ApiError {
             IngestError::UnknownAoid(a) => {
                 ApiError::NotFound(format!("unknown archive object {a}"))
             }
+            IngestError::Refused { reason, report } => ApiError::Refused {
+                message: reason,
+                report,
+            },
             e => ApiError::Internal(e.to_string()),
         }
     }

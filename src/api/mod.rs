@@ -58,6 +58,8 @@ pub struct AppState {
         objects::get_object,
         objects::get_content,
         objects::get_evidence,
+        objects::get_validation,
+        objects::get_validation_item,
         service::verify,
         service::tsa_certificates,
         service::healthz,
@@ -141,6 +143,14 @@ pub fn app(state: AppState) -> Router {
             get(objects::get_content),
         )
         .route("/v1/objects/{aoid}/evidence", get(objects::get_evidence))
+        .route(
+            "/v1/objects/{aoid}/versions/{n}/validation",
+            get(objects::get_validation),
+        )
+        .route(
+            "/v1/objects/{aoid}/versions/{n}/validation/{item}",
+            get(objects::get_validation_item),
+        )
         .route("/v1/verify", post(service::verify))
         .route("/v1/audit", get(trail::trace))
         .route("/v1/admin/renewals", get(admin::list).post(admin::start))

@@ -26,7 +26,64 @@ pub struct Submitted {
     pub digests: std::collections::BTreeMap<String, String>,
     /// Always `pending` right after submission.
     pub state: String,
+    /// The signature or seal validation (absent for unsigned documents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub validation: Option<ValidationSummary>,
 }
+
+/// The summary of a validation in the submission response (the full
+/// report: `GET /v1/objects/{aoid}/versions/{n}/validation`).
+#[derive(Serialize)]
+pub struct ValidationSummary {
+    pub format: crate::signature::Format,
+    pub indication: Option<crate::signature::Indication>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<crate::signature::SubIndication>,
+    pub summary: String,
+    pub signatures: Vec<SignatureSummary>,
+}
+
+/// One signature in the summary.
+#[derive(Serialize)]
+pub struct SignatureSummary {
+    pub id: String,
+    pub indication: crate::signature::Indication,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_indication: Option<crate::signature::SubIndication>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<crate::signature::Qualification>,
+}
+
+impl From<&crate::signature::ValidationReport> for ValidationSummary {
+    fn from(r: &crate::signature::ValidationReport) -> Self {
+        ValidationSummary {
+            format: r.format,
+            indication: r.indication,
+            sub_indication: r.sub_indication,
+            summary: r.summary.clone(),
+            signatures: r
+                .signatures
+                .iter()
+                .map(|s| SignatureSummary {
+                    id: s.id.clone(),
+                    indication: s.indication,
+                    sub_indication: s.sub_indication,
+                    signer: s.signer.clone(),
+                    signing_time: s.signing_time.clone(),
+                    qualification: s.qualification.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The largest detached signature accepted (certificates and revocation data included).
+const MAX_SIGNATURE: usize = 16 << 20;
 
 /// Archive object ids are UUIDs; anything else cannot name an object.
 pub(crate) fn check_aoid(aoid: &str) -> Result<(), ApiError> {
@@ -92,7 +149,7 @@ async fn receive(
     state: &AppState,
     params: Vec<(String, String)>,
     req: Request,
-) -> Result<(Upload, Metadata, String), ApiError> {
+) -> Result<(Upload, Metadata, String, Option<Vec<u8>>), ApiError> {
     let headers = req.headers().clone();
     let ct = media_type(&headers);
     let limit = state.ingest.max_body;
@@ -105,6 +162,7 @@ async fn receive(
             .map_err(|e| ApiError::bad("bad_multipart", e.body_text()))?;
         let mut upload: Option<(Upload, String)> = None;
         let mut metadata: Option<Metadata> = None;
+        let mut signature: Option<Vec<u8>> = None;
         let fail = |u: Option<(Upload, String)>, e: ApiError| {
             if let Some((u, _)) = u {
                 u.abort();
@@ -156,16 +214,42 @@ async fn receive(
                         }
                     }
                 }
+                Some("signature") if signature.is_none() => match field.bytes().await {
+                    Ok(b) if b.len() <= MAX_SIGNATURE => signature = Some(b.to_vec()),
+                    Ok(_) => {
+                        return Err(fail(
+                            upload,
+                            ApiError::bad(
+                                "bad_signature",
+                                format!("the signature part is larger than {MAX_SIGNATURE} bytes"),
+                            ),
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(fail(upload, ApiError::bad("bad_multipart", e.body_text())))
+                    }
+                },
                 other => {
                     let name = other.unwrap_or("(unnamed)").to_string();
-                    return Err(fail(upload, ApiError::bad("bad_multipart", format!("unexpected or repeated part {name:?}: send one `document` and at most one `metadata`"))));
+                    return Err(fail(upload, ApiError::bad("bad_multipart", format!("unexpected or repeated part {name:?}: send one `document`, at most one `metadata` and at most one detached `signature`"))));
                 }
             }
         }
         let Some((u, mt)) = upload else {
             return Err(ApiError::bad("empty_document", "no `document` part"));
         };
-        Ok((u, metadata.unwrap_or_default(), mt))
+        if let Some(s) = &signature {
+            if !crate::signature::cades::is_signed_data(s)
+                && !s.trim_ascii_start().starts_with(b"-----BEGIN")
+            {
+                u.abort();
+                return Err(ApiError::bad(
+                    "bad_signature",
+                    "the `signature` part is not a CMS/CAdES signature (DER or PEM): send the .p7s file",
+                ));
+            }
+        }
+        Ok((u, metadata.unwrap_or_default(), mt, signature))
     } else {
         let metadata = metadata_from_query(&params)?;
         // refuse bad metadata before reading a possibly large body
@@ -175,7 +259,7 @@ async fn receive(
             .into_data_stream()
             .map(|r| r.map_err(|e| e.to_string()));
         let u = stream_into(state.ingest.begin(), stream, limit).await?;
-        Ok((u, metadata, ct))
+        Ok((u, metadata, ct, None))
     }
 }
 
@@ -186,10 +270,10 @@ async fn submit_inner(
     params: Vec<(String, String)>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let (upload, metadata, mt) = receive(&state, params, req).await?;
+    let (upload, metadata, mt, signature) = receive(&state, params, req).await?;
     let r = state
         .ingest
-        .commit(upload, aoid, p.tenant.clone(), metadata, mt)
+        .commit(upload, aoid, p.tenant.clone(), metadata, mt, signature)
         .await?;
     let body = Submitted {
         aoid: r.accepted.aoid.clone(),
@@ -198,6 +282,7 @@ async fn submit_inner(
             .into_iter()
             .collect(),
         state: "pending".into(),
+        validation: r.validation.as_ref().map(ValidationSummary::from),
     };
     let location = format!("/v1/objects/{}", r.accepted.aoid);
     let mut resp = (
@@ -496,4 +581,132 @@ pub async fn legal_hold(
             None => "legal hold lifted".into(),
         }));
     Ok(resp)
+}
+
+/// The preserved validation of a version, as JSON: the report and the
+/// collected validation data (certificates, OCSP responses, CRLs, base64),
+/// with the SHA-256 of each preserved item (each is a member of the
+/// version's data-object group, so its evidence record proves them).
+#[utoipa::path(get, path = "/v1/objects/{aoid}/versions/{n}/validation", params(("aoid" = String, Path), ("n" = i64, Path)),
+    responses((status = 200, description = "report and validation data"), (status = 404, body = ErrorBody)))]
+pub async fn get_validation(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((aoid, n)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (row, loc) = validation_row(&state, &p, &aoid, &n).await?;
+    let Some(row) = row else {
+        return Ok(Json(serde_json::json!({
+            "version": loc.version,
+            "format": "none",
+            "summary": "the document carried no signature or seal (or was archived without validation)",
+        }))
+        .into_response());
+    };
+    let read = |sha: [u8; 32]| {
+        let store = state.ingest.store.clone();
+        async move {
+            tokio::task::spawn_blocking(move || store.read_all(&sha))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(|e| ApiError::Internal(e.to_string()))?
+                .ok_or_else(|| {
+                    ApiError::Internal(format!(
+                        "preserved item {} is missing from the store",
+                        hex::encode(sha)
+                    ))
+                })
+        }
+    };
+    let report: serde_json::Value = serde_json::from_slice(&read(row.report_sha256).await?)
+        .map_err(|e| ApiError::Internal(format!("preserved report: {e}")))?;
+    let data = crate::signature::ValidationData::from_der(&read(row.data_sha256).await?)
+        .map_err(|e| ApiError::Internal(format!("preserved validation data: {e}")))?;
+    use base64::Engine;
+    let b64 = |v: &[Vec<u8>]| -> Vec<String> {
+        v.iter()
+            .map(|x| base64::engine::general_purpose::STANDARD.encode(x))
+            .collect()
+    };
+    let base = format!("/v1/objects/{aoid}/versions/{}/validation", loc.version);
+    Ok(Json(serde_json::json!({
+        "version": loc.version,
+        "format": row.format,
+        "indication": row.indication,
+        "sub_indication": row.sub_indication,
+        "summary": row.summary,
+        "validated_at": crate::catalog::rfc3339_ms(row.validated_at_ms),
+        "decision": row.decision,
+        "report": report,
+        "validation_data": {
+            "certificates": b64(&data.certificates),
+            "ocsp_responses": b64(&data.ocsp_responses),
+            "crls": b64(&data.crls),
+        },
+        "preserved": {
+            "report": {"sha256": hex::encode(row.report_sha256), "href": format!("{base}/report")},
+            "validation_data": {"sha256": hex::encode(row.data_sha256), "href": format!("{base}/data")},
+            "signature": row.signature_sha256.map(|s| serde_json::json!({"sha256": hex::encode(s), "href": format!("{base}/signature")})),
+        },
+    }))
+    .into_response())
+}
+
+async fn validation_row(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    n: &str,
+) -> Result<
+    (
+        Option<crate::catalog::ValidationRow>,
+        crate::catalog::Location,
+    ),
+    ApiError,
+> {
+    require(p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
+    check_aoid(aoid)?;
+    own_object(state, p, aoid).await?;
+    let n: i64 = n
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no version {n}")))?;
+    let loc = state
+        .catalog
+        .locate(aoid, Some(n))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no version {n} of {aoid}")))?;
+    Ok((state.catalog.validation(loc.seq).await?, loc))
+}
+
+/// One preserved item exactly as hashed into the version's data-object
+/// group: `report` (JSON), `data` (ValidationData DER) or `signature` (the
+/// detached signature). Give them to `bewahr verify --data` with the document.
+#[utoipa::path(get, path = "/v1/objects/{aoid}/versions/{n}/validation/{item}", params(("aoid" = String, Path), ("n" = i64, Path), ("item" = String, Path, description = "report, data or signature")),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
+pub async fn get_validation_item(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((aoid, n, item)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (row, _) = validation_row(&state, &p, &aoid, &n).await?;
+    let row =
+        row.ok_or_else(|| ApiError::NotFound("this version has no preserved validation".into()))?;
+    let (sha, ct) = match item.as_str() {
+        "report" => (Some(row.report_sha256), "application/json"),
+        "data" => (Some(row.data_sha256), "application/octet-stream"),
+        "signature" => (row.signature_sha256, "application/pkcs7-signature"),
+        _ => (None, ""),
+    };
+    let sha = sha.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no preserved item {item:?} (report, data, signature)"
+        ))
+    })?;
+    let store = state.ingest.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || store.read_all(&sha))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Internal("a preserved item is missing from the store".into()))?;
+    Ok(([(header::CONTENT_TYPE, ct.to_string())], bytes).into_response())
 }

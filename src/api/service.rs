@@ -28,6 +28,8 @@ pub async fn verify(
     require(&p, &[Role::Auditor, Role::Admin])?;
     let mut evidence: Option<Vec<u8>> = None;
     let mut documents: Vec<Vec<u8>> = Vec::new();
+    let mut signature: Option<Vec<u8>> = None;
+    let mut validation_data: Option<Vec<u8>> = None;
     let mut total = 0usize;
     while let Some(field) = mp
         .next_field()
@@ -46,10 +48,14 @@ pub async fn verify(
         match name.as_str() {
             "evidence" if evidence.is_none() => evidence = Some(bytes.to_vec()),
             "document" => documents.push(bytes.to_vec()),
+            "signature" if signature.is_none() => signature = Some(bytes.to_vec()),
+            "validation_data" if validation_data.is_none() => {
+                validation_data = Some(bytes.to_vec())
+            }
             other => {
                 return Err(ApiError::bad(
                     "bad_multipart",
-                    format!("unexpected part {other:?}: send `evidence` and optionally `document`"),
+                    format!("unexpected or repeated part {other:?}: send `evidence`, optionally `document` (repeatable), and for re-validating a signature `signature` (detached) and `validation_data`"),
                 ))
             }
         }
@@ -58,23 +64,88 @@ pub async fn verify(
     let trusted = state.renewer.ctx().trusted();
     let now = (state.ingest.clock)();
     let policy = state.renewer.ctx().policy();
-    let report = tokio::task::spawn_blocking(move || {
+    let preserved = match &validation_data {
+        Some(v) => Some(crate::signature::ValidationData::from_der(v).map_err(|e| {
+            ApiError::bad(
+                "bad_validation_data",
+                format!("the validation_data part: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let anchors: Vec<x509_cert::Certificate> = state
+        .ingest
+        .validator
+        .as_ref()
+        .map(|v| v.anchors().to_vec())
+        .unwrap_or_default();
+    let value = tokio::task::spawn_blocking(move || {
         let opts = Options {
             trusted: &trusted,
             extra_certificates: &[],
             at: now,
             policy: &policy,
         };
-        if documents.is_empty() {
+        let document = documents.first().cloned();
+        let mut group = documents;
+        group.extend(signature.iter().cloned());
+        group.extend(validation_data.iter().cloned());
+        let report = if group.is_empty() {
             verify::verify_der(&evidence, &mut NoData, &opts)
         } else {
-            verify::verify_der(&evidence, &mut InMemory(documents), &opts)
+            verify::verify_der(&evidence, &mut InMemory(group), &opts)
+        };
+        let mut value = serde_json::to_value(&report).unwrap_or_default();
+        // the document's signature, as of the time the record proves (re-validation)
+        if let (Some(doc), true) = (document, preserved.is_some() || signature.is_some()) {
+            let poe = (report.indication == verify::Indication::Passed)
+                .then(|| {
+                    report
+                        .archive_time_stamps
+                        .first()
+                        .and_then(|a| a.gen_time.clone())
+                })
+                .flatten()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                });
+            let vd = preserved.unwrap_or_default();
+            let max_age = time::Duration::days(1);
+            let sr = match poe {
+                Some(poe) => crate::signature::revalidate(
+                    &doc,
+                    signature.as_deref(),
+                    &vd,
+                    poe,
+                    &anchors,
+                    now,
+                    max_age,
+                ),
+                None => {
+                    let ctx = crate::signature::Context {
+                        anchors: &anchors,
+                        at: now,
+                        poe: None,
+                        max_age,
+                    };
+                    let ex = crate::signature::examine(&doc, signature.as_deref(), &ctx);
+                    crate::signature::conclude(ex, &vd, &ctx).0
+                }
+            };
+            if let Some(o) = value.as_object_mut() {
+                o.insert(
+                    "signature".into(),
+                    serde_json::to_value(&sr).unwrap_or_default(),
+                );
+            }
         }
+        value
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
     metrics::counter!("bewahr_verifications_total").increment(1);
-    Ok(Json(report).into_response())
+    Ok(Json(value).into_response())
 }
 
 /// PEM of the certificates of every TSA the archive uses and has used (the

@@ -184,6 +184,33 @@ impl Catalog {
         }))
     }
 
+    /// The signature validation recorded with a version (by its seq).
+    pub async fn validation(&self, seq: i64) -> Result<Option<ValidationRow>, CatalogError> {
+        let row = sqlx::query("SELECT format, indication, sub_indication, summary, validated_at, decision, signature_sha256, data_sha256, report_sha256 FROM validations WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let digest = |v: Vec<u8>| {
+            <[u8; 32]>::try_from(v.as_slice())
+                .map_err(|_| CatalogError::Corrupt("validation digest is not 32 bytes".into()))
+        };
+        Ok(Some(ValidationRow {
+            format: r.try_get(0)?,
+            indication: r.try_get(1)?,
+            sub_indication: r.try_get(2)?,
+            summary: r.try_get(3)?,
+            validated_at_ms: r.try_get(4)?,
+            decision: r.try_get(5)?,
+            signature_sha256: r
+                .try_get::<Option<Vec<u8>>, _>(6)?
+                .map(digest)
+                .transpose()?,
+            data_sha256: digest(r.try_get(7)?)?,
+            report_sha256: digest(r.try_get(8)?)?,
+        }))
+    }
+
     /// A sealed batch.
     pub async fn batch(&self, id: i64) -> Result<Option<Batch>, CatalogError> {
         let row = sqlx::query("SELECT id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token FROM batches WHERE id = $1")

@@ -39,7 +39,25 @@ pub struct NewVersion {
     pub members: Vec<Vec<u8>>,
     /// The secret salt whose hash is the group's second member.
     pub salt: Option<Vec<u8>>,
+    /// SHA-256 of the stored items that follow the salt in the group (in order).
+    pub stored_members: Vec<[u8; 32]>,
+    /// The signature validation, if the document was signed.
+    pub validation: Option<ValidationRow>,
     pub submitted_at_ms: i64,
+}
+
+/// What the catalog keeps of a signature validation (the report itself is in the store).
+#[derive(Clone, Debug)]
+pub struct ValidationRow {
+    pub format: String,
+    pub indication: String,
+    pub sub_indication: Option<String>,
+    pub summary: String,
+    pub validated_at_ms: i64,
+    pub decision: String,
+    pub signature_sha256: Option<[u8; 32]>,
+    pub data_sha256: [u8; 32],
+    pub report_sha256: [u8; 32],
 }
 
 /// A recorded version.

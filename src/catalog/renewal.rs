@@ -198,6 +198,8 @@ pub struct VersionLeaf {
     pub batch_id: Option<i64>,
     /// The secret salt (the group's second member is its hash).
     pub salt: Option<Vec<u8>>,
+    /// SHA-256 of the stored group members after the salt, in group order.
+    pub stored_members: Vec<[u8; 32]>,
 }
 
 /// Why a renewal was not recorded (nothing of it was).
@@ -339,7 +341,7 @@ impl Catalog {
         let mut out = Vec::with_capacity(seqs.len());
         for chunk in seqs.chunks(500) {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT seq, sha256, members, batch_id, salt FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
+                "SELECT seq, sha256, members, batch_id, salt, stored_members FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
                 in_list(chunk)
             )))
             .fetch_all(self.pool())
@@ -354,6 +356,7 @@ impl Catalog {
                     members: r.try_get(2)?,
                     batch_id: r.try_get(3)?,
                     salt: r.try_get(4)?,
+                    stored_members: split_digests(r.try_get::<Option<Vec<u8>>, _>(5)?)?,
                 });
             }
         }
@@ -474,4 +477,17 @@ impl Catalog {
         .await?;
         Ok(())
     }
+}
+
+/// SHA-256 digests stored concatenated (`versions.stored_members`).
+pub fn split_digests(b: Option<Vec<u8>>) -> Result<Vec<[u8; 32]>, CatalogError> {
+    let b = b.unwrap_or_default();
+    if b.len() % 32 != 0 {
+        return Err(CatalogError::Corrupt(
+            "stored_members is not a list of SHA-256 digests".into(),
+        ));
+    }
+    Ok(b.chunks(32)
+        .map(|c| <[u8; 32]>::try_from(c).unwrap_or([0; 32]))
+        .collect())
 }

@@ -267,8 +267,8 @@ async fn insert(
     let meta = serde_json::to_string(&v.metadata.meta).unwrap_or_else(|_| "{}".into());
     let members: Vec<u8> = v.members.concat();
     let row = sqlx::query(
-        "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+        "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt, stored_members) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
     )
     .bind(&aoid)
     .bind(version)
@@ -283,13 +283,29 @@ async fn insert(
     .bind(v.sha256.to_vec())
     .bind(members)
     .bind(v.salt.clone())
+    .bind((!v.stored_members.is_empty()).then(|| v.stored_members.concat()))
     .fetch_one(&mut **tx)
     .await?;
-    Ok(Ok(Accepted {
-        aoid,
-        version,
-        seq: row.try_get(0)?,
-    }))
+    let seq: i64 = row.try_get(0)?;
+    if let Some(val) = &v.validation {
+        sqlx::query(
+            "INSERT INTO validations (seq, format, indication, sub_indication, summary, validated_at, decision, signature_sha256, data_sha256, report_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(seq)
+        .bind(&val.format)
+        .bind(&val.indication)
+        .bind(val.sub_indication.clone())
+        .bind(&val.summary)
+        .bind(val.validated_at_ms)
+        .bind(&val.decision)
+        .bind(val.signature_sha256.map(|s| s.to_vec()))
+        .bind(val.data_sha256.to_vec())
+        .bind(val.report_sha256.to_vec())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(Ok(Accepted { aoid, version, seq }))
 }
 
 async fn pending(catalog: &Catalog, limit: usize) -> Result<Vec<Pending>, WriteError> {

@@ -33,6 +33,20 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also re-validate the signature or seal of the document (the first
+    /// `--data`) as of the time the evidence record proves, with the
+    /// preserved validation data only (no network).
+    #[arg(long, requires = "data")]
+    pub validate_signature: bool,
+    /// The detached signature (.p7s) of the document; added to the data-object group.
+    #[arg(long, requires = "validate_signature")]
+    pub signature: Option<PathBuf>,
+    /// The preserved validation data (DER, from `GET .../validation/data`); added to the data-object group.
+    #[arg(long, requires = "validate_signature")]
+    pub validation_data: Option<PathBuf>,
+    /// A PEM (or DER) file of trust anchors for signers; repeatable.
+    #[arg(long = "trust-anchor")]
+    pub trust_anchor: Vec<PathBuf>,
 }
 
 /// Data files, hashed (streaming) once per algorithm asked for.
@@ -132,14 +146,20 @@ pub fn run(args: VerifyArgs) -> i32 {
         };
         digests.push((alg, h));
     }
-    for p in &args.data {
+    let mut paths = args.data.clone();
+    for p in args.signature.iter().chain(&args.validation_data) {
+        if !paths.contains(p) {
+            paths.push(p.clone());
+        }
+    }
+    for p in &paths {
         if let Err(e) = std::fs::metadata(p) {
             return usage(format!("--data {}: {e}", p.display()));
         }
     }
-    let mut data: Box<dyn DataObjects> = if !args.data.is_empty() {
+    let mut data: Box<dyn DataObjects> = if !paths.is_empty() {
         Box::new(Files {
-            paths: args.data.clone(),
+            paths,
             cache: vec![],
         })
     } else if !digests.is_empty() {
@@ -164,6 +184,9 @@ pub fn run(args: VerifyArgs) -> i32 {
         policy: &policy,
     };
     let report = verify::verify_der(&record, data.as_mut(), &opts);
+    if args.validate_signature {
+        return revalidate(&args, &report, at);
+    }
     if args.json {
         println!(
             "{}",
@@ -173,4 +196,77 @@ pub fn run(args: VerifyArgs) -> i32 {
         print!("{}", report.to_text());
     }
     report.exit_code()
+}
+
+/// `--validate-signature`: the evidence record's report, then the signature's as of its first time-stamp.
+fn revalidate(args: &VerifyArgs, er: &verify::Report, at: time::OffsetDateTime) -> i32 {
+    use bewahr::signature::{self, Indication, ValidationData};
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let inputs = (|| -> Result<_, String> {
+        let doc = read(&args.data[0])?;
+        let sig = args.signature.as_ref().map(read).transpose()?;
+        let vd = match &args.validation_data {
+            Some(p) => ValidationData::from_der(&read(p)?)
+                .map_err(|e| format!("--validation-data {}: {e}", p.display()))?,
+            None => ValidationData::default(),
+        };
+        let mut anchors = Vec::new();
+        for p in &args.trust_anchor {
+            anchors.extend(
+                signature::parse_certificates(&read(p)?)
+                    .map_err(|e| format!("--trust-anchor {}: {e}", p.display()))?,
+            );
+        }
+        Ok((doc, sig, vd, anchors))
+    })();
+    let (doc, sig, vd, anchors) = match inputs {
+        Ok(x) => x,
+        Err(e) => return usage(e),
+    };
+    // the proof of existence: the first archive time-stamp, if the record covers the data
+    let poe = (er.indication == verify::Indication::Passed)
+        .then(|| {
+            er.archive_time_stamps
+                .first()
+                .and_then(|a| a.gen_time.clone())
+        })
+        .flatten()
+        .and_then(|t| {
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        });
+    let max_age = time::Duration::days(1);
+    let sr = match poe {
+        Some(poe) => signature::revalidate(&doc, sig.as_deref(), &vd, poe, &anchors, at, max_age),
+        None => {
+            let ctx = signature::Context {
+                anchors: &anchors,
+                at,
+                poe: None,
+                max_age,
+            };
+            signature::conclude(signature::examine(&doc, sig.as_deref(), &ctx), &vd, &ctx).0
+        }
+    };
+    if args.json {
+        let v = serde_json::json!({"evidence": er, "signature": sr});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        print!("{}", er.to_text());
+        if poe.is_none() {
+            println!(
+                "the evidence record does not prove the data: the signature is judged as of now"
+            );
+        }
+        print!("{}", sr.to_text());
+    }
+    let sig_code = match sr.indication {
+        Some(Indication::TotalPassed) => 0,
+        Some(Indication::TotalFailed) => 1,
+        _ => 2,
+    };
+    match (er.exit_code(), sig_code) {
+        (1, _) | (_, 1) => 1,
+        (0, 0) => 0,
+        _ => 2,
+    }
 }

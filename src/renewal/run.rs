@@ -526,11 +526,12 @@ fn rehash_one(
             .map(|g| g.len())
             .unwrap_or(w0),
     };
-    let known = 1 + usize::from(v.salt.is_some());
+    let known = 1 + usize::from(v.salt.is_some()) + v.stored_members.len();
     if group > known * w0 {
         return Err(format!(
-            "version seq {seq}: its data-object group has {} members; only the document and its salt are stored, so it cannot be rehashed",
-            group / w0
+            "version seq {seq}: its data-object group has {} members; only the document, its salt and {} preserved item(s) are stored, so it cannot be rehashed",
+            group / w0,
+            v.stored_members.len()
         ));
     }
     let ha = target.digest(&chains.sequence());
@@ -540,16 +541,22 @@ fn rehash_one(
             hex::encode(sha)
         )
     })?;
-    let mut h = Hasher::new(target);
     let mut bytes = 0u64;
-    while let Some(piece) = reader.next_piece().map_err(|e| e.to_string())? {
-        bytes += piece.len() as u64;
-        h.update(&piece);
-    }
-    let hd = h.finish();
+    let hd = stream_hash(&mut reader, target, &mut bytes)?;
     let mut group = vec![target.digest_parts(&[&hd, &ha])];
     if let Some(salt) = &v.salt {
         group.push(target.digest_parts(&[&target.digest(salt), &ha]));
+    }
+    // the preserved validation items (detached signature, validation data, report)
+    for m in &v.stored_members {
+        let mut r = store.read(m).map_err(|e| e.to_string())?.ok_or_else(|| {
+            format!(
+                "version seq {seq}: preserved item {} is not in the store",
+                hex::encode(m)
+            )
+        })?;
+        let hm = stream_hash(&mut r, target, &mut bytes)?;
+        group.push(target.digest_parts(&[&hm, &ha]));
     }
     Ok(Rehashed {
         seq,
@@ -558,6 +565,19 @@ fn rehash_one(
         start,
         tail: chains.last_tree,
     })
+}
+
+fn stream_hash(
+    reader: &mut crate::store::ContentReader,
+    alg: DigestAlgorithm,
+    bytes: &mut u64,
+) -> Result<Vec<u8>, String> {
+    let mut h = Hasher::new(alg);
+    while let Some(piece) = reader.next_piece().map_err(|e| e.to_string())? {
+        *bytes += piece.len() as u64;
+        h.update(&piece);
+    }
+    Ok(h.finish())
 }
 
 /// How long to wait before retrying after `attempt` failures.

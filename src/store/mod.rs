@@ -165,6 +165,7 @@ impl Store {
             size: 0,
             hasher: Sha256::new(),
             extra: None,
+            head: Vec::new(),
         }
     }
 
@@ -263,6 +264,8 @@ fn chunk_key(id: &[u8; 16], index: u32) -> [u8; 20] {
     k
 }
 
+const HEAD: usize = 1024;
+
 /// A document being streamed into the store.
 pub struct Upload {
     store: Store,
@@ -273,6 +276,8 @@ pub struct Upload {
     hasher: Sha256,
     /// a second digest computed in the same pass (the tree's algorithm, if not SHA-256)
     extra: Option<crate::alg::Hasher>,
+    /// the first bytes, for recognising the format of large documents
+    head: Vec<u8>,
 }
 
 impl Upload {
@@ -288,8 +293,23 @@ impl Upload {
         self.size
     }
 
+    /// The first bytes of the document (up to 1 KiB).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The whole document, while it is small enough to be held in memory
+    /// (no chunk written yet); `None` once it is larger.
+    pub fn inline(&self) -> Option<&[u8]> {
+        (self.chunks == 0).then_some(self.buf.as_slice())
+    }
+
     /// Appends bytes; full chunks go to the store right away.
     pub fn write(&mut self, mut data: &[u8]) -> Result<(), StoreError> {
+        if self.head.len() < HEAD {
+            let take = (HEAD - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..take]);
+        }
         self.hasher.update(data);
         if let Some(h) = &mut self.extra {
             h.update(data);

@@ -90,6 +90,8 @@ pub fn scheme(
         SHA256_WITH_RSA => Scheme::RsaPkcs1(DigestAlgorithm::Sha256),
         SHA384_WITH_RSA => Scheme::RsaPkcs1(DigestAlgorithm::Sha384),
         SHA512_WITH_RSA => Scheme::RsaPkcs1(DigestAlgorithm::Sha512),
+        // some CMS producers name the key, not the scheme (RFC 5753 allows only the scheme)
+        EC_PUBLIC_KEY => Scheme::Ecdsa(digest.ok_or_else(unsupported)?),
         ECDSA_SHA256 => Scheme::Ecdsa(DigestAlgorithm::Sha256),
         ECDSA_SHA384 => Scheme::Ecdsa(DigestAlgorithm::Sha384),
         ECDSA_SHA512 => Scheme::Ecdsa(DigestAlgorithm::Sha512),

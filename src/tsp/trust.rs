@@ -50,7 +50,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-fn check_validity(c: &Certificate, at: OffsetDateTime) -> Result<(), TrustError> {
+pub fn check_validity(c: &Certificate, at: OffsetDateTime) -> Result<(), TrustError> {
     let (nb, na) = (not_before(c), not_after(c));
     if at < nb || at > na {
         return Err(TrustError::OutsideValidity {
@@ -64,7 +64,7 @@ fn check_validity(c: &Certificate, at: OffsetDateTime) -> Result<(), TrustError>
     Ok(())
 }
 
-fn is_ca(c: &Certificate) -> bool {
+pub fn is_ca(c: &Certificate) -> bool {
     c.tbs_certificate
         .extensions
         .iter()
@@ -109,19 +109,35 @@ pub fn validate_path(
     anchors: &[Certificate],
     at: OffsetDateTime,
 ) -> Result<Certificate, TrustError> {
-    let mut current = leaf;
-    let mut seen: Vec<&Certificate> = Vec::new();
+    let path = build_path(leaf, pool, anchors)?;
+    for c in &path {
+        check_validity(c, at)?;
+    }
+    Ok(path.last().unwrap_or(leaf).clone())
+}
+
+/// Builds a path from `leaf` up to one of `anchors` through `pool`: each
+/// certificate's signature verifies with the next one's key, and every
+/// issuer that is not an anchor is a CA. Validity periods are not checked
+/// (the caller judges them at the time that matters). The path starts with
+/// `leaf` and ends with the anchor; a certificate appears at most once, so
+/// a loop in the pool ends the search instead of the stack.
+pub fn build_path(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+) -> Result<Vec<Certificate>, TrustError> {
+    let mut path: Vec<Certificate> = vec![leaf.clone()];
     for _ in 0..8 {
-        check_validity(current, at)?;
+        let current = path.last().unwrap_or(leaf);
         if anchors.iter().any(|a| a == current) {
-            return Ok(current.clone());
+            return Ok(path);
         }
-        seen.push(current);
         let issuer_name = &current.tbs_certificate.issuer;
         let mut namesakes = anchors
             .iter()
             .chain(pool.iter())
-            .filter(|c| &c.tbs_certificate.subject == issuer_name && !seen.contains(c));
+            .filter(|c| &c.tbs_certificate.subject == issuer_name && !path.contains(c));
         let mut first_error = None;
         let issuer = namesakes.find(|c| match verify_issued_by(current, c) {
             Ok(()) => true,
@@ -142,7 +158,7 @@ pub fn validate_path(
                 subject: subject(issuer),
             });
         }
-        current = issuer;
+        path.push(issuer.clone());
     }
     Err(TrustError::NoPath {
         subject: subject(leaf),

@@ -13,4 +13,6 @@ mod devtsa;
 mod kill;
 mod openssl;
 mod renewal;
+mod seals;
+mod signatures;
 mod tls;

@@ -1,0 +1,189 @@
+//! BER to DER, for CMS signatures written by streaming encoders
+//! (indefinite lengths, constructed OCTET STRINGs): PDF signatures and
+//! `.p7m` files often come that way, and the `cms` crate reads DER only.
+//! The signed attributes are DER in any valid signature (RFC 5652 5.4), so
+//! converting the whole structure leaves the bytes they sign unchanged.
+
+/// Why the bytes are not BER.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("BER at byte {offset}: {detail}")]
+pub struct BerError {
+    pub offset: usize,
+    pub detail: &'static str,
+}
+
+const MAX_DEPTH: usize = 64;
+
+/// Converts one BER TLV (and nothing after it but zero padding) to DER.
+pub fn to_der(input: &[u8]) -> Result<Vec<u8>, BerError> {
+    let mut out = Vec::with_capacity(input.len());
+    let end = convert(input, 0, 0, &mut out)?;
+    if input[end..].iter().any(|b| *b != 0) {
+        return Err(BerError {
+            offset: end,
+            detail: "data after the end of the structure",
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the bytes use any BER-only form (so converting is needed).
+pub fn is_indefinite(input: &[u8]) -> bool {
+    input.len() > 1 && input[0] & 0x20 != 0 && input[1] == 0x80
+}
+
+fn err(offset: usize, detail: &'static str) -> BerError {
+    BerError { offset, detail }
+}
+
+/// Reads a tag at `pos`: returns (tag bytes end, constructed).
+fn tag(input: &[u8], pos: usize) -> Result<(usize, bool), BerError> {
+    let first = *input.get(pos).ok_or(err(pos, "truncated tag"))?;
+    let mut p = pos + 1;
+    if first & 0x1f == 0x1f {
+        loop {
+            let b = *input.get(p).ok_or(err(p, "truncated tag"))?;
+            p += 1;
+            if p - pos > 6 {
+                return Err(err(pos, "tag number too large"));
+            }
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    Ok((p, first & 0x20 != 0))
+}
+
+/// Reads a length at `pos`: `None` for indefinite; returns the position after it.
+fn length(input: &[u8], pos: usize) -> Result<(Option<usize>, usize), BerError> {
+    let b = *input.get(pos).ok_or(err(pos, "truncated length"))?;
+    if b < 0x80 {
+        return Ok((Some(b as usize), pos + 1));
+    }
+    if b == 0x80 {
+        return Ok((None, pos + 1));
+    }
+    let n = (b & 0x7f) as usize;
+    if n > 4 {
+        return Err(err(pos, "length too large"));
+    }
+    let mut len = 0usize;
+    for i in 0..n {
+        len = (len << 8) | *input.get(pos + 1 + i).ok_or(err(pos, "truncated length"))? as usize;
+    }
+    Ok((Some(len), pos + 1 + n))
+}
+
+fn put_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// Converts the TLV at `pos` into `out`; returns the position after it.
+fn convert(input: &[u8], pos: usize, depth: usize, out: &mut Vec<u8>) -> Result<usize, BerError> {
+    if depth > MAX_DEPTH {
+        return Err(err(pos, "nested too deeply"));
+    }
+    let (tag_end, constructed) = tag(input, pos)?;
+    let (len, body) = length(input, tag_end)?;
+    let tag_bytes = &input[pos..tag_end];
+    if !constructed {
+        let len = len.ok_or(err(tag_end, "indefinite length on a primitive value"))?;
+        let end = body
+            .checked_add(len)
+            .filter(|e| *e <= input.len())
+            .ok_or(err(body, "value runs past the end"))?;
+        out.extend_from_slice(tag_bytes);
+        put_len(out, len);
+        out.extend_from_slice(&input[body..end]);
+        return Ok(end);
+    }
+    // children, up to the definite end or the end-of-contents octets
+    let mut children = Vec::new();
+    let mut p = body;
+    let end = match len {
+        Some(l) => {
+            let end = body
+                .checked_add(l)
+                .filter(|e| *e <= input.len())
+                .ok_or(err(body, "value runs past the end"))?;
+            while p < end {
+                p = convert(input, p, depth + 1, &mut children)?;
+            }
+            if p != end {
+                return Err(err(p, "children overrun their parent"));
+            }
+            end
+        }
+        None => loop {
+            if input.get(p..p + 2) == Some(&[0, 0]) {
+                break p + 2;
+            }
+            if p >= input.len() {
+                return Err(err(p, "missing end-of-contents"));
+            }
+            p = convert(input, p, depth + 1, &mut children)?;
+        },
+    };
+    // a constructed OCTET STRING (universal 4) becomes one primitive OCTET STRING
+    if tag_bytes == [0x24] {
+        let mut content = Vec::with_capacity(children.len());
+        let mut q = 0;
+        while q < children.len() {
+            let (te, _) = tag(&children, q)?;
+            let (l, b) = length(&children, te)?;
+            let l = l.ok_or(err(q, "indefinite length inside an OCTET STRING"))?;
+            if children[q] & 0x1f != 0x04 {
+                return Err(err(q, "a constructed OCTET STRING holds something else"));
+            }
+            content.extend_from_slice(&children[b..b + l]);
+            q = b + l;
+        }
+        out.push(0x04);
+        put_len(out, content.len());
+        out.extend_from_slice(&content);
+        return Ok(end);
+    }
+    out.extend_from_slice(tag_bytes);
+    put_len(out, children.len());
+    out.extend_from_slice(&children);
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indefinite_and_constructed_strings() {
+        // SEQUENCE (indef) { OCTET STRING constructed (indef) { 04 01 aa, 04 01 bb }, INTEGER 5 }
+        let ber = [
+            0x30, 0x80, 0x24, 0x80, 0x04, 0x01, 0xaa, 0x04, 0x01, 0xbb, 0, 0, 0x02, 0x01, 5, 0, 0,
+        ];
+        assert_eq!(
+            to_der(&ber).unwrap(),
+            vec![0x30, 0x07, 0x04, 0x02, 0xaa, 0xbb, 0x02, 0x01, 5]
+        );
+        let der = [0x30, 0x03, 0x02, 0x01, 7];
+        assert_eq!(to_der(&der).unwrap(), der.to_vec());
+        // padding after the structure is allowed, anything else is not
+        assert!(to_der(&[0x30, 0x03, 0x02, 0x01, 7, 0, 0]).is_ok());
+        assert!(to_der(&[0x30, 0x03, 0x02, 0x01, 7, 1]).is_err());
+        for bad in [
+            &[0x30, 0x80, 0x02, 0x01][..],
+            &[0x04, 0x80, 0, 0],
+            &[0x30, 0x05, 0x02],
+        ] {
+            assert!(to_der(bad).is_err());
+        }
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 100).flatten().collect();
+        assert!(to_der(&deep).is_err());
+    }
+}
