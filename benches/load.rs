@@ -212,6 +212,7 @@ async fn main() {
                             Some("bench".into()),
                             Default::default(),
                             "application/octet-stream".into(),
+                            None,
                         )
                         .await
                         .unwrap();

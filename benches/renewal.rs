@@ -57,6 +57,7 @@ async fn fill(
                         Some("bench".into()),
                         Default::default(),
                         "application/octet-stream".into(),
+                        None,
                     )
                     .await
                     .unwrap();

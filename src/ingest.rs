@@ -230,7 +230,7 @@ impl Ingest {
                 };
                 let data_sha256 = put(&o.data_der)?;
                 let report_sha256 = put(&o.report_json)?;
-                validation = Some(crate::catalog::ValidationRow {
+                validation = Some(Box::new(crate::catalog::ValidationRow {
                     format: serde_json::to_value(o.report.format)
                         .ok()
                         .and_then(|v| v.as_str().map(String::from))
@@ -247,7 +247,7 @@ impl Ingest {
                     signature_sha256,
                     data_sha256,
                     report_sha256,
-                });
+                }));
                 report = Some(o.report);
             }
         }

@@ -42,7 +42,7 @@ pub struct NewVersion {
     /// SHA-256 of the stored items that follow the salt in the group (in order).
     pub stored_members: Vec<[u8; 32]>,
     /// The signature validation, if the document was signed.
-    pub validation: Option<ValidationRow>,
+    pub validation: Option<Box<ValidationRow>>,
     pub submitted_at_ms: i64,
 }
 

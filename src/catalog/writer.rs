@@ -403,7 +403,7 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
         )));
     }
     let rows = sqlx::query(
-        "SELECT version, batch_id, retention_until, sha256 FROM versions WHERE aoid = $1 ORDER BY version",
+        "SELECT version, batch_id, retention_until, sha256, stored_members FROM versions WHERE aoid = $1 ORDER BY version",
     )
     .bind(&d.aoid)
     .fetch_all(&mut *tx)
@@ -411,7 +411,13 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
     .map_err(CatalogError::from)?;
     let mut retained: Option<String> = None;
     let mut digests: Vec<Vec<u8>> = Vec::new();
+    // the preserved validation items (signature, validation data, report)
+    let mut preserved: Vec<[u8; 32]> = Vec::new();
     for r in &rows {
+        preserved.extend(crate::catalog::split_digests(
+            r.try_get::<Option<Vec<u8>>, _>(4)
+                .map_err(CatalogError::from)?,
+        )?);
         let version: i64 = r.try_get(0).map_err(CatalogError::from)?;
         let batch: Option<i64> = r.try_get(1).map_err(CatalogError::from)?;
         if batch.is_none() {
@@ -438,6 +444,12 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
     let info = serde_json::json!({"reason": d.reason, "requestor": d.requestor, "by": d.by, "before_retention": retained});
     sqlx::query("UPDATE objects SET deletion = $1 WHERE aoid = $2")
         .bind(info.to_string())
+        .bind(&d.aoid)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    // the validation summary names the signer: it goes with the metadata
+    sqlx::query("UPDATE validations SET summary = '' WHERE seq IN (SELECT seq FROM versions WHERE aoid = $1)")
         .bind(&d.aoid)
         .execute(&mut *tx)
         .await
@@ -475,6 +487,34 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
                 .map_err(|e| WriteError::Store(e.to_string()))?
                 .map_err(|e| WriteError::Store(e.to_string()))?;
             removed += i64::from(gone);
+        }
+    }
+    preserved.sort();
+    preserved.dedup();
+    for sha in preserved {
+        let live: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)",
+        )
+        .bind(sha.to_vec())
+        .fetch_one(catalog.pool())
+        .await
+        .map_err(CatalogError::from)?
+        .try_get(0)
+        .map_err(CatalogError::from)?;
+        let as_document: i64 =
+            sqlx::query("SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL")
+                .bind(sha.to_vec())
+                .fetch_one(catalog.pool())
+                .await
+                .map_err(CatalogError::from)?
+                .try_get(0)
+                .map_err(CatalogError::from)?;
+        if live == 0 && as_document == 0 {
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || s.delete_content(&sha))
+                .await
+                .map_err(|e| WriteError::Store(e.to_string()))?
+                .map_err(|e| WriteError::Store(e.to_string()))?;
         }
     }
     Ok(Deleted {

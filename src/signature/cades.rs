@@ -84,15 +84,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, CmsError> {
                 .into_bytes(),
         ),
     };
-    let certificates = sd
-        .certificates
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let certificates = crate::tsp::token::carried_certificates(&sd);
     let raw_signed_attrs = raw_attrs(bytes, sd.signer_infos.0.len());
     Ok(Parsed {
         signed_data: sd,

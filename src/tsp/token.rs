@@ -220,6 +220,18 @@ fn find_signer<'a>(
     })
 }
 
+/// The X.509 certificates a SignedData carries (other certificate formats are skipped).
+pub fn carried_certificates(sd: &cms::signed_data::SignedData) -> Vec<Certificate> {
+    sd.certificates
+        .iter()
+        .flat_map(|s| s.0.iter())
+        .filter_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether the certificate has a critical extendedKeyUsage of exactly id-kp-timeStamping.
 pub fn has_timestamping_purpose(c: &Certificate) -> Result<(), &'static str> {
     let ext = c
@@ -284,15 +296,7 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
         return Err(TokenError::MessageDigestMismatch { alg: digest_alg });
     }
 
-    let carried: Vec<Certificate> = sd
-        .certificates
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect();
+    let carried = carried_certificates(&sd);
     let signer = find_signer(&si.sid, &carried)
         .or_else(|| find_signer(&si.sid, extra))
         .cloned()

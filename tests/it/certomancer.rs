@@ -3,7 +3,7 @@
 //! maximum salt length; genTime chosen with `X-Certomancer-Fake-Time`.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use bewahr::alg::DigestAlgorithm;
@@ -42,23 +42,7 @@ async fn start() -> Option<Certomancer> {
     assert!(st.success());
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new("certomancer")
-        .arg("--config")
-        .arg(fixtures.join("certomancer.yml"))
-        .arg("--key-root")
-        .arg(dir.path())
-        .args([
-            "--service-url-prefix",
-            &base,
-            "animate",
-            "--no-web-ui",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("certomancer");
+    let child = animate_certomancer(dir.path(), port);
     let mut c = Certomancer {
         child,
         base,

@@ -71,23 +71,7 @@ pub async fn start() -> Option<SigningPki> {
             .unwrap(),
         "make-signed.sh",
     );
-    let child = Command::new("certomancer")
-        .arg("--config")
-        .arg(fixtures.join("certomancer/certomancer.yml"))
-        .arg("--key-root")
-        .arg(dir.path())
-        .args([
-            "--service-url-prefix",
-            &base,
-            "animate",
-            "--no-web-ui",
-            "--port",
-            &port.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("certomancer");
+    let child = animate_certomancer(dir.path(), port);
     let pki = SigningPki {
         child,
         dir,
@@ -439,4 +423,20 @@ async fn preserved_validation_data_rechecked_offline() {
     assert_eq!(st, StatusCode::OK, "{j}");
     assert_eq!(j["indication"], "PASSED", "{j}");
     assert_eq!(j["signature"]["indication"], "TOTAL_PASSED", "{j}");
+
+    // deleting the object removes its preserved items from the store too
+    let data_sha: [u8; 32] = bewahr::alg::DigestAlgorithm::Sha256
+        .digest(&data)
+        .try_into()
+        .unwrap();
+    assert!(a.state().ingest.store.has(&data_sha).unwrap());
+    let req = axum::http::Request::delete(format!("/v1/objects/{aoid}"))
+        .header("authorization", format!("Bearer {}", a.tokens["admin"]))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (st, _, b) = send(&a.router, req).await;
+    assert!(st.is_success(), "{st}: {}", String::from_utf8_lossy(&b));
+    assert!(!a.state().ingest.store.has(&data_sha).unwrap());
+    let (st, _, _) = send(&a.router, get(&base)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 }

@@ -65,6 +65,29 @@ pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
 }
 
+/// Starts `certomancer animate` with the test configuration on `port`, its
+/// keys under `key_root` (made by tests/fixtures/certomancer/make-keys.sh).
+pub fn animate_certomancer(key_root: &Path, port: u16) -> std::process::Child {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/certomancer");
+    Command::new("certomancer")
+        .arg("--config")
+        .arg(fixtures.join("certomancer.yml"))
+        .arg("--key-root")
+        .arg(key_root)
+        .args([
+            "--service-url-prefix",
+            &format!("http://127.0.0.1:{port}"),
+            "animate",
+            "--no-web-ui",
+            "--port",
+            &port.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("certomancer")
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
