@@ -185,6 +185,24 @@ pub fn recognise(document: &[u8], signature: Option<&[u8]>) -> Format {
 /// Step 1: recognises the format, checks every signature cryptographically
 /// and builds the certificate paths.
 pub fn examine(document: &[u8], signature: Option<&[u8]>, ctx: &Context<'_>) -> Examined {
+    // a PDF is scanned for its signature dictionaries once, not once to
+    // recognise it and again to validate it
+    if signature.is_none() && pdf::is_pdf(document) && !cades::is_signed_data(document) {
+        let sigs = pdf::signatures(document);
+        let format = match &sigs {
+            Ok(s) if s.is_empty() => Format::None,
+            _ => Format::Pades,
+        };
+        let mut ex = Examined {
+            format,
+            checks: vec![],
+            findings: vec![],
+        };
+        if format == Format::Pades {
+            pades(&mut ex, document, sigs, ctx);
+        }
+        return ex;
+    }
     let format = recognise(document, signature);
     let mut ex = Examined {
         format,
@@ -204,7 +222,7 @@ pub fn examine(document: &[u8], signature: Option<&[u8]>, ctx: &Context<'_>) -> 
             };
             cms_signers(&mut ex, cms_bytes, content.as_deref(), "CMS signature", ctx);
         }
-        Format::Pades => pades(&mut ex, doc, ctx),
+        Format::Pades => pades(&mut ex, doc, pdf::signatures(doc), ctx),
         Format::AsicS | Format::AsicE => asic_container(&mut ex, doc, ctx),
     }
     ex
@@ -370,8 +388,13 @@ fn timestamp_report(
     r
 }
 
-fn pades(ex: &mut Examined, doc: &[u8], ctx: &Context<'_>) {
-    let sigs = match pdf::signatures(doc) {
+fn pades(
+    ex: &mut Examined,
+    doc: &[u8],
+    sigs: Result<Vec<pdf::PdfSignature>, pdf::PdfError>,
+    ctx: &Context<'_>,
+) {
+    let sigs = match sigs {
         Ok(s) => s,
         Err(e) => {
             ex.findings.push(doc_finding(
@@ -382,7 +405,11 @@ fn pades(ex: &mut Examined, doc: &[u8], ctx: &Context<'_>) {
             return;
         }
     };
-    let revisions = pdf::revisions(doc);
+    let revisions = if sigs.iter().all(|s| s.covers_whole_file) {
+        0
+    } else {
+        pdf::revisions(doc)
+    };
     for s in &sigs {
         let id = match &s.name {
             Some(n) => format!("PDF signature {} ({n})", s.index + 1),
