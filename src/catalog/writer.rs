@@ -464,36 +464,21 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
     .await
     .map_err(CatalogError::from)?;
     tx.commit().await.map_err(CatalogError::from)?;
-    // content nobody else refers to (a crash here leaves unreferenced content, never missing content)
+    // content nobody else refers to, as a document or as a preserved validation
+    // item (a crash here leaves unreferenced content, never missing content)
     let mut removed = 0;
-    digests.sort();
-    digests.dedup();
-    for sha in digests {
-        let live: i64 =
-            sqlx::query("SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL")
-                .bind(sha.clone())
-                .fetch_one(catalog.pool())
-                .await
-                .map_err(CatalogError::from)?
-                .try_get(0)
-                .map_err(CatalogError::from)?;
-        if live == 0 {
-            let Ok(sha) = <[u8; 32]>::try_from(sha.as_slice()) else {
-                continue;
-            };
-            let s = store.clone();
-            let gone = tokio::task::spawn_blocking(move || s.delete_content(&sha))
-                .await
-                .map_err(|e| WriteError::Store(e.to_string()))?
-                .map_err(|e| WriteError::Store(e.to_string()))?;
-            removed += i64::from(gone);
-        }
-    }
-    preserved.sort();
-    preserved.dedup();
-    for sha in preserved {
+    let mut candidates: Vec<[u8; 32]> = digests
+        .iter()
+        .filter_map(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
+        .chain(preserved)
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    for sha in candidates {
         let live: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)",
+            "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
+             + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
+                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1))",
         )
         .bind(sha.to_vec())
         .fetch_one(catalog.pool())
@@ -501,20 +486,13 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
         .map_err(CatalogError::from)?
         .try_get(0)
         .map_err(CatalogError::from)?;
-        let as_document: i64 =
-            sqlx::query("SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL")
-                .bind(sha.to_vec())
-                .fetch_one(catalog.pool())
-                .await
-                .map_err(CatalogError::from)?
-                .try_get(0)
-                .map_err(CatalogError::from)?;
-        if live == 0 && as_document == 0 {
+        if live == 0 {
             let s = store.clone();
-            tokio::task::spawn_blocking(move || s.delete_content(&sha))
+            let gone = tokio::task::spawn_blocking(move || s.delete_content(&sha))
                 .await
                 .map_err(|e| WriteError::Store(e.to_string()))?
                 .map_err(|e| WriteError::Store(e.to_string()))?;
+            removed += i64::from(gone);
         }
     }
     Ok(Deleted {

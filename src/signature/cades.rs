@@ -135,20 +135,6 @@ pub struct SignerCheck {
     pub crypto_ok: bool,
 }
 
-fn sid_matches(sid: &cms::signed_data::SignerIdentifier, c: &Certificate) -> bool {
-    use cms::signed_data::SignerIdentifier as Sid;
-    match sid {
-        Sid::IssuerAndSerialNumber(ias) => {
-            c.tbs_certificate.issuer == ias.issuer
-                && c.tbs_certificate.serial_number == ias.serial_number
-        }
-        Sid::SubjectKeyIdentifier(ski) => c.tbs_certificate.extensions.iter().flatten().any(|e| {
-            e.extn_id == crate::tsp::token::ID_CE_SUBJECT_KEY_IDENTIFIER
-                && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
-        }),
-    }
-}
-
 /// Checks every signer of `parsed` against the content: `content` is the
 /// detached data (in parts, e.g. a PDF's two byte ranges) or `None` to use
 /// the encapsulated content. `extra` are certificates known from elsewhere.
@@ -201,10 +187,8 @@ fn check_one(
 ) -> SignerCheck {
     let mut r = SignatureReport::new(id);
     let pool: Vec<Certificate> = parsed.certificates.clone();
-    let signer = pool
-        .iter()
-        .chain(extra)
-        .find(|c| sid_matches(&si.sid, c))
+    let signer = crate::tsp::token::find_signer(&si.sid, &pool)
+        .or_else(|| crate::tsp::token::find_signer(&si.sid, extra))
         .cloned();
     let mut out = SignerCheck {
         report: SignatureReport::new(""),

@@ -203,7 +203,8 @@ fn subject(c: &Certificate) -> String {
     c.tbs_certificate.subject.to_string()
 }
 
-fn find_signer<'a>(
+/// The certificate in `pool` that a SignerInfo's sid names.
+pub fn find_signer<'a>(
     sid: &cms::signed_data::SignerIdentifier,
     pool: &'a [Certificate],
 ) -> Option<&'a Certificate> {
