@@ -94,10 +94,14 @@ pub async fn start() -> Option<SigningPki> {
     }
 }
 
-async fn archive(pki: &SigningPki, tweak: impl FnOnce(&mut bewahr::config::Config)) -> TestArchive {
+async fn archive(
+    pki: &SigningPki,
+    db: Db,
+    tweak: impl FnOnce(&mut bewahr::config::Config),
+) -> Option<TestArchive> {
     let root = pki.out("certs/root.pem").display().to_string();
     archive_with(
-        Db::Sqlite,
+        db,
         move |c| {
             c.validation.trust_anchors = vec![root];
             c.validation.fetch_timeout_ms = 6000;
@@ -106,7 +110,6 @@ async fn archive(pki: &SigningPki, tweak: impl FnOnce(&mut bewahr::config::Confi
         None,
     )
     .await
-    .expect("archive")
 }
 
 /// Submits a document (with a detached signature) and returns status and JSON.
@@ -144,7 +147,7 @@ fn ind(j: &serde_json::Value) -> (String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn seals_at_ingest_with_a_real_pki() {
     let Some(pki) = start().await else { return };
-    let a = archive(&pki, |c| {
+    let a = archive(&pki, Db::Sqlite, |c| {
         c.validation.systems.insert(
             "strict".into(),
             bewahr::config::ValidationPolicy {
@@ -154,7 +157,8 @@ async fn seals_at_ingest_with_a_real_pki() {
             },
         );
     })
-    .await;
+    .await
+    .expect("archive");
     let doc = pki.read("doc.txt");
     let changed = pki.read("doc-changed.txt");
 
@@ -331,8 +335,19 @@ fn write(dir: &Path, name: &str, b: &[u8]) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preserved_validation_data_rechecked_offline() {
+    preserved_and_rechecked(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preserved_validation_data_rechecked_offline_postgres() {
+    preserved_and_rechecked(Db::Postgres).await
+}
+
+async fn preserved_and_rechecked(db: Db) {
     let Some(pki) = start().await else { return };
-    let a = archive(&pki, |_| {}).await;
+    let Some(a) = archive(&pki, db, |_| {}).await else {
+        return;
+    };
     let doc = pki.read("doc.txt");
     let sig = pki.read("cades/seal.p7s");
     let (st, j) = submit(&a, &doc, Some(&sig), "eakte").await;
