@@ -11,7 +11,6 @@ use x509_cert::Certificate;
 
 use super::report::{Indication as I, SignatureReport, SubIndication as S};
 use crate::alg::DigestAlgorithm;
-use crate::ers::raw;
 use crate::tsp::sig;
 use crate::tsp::token::{
     SigningCertificate, SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA,
@@ -85,36 +84,13 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, CmsError> {
         ),
     };
     let certificates = crate::tsp::token::carried_certificates(&sd);
-    let raw_signed_attrs = raw_attrs(bytes, sd.signer_infos.0.len());
+    let raw_signed_attrs = crate::tsp::token::raw_signed_attrs_each(bytes, sd.signer_infos.0.len());
     Ok(Parsed {
         signed_data: sd,
         raw_signed_attrs,
         econtent,
         certificates,
     })
-}
-
-/// ContentInfo → [0] → SignedData → signerInfos (last SET) → each SignerInfo → [0] signedAttrs.
-fn raw_attrs(bytes: &[u8], n: usize) -> Vec<Option<Vec<u8>>> {
-    let infos = (|| {
-        let ci = raw::children(bytes)?;
-        let sd = *raw::children(ci.get(1)?)?.first()?;
-        let fields = raw::children(sd)?;
-        let set = fields.iter().rev().find(|f| f.first() == Some(&0x31))?;
-        raw::children(set)
-    })()
-    .unwrap_or_default();
-    (0..n)
-        .map(|i| {
-            let si = infos.get(i)?;
-            let attrs = raw::children(si)?
-                .into_iter()
-                .find(|f| f.first() == Some(&0xa0))?;
-            let mut v = attrs.to_vec();
-            v[0] = 0x31;
-            Some(v)
-        })
-        .collect()
 }
 
 /// What the cryptographic checks of one signer found, for the later steps.

@@ -185,18 +185,32 @@ fn tst_info(sd: &cms::signed_data::SignedData) -> Result<(TstInfo, Vec<u8>), Tok
 
 /// ContentInfo → [0] → SignedData → signerInfos (last SET) → first SignerInfo → [0] signedAttrs.
 fn raw_signed_attrs(token: &[u8]) -> Option<Vec<u8>> {
-    let ci = raw::children(token)?;
-    let explicit = ci.get(1)?;
-    let sd = *raw::children(explicit)?.first()?;
-    let sd_fields = raw::children(sd)?;
-    let signer_infos = sd_fields.iter().rev().find(|f| f.first() == Some(&0x31))?;
-    let si = *raw::children(signer_infos)?.first()?;
-    let attrs = raw::children(si)?
-        .into_iter()
-        .find(|f| f.first() == Some(&0xa0))?;
-    let mut v = attrs.to_vec();
-    v[0] = 0x31;
-    Some(v)
+    raw_signed_attrs_each(token, 1).pop().flatten()
+}
+
+/// The signed attributes of the first `n` SignerInfos exactly as signed:
+/// ContentInfo → [0] → SignedData → signerInfos (last SET) → each
+/// SignerInfo → [0] signedAttrs, re-tagged as SET OF (RFC 5652 5.4).
+pub fn raw_signed_attrs_each(content_info: &[u8], n: usize) -> Vec<Option<Vec<u8>>> {
+    let infos = (|| {
+        let ci = raw::children(content_info)?;
+        let sd = *raw::children(ci.get(1)?)?.first()?;
+        let fields = raw::children(sd)?;
+        let set = fields.iter().rev().find(|f| f.first() == Some(&0x31))?;
+        raw::children(set)
+    })()
+    .unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            let si = infos.get(i)?;
+            let attrs = raw::children(si)?
+                .into_iter()
+                .find(|f| f.first() == Some(&0xa0))?;
+            let mut v = attrs.to_vec();
+            v[0] = 0x31;
+            Some(v)
+        })
+        .collect()
 }
 
 fn subject(c: &Certificate) -> String {
