@@ -1,13 +1,15 @@
 //! Load generator against the real archive: the router served over HTTP on
 //! loopback (durable acknowledgement, SQLite catalog, RocksDB store, the
-//! development TSA), driven by a reqwest client in the same process.
+//! development TSA), driven by hyper client connections in the same process.
 //!
 //! `cargo bench --bench load` (figures in docs/benchmarks.md). Sizes via env:
 //! BEWAHR_BENCH_SECS (default 10), BEWAHR_BENCH_OBJECTS (default 1000000:
 //! objects archived before measuring evidence latency), BEWAHR_BENCH_CATALOG
 //! (a postgres:// URL to run on PostgreSQL instead of SQLite),
 //! BEWAHR_BENCH_BIG_MB (default 2048: one document streamed first, to show
-//! that memory does not grow with its size; 0 skips it).
+//! that memory does not grow with its size; 0 skips it),
+//! BEWAHR_BENCH_PARTS (default `small,large,seal`), BEWAHR_BENCH_LARGE_CLIENTS
+//! (default 4: concurrent submitters of 10 MB documents).
 
 mod common;
 use common::*;
@@ -64,7 +66,12 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
     }
 }
 
-/// Submits `size`-byte documents from `clients` tasks for `secs` seconds.
+/// Submits `size`-byte documents from `clients` tasks for `secs` seconds,
+/// each task on its own keep-alive HTTP/1.1 connection (hyper's client
+/// connection, without a pool: the load generator shares the two cores
+/// with the server, so it should cost as little as it can). Every document
+/// is different (its first 16 bytes: client and counter), so nothing is
+/// deduplicated.
 async fn submit_load(
     base: &str,
     token: &str,
@@ -72,37 +79,49 @@ async fn submit_load(
     clients: usize,
     secs: u64,
 ) -> (u64, f64, Vec<f64>) {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .unwrap();
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     let count = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let end = start + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let http = http.clone();
-        let base = base.to_string();
-        let token = token.to_string();
+        let auth = format!("Bearer {token}");
         let count = count.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut doc = vec![0u8; size];
-            let mut i = 0u64;
-            while Instant::now() < end {
-                doc[..8].copy_from_slice(&i.to_le_bytes());
-                doc[8..16].copy_from_slice(&(c as u64).to_le_bytes());
-                let t = Instant::now();
-                let r = http
-                    .post(format!("{base}/v1/objects?system=bench"))
-                    .bearer_auth(&token)
-                    .header("content-type", "application/octet-stream")
-                    .body(doc.clone())
-                    .send()
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let (mut send, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
                     .await
                     .unwrap();
+            tokio::spawn(conn);
+            let mut lat = Vec::new();
+            // the document: 16 unique bytes, then the same rest (not copied per request)
+            let rest = axum::body::Bytes::from(vec![0x5au8; size - 16]);
+            let mut i = 0u64;
+            while Instant::now() < end {
+                let mut head = [0u8; 16];
+                head[..8].copy_from_slice(&i.to_le_bytes());
+                head[8..].copy_from_slice(&(c as u64).to_le_bytes());
+                let parts = [
+                    Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(&head)),
+                    Ok(rest.clone()),
+                ];
+                let req = axum::http::Request::post("/v1/objects?system=bench")
+                    .header("host", addr.to_string())
+                    .header("authorization", &auth)
+                    .header("content-type", "application/octet-stream")
+                    .header("content-length", size.to_string())
+                    .body(axum::body::Body::from_stream(futures_util::stream::iter(
+                        parts,
+                    )))
+                    .unwrap();
+                let t = Instant::now();
+                let r = send.send_request(req).await.unwrap();
                 assert_eq!(r.status(), 201);
-                let _ = r.bytes().await;
+                axum::body::to_bytes(axum::body::Body::new(r.into_body()), 1 << 20)
+                    .await
+                    .unwrap();
                 lat.push(t.elapsed().as_secs_f64() * 1000.0);
                 count.fetch_add(1, Ordering::Relaxed);
                 i += 1;
@@ -159,27 +178,40 @@ async fn main() {
         drop(s);
     }
 
+    // which parts run: BEWAHR_BENCH_PARTS, a comma-separated subset of
+    // small,large,seal (default: all three)
+    let parts = std::env::var("BEWAHR_BENCH_PARTS").unwrap_or_else(|_| "small,large,seal".into());
+    let part = |p: &str| parts.split(',').any(|x| x.trim() == p);
+
     // 1. small documents, durable acknowledgement
-    let s = server(|c| c.batch.interval_ms = 2000).await;
-    let (n, el, mut lat) = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
-    println!(
+    if part("small") {
+        let s = server(|c| c.batch.interval_ms = 2000).await;
+        let (n, el, mut lat) = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
+        println!(
         "submit 4 KB: {n} in {el:.1} s = {:.0} submissions/s; latency p50 {:.2} ms, p99 {:.2} ms (64 clients)",
         n as f64 / el,
         percentile(&mut lat, 0.5),
         percentile(&mut lat, 0.99)
     );
-    drop(s);
+        drop(s);
+    }
 
     // 2. large documents
-    let s = server(|c| c.batch.interval_ms = 2000).await;
-    let (n, el, mut lat) = submit_load(&s.base, &s.sub, 10 << 20, 4, secs).await;
-    println!(
-        "submit 10 MB: {n} in {el:.1} s = {:.0} MB/s; latency p50 {:.0} ms, p99 {:.0} ms (4 clients)",
+    if part("large") {
+        let large_clients = env("BEWAHR_BENCH_LARGE_CLIENTS", 4) as usize;
+        let s = server(|c| c.batch.interval_ms = 2000).await;
+        let (n, el, mut lat) = submit_load(&s.base, &s.sub, 10 << 20, large_clients, secs).await;
+        println!(
+        "submit 10 MB: {n} in {el:.1} s = {:.0} MB/s; latency p50 {:.0} ms, p99 {:.0} ms ({large_clients} clients)",
         n as f64 * 10.0 * 1.048576 / el,
         percentile(&mut lat, 0.5),
         percentile(&mut lat, 0.99)
     );
-    drop(s);
+        drop(s);
+    }
+    if !part("seal") {
+        return;
+    }
 
     // 3. sealing 100,000 pending objects, and 4. evidence latency on a large archive
     let objects = env("BEWAHR_BENCH_OBJECTS", 1_000_000);

@@ -6,7 +6,9 @@
 //! 2. hash-tree renewal of `BEWAHR_BENCH_REHASH_MB` MB of content (default
 //!    2048, in 1 MiB documents) to SHA-512, against the limit of this
 //!    machine measured the same way: every stored byte read from the store
-//!    and hashed with SHA-512 on every core, nothing else.
+//!    and hashed with SHA-512 on every core, nothing else. With
+//!    `BEWAHR_BENCH_COLD=1` (root) the page cache is dropped before each
+//!    measurement, so the bytes come from the disk.
 //!
 //! `cargo bench --bench renewal` (figures in docs/benchmarks.md).
 
@@ -180,6 +182,25 @@ async fn main() {
             .map(|r| r.get::<Vec<u8>, _>(0).try_into().unwrap())
             .collect()
     };
+    // no flush or compaction running in the background during the measurements
+    {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.settle())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    // BEWAHR_BENCH_COLD=1: every measurement starts with an empty page
+    // cache (needs root: /proc/sys/vm/drop_caches), so every byte comes
+    // from the disk
+    let cold = env("BEWAHR_BENCH_COLD", 0) == 1;
+    let drop_caches = move || {
+        if cold {
+            std::process::Command::new("sync").status().unwrap();
+            std::fs::write("/proc/sys/vm/drop_caches", "3\n")
+                .expect("BEWAHR_BENCH_COLD=1 needs root to drop the page cache");
+        }
+    };
     let workers = Settings::default().workers;
     // the limit: read every stored byte and hash it with SHA-512 on every
     // core, nothing else; measured before and after the renewal (the better
@@ -216,6 +237,7 @@ async fn main() {
             bytes as f64 / t.elapsed().as_secs_f64() / 1e6
         })
     };
+    drop_caches();
     let limit_before = measure_limit().await.unwrap();
     // and the parts of the limit, one core each
     let one_core_hash = {
@@ -226,6 +248,50 @@ async fn main() {
         }
         8.0 * 64.0 * 1.048576 / t.elapsed().as_secs_f64()
     };
+    // the raw parts: the store's files read sequentially (one thread, 4 MiB
+    // reads), and SHA-512 over memory on every core
+    drop_caches();
+    let raw_read = {
+        let root = dir.path().join("store");
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 4 << 20];
+            let (mut n, t) = (0u64, Instant::now());
+            for e in std::fs::read_dir(&root).unwrap() {
+                let path = e.unwrap().path();
+                if !path.is_file() {
+                    continue;
+                }
+                let mut f = std::fs::File::open(&path).unwrap();
+                loop {
+                    let k = f.read(&mut buf).unwrap();
+                    if k == 0 {
+                        break;
+                    }
+                    n += k as u64;
+                }
+            }
+            (n as f64 / t.elapsed().as_secs_f64() / 1e6, n)
+        })
+        .await
+        .unwrap()
+    };
+    let raw_hash = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    let buf = vec![7u8; 64 << 20];
+                    for _ in 0..8 {
+                        std::hint::black_box(DigestAlgorithm::Sha512.digest(&buf));
+                    }
+                });
+            }
+        });
+        workers as f64 * 8.0 * 64.0 * 1.048576 / t.elapsed().as_secs_f64()
+    })
+    .await
+    .unwrap();
     let c = ctx(&a);
     let id = a
         .state
@@ -234,11 +300,13 @@ async fn main() {
         .await
         .unwrap();
     let run = a.state.catalog.run(id).await.unwrap().unwrap();
+    drop_caches();
     let rss0 = rss_now_mb();
     let t = Instant::now();
     let r = c.execute(&run).await.unwrap();
     let el = t.elapsed().as_secs_f64();
     let rss1 = rss_now_mb();
+    drop_caches();
     let limit_after = measure_limit().await.unwrap();
     let limit = limit_before.max(limit_after);
     assert_eq!(r.state, "done", "{r:?}");
@@ -249,8 +317,16 @@ async fn main() {
         r.bytes_read as f64 / 1e6
     );
     println!(
-        "limit (store read + SHA-512 on {workers} threads, nothing else): {limit:.0} MB/s (before {limit_before:.0}, after {limit_after:.0}); SHA-512 alone on one core: {one_core_hash:.0} MB/s; ratio {:.0}%",
+        "limit (store read + SHA-512 on {workers} threads, nothing else{}): {limit:.0} MB/s (before {limit_before:.0}, after {limit_after:.0}); SHA-512 alone on one core: {one_core_hash:.0} MB/s; ratio {:.0}%",
+        if cold { ", page cache dropped before each" } else { "" },
         100.0 * rate / limit
+    );
+    let raw = raw_read.0.min(raw_hash);
+    println!(
+        "raw limit: the store's files ({:.0} MB) read sequentially at {:.0} MB/s, SHA-512 on {workers} threads over memory at {raw_hash:.0} MB/s: {raw:.0} MB/s; ratio {:.0}%",
+        raw_read.1 as f64 / 1e6,
+        raw_read.0,
+        100.0 * rate / raw
     );
     println!(
         "resident memory: {rss0:.0} MB before the renewal, {rss1:.0} MB after (peak of the whole run {:.0} MB; at most {} versions per tree)",

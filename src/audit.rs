@@ -7,12 +7,12 @@
 //! into each batch as leaf 0 (`audit_seals`), so the archive's own
 //! time-stamps prove the trail up to there.
 //!
-//! Contract: the server's writer task appends in group commits, each
+//! Contract: the server's catalog writer appends in its group commits, each
 //! continuing from the head in the catalog inside its transaction (the
 //! command line appends the same way, so the chain stays linear);
 //! [`Audit::record`] returns once the entry is queued, not durable.
 //! An entry recorded right before a crash may be lost; one that was
-//! committed can never be changed without breaking the chain.
+//! committed is durable and can never be changed without breaking the chain.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +20,7 @@ use serde::Serialize;
 use sqlx::Row;
 use tokio::sync::mpsc;
 
-use crate::catalog::{rfc3339_ms, Catalog, CatalogError};
+use crate::catalog::{rfc3339_ms, Catalog, CatalogError, WriteError, Writer};
 
 /// One thing that happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,8 +86,11 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Starts the writer, continuing the chain in the catalog.
-    pub async fn start(catalog: Catalog) -> Result<Self, CatalogError> {
+    /// Starts the writer, continuing the chain in the catalog. Entries are
+    /// appended by the catalog's one writer (`catalog`'s [`Writer`]), in the
+    /// transaction of its next group commit: no second connection competes
+    /// for the catalog's write lock, and an entry is durable with it.
+    pub async fn start(catalog: Catalog, writer: Writer) -> Result<Self, CatalogError> {
         let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(catalog.pool())
             .await?;
@@ -104,16 +107,7 @@ impl Audit {
         };
         let head = Arc::new(Mutex::new(head));
         let (tx, rx) = mpsc::channel(65_536);
-        // its own connection: on SQLite its commits skip the fsync (synchronous
-        // = NORMAL in WAL mode); they become durable with the catalog writer's
-        // next commit, which syncs the shared log, or at a checkpoint
-        let mut conn = catalog.pool().acquire().await?.detach();
-        if catalog.backend() == crate::catalog::Backend::Sqlite {
-            sqlx::raw_sql("PRAGMA synchronous = NORMAL")
-                .execute(&mut conn)
-                .await?;
-        }
-        tokio::spawn(writer(catalog.backend(), conn, rx, head.clone()));
+        tokio::spawn(queue(writer, rx, head.clone()));
         Ok(Audit { tx, head })
     }
 
@@ -130,16 +124,13 @@ impl Audit {
     }
 }
 
-async fn writer(
-    backend: crate::catalog::Backend,
-    mut conn: sqlx::AnyConnection,
-    mut rx: mpsc::Receiver<Entry>,
-    head: Arc<Mutex<(i64, [u8; 32])>>,
-) {
-    let mut batch = Vec::with_capacity(1024);
+/// Hands queued entries to the catalog writer, as many at a time as have
+/// accumulated (at most 4,096), in order.
+async fn queue(writer: Writer, mut rx: mpsc::Receiver<Entry>, head: Arc<Mutex<(i64, [u8; 32])>>) {
+    let mut batch = Vec::with_capacity(4096);
     while let Some(e) = rx.recv().await {
         batch.push(e);
-        while batch.len() < 1024 {
+        while batch.len() < 4096 {
             match rx.try_recv() {
                 Ok(e) => batch.push(e),
                 Err(_) => break,
@@ -147,12 +138,19 @@ async fn writer(
         }
         let mut delay = std::time::Duration::from_millis(50);
         loop {
-            match append_on(&mut conn, backend, &batch).await {
+            match writer.audit(batch.clone()).await {
                 Ok(h) => {
                     if let Ok(mut g) = head.lock() {
                         *g = h;
                     }
                     break;
+                }
+                Err(WriteError::Stopped) => {
+                    tracing::error!(
+                        entries = batch.len(),
+                        "audit trail: the catalog writer has stopped"
+                    );
+                    return;
                 }
                 Err(e) => {
                     // the chain must not have gaps: retry until the catalog takes it
@@ -182,6 +180,19 @@ async fn append_on(
 ) -> Result<(i64, [u8; 32]), CatalogError> {
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
+    let head = append_in(&mut tx, backend, entries).await?;
+    tx.commit().await?;
+    Ok(head)
+}
+
+/// Appends entries inside the caller's transaction, continuing from the
+/// head as the catalog has it; returns the new head (valid once the caller
+/// commits).
+pub(crate) async fn append_in(
+    tx: &mut sqlx::AnyConnection,
+    backend: crate::catalog::Backend,
+    entries: &[Entry],
+) -> Result<(i64, [u8; 32]), CatalogError> {
     if backend == crate::catalog::Backend::Postgres {
         // one appender at a time, held until commit
         sqlx::query("SELECT pg_advisory_xact_lock(6451)")
@@ -202,26 +213,32 @@ async fn append_on(
         }
         None => (0, [0u8; 32]),
     };
-    for e in entries {
-        seq += 1;
-        hash = chain_hash(&hash, seq, e);
-        sqlx::query(
-            "INSERT INTO audit (seq, at, actor, tenant, action, aoid, result, detail, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(e.at_ms)
-        .bind(&e.actor)
-        .bind(e.tenant.clone())
-        .bind(&e.action)
-        .bind(e.aoid.clone())
-        .bind(&e.result)
-        .bind(&e.detail)
-        .bind(hash.to_vec())
-        .execute(&mut *tx)
-        .await?;
+    // multi-row statements of a few fixed sizes
+    let mut rest = entries;
+    for n in crate::catalog::statement_sizes(entries.len()) {
+        let (part, tail) = rest.split_at(n);
+        rest = tail;
+        let sql = format!(
+            "INSERT INTO audit (seq, at, actor, tenant, action, aoid, result, detail, hash) VALUES {}",
+            crate::catalog::placeholders(backend, part.len(), 9)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in part {
+            seq += 1;
+            hash = chain_hash(&hash, seq, e);
+            q = q
+                .bind(seq)
+                .bind(e.at_ms)
+                .bind(e.actor.clone())
+                .bind(e.tenant.clone())
+                .bind(e.action.clone())
+                .bind(e.aoid.clone())
+                .bind(e.result.clone())
+                .bind(e.detail.clone())
+                .bind(hash.to_vec());
+        }
+        q.execute(&mut *tx).await?;
     }
-    tx.commit().await?;
     Ok((seq, hash))
 }
 

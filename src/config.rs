@@ -94,6 +94,8 @@ pub struct Server {
 pub struct Store {
     pub kind: String,
     pub path: String,
+    /// Flushes and compactions write with O_DIRECT (past the page cache).
+    pub direct_io: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -197,6 +199,7 @@ impl Default for Store {
         Store {
             kind: "rocksdb".into(),
             path: String::new(),
+            direct_io: true,
         }
     }
 }

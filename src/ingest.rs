@@ -180,9 +180,14 @@ impl Ingest {
                 && upload.size() <= v.max_document_bytes()
         });
         let inline = examine.and(upload.inline().map(|b| b.to_vec()));
-        let (stored, extra) = tokio::task::spawn_blocking(move || upload.finish())
-            .await
-            .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??;
+        let (stored, extra) = if upload.inline().is_some_and(|b| b.len() <= 64 << 10) {
+            // a small document: one small memtable write, not worth a thread hand-off
+            upload.finish()?
+        } else {
+            tokio::task::spawn_blocking(move || upload.finish())
+                .await
+                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+        };
         // preserved items: SHA-256 (store key) and digest in the tree's algorithm
         let mut stored_members: Vec<([u8; 32], Vec<u8>)> = vec![];
         let mut validation = None;

@@ -165,10 +165,11 @@ pub async fn start_with(
         },
     })?;
     let store_path = cfg.store_path();
-    let store = Store::open(&store_path).map_err(|source| StartError::Store {
-        path: store_path.display().to_string(),
-        source,
-    })?;
+    let store =
+        Store::open_with(&store_path, cfg.store.direct_io).map_err(|source| StartError::Store {
+            path: store_path.display().to_string(),
+            source,
+        })?;
     let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
     let lock = catalog.lock().await?;
     let stamper = match stamper_override {
@@ -176,7 +177,7 @@ pub async fn start_with(
         None => stamper(cfg, &clock)?,
     };
     let writer = Writer::start(catalog.clone(), store.clone());
-    let audit = Audit::start(catalog.clone()).await?;
+    let audit = Audit::start(catalog.clone(), writer.clone()).await?;
     let pending = catalog.pending_count().await? as usize;
     let sealed_upto = catalog.last_batch().await?.map(|b| b.last_seq).unwrap_or(0);
     let algorithm = cfg.digest_algorithm()?;

@@ -16,6 +16,7 @@ mod writer;
 
 pub use model::*;
 pub use renewal::*;
+pub(crate) use writer::{placeholders, statement_sizes};
 pub use writer::{Deleted, Deletion, WriteError, Writer};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -75,7 +76,7 @@ impl Catalog {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                        sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;")
                             .execute(conn)
                             .await?;
                     }

@@ -1,10 +1,10 @@
 //! The catalog's one writer: group commit of submissions, and the sealer's
 //! reads and writes, serialised.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Batch, Catalog, CatalogError, NewVersion, Pending};
+use super::{Accepted, Backend, Batch, Catalog, CatalogError, NewVersion, Pending};
 use crate::store::Store;
 
 /// Why a write did not happen (nothing of it was recorded).
@@ -18,6 +18,9 @@ pub enum WriteError {
     Store(String),
     #[error("the catalog writer has stopped")]
     Stopped,
+    /// The transaction failed and was rolled back (the cause is logged).
+    #[error("catalog commit failed: {0}")]
+    Commit(String),
     #[error("sealing: {0}")]
     Inconsistent(String),
     /// A deletion the rules refuse (legal hold, retention, pending versions).
@@ -54,7 +57,10 @@ enum Op {
     Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
     Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
     Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
+    Audit(Vec<crate::audit::Entry>, AuditReply),
 }
+
+type AuditReply = oneshot::Sender<Result<(i64, [u8; 32]), WriteError>>;
 
 /// Handle to the writer task.
 #[derive(Clone)]
@@ -106,6 +112,21 @@ impl Writer {
         rx.await.map_err(|_| WriteError::Stopped)?
     }
 
+    /// Appends entries to the audit trail, in the transaction of the next
+    /// group of submissions (or on its own if none is waiting); returns the
+    /// new head of the chain, committed (durably) when it returns `Ok`.
+    pub async fn audit(
+        &self,
+        entries: Vec<crate::audit::Entry>,
+    ) -> Result<(i64, [u8; 32]), WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Audit(entries, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
     /// Records a sealed batch over the pending range `first_seq..=last_seq`.
     pub async fn seal(&self, b: Batch) -> Result<(), WriteError> {
         let (tx, rx) = oneshot::channel();
@@ -118,6 +139,9 @@ impl Writer {
 }
 
 async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
+    // the group commits' own connection: on SQLite its page cache stays
+    // warm (no other connection writes through it); taken again after an error
+    let mut conn: Option<AnyConnection> = None;
     let mut queue: Vec<Op> = Vec::with_capacity(GROUP);
     while let Some(first) = rx.recv().await {
         queue.push(first);
@@ -127,7 +151,20 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let mut ops = std::mem::take(&mut queue).into_iter().peekable();
+        // this round's audit entries join the first group commit of it
+        let mut audit: Vec<(Vec<crate::audit::Entry>, AuditReply)> = Vec::new();
+        let mut ops = std::mem::take(&mut queue)
+            .into_iter()
+            .filter_map(|op| match op {
+                Op::Audit(e, r) => {
+                    audit.push((e, r));
+                    None
+                }
+                op => Some(op),
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .peekable();
         while let Some(op) = ops.next() {
             match op {
                 Op::Ingest(v, reply) => {
@@ -137,7 +174,7 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                             group.push((v, r));
                         }
                     }
-                    ingest_group(&catalog, &store, group).await;
+                    ingest_group(&catalog, &store, &mut conn, group, &mut audit).await;
                 }
                 Op::Pending(limit, reply) => {
                     let _ = reply.send(pending(&catalog, limit).await);
@@ -148,14 +185,65 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                 Op::Delete(d, reply) => {
                     let _ = reply.send(delete(&catalog, &store, d).await);
                 }
+                Op::Audit(..) => unreachable!("taken out above"),
             }
         }
+        if !audit.is_empty() {
+            append_audit(&catalog, std::mem::take(&mut audit)).await;
+        }
+    }
+}
+
+/// Appends audit entries in a transaction of their own.
+async fn append_audit(catalog: &Catalog, audit: Vec<(Vec<crate::audit::Entry>, AuditReply)>) {
+    let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
+    let r = crate::audit::append(catalog, &entries)
+        .await
+        .map_err(|e| e.to_string());
+    for (_, reply) in audit {
+        let _ = reply.send(r.clone().map_err(WriteError::Commit));
     }
 }
 
 type Reply = oneshot::Sender<Result<Accepted, WriteError>>;
 
-async fn ingest_group(catalog: &Catalog, store: &Store, group: Vec<(NewVersion, Reply)>) {
+/// One transaction: the versions (multi-row) and the audit entries.
+async fn commit_group(
+    catalog: &Catalog,
+    conn: &mut Option<AnyConnection>,
+    versions: &[NewVersion],
+    entries: &[crate::audit::Entry],
+) -> Result<(Vec<Result<Accepted, WriteError>>, Option<(i64, [u8; 32])>), CatalogError> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(catalog.pool().acquire().await?.detach()),
+    };
+    let result = async {
+        let mut tx = c.begin().await?;
+        let out = insert_all(&mut tx, catalog.backend(), versions).await?;
+        let head = match entries.is_empty() {
+            true => None,
+            false => Some(crate::audit::append_in(&mut tx, catalog.backend(), entries).await?),
+        };
+        tx.commit().await?;
+        Ok((out, head))
+    }
+    .await;
+    if result.is_err() {
+        *conn = None; // a fresh one next time
+    }
+    result
+}
+
+/// Records a group of submissions in one transaction, with `audit` (taken
+/// only if that transaction commits).
+async fn ingest_group(
+    catalog: &Catalog,
+    store: &Store,
+    conn: &mut Option<AnyConnection>,
+    group: Vec<(NewVersion, Reply)>,
+    audit: &mut Vec<(Vec<crate::audit::Entry>, AuditReply)>,
+) {
     // content first: one fsync makes every upload of the group durable
     let s = store.clone();
     let digests: Vec<[u8; 32]> = group.iter().map(|(v, _)| v.sha256).collect();
@@ -194,27 +282,29 @@ async fn ingest_group(catalog: &Catalog, store: &Store, group: Vec<(NewVersion, 
     if group.is_empty() {
         return;
     }
-    let result: Result<Vec<Result<Accepted, WriteError>>, CatalogError> = async {
-        let mut tx = catalog.pool().begin().await?;
-        let mut out = Vec::with_capacity(group.len());
-        for (v, _) in &group {
-            out.push(insert(&mut tx, v).await?);
-        }
-        tx.commit().await?;
-        Ok(out)
+    let (versions, replies): (Vec<NewVersion>, Vec<Reply>) = group.into_iter().unzip();
+    let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
+    let mut result = commit_group(catalog, conn, &versions, &entries).await;
+    if result.is_err() && !audit.is_empty() {
+        // the submissions must not fail for the audit trail's sake: alone again
+        result = commit_group(catalog, conn, &versions, &[]).await;
     }
-    .await;
     match result {
-        Ok(results) => {
-            for ((_, reply), res) in group.into_iter().zip(results) {
+        Ok((results, head)) => {
+            if let Some(head) = head {
+                for (_, reply) in audit.drain(..) {
+                    let _ = reply.send(Ok(head));
+                }
+            }
+            for (reply, res) in replies.into_iter().zip(results) {
                 let _ = reply.send(res);
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, submissions = group.len(), "catalog commit failed; nothing of the group was recorded");
+            tracing::error!(error = %e, submissions = versions.len(), "catalog commit failed; nothing of the group was recorded");
             let msg = e.to_string();
-            for (_, reply) in group {
-                let _ = reply.send(Err(WriteError::Catalog(CatalogError::Corrupt(msg.clone()))));
+            for reply in replies {
+                let _ = reply.send(Err(WriteError::Commit(msg.clone())));
             }
         }
     }
@@ -236,63 +326,174 @@ fn new_aoid() -> String {
     )
 }
 
-async fn insert(
-    tx: &mut Transaction<'static, Any>,
-    v: &NewVersion,
-) -> Result<Result<Accepted, WriteError>, CatalogError> {
-    let (aoid, version) = match &v.aoid {
-        None => {
-            let aoid = new_aoid();
-            sqlx::query(
-                "INSERT INTO objects (aoid, created_at, latest_version, tenant) VALUES ($1, $2, 1, $3)",
-            )
-            .bind(&aoid)
-            .bind(v.submitted_at_ms)
-            .bind(v.tenant.clone())
-            .execute(&mut **tx)
-            .await?;
-            (aoid, 1i64)
+/// Row counts of the multi-row statements: few distinct statements, so
+/// each stays in the connection's prepared-statement cache.
+const ROWS: [usize; 4] = [256, 32, 4, 1];
+
+/// `(?, ?, ..), (..)` (SQLite) or `($1, $2, ..), (..)` (PostgreSQL): `rows`
+/// tuples of `cols` parameters. SQLite gets nameless `?`: sqlx looks up the
+/// name of every numbered parameter, and SQLite finds a name by a linear
+/// search, which made binding a statement of thousands quadratic.
+pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
         }
-        Some(aoid) => {
-            let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 RETURNING latest_version")
-                .bind(aoid)
-                .fetch_optional(&mut **tx)
-                .await?;
-            match row {
-                Some(r) => (aoid.clone(), r.try_get(0)?),
-                None => return Ok(Err(WriteError::UnknownAoid(aoid.clone()))),
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
             }
         }
-    };
-    let meta = serde_json::to_string(&v.metadata.meta).unwrap_or_else(|_| "{}".into());
-    let members: Vec<u8> = v.members.concat();
-    let row = sqlx::query(
-        "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt, stored_members) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
-    )
-    .bind(&aoid)
-    .bind(version)
-    .bind(v.submitted_at_ms)
-    .bind(v.metadata.system.clone())
-    .bind(v.metadata.file_ref.clone())
-    .bind(v.metadata.title.clone())
-    .bind(v.metadata.retention_until.clone())
-    .bind(&v.media_type)
-    .bind(meta)
-    .bind(v.size as i64)
-    .bind(v.sha256.to_vec())
-    .bind(members)
-    .bind(v.salt.clone())
-    .bind((!v.stored_members.is_empty()).then(|| v.stored_members.concat()))
-    .fetch_one(&mut **tx)
-    .await?;
-    let seq: i64 = row.try_get(0)?;
-    if let Some(val) = &v.validation {
+        s.push(')');
+    }
+    s
+}
+
+/// Splits `n` rows into statements of the sizes in [`ROWS`].
+pub(crate) fn statement_sizes(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for size in ROWS {
+        while n >= size {
+            out.push(size);
+            n -= size;
+        }
+    }
+    out
+}
+
+/// Records every version of a group in one transaction, with multi-row
+/// statements; per version its [`Accepted`], or why it was refused (an
+/// unknown AOID refuses that version only).
+async fn insert_all(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    group: &[NewVersion],
+) -> Result<Vec<Result<Accepted, WriteError>>, CatalogError> {
+    // 1. the AOID and version number of each
+    let mut out: Vec<Result<Accepted, WriteError>> = Vec::with_capacity(group.len());
+    let mut created: Vec<usize> = Vec::new();
+    for (i, v) in group.iter().enumerate() {
+        match &v.aoid {
+            None => {
+                created.push(i);
+                out.push(Ok(Accepted {
+                    aoid: new_aoid(),
+                    version: 1,
+                    seq: 0,
+                }));
+            }
+            Some(aoid) => {
+                let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 RETURNING latest_version")
+                    .bind(aoid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                out.push(match row {
+                    Some(r) => Ok(Accepted {
+                        aoid: aoid.clone(),
+                        version: r.try_get(0)?,
+                        seq: 0,
+                    }),
+                    None => Err(WriteError::UnknownAoid(aoid.clone())),
+                });
+            }
+        }
+    }
+    // 2. the new archive objects
+    let mut rest = created.as_slice();
+    for n in statement_sizes(created.len()) {
+        let (part, tail) = rest.split_at(n);
+        rest = tail;
+        let sql = format!(
+            "INSERT INTO objects (aoid, created_at, latest_version, tenant) VALUES {}",
+            placeholders(backend, n, 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in part {
+            let a = out[i].as_ref().expect("a new object");
+            q = q
+                .bind(a.aoid.clone())
+                .bind(group[i].submitted_at_ms)
+                .bind(1i64)
+                .bind(group[i].tenant.clone());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // 3. the versions; their seq comes back by (aoid, version)
+    let ok: Vec<usize> = (0..group.len()).filter(|&i| out[i].is_ok()).collect();
+    let mut index: std::collections::HashMap<(String, i64), usize> = ok
+        .iter()
+        .map(|&i| {
+            let a = out[i].as_ref().expect("ok");
+            ((a.aoid.clone(), a.version), i)
+        })
+        .collect();
+    let mut rest = ok.as_slice();
+    for n in statement_sizes(ok.len()) {
+        let (part, tail) = rest.split_at(n);
+        rest = tail;
+        let sql = format!(
+            "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt, stored_members) \
+             VALUES {} RETURNING seq, aoid, version",
+            placeholders(backend, n, 14)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in part {
+            let (v, a) = (&group[i], out[i].as_ref().expect("ok"));
+            let meta = serde_json::to_string(&v.metadata.meta).unwrap_or_else(|_| "{}".into());
+            q = q
+                .bind(a.aoid.clone())
+                .bind(a.version)
+                .bind(v.submitted_at_ms)
+                .bind(v.metadata.system.clone())
+                .bind(v.metadata.file_ref.clone())
+                .bind(v.metadata.title.clone())
+                .bind(v.metadata.retention_until.clone())
+                .bind(v.media_type.clone())
+                .bind(meta)
+                .bind(v.size as i64)
+                .bind(v.sha256.to_vec())
+                .bind(v.members.concat())
+                .bind(v.salt.clone())
+                .bind((!v.stored_members.is_empty()).then(|| v.stored_members.concat()));
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let (seq, aoid, version): (i64, String, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let i = index.remove(&(aoid, version)).ok_or_else(|| {
+                CatalogError::Corrupt(format!(
+                    "an insert returned seq {seq} for a version not in it"
+                ))
+            })?;
+            if let Ok(a) = &mut out[i] {
+                a.seq = seq;
+            }
+        }
+    }
+    if !index.is_empty() {
+        return Err(CatalogError::Corrupt(format!(
+            "{} inserted versions returned no seq",
+            index.len()
+        )));
+    }
+    // 4. validation summaries (signed documents only)
+    for (i, v) in group.iter().enumerate() {
+        let (Some(val), Ok(a)) = (&v.validation, &out[i]) else {
+            continue;
+        };
         sqlx::query(
             "INSERT INTO validations (seq, format, indication, sub_indication, summary, validated_at, decision, signature_sha256, data_sha256, report_sha256) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(seq)
+        .bind(a.seq)
         .bind(&val.format)
         .bind(&val.indication)
         .bind(val.sub_indication.clone())
@@ -302,10 +503,10 @@ async fn insert(
         .bind(val.signature_sha256.map(|s| s.to_vec()))
         .bind(val.data_sha256.to_vec())
         .bind(val.report_sha256.to_vec())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
-    Ok(Ok(Accepted { aoid, version, seq }))
+    Ok(out)
 }
 
 async fn pending(catalog: &Catalog, limit: usize) -> Result<Vec<Pending>, WriteError> {
@@ -501,4 +702,29 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
         contents_removed: removed,
         before_retention: retained.is_some(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_cover_every_row_with_few_sizes() {
+        for n in 0..2100 {
+            let sizes = statement_sizes(n);
+            assert_eq!(sizes.iter().sum::<usize>(), n);
+            assert!(sizes.iter().all(|s| ROWS.contains(s)));
+            // greedy: never more than 7 of a smaller size
+            assert!(sizes.iter().filter(|&&s| s < 256).count() <= 7 * 3);
+        }
+    }
+
+    #[test]
+    fn placeholders_per_backend() {
+        assert_eq!(placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(
+            placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+    }
 }

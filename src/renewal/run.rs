@@ -397,18 +397,23 @@ impl Ctx {
         }
         let store = self.store.clone();
         let workers = self.settings.workers.max(1);
-        // rehash with every core: content read once, streaming
+        // rehash with every core: content read once, streaming; each thread
+        // takes the next version when it is done with one, so a slow read
+        // never leaves a core idle while work is left
         let results = tokio::task::spawn_blocking(move || {
-            let per = work.len().div_ceil(workers).max(1);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = work
-                    .chunks(per)
-                    .map(|part| {
-                        let store = &store;
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let mut done: Vec<(usize, Result<Rehashed, String>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..workers.min(work.len()).max(1))
+                    .map(|_| {
+                        let (store, work, next) = (&store, &work, &next);
                         s.spawn(move || {
-                            part.iter()
-                                .map(|(v, plan)| rehash_one(store, target, v, plan))
-                                .collect::<Vec<_>>()
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some((v, plan)) = work.get(i) else { break };
+                                mine.push((i, rehash_one(store, target, v, plan)));
+                            }
+                            mine
                         })
                     })
                     .collect();
@@ -416,11 +421,14 @@ impl Ctx {
                     .into_iter()
                     .flat_map(|h| {
                         h.join().unwrap_or_else(|_| {
-                            vec![Err("a rehashing thread panicked".to_string())]
+                            vec![(usize::MAX, Err("a rehashing thread panicked".to_string()))]
                         })
                     })
-                    .collect::<Vec<_>>()
-            })
+                    .collect()
+            });
+            // in the order of the work (seq order): the tree's leaves are in it
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
         })
         .await
         .map_err(|e| RunError::Invalid(e.to_string()))?;
