@@ -659,16 +659,8 @@ async fn group_commit_of_many(db: Db) {
             let (s, _, b) = send(&a.router, get(&format!("/v1/objects/{aoid}"))).await;
             assert_eq!(s, StatusCode::OK);
             let o = js(&b);
-            assert_eq!(
-                o["versions"][0]["title"],
-                format!("doc-{i}"),
-                "{o}"
-            );
-            assert_eq!(
-                o["versions"][0]["meta"]["n"],
-                i.to_string(),
-                "{o}"
-            );
+            assert_eq!(o["versions"][0]["title"], format!("doc-{i}"), "{o}");
+            assert_eq!(o["versions"][0]["meta"]["n"], i.to_string(), "{o}");
             let (_, _, body) = send(
                 &a.router,
                 get(&format!("/v1/objects/{aoid}/versions/1/content")),
