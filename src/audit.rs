@@ -214,10 +214,7 @@ pub(crate) async fn append_in(
         None => (0, [0u8; 32]),
     };
     // multi-row statements of a few fixed sizes
-    let mut rest = entries;
-    for n in crate::catalog::statement_sizes(entries.len()) {
-        let (part, tail) = rest.split_at(n);
-        rest = tail;
+    for part in crate::catalog::statement_parts(entries) {
         let sql = format!(
             "INSERT INTO audit (seq, at, actor, tenant, action, aoid, result, detail, hash) VALUES {}",
             crate::catalog::placeholders(backend, part.len(), 9)

@@ -16,7 +16,7 @@ mod writer;
 
 pub use model::*;
 pub use renewal::*;
-pub(crate) use writer::{placeholders, statement_sizes};
+pub(crate) use writer::{placeholders, statement_parts};
 pub use writer::{Deleted, Deletion, WriteError, Writer};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};

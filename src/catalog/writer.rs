@@ -153,18 +153,14 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
         }
         // this round's audit entries join the first group commit of it
         let mut audit: Vec<(Vec<crate::audit::Entry>, AuditReply)> = Vec::new();
-        let mut ops = std::mem::take(&mut queue)
-            .into_iter()
-            .filter_map(|op| match op {
-                Op::Audit(e, r) => {
-                    audit.push((e, r));
-                    None
-                }
-                op => Some(op),
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .peekable();
+        let mut rest = Vec::with_capacity(queue.len());
+        for op in queue.drain(..) {
+            match op {
+                Op::Audit(e, r) => audit.push((e, r)),
+                op => rest.push(op),
+            }
+        }
+        let mut ops = rest.into_iter().peekable();
         while let Some(op) = ops.next() {
             match op {
                 Op::Ingest(v, reply) => {
@@ -358,16 +354,15 @@ pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String
     s
 }
 
-/// Splits `n` rows into statements of the sizes in [`ROWS`].
-pub(crate) fn statement_sizes(mut n: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    for size in ROWS {
-        while n >= size {
-            out.push(size);
-            n -= size;
-        }
-    }
-    out
+/// Splits `rows` into the parts of one multi-row statement each, of the
+/// sizes in [`ROWS`] (largest first).
+pub(crate) fn statement_parts<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = ROWS.into_iter().find(|&n| n <= rows.len())?;
+        let (part, rest) = rows.split_at(n);
+        rows = rest;
+        Some(part)
+    })
 }
 
 /// Records every version of a group in one transaction, with multi-row
@@ -408,13 +403,10 @@ async fn insert_all(
         }
     }
     // 2. the new archive objects
-    let mut rest = created.as_slice();
-    for n in statement_sizes(created.len()) {
-        let (part, tail) = rest.split_at(n);
-        rest = tail;
+    for part in statement_parts(&created) {
         let sql = format!(
             "INSERT INTO objects (aoid, created_at, latest_version, tenant) VALUES {}",
-            placeholders(backend, n, 4)
+            placeholders(backend, part.len(), 4)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &i in part {
@@ -436,14 +428,11 @@ async fn insert_all(
             ((a.aoid.clone(), a.version), i)
         })
         .collect();
-    let mut rest = ok.as_slice();
-    for n in statement_sizes(ok.len()) {
-        let (part, tail) = rest.split_at(n);
-        rest = tail;
+    for part in statement_parts(&ok) {
         let sql = format!(
             "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt, stored_members) \
              VALUES {} RETURNING seq, aoid, version",
-            placeholders(backend, n, 14)
+            placeholders(backend, part.len(), 14)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for &i in part {
@@ -711,11 +700,12 @@ mod tests {
     #[test]
     fn statements_cover_every_row_with_few_sizes() {
         for n in 0..2100 {
-            let sizes = statement_sizes(n);
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(sizes.iter().all(|s| ROWS.contains(s)));
+            let rows: Vec<usize> = (0..n).collect();
+            let parts: Vec<&[usize]> = statement_parts(&rows).collect();
+            assert_eq!(parts.concat(), rows);
+            assert!(parts.iter().all(|p| ROWS.contains(&p.len())));
             // greedy: never more than 7 of a smaller size
-            assert!(sizes.iter().filter(|&&s| s < 256).count() <= 7 * 3);
+            assert!(parts.iter().filter(|p| p.len() < 256).count() <= 7 * 3);
         }
     }
 

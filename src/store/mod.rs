@@ -24,6 +24,8 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use sha2::{Digest, Sha256};
 
+use crate::alg::{DigestAlgorithm, Hasher};
+
 /// Size of one stored chunk of a large document.
 pub const CHUNK: usize = 4 << 20;
 
@@ -82,24 +84,12 @@ impl Store {
         // large documents: 4 MiB chunks go to blob files (written once, never
         // rewritten by compaction) and skip the write-ahead log; `sync`
         // flushes them instead, so each byte reaches the disk once
-        let mut big = Options::default();
+        let mut big = blob_options();
         big.set_compression_type(rocksdb::DBCompressionType::None);
         big.set_write_buffer_size(128 << 20);
-        big.set_enable_blob_files(true);
-        big.set_min_blob_size(64 << 10);
-        big.set_blob_file_size(256 << 20);
-        // no blob garbage collection: it relocates live blobs out of old
-        // files in every compaction, which for write-once content doubled
-        // the bytes written and spent most of a core on checksums. A blob
-        // file goes once no live content is left in it.
-        big.set_enable_blob_gc(false);
         // documents of 64 KiB and more (below CHUNK) also go to blob files
         // when their memtable is flushed: compaction never rewrites them
-        let mut content = Options::default();
-        content.set_enable_blob_files(true);
-        content.set_min_blob_size(64 << 10);
-        content.set_blob_file_size(256 << 20);
-        content.set_enable_blob_gc(false);
+        let mut content = blob_options();
         // every column family: one block cache, and bloom filters, so that
         // asking for content that is not there (every new submission does,
         // to deduplicate) reads no table blocks
@@ -197,7 +187,7 @@ impl Store {
             buf: Vec::new(),
             chunks: 0,
             size: 0,
-            hasher: ring::digest::Context::new(&ring::digest::SHA256),
+            hasher: Hasher::new(DigestAlgorithm::Sha256),
             extra: None,
             head: Vec::new(),
         }
@@ -293,6 +283,20 @@ impl Store {
     }
 }
 
+/// A column family whose values of 64 KiB and more go to blob files, without
+/// blob garbage collection: it relocates live blobs out of old files in every
+/// compaction, which for write-once content doubled the bytes written and
+/// spent most of a core on checksums. A blob file goes once no live content
+/// is left in it.
+fn blob_options() -> Options {
+    let mut o = Options::default();
+    o.set_enable_blob_files(true);
+    o.set_min_blob_size(64 << 10);
+    o.set_blob_file_size(256 << 20);
+    o.set_enable_blob_gc(false);
+    o
+}
+
 fn corrupt(key: &[u8], detail: &str) -> StoreError {
     StoreError::Corrupt {
         key: hex::encode(key),
@@ -316,18 +320,18 @@ pub struct Upload {
     buf: Vec<u8>,
     chunks: u32,
     size: u64,
-    hasher: ring::digest::Context,
+    hasher: Hasher,
     /// a second digest computed in the same pass (the tree's algorithm, if not SHA-256)
-    extra: Option<crate::alg::Hasher>,
+    extra: Option<Hasher>,
     /// the first bytes, for recognising the format of large documents
     head: Vec<u8>,
 }
 
 impl Upload {
     /// Also computes `alg` over the content (one pass over the bytes).
-    pub fn with_digest(mut self, alg: crate::alg::DigestAlgorithm) -> Self {
-        if alg != crate::alg::DigestAlgorithm::Sha256 {
-            self.extra = Some(crate::alg::Hasher::new(alg));
+    pub fn with_digest(mut self, alg: DigestAlgorithm) -> Self {
+        if alg != DigestAlgorithm::Sha256 {
+            self.extra = Some(Hasher::new(alg));
         }
         self
     }
@@ -391,15 +395,8 @@ impl Upload {
     /// Finishes the upload: the content entry is written (not yet durable: see
     /// [`Store::sync`]). Returns what was stored and the extra digest, if asked for.
     pub fn finish(mut self) -> Result<(Stored, Option<Vec<u8>>), StoreError> {
-        let hasher = std::mem::replace(
-            &mut self.hasher,
-            ring::digest::Context::new(&ring::digest::SHA256),
-        );
-        let sha256: [u8; 32] = hasher
-            .finish()
-            .as_ref()
-            .try_into()
-            .expect("SHA-256 is 32 bytes");
+        let hasher = std::mem::replace(&mut self.hasher, Hasher::new(DigestAlgorithm::Sha256));
+        let sha256: [u8; 32] = hasher.finish().try_into().expect("SHA-256 is 32 bytes");
         let extra = self.extra.take().map(|h| h.finish());
         let stored = Stored {
             sha256,
