@@ -158,12 +158,7 @@ fn benches(c: &mut Criterion) {
             .unwrap();
     let policy = AlgorithmPolicy::default();
     let at = time::macros::datetime!(2027-01-01 0:00 UTC);
-    let opts = Options {
-        trusted: &ca,
-        extra_certificates: &[],
-        at,
-        policy: &policy,
-    };
+    let opts = Options::new(&ca, at, &policy);
     let r = verify::verify_der(&er, &mut InMemory(vec![data.clone()]), &opts);
     assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
     let mut g = c.benchmark_group("verify");

@@ -16,7 +16,20 @@ pub struct Config {
     pub batch: Batch,
     pub renewal: Renewal,
     pub validation: Validation,
+    pub evidence: EvidenceSettings,
     pub tsa: Vec<Tsa>,
+}
+
+/// How the archive judges evidence records, its own and those it is given.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// `rfc4998` (default) or `tr-esor`. With `tr-esor`, `POST /v1/verify`
+    /// requires revocation data for every TSA certificate, and sealing and
+    /// renewal refuse a time-stamp for which the TSA's OCSP response or CRL
+    /// cannot be had (they retry, as after a TSA failure). With `rfc4998`
+    /// they fetch it all the same and embed what they get.
+    pub profile: crate::verify::Profile,
 }
 
 /// Signature and seal validation at ingest.
@@ -272,6 +285,7 @@ impl Config {
                 "batch",
                 "renewal",
                 "validation",
+                "evidence",
             ]
             .contains(&section.as_str())
             {

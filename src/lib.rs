@@ -19,6 +19,8 @@ pub mod durable;
 pub mod ers;
 #[cfg(feature = "server")]
 pub mod evidence;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hashtree;
 #[cfg(feature = "server")]
 pub mod ingest;

@@ -176,6 +176,15 @@ pub async fn start_with(
         Some(s) => s,
         None => stamper(cfg, &clock)?,
     };
+    // every new time-stamp carries its TSA's path and revocation data (RFC 4998 4.2)
+    let tsa_fetcher = crate::signature::fetch::Fetcher::new(
+        Duration::from_millis(cfg.validation.fetch_timeout_ms),
+        time::Duration::seconds(cfg.validation.revocation_max_age_secs),
+    );
+    let stamper = stamper.with_tsa_validation(
+        tsa_fetcher,
+        cfg.evidence.profile == crate::verify::Profile::TrEsor,
+    );
     let writer = Writer::start(catalog.clone(), store.clone());
     let audit = Audit::start(catalog.clone(), writer.clone()).await?;
     let pending = catalog.pending_count().await? as usize;
@@ -266,6 +275,7 @@ pub async fn start_with(
         ),
         metrics,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
+        evidence_profile: cfg.evidence.profile,
     };
     Ok(Archive { state, _lock: lock })
 }

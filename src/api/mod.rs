@@ -44,6 +44,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Seconds a client is told to wait before asking again for pending evidence.
     pub retry_after_secs: u64,
+    /// The evidence profile `POST /v1/verify` judges by (`[evidence] profile`).
+    pub evidence_profile: crate::verify::Profile,
 }
 
 #[derive(OpenApi)]

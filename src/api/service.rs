@@ -64,6 +64,7 @@ pub async fn verify(
     let trusted = state.renewer.ctx().trusted();
     let now = (state.ingest.clock)();
     let policy = state.renewer.ctx().policy();
+    let profile = state.evidence_profile;
     let preserved = match &validation_data {
         Some(v) => Some(crate::signature::ValidationData::from_der(v).map_err(|e| {
             ApiError::bad(
@@ -80,12 +81,10 @@ pub async fn verify(
         .map(|v| v.anchors().to_vec())
         .unwrap_or_default();
     let value = tokio::task::spawn_blocking(move || {
-        let opts = Options {
-            trusted: &trusted,
-            extra_certificates: &[],
-            at: now,
-            policy: &policy,
-        };
+        let given = preserved.clone().unwrap_or_default();
+        let mut opts = Options::new(&trusted, now, &policy);
+        opts.profile = profile;
+        opts.validation_data = &given;
         let document = documents.first().cloned();
         let mut group = documents;
         group.extend(signature.iter().cloned());

@@ -33,6 +33,15 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// `rfc4998` (default) or `tr-esor`: with `tr-esor`, every TSA
+    /// certificate needs revocation data (from the token, the record or
+    /// `--revocation`), as BSI's reference verifier demands.
+    #[arg(long, default_value = "rfc4998")]
+    pub profile: verify::Profile,
+    /// Revocation data for the TSAs' certificates: an OCSP response, a CRL,
+    /// a certificate (DER or PEM), or preserved validation data (DER); repeatable.
+    #[arg(long)]
+    pub revocation: Vec<PathBuf>,
     /// Also re-validate the signature or seal of the document (the first
     /// `--data`) as of the time the evidence record proves, with the
     /// preserved validation data only (no network).
@@ -177,12 +186,16 @@ pub fn run(args: VerifyArgs) -> i32 {
             Err(e) => return usage(format!("--algorithms {}: {e}", p.display())),
         },
     };
-    let opts = Options {
-        trusted: &trusted,
-        extra_certificates: &extra,
-        at,
-        policy: &policy,
-    };
+    let mut given = bewahr::signature::ValidationData::default();
+    for p in args.revocation.iter().chain(&args.validation_data) {
+        if let Err(e) = read_revocation(p, &mut given) {
+            return usage(format!("--revocation {}: {e}", p.display()));
+        }
+    }
+    let mut opts = Options::new(&trusted, at, &policy);
+    opts.extra_certificates = &extra;
+    opts.profile = args.profile;
+    opts.validation_data = &given;
     let report = verify::verify_der(&record, data.as_mut(), &opts);
     if args.validate_signature {
         return revalidate(&args, &report, at);
@@ -269,4 +282,50 @@ fn revalidate(args: &VerifyArgs, er: &verify::Report, at: time::OffsetDateTime) 
         (0, 0) => 0,
         _ => 2,
     }
+}
+
+/// Adds one file of revocation data to `v`: ValidationData DER, or one
+/// OCSPResponse, CRL or certificate in DER or PEM.
+fn read_revocation(p: &PathBuf, v: &mut bewahr::signature::ValidationData) -> Result<(), String> {
+    use der::Decode;
+    let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
+    let items: Vec<Vec<u8>> = if bytes.starts_with(b"-----BEGIN") {
+        let text = String::from_utf8_lossy(&bytes);
+        let mut out = Vec::new();
+        for block in text.split("-----BEGIN ").skip(1) {
+            let (label, rest) = block.split_once("-----").ok_or("broken PEM")?;
+            let body = rest
+                .split("-----END")
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<String>();
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|e| format!("PEM {label}: {e}"))?;
+            out.push(der);
+        }
+        out
+    } else {
+        vec![bytes]
+    };
+    for der in items {
+        if let Ok(vd) = bewahr::signature::ValidationData::from_der(&der) {
+            vd.certificates.iter().for_each(|c| v.add_certificate(c));
+            vd.crls.iter().for_each(|c| v.add_crl(c));
+            vd.ocsp_responses.iter().for_each(|o| v.add_ocsp(o));
+        } else if x509_ocsp::OcspResponse::from_der(&der).is_ok() {
+            v.add_ocsp(&der);
+        } else if x509_cert::crl::CertificateList::from_der(&der).is_ok() {
+            v.add_crl(&der);
+        } else if x509_cert::Certificate::from_der(&der).is_ok() {
+            v.add_certificate(&der);
+        } else {
+            return Err(
+                "neither validation data, an OCSP response, a CRL nor a certificate".into(),
+            );
+        }
+    }
+    Ok(())
 }

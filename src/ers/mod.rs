@@ -207,8 +207,59 @@ pub fn check_depth(what: &'static str, input: &[u8]) -> Result<(), DecodeError> 
 }
 
 impl EvidenceRecord {
-    /// Decodes a DER evidence record, with the checks RFC 4998 implies.
+    /// Decodes an evidence record, with the checks RFC 4998 implies.
+    ///
+    /// DER is the rule. A record in BER (indefinite lengths, constructed
+    /// strings, non-minimal lengths; seen around time-stamp tokens that a
+    /// streaming CMS encoder wrote) is read too: its structure through its DER
+    /// form, each time-stamp token kept as the bytes it arrived in, since
+    /// time-stamp renewal hashed those bytes. Such a record does not
+    /// re-encode to its input; [`crate::verify`] reports that it was BER.
     pub fn from_der_checked(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match Self::from_der_strict(bytes) {
+            Ok(er) => Ok(er),
+            Err(strict) => Self::from_ber(bytes).ok_or(strict),
+        }
+    }
+
+    fn from_ber(bytes: &[u8]) -> Option<Self> {
+        use crate::signature::ber;
+        // one TLV and nothing after it (no padding either)
+        if ber::tlv_len(bytes).ok()? != bytes.len() {
+            return None;
+        }
+        let der = ber::to_der(bytes).ok()?;
+        if der == bytes {
+            return None;
+        }
+        let fields = ber::children(bytes).ok()?;
+        let tokens: Vec<Vec<&[u8]>> = ber::children(fields.last()?)
+            .ok()?
+            .into_iter()
+            .map(|chain| {
+                ber::children(chain)
+                    .ok()?
+                    .into_iter()
+                    .map(|ats| ber::children(ats).ok()?.last().copied())
+                    .collect::<Option<Vec<_>>>()
+            })
+            .collect::<Option<_>>()?;
+        let mut er = Self::from_der_strict(&der).ok()?;
+        if tokens.len() != er.archive_time_stamp_sequence.len() {
+            return None;
+        }
+        for (chain, raw_chain) in er.archive_time_stamp_sequence.iter_mut().zip(&tokens) {
+            if chain.len() != raw_chain.len() {
+                return None;
+            }
+            for (ats, raw_token) in chain.iter_mut().zip(raw_chain) {
+                ats.time_stamp = RawTlv::received(raw_token.to_vec());
+            }
+        }
+        Some(er)
+    }
+
+    fn from_der_strict(bytes: &[u8]) -> Result<Self, DecodeError> {
         const WHAT: &str = "EvidenceRecord";
         check_depth(WHAT, bytes)?;
         let er = EvidenceRecord::from_der(bytes).map_err(|e| DecodeError::der(WHAT, e))?;

@@ -13,6 +13,10 @@ impl RawTlv {
         let _ = any;
         Ok(RawTlv(bytes))
     }
+    /// Wraps a TLV exactly as received, BER included (checked by the caller).
+    pub(crate) fn received(bytes: Vec<u8>) -> Self {
+        RawTlv(bytes)
+    }
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -115,6 +115,56 @@ fn bouncy_castle_shape_needs_carry_lone_reading() {
 }
 
 #[test]
+fn computed_value_already_in_the_next_list() {
+    // a writer that lists each path node: [{h0, h1}, {H(h0,h1), n23}]
+    let alg = DigestAlgorithm::Sha256;
+    let l = leaves(4);
+    let t = HashTree::from_hashes(alg, &l).unwrap();
+    let n01 = hash_sorted(alg, &[&l[0], &l[1]]);
+    let n23 = hash_sorted(alg, &[&l[2], &l[3]]);
+    let listed: Vec<Vec<&[u8]>> = vec![vec![&l[0], &l[1]], vec![&n01, &n23]];
+    assert_eq!(
+        root_from_reduced(alg, &listed, &[&l[0]], Reading::ValueListed).unwrap(),
+        t.root()
+    );
+    assert_ne!(
+        root_from_reduced(alg, &listed, &[&l[0]], Reading::Literal).unwrap(),
+        t.root()
+    );
+    // a lone listed value: [{h0, h1}, {H(h0,h1)}] for a tree of two, carried up
+    let t2 = HashTree::from_hashes(alg, &l[..2]).unwrap();
+    let lone: Vec<Vec<&[u8]>> = vec![vec![&l[0], &l[1]], vec![&n01]];
+    assert_eq!(
+        root_from_reduced(alg, &lone, &[&l[0]], Reading::ValueListedCarryLone).unwrap(),
+        t2.root()
+    );
+}
+
+#[test]
+fn genuinely_duplicated_leaves_still_verify() {
+    // four identical leaves: n01 == n23, so the second list holds a value
+    // equal to the computed one, and it must be added (literal reading)
+    let alg = DigestAlgorithm::Sha256;
+    let h = alg.digest(b"same");
+    let l = vec![h.clone(), h.clone(), h.clone(), h.clone()];
+    let t = HashTree::from_hashes(alg, &l).unwrap();
+    let r = t.reduced(1).unwrap().unwrap();
+    assert_eq!(r[0], vec![h.as_slice(), h.as_slice()]);
+    assert_eq!(
+        root_from_reduced(alg, &r, &[&h], Reading::Literal).unwrap(),
+        t.root()
+    );
+    assert_ne!(
+        root_from_reduced(alg, &r, &[&h], Reading::ValueListed).unwrap(),
+        t.root()
+    );
+    // the verifier tries every reading, so one of them gives the root
+    assert!(Reading::ALL
+        .iter()
+        .any(|rd| root_from_reduced(alg, &r, &[&h], *rd).unwrap() == t.root()));
+}
+
+#[test]
 fn not_in_first_list() {
     let l = leaves(3);
     let t = HashTree::from_hashes(DigestAlgorithm::Sha256, &l).unwrap();

@@ -67,6 +67,9 @@ pub struct TokenFacts {
     pub family: SignatureFamily,
     pub bits: usize,
     pub signature_algorithm: String,
+    /// The hashes inside the token's signature and inside the signature on
+    /// the TSA certificate: the catalogue rates them like the tree's hash.
+    pub signature_digests: Vec<DigestAlgorithm>,
 }
 
 /// One line of the plan: a group of chains that need the same renewal by
@@ -197,6 +200,25 @@ pub fn plan(
                 ),
             ),
         };
+        // a hash inside the signatures that ends earlier than the key size does
+        let (sig_end, sig_reason) =
+            f.signature_digests
+                .iter()
+                .fold((sig_end, sig_reason), |(end, reason), d| {
+                    let d_end = policy
+                        .hash_end(*d)
+                        .unwrap_or(Some(OffsetDateTime::UNIX_EPOCH));
+                    match d_end {
+                        Some(e) if end.is_none_or(|x| e < x) => (
+                            Some(e),
+                            format!(
+                                "{d}, the hash in the signatures of TSA {}, is suitable until",
+                                f.tsa
+                            ),
+                        ),
+                        _ => (end, reason),
+                    }
+                });
         let (ts_end, ts_reason) = if sig_end.is_some_and(|s| s < f.not_after) {
             (sig_end, sig_reason)
         } else {
@@ -336,6 +358,7 @@ mod tests {
             family: SignatureFamily::Rsa,
             bits,
             signature_algorithm: format!("rsa{bits}"),
+            signature_digests: vec![DigestAlgorithm::Sha256],
         })
     }
 
@@ -433,5 +456,44 @@ mod tests {
             DigestAlgorithm::Sha512,
         );
         assert_eq!(p.entries[0].state, "overdue");
+    }
+
+    #[test]
+    fn a_hash_inside_the_signatures_ends_the_time_stamp() {
+        // the tree's hash (SHA-512) and the key stay suitable; the SHA-256
+        // in the TSA's signatures ends in 2031: time-stamp renewal by then
+        let policy = AlgorithmPolicy::from_toml(
+            "[catalogue]\nname = \"t\"\nversion = \"1\"\n\
+             [[hash]]\nname = \"sha256\"\nuntil = \"2031-01-01\"\nsource = \"x\"\n\
+             [[hash]]\nname = \"sha512\"\nuntil = \"open\"\nsource = \"x\"\n\
+             [[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"x\"\n",
+        )
+        .unwrap();
+        let chains = vec![CurrentChain {
+            start: 1,
+            tail: 1,
+            start_run: None,
+            tail_run: None,
+            digest_algorithm: "sha512".into(),
+            versions: 3,
+        }];
+        let mut f = HashMap::new();
+        f.insert(1, facts(datetime!(2045-01-01 0:00 UTC), 3072));
+        let p = plan(
+            &chains,
+            &f,
+            &policy,
+            datetime!(2030-12-15 0:00 UTC),
+            time::Duration::days(30),
+            DigestAlgorithm::Sha512,
+        );
+        assert_eq!(p.entries.len(), 1, "{:?}", p.entries);
+        assert_eq!(p.entries[0].kind, "timestamp");
+        assert_eq!(p.entries[0].state, "due");
+        assert!(
+            p.entries[0].reason.contains("sha256"),
+            "{}",
+            p.entries[0].reason
+        );
     }
 }

@@ -71,6 +71,13 @@ pub fn token_facts(token: &[u8]) -> Result<TokenFacts, String> {
         },
         bits: t.key.bits,
         signature_algorithm: t.signature_algorithm.clone(),
+        signature_digests: std::iter::once(t.signature_digest)
+            .chain(
+                crate::tsp::sig::scheme(&t.signer.signature_algorithm, None)
+                    .ok()
+                    .map(|s| s.digest()),
+            )
+            .collect(),
     })
 }
 

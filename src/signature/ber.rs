@@ -27,6 +27,61 @@ pub fn to_der(input: &[u8]) -> Result<Vec<u8>, BerError> {
     Ok(out)
 }
 
+/// The length of the one BER TLV at the start of `input` (definite or
+/// indefinite length), without converting anything.
+pub fn tlv_len(input: &[u8]) -> Result<usize, BerError> {
+    scan(input, 0, 0)
+}
+
+/// The TLVs inside one constructed BER TLV, each exactly as received
+/// (the end-of-contents octets of an indefinite length are not a child).
+pub fn children(tlv: &[u8]) -> Result<Vec<&[u8]>, BerError> {
+    let (tag_end, constructed) = tag(tlv, 0)?;
+    if !constructed {
+        return Err(err(0, "a primitive value has no children"));
+    }
+    let (len, body) = length(tlv, tag_end)?;
+    let end = scan(tlv, 0, 0)?;
+    // an indefinite length ends in the end-of-contents octets, which are no child
+    let stop = if len.is_some() { end } else { end - 2 };
+    let mut out = Vec::new();
+    let mut p = body;
+    while p < stop {
+        let n = scan(&tlv[..stop], p, 1)?;
+        out.push(&tlv[p..n]);
+        p = n;
+    }
+    Ok(out)
+}
+
+/// The end of the TLV at `pos`.
+fn scan(input: &[u8], pos: usize, depth: usize) -> Result<usize, BerError> {
+    if depth > MAX_DEPTH {
+        return Err(err(pos, "nested too deeply"));
+    }
+    let (tag_end, constructed) = tag(input, pos)?;
+    let (len, body) = length(input, tag_end)?;
+    match len {
+        Some(l) => body
+            .checked_add(l)
+            .filter(|e| *e <= input.len())
+            .ok_or(err(body, "value runs past the end")),
+        None if !constructed => Err(err(tag_end, "indefinite length on a primitive value")),
+        None => {
+            let mut p = body;
+            loop {
+                if input.get(p..p + 2) == Some(&[0, 0]) {
+                    return Ok(p + 2);
+                }
+                if p >= input.len() {
+                    return Err(err(p, "missing end-of-contents"));
+                }
+                p = scan(input, p, depth + 1)?;
+            }
+        }
+    }
+}
+
 /// Whether the bytes use any BER-only form (so converting is needed).
 pub fn is_indefinite(input: &[u8]) -> bool {
     input.len() > 1 && input[0] & 0x20 != 0 && input[1] == 0x80
@@ -185,5 +240,26 @@ mod tests {
         }
         let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 100).flatten().collect();
         assert!(to_der(&deep).is_err());
+        assert!(tlv_len(&deep).is_err());
+    }
+
+    #[test]
+    fn children_as_received() {
+        let ber = [
+            0x30, 0x80, 0x24, 0x80, 0x04, 0x01, 0xaa, 0x04, 0x01, 0xbb, 0, 0, 0x02, 0x01, 5, 0, 0,
+            0xff,
+        ];
+        assert_eq!(tlv_len(&ber).unwrap(), 17);
+        let kids = children(&ber).unwrap();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[0], &ber[2..12]);
+        assert_eq!(kids[1], &[0x02, 0x01, 5]);
+        assert_eq!(children(kids[0]).unwrap().len(), 2);
+        assert!(children(&[0x02, 0x01, 5]).is_err());
+        assert_eq!(
+            children(&[0x30, 0x03, 0x02, 0x01, 7]).unwrap(),
+            vec![&[0x02, 0x01, 7][..]]
+        );
+        assert!(children(&[0x30, 0x04, 0x02, 0x01, 7]).is_err());
     }
 }

@@ -12,8 +12,9 @@ use x509_cert::Certificate;
 use super::report::{Indication as I, SignatureReport, SubIndication as S};
 use crate::alg::DigestAlgorithm;
 use crate::tsp::sig;
+use crate::tsp::signed_data::{SignedData, SignedDataError};
 use crate::tsp::token::{
-    SigningCertificate, SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA,
+    SigningCertificate, SigningCertificateV2, ID_CONTENT_TYPE, ID_MESSAGE_DIGEST,
     ID_SIGNING_CERTIFICATE, ID_SIGNING_CERTIFICATE_V2, ID_SIGNING_TIME,
 };
 use crate::tsp::trust;
@@ -23,7 +24,7 @@ pub const ID_AA_SIGNATURE_TIME_STAMP: O = O::new_unwrap("1.2.840.113549.1.9.16.2
 
 /// A parsed SignedData with the raw signed attributes of each signer.
 pub struct Parsed {
-    pub signed_data: cms::signed_data::SignedData,
+    pub signed_data: SignedData,
     /// Per signer info: its signedAttrs re-tagged as SET OF, exactly as signed.
     pub raw_signed_attrs: Vec<Option<Vec<u8>>>,
     /// The encapsulated content, if the signature envelops it.
@@ -58,38 +59,26 @@ pub fn is_signed_data(bytes: &[u8]) -> bool {
     bytes.first() == Some(&0x30) && bytes.get(skip..skip + OID.len()) == Some(&OID[..])
 }
 
-/// Parses a SignedData in DER or BER (converted to DER first, see [`super::ber`]).
+/// Parses a SignedData in DER or BER ([`crate::tsp::signed_data`]: every
+/// RevocationInfoChoice is read, OCSP responses included).
 pub fn parse(bytes: &[u8]) -> Result<Parsed, CmsError> {
-    let owned = super::ber::to_der(bytes).map_err(|e| CmsError::NotCms(e.to_string()))?;
-    let bytes = owned.as_slice();
-    crate::ers::check_depth("CMS", bytes).map_err(|e| CmsError::Malformed(e.to_string()))?;
-    let ci = cms::content_info::ContentInfo::from_der(bytes)
-        .map_err(|e| CmsError::NotCms(e.to_string()))?;
-    if ci.content_type != ID_SIGNED_DATA {
-        return Err(CmsError::NotSignedData(ci.content_type.to_string()));
+    if bytes.first() == Some(&0x30) && bytes.get(1) != Some(&0x80) {
+        crate::ers::check_depth("CMS", bytes).map_err(|e| CmsError::Malformed(e.to_string()))?;
     }
-    let sd: cms::signed_data::SignedData = ci
-        .content
-        .decode_as()
-        .map_err(|e| CmsError::Malformed(e.to_string()))?;
-    if sd.signer_infos.0.is_empty() {
+    let sd = SignedData::parse(bytes).map_err(|e| match e {
+        SignedDataError::NotSignedData(o) => CmsError::NotSignedData(o),
+        SignedDataError::NotContentInfo(d) => CmsError::NotCms(d),
+        SignedDataError::Ber(e) => CmsError::NotCms(e.to_string()),
+        e => CmsError::Malformed(e.to_string()),
+    })?;
+    if sd.signer_infos.is_empty() {
         return Err(CmsError::NoSigner);
     }
-    let econtent = match &sd.encap_content_info.econtent {
-        None => None,
-        Some(any) => Some(
-            any.decode_as::<OctetString>()
-                .map_err(|e| CmsError::Malformed(format!("eContent: {e}")))?
-                .into_bytes(),
-        ),
-    };
-    let certificates = crate::tsp::token::carried_certificates(&sd);
-    let raw_signed_attrs = crate::tsp::token::raw_signed_attrs_each(bytes, sd.signer_infos.0.len());
     Ok(Parsed {
+        raw_signed_attrs: sd.raw_signed_attrs.clone(),
+        econtent: sd.econtent.clone(),
+        certificates: sd.certificates.clone(),
         signed_data: sd,
-        raw_signed_attrs,
-        econtent,
-        certificates,
     })
 }
 
@@ -121,7 +110,7 @@ pub fn check_signers(
     id_prefix: &str,
 ) -> Vec<SignerCheck> {
     let sd = &parsed.signed_data;
-    let n = sd.signer_infos.0.len();
+    let n = sd.signer_infos.len();
     let econtent_parts: Vec<&[u8]>;
     let content: Option<&[&[u8]]> = match (content, &parsed.econtent) {
         (Some(c), _) => Some(c),
@@ -132,7 +121,6 @@ pub fn check_signers(
         (None, None) => None,
     };
     sd.signer_infos
-        .0
         .iter()
         .enumerate()
         .map(|(i, si)| {
@@ -217,7 +205,7 @@ fn check_one(
         (Some(_), Some(raw_a)) => {
             // content type and message digest (RFC 5652 5.3, 11.1, 11.2)
             match attr(ID_CONTENT_TYPE).map(|v| v.decode_as::<O>()) {
-                Some(Ok(ct)) if ct == parsed.signed_data.encap_content_info.econtent_type => {}
+                Some(Ok(ct)) if parsed.signed_data.econtent_type == ct => {}
                 Some(Ok(ct)) => r.add(I::TotalFailed, Some(S::FormatFailure), format!("the content-type attribute {ct} differs from the encapsulated content type")),
                 _ => r.add(I::TotalFailed, Some(S::FormatFailure), "the content-type signed attribute is missing or malformed"),
             }

@@ -616,12 +616,7 @@ fn evidence_record_report(
 ) -> SignatureReport {
     let mut r = SignatureReport::new(name);
     let policy = crate::verify::AlgorithmPolicy::default();
-    let opts = crate::verify::Options {
-        trusted: ctx.anchors,
-        extra_certificates: &[],
-        at: ctx.at,
-        policy: &policy,
-    };
+    let opts = crate::verify::Options::new(ctx.anchors, ctx.at, &policy);
     // each data object alone (a group in the first list), then all together
     let mut rep =
         crate::verify::verify_der(er, &mut crate::verify::InMemory(members.clone()), &opts);

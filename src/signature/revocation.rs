@@ -274,7 +274,11 @@ pub fn check_ocsp(
         what: "OCSP response",
         detail: e.to_string(),
     })?;
-    let resp = OcspResponse::from_der(der_bytes).map_err(malformed("OCSP response"))?;
+    let normal = super::ber::to_der(der_bytes).map_err(|e| RevocationError::Malformed {
+        what: "OCSP response",
+        detail: e.to_string(),
+    })?;
+    let resp = OcspResponse::from_der(&normal).map_err(malformed("OCSP response"))?;
     if resp.response_status != OcspResponseStatus::Successful {
         return Err(RevocationError::Status(format!(
             "{:?}",
@@ -376,7 +380,13 @@ pub fn check_crl(
         what: "CRL",
         detail: e.to_string(),
     })?;
-    let crl = CertificateList::from_der(der_bytes).map_err(malformed("CRL"))?;
+    // a CRL may arrive in BER: its fields are read from the DER form, its
+    // signature checked over the tbsCertList as received (then as DER)
+    let normal = super::ber::to_der(der_bytes).map_err(|e| RevocationError::Malformed {
+        what: "CRL",
+        detail: e.to_string(),
+    })?;
+    let crl = CertificateList::from_der(&normal).map_err(malformed("CRL"))?;
     if crl.tbs_cert_list.issuer != cert.tbs_certificate.issuer
         || crl.tbs_cert_list.issuer != issuer.tbs_certificate.subject
     {
@@ -393,19 +403,33 @@ pub fn check_crl(
             source: sig::SignatureError::BadKey("the issuer's keyUsage lacks cRLSign".into()),
         });
     }
-    let tbs = raw::children(der_bytes)
-        .and_then(|c| c.first().copied())
+    let received_tbs = super::ber::children(der_bytes)
+        .ok()
+        .and_then(|c| c.first().map(|t| t.to_vec()));
+    let der_tbs = raw::children(&normal)
+        .and_then(|c| c.first().map(|t| t.to_vec()))
         .ok_or(RevocationError::Malformed {
             what: "CRL",
             detail: "no tbsCertList".into(),
         })?;
-    verify_signed(
+    let signature = crl.signature.as_bytes().unwrap_or_default();
+    let first = verify_signed(
         "CRL",
         issuer,
         &crl.signature_algorithm,
-        tbs,
-        crl.signature.as_bytes().unwrap_or_default(),
-    )?;
+        received_tbs.as_deref().unwrap_or(&der_tbs),
+        signature,
+    );
+    if let Err(e) = first {
+        if received_tbs
+            .as_deref()
+            .is_none_or(|r| r == der_tbs.as_slice())
+        {
+            return Err(e);
+        }
+        verify_signed("CRL", issuer, &crl.signature_algorithm, &der_tbs, signature)
+            .map_err(|_| e)?;
+    }
     let serial = &cert.tbs_certificate.serial_number;
     let status = crl
         .tbs_cert_list

@@ -325,7 +325,7 @@ impl DevTsa {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         let tst = TstInfo {
             version: 1,
-            policy: DEV_POLICY,
+            policy: DEV_POLICY.into(),
             message_imprint: x509_tsp::MessageImprint {
                 hash_algorithm: spki::AlgorithmIdentifier {
                     oid: alg.oid(),

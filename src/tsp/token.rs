@@ -11,11 +11,13 @@ use time::OffsetDateTime;
 use x509_cert::Certificate;
 
 use super::sig::{self, KeyInfo, SignatureError};
+use super::signed_data::{SignedData, SignedDataError};
 use super::tstinfo::TstInfo;
 use crate::alg::DigestAlgorithm;
 use crate::ers::raw;
+use crate::signature::revocation::ValidationData;
 
-pub const ID_SIGNED_DATA: O = O::new_unwrap("1.2.840.113549.1.7.2");
+pub use super::signed_data::ID_SIGNED_DATA;
 pub const ID_CT_TST_INFO: O = O::new_unwrap("1.2.840.113549.1.9.16.1.4");
 pub const ID_CONTENT_TYPE: O = O::new_unwrap("1.2.840.113549.1.9.3");
 pub const ID_MESSAGE_DIGEST: O = O::new_unwrap("1.2.840.113549.1.9.4");
@@ -93,6 +95,8 @@ pub enum TokenError {
     NotSignedData(String),
     #[error("time-stamp token: encapsulated content type {0} is not TSTInfo")]
     NotTstInfo(String),
+    #[error("time-stamp token: SignedData version {0}, but RFC 5652 section 5.1 requires at least 3 for id-ct-TSTInfo")]
+    SignedDataVersion(u64),
     #[error("time-stamp token has {0} signer infos; RFC 3161 allows exactly one, the TSA's")]
     SignerCount(usize),
     #[error("time-stamp token: signed attribute {0} is missing")]
@@ -129,17 +133,27 @@ pub struct CheckedToken {
     pub imprint: Vec<u8>,
     /// The certificate that signed the token.
     pub signer: Certificate,
+    /// Whether the signer certificate came from the token itself (else from the given ones).
+    pub signer_in_token: bool,
     /// The certificates the token carries.
     pub certificates: Vec<Certificate>,
+    /// What the token's SignedData carries for validating its signer: the
+    /// certificates, the CRLs and the OCSP responses (RFC 5940, and the
+    /// BasicOCSPResponses of TR-ESOR-ERS wrapped as OCSPResponse), as received.
+    pub carried: ValidationData,
     pub signature_algorithm: String,
+    /// The digest inside the signature scheme (rated by the algorithm catalogue).
+    pub signature_digest: DigestAlgorithm,
     pub key: KeyInfo,
     /// Whether the signer certificate's extendedKeyUsage is critical and only timeStamping (RFC 3161 2.3).
     pub key_purpose_ok: bool,
+    /// Deviations that do not make the token unusable.
+    pub notes: Vec<String>,
 }
 
 /// Parses a TimeStampToken far enough to read its TSTInfo, without checking anything.
 pub fn read_tst_info(token: &[u8]) -> Result<TstInfo, TokenError> {
-    let (sd, _) = signed_data(token)?;
+    let sd = signed_data(token)?;
     tst_info(&sd).map(|(t, _)| t)
 }
 
@@ -147,70 +161,49 @@ fn fmt_err(what: &str, e: impl std::fmt::Display) -> TokenError {
     TokenError::Format(format!("{what}: {e}"))
 }
 
-fn signed_data(token: &[u8]) -> Result<(cms::signed_data::SignedData, Vec<u8>), TokenError> {
-    crate::ers::check_depth("TimeStampToken", token)
-        .map_err(|e| TokenError::Format(e.to_string()))?;
-    let ci =
-        cms::content_info::ContentInfo::from_der(token).map_err(|e| fmt_err("ContentInfo", e))?;
-    if ci.content_type != ID_SIGNED_DATA {
-        return Err(TokenError::NotSignedData(ci.content_type.to_string()));
+/// Reads the token's SignedData (DER or BER; see [`super::signed_data`]).
+pub fn signed_data(token: &[u8]) -> Result<SignedData, TokenError> {
+    if token.first() == Some(&0x30) && token.get(1) != Some(&0x80) {
+        crate::ers::check_depth("TimeStampToken", token)
+            .map_err(|e| TokenError::Format(e.to_string()))?;
     }
-    let sd: cms::signed_data::SignedData = ci
-        .content
-        .decode_as()
-        .map_err(|e| fmt_err("SignedData", e))?;
-    // the signed attributes exactly as signed: [0] IMPLICIT SET OF, re-tagged as SET
-    let raw_attrs = raw_signed_attrs(token)
-        .ok_or_else(|| TokenError::Format("cannot locate the signer info".into()))?;
-    Ok((sd, raw_attrs))
+    SignedData::parse(token).map_err(|e| match e {
+        SignedDataError::NotSignedData(oid) => TokenError::NotSignedData(oid),
+        e => fmt_err("SignedData", e),
+    })
 }
 
-fn tst_info(sd: &cms::signed_data::SignedData) -> Result<(TstInfo, Vec<u8>), TokenError> {
-    let eci = &sd.encap_content_info;
-    if eci.econtent_type != ID_CT_TST_INFO {
-        return Err(TokenError::NotTstInfo(eci.econtent_type.to_string()));
+fn tst_info(sd: &SignedData) -> Result<(TstInfo, Vec<u8>), TokenError> {
+    if sd.econtent_type != ID_CT_TST_INFO {
+        return Err(TokenError::NotTstInfo(sd.econtent_type.to_string()));
     }
-    let content = eci
+    let bytes = sd
         .econtent
-        .as_ref()
+        .clone()
         .ok_or_else(|| TokenError::Format("no encapsulated TSTInfo".into()))?;
-    let octets: OctetString = content.decode_as().map_err(|e| fmt_err("eContent", e))?;
-    let bytes = octets.into_bytes();
-    let t = TstInfo::from_der(&bytes).map_err(|e| fmt_err("TSTInfo", e))?;
+    let t = match TstInfo::from_der(&bytes) {
+        Ok(t) => t,
+        // a BER TSTInfo (the TSA hashed these bytes, so they stay as they are for the digest)
+        Err(e) => crate::signature::ber::to_der(&bytes)
+            .ok()
+            .and_then(|d| TstInfo::from_der(&d).ok())
+            .ok_or_else(|| fmt_err("TSTInfo", e))?,
+    };
     if t.version != 1 {
         return Err(TokenError::Format(format!("TSTInfo version {}", t.version)));
     }
     Ok((t, bytes))
 }
 
-/// ContentInfo → [0] → SignedData → signerInfos (last SET) → first SignerInfo → [0] signedAttrs.
-fn raw_signed_attrs(token: &[u8]) -> Option<Vec<u8>> {
-    raw_signed_attrs_each(token, 1).pop().flatten()
-}
-
 /// The signed attributes of the first `n` SignerInfos exactly as signed:
 /// ContentInfo → [0] → SignedData → signerInfos (last SET) → each
 /// SignerInfo → [0] signedAttrs, re-tagged as SET OF (RFC 5652 5.4).
 pub fn raw_signed_attrs_each(content_info: &[u8], n: usize) -> Vec<Option<Vec<u8>>> {
-    let infos = (|| {
-        let ci = raw::children(content_info)?;
-        let sd = *raw::children(ci.get(1)?)?.first()?;
-        let fields = raw::children(sd)?;
-        let set = fields.iter().rev().find(|f| f.first() == Some(&0x31))?;
-        raw::children(set)
-    })()
-    .unwrap_or_default();
-    (0..n)
-        .map(|i| {
-            let si = infos.get(i)?;
-            let attrs = raw::children(si)?
-                .into_iter()
-                .find(|f| f.first() == Some(&0xa0))?;
-            let mut v = attrs.to_vec();
-            v[0] = 0x31;
-            Some(v)
-        })
-        .collect()
+    let mut v = SignedData::parse(content_info)
+        .map(|sd| sd.raw_signed_attrs)
+        .unwrap_or_default();
+    v.resize(n, None);
+    v
 }
 
 fn subject(c: &Certificate) -> String {
@@ -233,18 +226,6 @@ pub fn find_signer<'a>(
                 && e.extn_value.as_bytes().ends_with(ski.0.as_bytes())
         }),
     })
-}
-
-/// The X.509 certificates a SignedData carries (other certificate formats are skipped).
-pub fn carried_certificates(sd: &cms::signed_data::SignedData) -> Vec<Certificate> {
-    sd.certificates
-        .iter()
-        .flat_map(|s| s.0.iter())
-        .filter_map(|c| match c {
-            cms::cert::CertificateChoices::Certificate(c) => Some(c.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Whether the certificate has a critical extendedKeyUsage of exactly id-kp-timeStamping.
@@ -272,13 +253,35 @@ pub fn has_timestamping_purpose(c: &Certificate) -> Result<(), &'static str> {
 /// `extra` are certificates known from elsewhere (trusted TSA certificates,
 /// certificates preserved beside the record); the signer may be among them.
 pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, TokenError> {
-    let (sd, signed_attrs_der) = signed_data(token)?;
-    let (tst, tst_der) = tst_info(&sd)?;
-    let signers: Vec<_> = sd.signer_infos.0.iter().collect();
-    if signers.len() != 1 {
-        return Err(TokenError::SignerCount(signers.len()));
+    let sd = signed_data(token)?;
+    // RFC 5652 5.1: version 3 whenever eContentType is not id-data (5 when
+    // crls holds `other` entries, as an embedded OCSP response is); below 3
+    // a token is malformed
+    let mut notes = Vec::new();
+    let required = sd.required_version();
+    if sd.version < 3 {
+        return Err(TokenError::SignedDataVersion(sd.version));
     }
-    let si = signers[0];
+    if sd.version != required {
+        notes.push(format!(
+            "SignedData version {} where RFC 5652 section 5.1 prescribes {required} for what it holds (read anyway)",
+            sd.version
+        ));
+    }
+    for o in &sd.other_revocation {
+        notes.push(format!(
+            "the token's crls holds revocation data of a format bewahr does not read ({}); kept, not used",
+            o.format
+        ));
+    }
+    let (tst, tst_der) = tst_info(&sd)?;
+    if sd.signer_infos.len() != 1 {
+        return Err(TokenError::SignerCount(sd.signer_infos.len()));
+    }
+    let si = &sd.signer_infos[0];
+    let signed_attrs_der = sd.raw_signed_attrs[0]
+        .clone()
+        .ok_or(TokenError::MissingAttribute("signedAttrs"))?;
     let attrs = si
         .signed_attrs
         .as_ref()
@@ -311,8 +314,10 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
         return Err(TokenError::MessageDigestMismatch { alg: digest_alg });
     }
 
-    let carried = carried_certificates(&sd);
-    let signer = find_signer(&si.sid, &carried)
+    let carried = sd.certificates.clone();
+    let in_token = find_signer(&si.sid, &carried);
+    let signer_in_token = in_token.is_some();
+    let signer = in_token
         .or_else(|| find_signer(&si.sid, extra))
         .cloned()
         .ok_or_else(|| TokenError::NoSignerCertificate {
@@ -378,16 +383,18 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
             source,
         }
     })?;
-    let key = sig::verify(
-        &signer.tbs_certificate.subject_public_key_info,
-        scheme,
-        &signed_attrs_der,
-        si.signature.as_bytes(),
-    )
-    .map_err(|source| TokenError::Signature {
-        subject: subject(&signer),
-        source,
-    })?;
+    let spki = &signer.tbs_certificate.subject_public_key_info;
+    let key = match sig::verify(spki, scheme, &signed_attrs_der, si.signature.as_bytes()) {
+        Ok(k) => k,
+        // signed attributes received unsorted: the signature is over their DER (sorted) form
+        Err(first) => sorted_set(&signed_attrs_der)
+            .filter(|d| *d != signed_attrs_der)
+            .and_then(|d| sig::verify(spki, scheme, &d, si.signature.as_bytes()).ok())
+            .ok_or_else(|| TokenError::Signature {
+                subject: subject(&signer),
+                source: first,
+            })?,
+    };
 
     let imprint_algorithm = DigestAlgorithm::from_oid(&tst.message_imprint.hash_algorithm.oid)
         .map_err(|e| fmt_err("messageImprint", e))?;
@@ -398,9 +405,20 @@ pub fn check_token(token: &[u8], extra: &[Certificate]) -> Result<CheckedToken, 
         imprint: tst.message_imprint.hashed_message.as_bytes().to_vec(),
         tst_info: tst,
         signature_algorithm: scheme.name(&key),
+        signature_digest: scheme.digest(),
         signer,
+        signer_in_token,
         certificates: carried,
+        carried: sd.revocation,
         key,
         key_purpose_ok,
+        notes,
     })
+}
+
+/// The DER form of a SET OF: its elements sorted by their encodings (X.690 11.6).
+fn sorted_set(set: &[u8]) -> Option<Vec<u8>> {
+    let mut kids = raw::children(set)?;
+    kids.sort();
+    Some(raw::wrap(set[0], &kids.concat()))
 }

@@ -109,11 +109,41 @@ pub fn validate_path(
     anchors: &[Certificate],
     at: OffsetDateTime,
 ) -> Result<Certificate, TrustError> {
+    let path = validated_path(leaf, pool, anchors, at)?;
+    Ok(path.last().unwrap_or(leaf).clone())
+}
+
+/// As [`validate_path`], returning the whole path (leaf first, anchor last).
+///
+/// RFC 5280 section 6.1.1 (d): a trust anchor is an input to path
+/// validation, a name and a key, not a certificate whose validity period is
+/// checked; so an anchor that expired before `at` does not fail the path
+/// (callers report it as information, [`anchor_outside_validity`]). A leaf
+/// that is itself the anchor is still judged as the signer's certificate.
+pub fn validated_path(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    at: OffsetDateTime,
+) -> Result<Vec<Certificate>, TrustError> {
     let path = build_path(leaf, pool, anchors)?;
-    for c in &path {
+    let n = path.len();
+    for (i, c) in path.iter().enumerate() {
+        if i > 0 && i + 1 == n {
+            continue;
+        }
         check_validity(c, at)?;
     }
-    Ok(path.last().unwrap_or(leaf).clone())
+    Ok(path)
+}
+
+/// For a path from [`validated_path`]: the anchor's validity period, if `at`
+/// lies outside it (information only, RFC 5280 6.1).
+pub fn anchor_outside_validity(path: &[Certificate], at: OffsetDateTime) -> Option<TrustError> {
+    if path.len() < 2 {
+        return None;
+    }
+    check_validity(path.last()?, at).err()
 }
 
 /// Builds a path from `leaf` up to one of `anchors` through `pool`: each

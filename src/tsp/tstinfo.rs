@@ -1,14 +1,17 @@
 //! RFC 3161 TSTInfo, with a genTime that may carry fractions of a second.
 //!
 //! (`x509_tsp::TstInfo` uses `der`'s GeneralizedTime, which refuses the
-//! fractional seconds that many TSAs write.)
+//! fractional seconds that many TSAs write, and `const-oid`'s OID type,
+//! which refuses the two-arc policies some TSAs sign: the policy is an
+//! [`AnyOid`], the extensions are kept as their bytes.)
 
-use der::asn1::{Int, ObjectIdentifier};
+use der::asn1::Int;
 use der::{DecodeValue, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Writer};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::Extensions;
 pub use x509_tsp::{Accuracy, MessageImprint};
+
+use super::oid::AnyOid;
 
 /// ```text
 /// TSTInfo ::= SEQUENCE  {
@@ -26,7 +29,7 @@ pub use x509_tsp::{Accuracy, MessageImprint};
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct TstInfo {
     pub version: u8,
-    pub policy: ObjectIdentifier,
+    pub policy: AnyOid,
     pub message_imprint: MessageImprint,
     pub serial_number: Int,
     pub gen_time: GenTime,
@@ -39,7 +42,31 @@ pub struct TstInfo {
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
     pub tsa: Option<GeneralName>,
     #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
-    pub extensions: Option<Extensions>,
+    pub extensions: Option<RawSequence>,
+}
+
+/// The value of a SEQUENCE kept as its content octets (TSTInfo extensions,
+/// whose OIDs are the TSA's own and are not interpreted).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct RawSequence(pub Vec<u8>);
+
+impl FixedTag for RawSequence {
+    const TAG: Tag = Tag::Sequence;
+}
+
+impl<'a> DecodeValue<'a> for RawSequence {
+    fn decode_value<R: Reader<'a>>(reader: &mut R, header: Header) -> der::Result<Self> {
+        Ok(RawSequence(reader.read_vec(header.length)?))
+    }
+}
+
+impl EncodeValue for RawSequence {
+    fn value_len(&self) -> der::Result<Length> {
+        Length::try_from(self.0.len())
+    }
+    fn encode_value(&self, writer: &mut impl Writer) -> der::Result<()> {
+        writer.write(&self.0)
+    }
 }
 
 /// A GeneralizedTime `YYYYMMDDHHMMSS[.f+]Z` (RFC 3161 section 2.4.2).

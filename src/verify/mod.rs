@@ -6,6 +6,7 @@
 
 mod policy;
 mod report;
+pub mod tsa;
 
 pub use policy::{
     AlgorithmPolicy, CatalogueError, SignatureEntry, SignatureFamily, Unrated, DEFAULT_CATALOGUE,
@@ -18,6 +19,7 @@ use x509_cert::Certificate;
 use crate::alg::DigestAlgorithm;
 use crate::ers::{ArchiveTimeStamp, EvidenceRecord};
 use crate::hashtree::{hash_sorted, root_from_reduced, Reading, ReducedTreeError};
+use crate::signature::revocation::ValidationData;
 use crate::tsp::token::{check_token, CheckedToken, TokenError};
 use crate::tsp::trust::{self, TrustError};
 
@@ -70,6 +72,40 @@ impl DataObjects for InMemory {
     }
 }
 
+/// Which rules the verifier applies beyond RFC 4998's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// RFC 4998 section 5.3: revocation data is checked where it is found;
+    /// where none is found, the report says so and the result stands.
+    #[default]
+    Rfc4998,
+    /// TR-ESOR-ERS (and BSI's reference verifier): every certificate of
+    /// every TSA path but the anchor needs revocation data, else the record
+    /// does not pass (INDETERMINATE / TRY_LATER).
+    TrEsor,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().replace('_', "-").as_str() {
+            "rfc4998" | "rfc-4998" => Ok(Profile::Rfc4998),
+            "tr-esor" | "tresor" => Ok(Profile::TrEsor),
+            other => Err(format!("unknown profile {other:?} (rfc4998 or tr-esor)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Rfc4998 => "rfc4998",
+            Profile::TrEsor => "tr-esor",
+        })
+    }
+}
+
 /// What the verifier trusts and when it judges.
 pub struct Options<'a> {
     /// TSA certificates, or roots of TSA chains, that are trusted.
@@ -79,6 +115,38 @@ pub struct Options<'a> {
     /// The time of the judgement: the last time-stamp must still protect then.
     pub at: OffsetDateTime,
     pub policy: &'a AlgorithmPolicy,
+    pub profile: Profile,
+    /// Validation data for the TSAs' certificates given by the caller
+    /// (certificates, CRLs, OCSP responses), beside what the record carries.
+    pub validation_data: &'a ValidationData,
+    /// How long before genTime revocation data may have been issued and still count.
+    pub revocation_max_age: time::Duration,
+}
+
+static NO_VALIDATION_DATA: ValidationData = ValidationData {
+    certificates: Vec::new(),
+    crls: Vec::new(),
+    ocsp_responses: Vec::new(),
+};
+
+impl<'a> Options<'a> {
+    /// The RFC 4998 profile, no extra certificates or validation data,
+    /// revocation data up to one day older than genTime.
+    pub fn new(
+        trusted: &'a [Certificate],
+        at: OffsetDateTime,
+        policy: &'a AlgorithmPolicy,
+    ) -> Self {
+        Options {
+            trusted,
+            extra_certificates: &[],
+            at,
+            policy,
+            profile: Profile::Rfc4998,
+            validation_data: &NO_VALIDATION_DATA,
+            revocation_max_age: time::Duration::days(1),
+        }
+    }
 }
 
 use Indication::{Failed, Indeterminate, Passed};
@@ -86,12 +154,26 @@ use SubIndication as S;
 
 struct Checked {
     token: Option<CheckedToken>,
+    /// The earliest revocation after genTime on the TSA's path.
+    revoked_after: Option<(OffsetDateTime, String)>,
+    /// The digests in the signatures of the path's certificates (not the anchor's).
+    cert_digests: Vec<(String, DigestAlgorithm)>,
 }
 
 /// Verifies a DER evidence record.
 pub fn verify_der(record: &[u8], data: &mut dyn DataObjects, opts: &Options<'_>) -> Report {
     match EvidenceRecord::from_der_checked(record) {
-        Ok(er) => verify(&er, data, opts),
+        Ok(er) => {
+            let mut r = verify(&er, data, opts);
+            if der::Encode::to_der(&er).ok().as_deref() != Some(record) {
+                r.findings.push(Finding {
+                    indication: Passed,
+                    sub_indication: None,
+                    message: "the record is BER, not DER: read through its DER form, with each time-stamp token kept as received".into(),
+                });
+            }
+            r
+        }
         Err(e) => Report {
             indication: Failed,
             sub_indication: Some(S::FormatFailure),
@@ -152,7 +234,29 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         .iter()
         .chain(opts.trusted)
         .cloned()
+        .chain(opts.validation_data.parsed_certificates())
         .collect();
+    let record_data = tsa::record_data(er);
+    if er.crypto_infos.is_some() {
+        record_findings.push(Finding {
+            indication: Passed,
+            sub_indication: None,
+            message: format!(
+                "the record carries cryptoInfos ({} certificate(s), {} CRL(s), {} OCSP response(s) read from them): used as validation data, but not protected by any time-stamp, and outside TR-ESOR's Basis-ERS profile",
+                record_data.crypto_infos.certificates.len(),
+                record_data.crypto_infos.crls.len(),
+                record_data.crypto_infos.ocsp_responses.len()
+            ),
+        });
+    }
+    if er.encryption_info.is_some() {
+        record_findings.push(Finding {
+            indication: Passed,
+            sub_indication: None,
+            message: "the record carries encryptionInfo (outside TR-ESOR's Basis-ERS profile)"
+                .into(),
+        });
+    }
 
     for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
         let chain_alg = chain_algorithm(&chain[0]);
@@ -187,23 +291,24 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 signature_algorithm: None,
                 hash_tree: None,
                 trusted_via: None,
+                certificates: vec![],
+                revocation: vec![],
                 indication: Passed,
                 sub_indication: None,
                 findings: vec![],
             };
-            let token = check_one(
+            let one = check_one(
                 er,
-                ci,
-                ai,
+                (ci, ai),
                 ats,
                 chain_alg.clone(),
                 data,
                 opts,
-                &known,
+                (&known, &record_data),
                 &mut r,
                 &mut data_checked,
             );
-            checked.push(Checked { token });
+            checked.push(one);
             reports.push(r);
         }
     }
@@ -243,6 +348,33 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
             Some(opts.at)
         };
         let Some(until) = until else { continue };
+        if let Some((at, subject)) = &checked[k].revoked_after {
+            if *at < until {
+                let msg = if k + 1 < flat.len() {
+                    format!("certificate {subject} of the TSA's path was revoked at {}, before the next archive time-stamp at {} renewed this one", trust::rfc3339(*at), trust::rfc3339(until))
+                } else {
+                    format!("certificate {subject} of the TSA's path was revoked at {}, before the verification time {}: the record needed a time-stamp renewal before that", trust::rfc3339(*at), trust::rfc3339(until))
+                };
+                reports[k].add(Indeterminate, Some(S::RevokedNoPoe), msg);
+            }
+        }
+        // the hashes inside the signatures: the token's, and those on the path's certificates
+        let mut rated = vec![(
+            tok.signature_digest,
+            "the time-stamp's signature".to_string(),
+        )];
+        for (subject, d) in &checked[k].cert_digests {
+            rated.push((*d, format!("the signature on certificate {subject}")));
+        }
+        for (d, what) in rated {
+            if let Some(end) = opts.policy.hash_unsuitable_before(d, until) {
+                reports[k].add(
+                    Indeterminate,
+                    Some(S::CryptoConstraintsFailureNoPoe),
+                    format!("hash algorithm not suitable: {what} uses {d}, suitable until {}, but had to protect until {}", trust::rfc3339(end), trust::rfc3339(until)),
+                );
+            }
+        }
         let na = trust::not_after(&tok.signer);
         if na < until {
             let msg = if k + 1 < flat.len() {
@@ -354,16 +486,20 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
 #[allow(clippy::too_many_arguments)]
 fn check_one(
     er: &EvidenceRecord,
-    ci: usize,
-    ai: usize,
+    (ci, ai): (usize, usize),
     ats: &ArchiveTimeStamp,
     chain_alg: Result<DigestAlgorithm, String>,
     data: &mut dyn DataObjects,
     opts: &Options<'_>,
-    known: &[Certificate],
+    (known, record_data): (&[Certificate], &tsa::RecordData),
     r: &mut AtsReport,
     data_checked: &mut bool,
-) -> Option<CheckedToken> {
+) -> Checked {
+    let none = Checked {
+        token: None,
+        revoked_after: None,
+        cert_digests: vec![],
+    };
     let chain_alg = match chain_alg {
         Ok(a) => a,
         Err(e) => {
@@ -372,7 +508,7 @@ fn check_one(
                 Some(S::FormatFailure),
                 format!("hash algorithm: {e}"),
             );
-            return None;
+            return none;
         }
     };
     // 1. the token itself
@@ -381,7 +517,7 @@ fn check_one(
         Err(e) => {
             let (i, s) = describe_token_error(&e);
             r.add(i, Some(s), e.to_string());
-            return None;
+            return none;
         }
     };
     let tsa_name = trust::subject(&tok.signer);
@@ -391,6 +527,17 @@ fn check_one(
     r.policy = Some(tok.tst_info.policy.to_string());
     r.signature_algorithm = Some(tok.signature_algorithm.clone());
     r.add(Passed, None, format!("time-stamp signature verifies ({}), signed attributes and signing-certificate binding match", tok.signature_algorithm));
+    for n in &tok.notes {
+        r.add(Passed, None, n.clone());
+    }
+    let raw_token = ats.time_stamp.as_bytes();
+    if crate::signature::ber::to_der(raw_token).ok().as_deref() != Some(raw_token) {
+        r.add(
+            Passed,
+            None,
+            "the token is BER, not DER: read through its DER form, kept and hashed as received",
+        );
+    }
     if !tok.key_purpose_ok {
         let why = crate::tsp::token::has_timestamping_purpose(&tok.signer)
             .err()
@@ -431,8 +578,18 @@ fn check_one(
 
     // 2. what this time-stamp must cover
     let covered: Option<Vec<Vec<Vec<u8>>>> = if ai > 0 {
-        let prev = &er.archive_time_stamp_sequence[ci][ai - 1];
-        Some(vec![vec![alg.digest(prev.time_stamp.as_bytes())]])
+        // the previous token's bytes as received; a BER token may also have
+        // been hashed in its DER form by the renewer
+        let prev = er.archive_time_stamp_sequence[ci][ai - 1]
+            .time_stamp
+            .as_bytes();
+        let mut v = vec![vec![alg.digest(prev)]];
+        if let Ok(d) = crate::signature::ber::to_der(prev) {
+            if d != prev {
+                v.push(vec![alg.digest(&d)]);
+            }
+        }
+        Some(v)
     } else {
         match data.hashes(alg) {
             Err(e) => {
@@ -473,6 +630,13 @@ fn check_one(
     let mut last_err: Option<ReducedTreeError> = None;
     let variants: Vec<(Option<&Vec<Vec<u8>>>, &str)> = match &covered {
         None => vec![(None, "")],
+        Some(v) if v.len() == 2 && ai > 0 => vec![
+            (Some(&v[0]), ""),
+            (
+                Some(&v[1]),
+                ", over the DER form of the previous BER time-stamp",
+            ),
+        ],
         Some(v) if v.len() == 2 => vec![
             (Some(&v[0]), ", unsorted h(d)||h(ats)"),
             (Some(&v[1]), ", sorted concatenation"),
@@ -498,15 +662,10 @@ fn check_one(
                 }
             }
             Some(t) => {
-                for reading in [Reading::Literal, Reading::CarryLone] {
+                for reading in Reading::ALL {
                     match root_from_reduced(alg, t, &cov_refs, reading) {
                         Ok(root) => {
-                            let name = match reading {
-                                Reading::Literal => "RFC 4998 literal reading",
-                                Reading::CarryLone => {
-                                    "lone value carried up (RFC 6283, Bouncy Castle)"
-                                }
-                            };
+                            let name = reading.describe();
                             if root == tok.imprint {
                                 matched = Some(format!("{} level(s), {name}{label}", t.len()));
                                 break 'outer;
@@ -549,29 +708,128 @@ fn check_one(
         ),
     }
 
-    // 4. trust in the TSA at genTime
-    let pool: Vec<Certificate> = tok
-        .certificates
-        .iter()
-        .chain(opts.extra_certificates)
+    // 4. trust in the TSA at genTime: the path, and each certificate's revocation status
+    let given_attrs = record_data
+        .attributes
+        .get(ci)
+        .and_then(|c| c.get(ai))
         .cloned()
-        .collect();
-    match trust::validate_path(&tok.signer, &pool, opts.trusted, tok.gen_time) {
-        Ok(anchor) => {
-            let name = if anchor == tok.signer { tsa_name } else { trust::subject(&anchor) };
+        .unwrap_or_default();
+    let judged = tsa::judge(
+        &tok,
+        &tsa::Inputs {
+            trusted: opts.trusted,
+            extra: opts.extra_certificates,
+            given: opts.validation_data,
+            crypto_infos: &record_data.crypto_infos,
+            attributes: &given_attrs,
+            max_age: opts.revocation_max_age,
+        },
+    );
+    r.certificates = judged.certificates.clone();
+    r.revocation = judged.revocation.clone();
+    match &judged.error {
+        None => {
+            let anchor = judged.path.last().unwrap_or(&tok.signer);
+            let name = if *anchor == tok.signer { tsa_name.clone() } else { trust::subject(anchor) };
             r.add(Passed, None, format!("TSA certificate path to trusted {name} valid at genTime"));
             r.trusted_via = Some(name);
+            if let Some(note) = &judged.anchor_note {
+                r.add(Passed, None, format!("the trust anchor's own validity does not cover genTime ({note}); a trust anchor has no validity period in path validation (RFC 5280 6.1), so this is information only"));
+            }
         }
-        Err(TrustError::NoPath { subject, detail }) => r.add(
+        Some(TrustError::NoPath { subject, detail }) => r.add(
             Indeterminate,
             Some(S::NoPoe),
             format!("TSA {subject} is not trusted: no path to a trusted certificate{detail} (give it with --tsa-cert)"),
         ),
-        Err(e @ TrustError::Signature { .. }) => r.add(Failed, Some(S::SigCryptoFailure), e.to_string()),
-        Err(e @ TrustError::OutsideValidity { expired, .. }) => {
-            r.add(Failed, Some(if expired { S::Expired } else { S::NotYetValid }), format!("time-stamp made outside its certificate's validity: {e}"))
+        Some(e @ TrustError::Signature { .. }) => r.add(Failed, Some(S::SigCryptoFailure), e.to_string()),
+        Some(e @ TrustError::OutsideValidity { expired, .. }) => {
+            r.add(Failed, Some(if *expired { S::Expired } else { S::NotYetValid }), format!("time-stamp made outside its certificate's validity: {e}"))
         }
-        Err(e @ TrustError::NotACa { .. }) => r.add(Indeterminate, Some(S::NoCertificateChainFound), e.to_string()),
+        Some(e @ TrustError::NotACa { .. }) => r.add(Indeterminate, Some(S::NoCertificateChainFound), e.to_string()),
     }
-    Some(tok)
+    if judged.error.is_none() {
+        for u in &judged.revocation {
+            match (u.status, u.kind, u.source) {
+                ("good", Some(kind), Some(src)) => r.add(
+                    Passed,
+                    None,
+                    format!(
+                        "{} not revoked at genTime: {kind} of {} signed by {}, from {src}",
+                        u.subject,
+                        u.this_update.as_deref().unwrap_or("?"),
+                        u.signer.as_deref().unwrap_or("?")
+                    ),
+                ),
+                ("revoked", Some(kind), Some(src)) => {
+                    if !judged.revoked_before.iter().any(|(s, _)| *s == u.subject) {
+                        r.add(Passed, None, format!(
+                            "{} was revoked at {} (after genTime; {kind} from {src}): this time-stamp proves only what was renewed before then",
+                            u.subject,
+                            u.revoked_at.as_deref().unwrap_or("?")
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (subject, at) in &judged.revoked_before {
+            r.add(
+                Failed,
+                Some(S::Revoked),
+                format!("certificate {subject} of the TSA's path was revoked at {}, at or before genTime {}", trust::rfc3339(*at), trust::rfc3339(tok.gen_time)),
+            );
+        }
+        for subject in &judged.missing {
+            let problems: Vec<String> = judged
+                .revocation
+                .iter()
+                .filter(|u| u.subject == *subject)
+                .flat_map(|u| u.problems.iter().cloned())
+                .collect();
+            let unknown = judged
+                .revocation
+                .iter()
+                .any(|u| u.subject == *subject && u.status == "unknown");
+            let why = if unknown {
+                "the responder answered unknown".to_string()
+            } else if problems.is_empty() {
+                "neither the token, the record nor the given validation data holds an OCSP response or CRL for it".to_string()
+            } else {
+                format!(
+                    "none of the revocation data could be used: {}",
+                    problems.join("; ")
+                )
+            };
+            match opts.profile {
+                Profile::TrEsor => r.add(
+                    Indeterminate,
+                    Some(S::TryLater),
+                    format!("no revocation status of {subject} at genTime, which the TR-ESOR profile requires: {why}"),
+                ),
+                Profile::Rfc4998 => r.add(
+                    Passed,
+                    None,
+                    format!("the revocation status of {subject} at genTime was not checked: {why} (--profile tr-esor makes this a failure)"),
+                ),
+            }
+        }
+    }
+    let n = judged.path.len();
+    let cert_digests = judged
+        .path
+        .iter()
+        .take(n.saturating_sub(1))
+        .filter_map(|c| {
+            crate::tsp::sig::scheme(&c.signature_algorithm, None)
+                .ok()
+                .map(|s| (trust::subject(c), s.digest()))
+        })
+        .collect();
+    Checked {
+        token: Some(tok),
+        revoked_after: judged.revoked_after,
+        cert_digests,
+    }
 }

@@ -21,6 +21,9 @@ pub enum SubIndication {
     Expired,
     NotYetValid,
     NoPoe,
+    Revoked,
+    RevokedNoPoe,
+    TryLater,
     NoCertificateChainFound,
     SigConstraintsFailure,
     CryptoConstraintsFailureNoPoe,
@@ -83,6 +86,12 @@ pub struct AtsReport {
     pub hash_tree: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_via: Option<String>,
+    /// The certificates of the TSA's path, and where each came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<super::tsa::CertificateUse>,
+    /// The revocation data used for each of them, and where it came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revocation: Vec<super::tsa::RevocationUse>,
     pub indication: Indication,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub_indication: Option<SubIndication>,
@@ -180,6 +189,24 @@ impl Report {
                 if let Some(v) = v {
                     let _ = writeln!(s, "    {k:<12} {v}");
                 }
+            }
+            for c in &a.certificates {
+                let _ = writeln!(
+                    s,
+                    "    {:<12} {} {} (serial {}, from {})",
+                    "certificate", c.role, c.subject, c.serial_number, c.source
+                );
+            }
+            for u in &a.revocation {
+                let what = match (u.kind, u.source) {
+                    (Some(k), Some(src)) => format!(
+                        "{k} {} of {}, from {src}",
+                        u.status,
+                        u.this_update.as_deref().unwrap_or("?")
+                    ),
+                    _ => u.status.to_string(),
+                };
+                let _ = writeln!(s, "    {:<12} {}: {what}", "revocation", u.subject);
             }
             for f in &a.findings {
                 let _ = writeln!(s, "    {}", fmt_finding(f));

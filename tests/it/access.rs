@@ -914,12 +914,11 @@ async fn deletion_keeps_to_retention_and_legal_hold_and_every_other_record_valid
         let rep = bewahr::verify::verify_der(
             &er,
             &mut bewahr::verify::InMemory(vec![doc.as_bytes().to_vec()]),
-            &bewahr::verify::Options {
-                trusted: &trusted,
-                extra_certificates: &[],
-                at: time::OffsetDateTime::now_utc(),
-                policy: &bewahr::verify::AlgorithmPolicy::default(),
-            },
+            &bewahr::verify::Options::new(
+                &trusted,
+                time::OffsetDateTime::now_utc(),
+                &bewahr::verify::AlgorithmPolicy::default(),
+            ),
         );
         assert_eq!(
             rep.indication,

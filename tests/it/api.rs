@@ -259,12 +259,7 @@ async fn submit_and_preserve(db: Db) {
     assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&er));
     let policy = AlgorithmPolicy::default();
     let trusted = a.state().stamper.trust_anchors();
-    let opts = Options {
-        trusted: &trusted,
-        extra_certificates: &[],
-        at: time::OffsetDateTime::now_utc(),
-        policy: &policy,
-    };
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
     let r = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
     assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
 

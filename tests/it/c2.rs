@@ -28,12 +28,7 @@ fn verify_c2(name: &str) -> verify::Report {
     };
     let policy = AlgorithmPolicy::default();
     let at = checked.gen_time + time::Duration::days(1);
-    let opts = Options {
-        trusted: &trusted,
-        extra_certificates: &[],
-        at,
-        policy: &policy,
-    };
+    let opts = Options::new(&trusted, at, &policy);
     verify::verify_der(&bytes, &mut NoData, &opts)
 }
 

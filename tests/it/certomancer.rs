@@ -171,3 +171,80 @@ async fn a_policy_the_tsa_ignores_is_caught() {
         "{err}"
     );
 }
+
+/// The archive's stamper with TSA validation data: the token it hands back
+/// carries the TSA's OCSP response (fetched from certomancer's responder)
+/// and verifies under the TR-ESOR profile with nothing else given.
+#[tokio::test(flavor = "multi_thread")]
+async fn sealed_tokens_carry_the_tsas_revocation_data() {
+    use bewahr::seal::Stamper;
+    use bewahr::signature::fetch::Fetcher;
+    use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Profile, SubIndication};
+
+    let Some(c) = start().await else { return };
+    let fetcher = || Fetcher::new(Duration::from_secs(5), time::Duration::days(1));
+    let alg = DigestAlgorithm::Sha256;
+    let docs: Vec<Vec<u8>> = (0..3).map(|i| vec![b'x' + i as u8; 64]).collect();
+    let tree =
+        HashTree::from_hashes(alg, docs.iter().map(|d| alg.digest(d)).collect::<Vec<_>>()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let policy = AlgorithmPolicy::default();
+    let judge = |token: &[u8], profile: Profile| {
+        let er = record_for_leaf(&tree, 0, token).unwrap();
+        let mut opts = verify::Options::new(&c.root, now + time::Duration::days(1), &policy);
+        opts.profile = profile;
+        verify::verify_der(&er, &mut InMemory(vec![docs[0].clone()]), &opts)
+    };
+
+    // as the TSA sent it: no revocation data, so the TR-ESOR profile does not pass
+    let plain = Stamper::remote(TsaClient::new(vec![endpoint(&c, "tsa")]).unwrap());
+    let s = plain.stamp(alg, tree.root(), now).await.unwrap();
+    let r = judge(&s.token, Profile::TrEsor);
+    assert_eq!(
+        r.sub_indication,
+        Some(SubIndication::TryLater),
+        "{}",
+        r.to_text()
+    );
+
+    // through the archive's stamper: OCSP embedded, PASSED, the source is the token
+    let stamper = Stamper::remote(TsaClient::new(vec![endpoint(&c, "tsa")]).unwrap())
+        .with_tsa_validation(fetcher(), true);
+    let s = stamper.stamp(alg, tree.root(), now).await.unwrap();
+    let sd = bewahr::tsp::token::signed_data(&s.token).unwrap();
+    assert_eq!(sd.version, 5, "an `other` entry in crls makes it version 5");
+    assert_eq!(sd.revocation.ocsp_responses.len(), 1);
+    let r = judge(&s.token, Profile::TrEsor);
+    assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
+    let rev = &r.archive_time_stamps[0].revocation[0];
+    assert_eq!((rev.kind, rev.status), (Some("OCSP"), "good"));
+    assert_eq!(rev.source, Some(verify::tsa::Source::Token));
+    assert_eq!(
+        r.archive_time_stamps[0].certificates.last().unwrap().source,
+        verify::tsa::Source::Token,
+        "the root was added to the token"
+    );
+
+    // a TSA whose certificate is revoked (since 2025-01-01): refused outright
+    let revoked = Stamper::remote(TsaClient::new(vec![endpoint(&c, "tsa-revoked")]).unwrap())
+        .with_tsa_validation(fetcher(), false);
+    let err = revoked.stamp(alg, tree.root(), now).await.unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+
+    // a TSA whose trusted certificates are not configured (no path, so no
+    // issuer to ask): kept as it came by default, refused under the TR-ESOR profile
+    let mut ep = endpoint(&c, "tsa");
+    ep.trusted = vec![];
+    let lax = Stamper::remote(TsaClient::new(vec![ep.clone()]).unwrap())
+        .with_tsa_validation(fetcher(), false);
+    let s = lax.stamp(alg, tree.root(), now).await.unwrap();
+    assert!(bewahr::tsp::token::signed_data(&s.token)
+        .unwrap()
+        .revocation
+        .ocsp_responses
+        .is_empty());
+    let strict =
+        Stamper::remote(TsaClient::new(vec![ep]).unwrap()).with_tsa_validation(fetcher(), true);
+    let err = strict.stamp(alg, tree.root(), now).await.unwrap_err();
+    assert!(err.contains("tr-esor"), "{err}");
+}

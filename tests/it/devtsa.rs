@@ -31,12 +31,7 @@ fn evidence_records_over_a_dev_tsa_time_stamp_verify() {
     let root = &tsa.certificates()[1..];
     for (i, d) in docs.iter().enumerate() {
         let er = record_for_leaf(&tree, i, &token).unwrap();
-        let opts = Options {
-            trusted: root,
-            extra_certificates: &[],
-            at: now,
-            policy: &policy,
-        };
+        let opts = Options::new(root, now, &policy);
         let r = verify::verify_der(&er, &mut InMemory(vec![d.clone()]), &opts);
         assert_eq!(
             r.indication,
@@ -59,12 +54,7 @@ fn a_single_object_record_verifies() {
     let token = tsa.timestamp(alg, tree.root(), None, now).unwrap();
     let er = record_for_leaf(&tree, 0, &token).unwrap();
     let policy = AlgorithmPolicy::default();
-    let opts = Options {
-        trusted: &tsa.certificates()[1..],
-        extra_certificates: &[],
-        at: now,
-        policy: &policy,
-    };
+    let opts = Options::new(&tsa.certificates()[1..], now, &policy);
     let r = verify::verify_der(&er, &mut InMemory(vec![b"only one".to_vec()]), &opts);
     assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
 }

@@ -143,12 +143,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     wait_ready(&http, &base).await;
     let trusted = &trust_anchors(&http, &base).await;
     let policy = AlgorithmPolicy::default();
-    let opts = Options {
-        trusted,
-        extra_certificates: &[],
-        at: time::OffsetDateTime::now_utc(),
-        policy: &policy,
-    };
+    let opts = Options::new(trusted, time::OffsetDateTime::now_utc(), &policy);
     for (i, (aoid, doc)) in acknowledged.iter().enumerate() {
         let obj: serde_json::Value = serde_json::from_slice(
             &aud.get(format!("{base}/v1/objects/{aoid}"))
@@ -317,12 +312,7 @@ async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
                 // every record: chain 1 (SHA-256, one time-stamp), chain 2 (SHA-512, renewed once)
                 let trusted = trust_anchors(&http, &b).await;
                 let policy = AlgorithmPolicy::default();
-                let opts = Options {
-                    trusted: &trusted,
-                    extra_certificates: &[],
-                    at: time::OffsetDateTime::now_utc(),
-                    policy: &policy,
-                };
+                let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
                 for (aoid, doc) in &docs {
                     let er = aud
                         .get(format!("{b}/v1/objects/{aoid}/evidence"))

@@ -10,6 +10,8 @@ mod c2;
 mod certomancer;
 mod cli;
 mod devtsa;
+mod field;
+mod fuzzing;
 mod kill;
 mod openssl;
 mod renewal;

@@ -50,16 +50,24 @@ impl TestClock {
 
 /// A catalogue that retires SHA-256 at `sha256_until` and rates the test TSAs' keys open-ended.
 fn catalogue(sha256_until: &str) -> String {
-    format!(
-        "[catalogue]\nname = \"renewal test\"\nversion = \"1\"\n\
-         [[hash]]\nname = \"sha256\"\nuntil = \"{sha256_until}\"\nsource = \"test\"\n\
-         [[hash]]\nname = \"sha384\"\nuntil = \"open\"\nsource = \"test\"\n\
-         [[hash]]\nname = \"sha512\"\nuntil = \"open\"\nsource = \"test\"\n\
-         [[hash]]\nname = \"sha3-384\"\nuntil = \"open\"\nsource = \"test\"\n\
-         [[hash]]\nname = \"sha3-512\"\nuntil = \"open\"\nsource = \"test\"\n\
-         [[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"test\"\n\
-         [[signature]]\nalgorithm = \"ecdsa\"\nmin_bits = 256\nuntil = \"open\"\nsource = \"test\"\n"
-    )
+    catalogue_retiring("sha256", sha256_until)
+}
+
+/// A catalogue in which `retired` ends at `until` and every other hash the
+/// tests use stays suitable.
+fn catalogue_retiring(retired: &str, until: &str) -> String {
+    let mut s = "[catalogue]\nname = \"renewal test\"\nversion = \"1\"\n".to_string();
+    for h in ["sha256", "sha384", "sha512", "sha3-384", "sha3-512"] {
+        let u = if h == retired { until } else { "open" };
+        s.push_str(&format!(
+            "[[hash]]\nname = \"{h}\"\nuntil = \"{u}\"\nsource = \"test\"\n"
+        ));
+    }
+    s.push_str(
+        "[[signature]]\nalgorithm = \"rsa\"\nmin_bits = 3000\nuntil = \"open\"\nsource = \"test\"\n\
+         [[signature]]\nalgorithm = \"ecdsa\"\nmin_bits = 256\nuntil = \"open\"\nsource = \"test\"\n",
+    );
+    s
 }
 
 fn dev_tsa(from: OffsetDateTime, days: i64) -> DevTsa {
@@ -107,12 +115,7 @@ async fn check_all(
     let mut out = Vec::new();
     for (aoid, doc) in docs {
         let er = record(a, aoid).await;
-        let opts = Options {
-            trusted: &trusted,
-            extra_certificates: &[],
-            at,
-            policy,
-        };
+        let opts = Options::new(&trusted, at, policy);
         let r: Report = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
         assert_eq!(
             r.indication,
@@ -167,15 +170,19 @@ async fn years_of_renewals(db: Db) {
     let clock = TestClock::at(t0);
     let dir = tempdir();
     let cat = dir.path().join("algorithms.toml");
-    let sha256_end = (t0 + Days::days(300)).date();
-    std::fs::write(&cat, catalogue(&sha256_end.to_string())).unwrap();
-    let policy = AlgorithmPolicy::from_toml(&catalogue(&sha256_end.to_string())).unwrap();
+    // the trees' hash (SHA-384) ends at day 300; SHA-256, which the TSAs'
+    // signatures use, stays suitable (the catalogue rates those too)
+    let tree_hash_end = (t0 + Days::days(300)).date();
+    let text = catalogue_retiring("sha384", &tree_hash_end.to_string());
+    std::fs::write(&cat, &text).unwrap();
+    let policy = AlgorithmPolicy::from_toml(&text).unwrap();
     let cat_path = cat.display().to_string();
     let Some(a) = archive_at(
         db,
         |c| {
             c.renewal.algorithms = cat_path;
             c.renewal.retry_min_ms = 10;
+            c.batch.digest_algorithm = "sha384".into();
         },
         Some(Stamper::dev(dev_tsa(t0, 200))), // TSA A: its certificate ends at t0 + 200 days
         clock.clock(),
@@ -245,7 +252,7 @@ async fn years_of_renewals(db: Db) {
     let c = check_all(&a, &docs, &policy, clock.now()).await;
     assert!(c.iter().all(|&x| x == (1, 2)), "{c:?}");
 
-    // day 220: SHA-256 ends at day 300 (catalogue), within the margin: hash-tree renewal to SHA-512
+    // day 220: SHA-384 ends at day 300 (catalogue), within the margin: hash-tree renewal to SHA-512
     clock.set(t0 + Days::days(220));
     a.state().renewer.check_now();
     let hrun = wait_run(&a, "hashtree", ts_run).await;
@@ -568,12 +575,7 @@ async fn time_stamps_that_no_longer_verify_are_reported_not_renewed() {
     let rep = verify::verify_der(
         &er,
         &mut InMemory(vec![docs[0].1.clone()]),
-        &Options {
-            trusted: &trusted,
-            extra_certificates: &[],
-            at: clock.now(),
-            policy: &AlgorithmPolicy::default(),
-        },
+        &Options::new(&trusted, clock.now(), &AlgorithmPolicy::default()),
     );
     assert_eq!(rep.archive_time_stamps.len(), 1);
     assert_eq!(

@@ -1,17 +1,5 @@
-//! Evidence records from untrusted bytes: decode, re-encode, verify without data.
+//! Fuzz target `er_decode`: the body is `bewahr::fuzzing::er_decode`, which
+//! `cargo test` also runs over every file of `tests/fuzz/corpus/er_decode/`.
 #![no_main]
 
-use bewahr::ers::EvidenceRecord;
-use bewahr::verify::{self, AlgorithmPolicy, NoData, Options};
-use der::Encode;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(er) = EvidenceRecord::from_der_checked(data) {
-        // what decodes re-encodes to the same bytes
-        assert_eq!(er.to_der().unwrap(), data);
-    }
-    let policy = AlgorithmPolicy::default();
-    let opts = Options { trusted: &[], extra_certificates: &[], at: time::OffsetDateTime::UNIX_EPOCH, policy: &policy };
-    let _ = verify::verify_der(data, &mut NoData, &opts);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bewahr::fuzzing::er_decode(data));
