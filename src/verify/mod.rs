@@ -762,14 +762,14 @@ fn check_one(
                         u.signer.as_deref().unwrap_or("?")
                     ),
                 ),
-                ("revoked", Some(kind), Some(src)) => {
-                    if !judged.revoked_before.iter().any(|(s, _)| *s == u.subject) {
-                        r.add(Passed, None, format!(
-                            "{} was revoked at {} (after genTime; {kind} from {src}): this time-stamp proves only what was renewed before then",
-                            u.subject,
-                            u.revoked_at.as_deref().unwrap_or("?")
-                        ));
-                    }
+                ("revoked", Some(kind), Some(src))
+                    if !judged.revoked_before.iter().any(|(s, _)| *s == u.subject) =>
+                {
+                    r.add(Passed, None, format!(
+                        "{} was revoked at {} (after genTime; {kind} from {src}): this time-stamp proves only what was renewed before then",
+                        u.subject,
+                        u.revoked_at.as_deref().unwrap_or("?")
+                    ));
                 }
                 _ => {}
             }

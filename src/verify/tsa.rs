@@ -188,7 +188,7 @@ pub struct Judged {
 
 fn cert_source(c: &Certificate, tok: &CheckedToken, inp: &Inputs<'_>) -> Source {
     let der = c.to_der().unwrap_or_default();
-    let has = |v: &ValidationData| v.certificates.iter().any(|x| *x == der);
+    let has = |v: &ValidationData| v.certificates.contains(&der);
     if tok.certificates.contains(c) {
         Source::Token
     } else if inp.trusted.contains(c) {
