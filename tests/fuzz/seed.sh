@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Seeds tests/fuzz/corpus/ (committed; `cargo test` replays every file, see
+# Seeds tests/fuzz/seeds/ (committed; `cargo test` replays every file, and
+# truncations and bit flips of each, see
 # tests/it/fuzzing.rs). Run from the repository root, with ../shared beside it:
 #   bash tests/fuzz/seed.sh
 # The C.2 files are copied byte for byte (BSI TR-ESOR C.2 test data, Apache
 # License 2.0, ../shared/conformance/tr-esor-c2/LICENSE); the rest are the
-# project's own vectors. Inputs the fuzzers add later are kept beside them.
+# project's own vectors. What the fuzzers add goes to tests/fuzz/corpus/.
 set -euo pipefail
 c2=../shared/conformance/tr-esor-c2/TESTDATA
-out=tests/fuzz/corpus
+out=tests/fuzz/seeds
 mkdir -p "$out"/{er_decode,tsp_decode,cms_decode,revocation,pdf,asic,xml,signature}
 cp tests/vectors/field/*.ers tests/vectors/rsa3072/doc-0.txt.ers tests/vectors/fuzz/*.der "$out/er_decode/"
 rm -f "$out/er_decode/certificate.der"

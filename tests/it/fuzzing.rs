@@ -1,4 +1,4 @@
-//! Every committed fuzz corpus file and crash input, through the fuzz
+//! Every committed fuzz corpus file, seed and crash input, through the fuzz
 //! targets' own bodies (`bewahr::fuzzing`): what the fuzzers found stays fixed.
 
 use std::path::PathBuf;
@@ -20,15 +20,16 @@ fn files(dir: &str) -> Vec<PathBuf> {
 fn every_corpus_replays() {
     let mut total = 0;
     for (name, body) in TARGETS {
-        let corpus = files(&format!("tests/fuzz/corpus/{name}"));
-        assert!(!corpus.is_empty(), "the corpus of {name} is empty");
-        for p in corpus {
+        let seeds = files(&format!("tests/fuzz/seeds/{name}"));
+        assert!(!seeds.is_empty(), "{name} has no seeds");
+        // what the fuzzers found (minimised), then the seeds
+        for p in files(&format!("tests/fuzz/corpus/{name}")).into_iter().chain(seeds) {
             let data = std::fs::read(&p).unwrap();
             body(&data);
             total += 1;
         }
     }
-    assert!(total > 50, "{total} corpus files");
+    assert!(total > 1000, "{total} corpus files");
 }
 
 #[test]
@@ -49,7 +50,7 @@ fn truncations_and_bit_flips_of_each_seed() {
     // length of every 16th byte, and one flipped bit per 64 bytes, of the
     // small seeds
     for (name, body) in TARGETS {
-        for p in files(&format!("tests/fuzz/corpus/{name}")) {
+        for p in files(&format!("tests/fuzz/seeds/{name}")) {
             let data = std::fs::read(&p).unwrap();
             if data.len() > 16 << 10 {
                 continue;
