@@ -504,6 +504,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.batch.interval_ms, 250);
         assert_eq!(c.server.listen, "0.0.0.0:9");
+        assert_eq!(c.evidence.profile, crate::verify::Profile::Rfc4998);
+        let c = Config::load(
+            None,
+            [("BEWAHR_EVIDENCE__PROFILE".into(), "tr-esor".into())],
+        )
+        .unwrap();
+        assert_eq!(c.evidence.profile, crate::verify::Profile::TrEsor);
+        let e =
+            Config::load(None, [("BEWAHR_EVIDENCE__PROFILE".into(), "strict".into())]).unwrap_err();
+        assert!(e.to_string().contains("strict"), "{e}");
     }
 
     #[test]

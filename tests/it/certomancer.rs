@@ -224,6 +224,12 @@ async fn sealed_tokens_carry_the_tsas_revocation_data() {
         verify::tsa::Source::Token,
         "the root was added to the token"
     );
+    // Bouncy Castle reads the augmented token (version 5, OCSP as `other`) and the record
+    let dir = tempdir();
+    let (erp, dp) = (dir.path().join("0.ers"), dir.path().join("0.bin"));
+    std::fs::write(&erp, record_for_leaf(&tree, 0, &s.token).unwrap()).unwrap();
+    std::fs::write(&dp, &docs[0]).unwrap();
+    crate::bouncycastle::validate_with_bc(&erp, &dp);
 
     // a TSA whose certificate is revoked (since 2025-01-01): refused outright
     let revoked = Stamper::remote(TsaClient::new(vec![endpoint(&c, "tsa-revoked")]).unwrap())

@@ -23,7 +23,10 @@ fn every_corpus_replays() {
         let seeds = files(&format!("tests/fuzz/seeds/{name}"));
         assert!(!seeds.is_empty(), "{name} has no seeds");
         // what the fuzzers found (minimised), then the seeds
-        for p in files(&format!("tests/fuzz/corpus/{name}")).into_iter().chain(seeds) {
+        for p in files(&format!("tests/fuzz/corpus/{name}"))
+            .into_iter()
+            .chain(seeds)
+        {
             let data = std::fs::read(&p).unwrap();
             body(&data);
             total += 1;
