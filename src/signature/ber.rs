@@ -82,6 +82,78 @@ fn scan(input: &[u8], pos: usize, depth: usize) -> Result<usize, BerError> {
     }
 }
 
+/// Whether converting would leave the bytes as they are: one TLV, every
+/// length definite and minimal, no constructed OCTET STRING (the forms
+/// [`to_der`] rewrites). Walks the headers without allocating.
+pub fn is_der(input: &[u8]) -> bool {
+    fn header(b: &[u8], p: usize) -> Option<(bool, usize, usize)> {
+        let t = *b.get(p)?;
+        if t & 0x1f == 0x1f {
+            return None; // multi-byte tags: leave it to the converter
+        }
+        let l0 = *b.get(p + 1)? as usize;
+        let (hl, len) = if l0 < 0x80 {
+            (2, l0)
+        } else {
+            let n = l0 & 0x7f;
+            if n == 0 || n > 4 || *b.get(p + 2)? == 0 {
+                return None;
+            }
+            let mut len = 0usize;
+            for i in 0..n {
+                len = (len << 8) | *b.get(p + 2 + i)? as usize;
+            }
+            if len < 0x80 || (n > 1 && len < 1 << (8 * (n - 1))) {
+                return None; // not minimal
+            }
+            (2 + n, len)
+        };
+        if t == 0x24 {
+            return None;
+        }
+        Some((t & 0x20 != 0, hl, len))
+    }
+    let mut ends: Vec<usize> = Vec::new();
+    let mut p = 0usize;
+    let Some((_, hl, len)) = header(input, 0) else {
+        return false;
+    };
+    if hl + len != input.len() {
+        return false;
+    }
+    while p < input.len() {
+        while ends.last().is_some_and(|e| p >= *e) {
+            ends.pop();
+        }
+        let Some((constructed, hl, len)) = header(input, p) else {
+            return false;
+        };
+        let end = p + hl + len;
+        if end > input.len() || ends.last().is_some_and(|e| end > *e) {
+            return false;
+        }
+        if constructed {
+            if ends.len() >= MAX_DEPTH {
+                return false;
+            }
+            ends.push(end);
+            p += hl;
+        } else {
+            p = end;
+        }
+    }
+    true
+}
+
+/// [`to_der`], without copying what is DER already.
+pub fn to_der_cow(input: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, BerError> {
+    if is_der(input) {
+        Ok(std::borrow::Cow::Borrowed(input))
+    } else {
+        to_der(input).map(std::borrow::Cow::Owned)
+    }
+}
+
 /// Whether the bytes use any BER-only form (so converting is needed).
 pub fn is_indefinite(input: &[u8]) -> bool {
     input.len() > 1 && input[0] & 0x20 != 0 && input[1] == 0x80
@@ -241,6 +313,21 @@ mod tests {
         let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 100).flatten().collect();
         assert!(to_der(&deep).is_err());
         assert!(tlv_len(&deep).is_err());
+    }
+
+    #[test]
+    fn is_der_agrees_with_the_converter() {
+        for b in [
+            &[0x30, 0x03, 0x02, 0x01, 7][..],
+            &[0x30, 0x80, 0x02, 0x01, 5, 0, 0],
+            &[0x30, 0x81, 0x03, 0x02, 0x01, 7],
+            &[0x24, 0x03, 0x04, 0x01, 0xaa],
+            &[0x30, 0x03, 0x02, 0x01, 7, 0],
+            &[0x30, 0x05, 0x02, 0x01],
+        ] {
+            let conv = to_der(b).ok();
+            assert_eq!(is_der(b), conv.as_deref() == Some(b), "{b:02x?}");
+        }
     }
 
     #[test]

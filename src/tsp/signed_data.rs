@@ -124,7 +124,9 @@ fn read_oid(field: &'static str, tlv: &[u8]) -> Result<AnyOid, SignedDataError> 
 }
 
 fn der_of(field: &'static str, tlv: &[u8]) -> Result<Vec<u8>, SignedDataError> {
-    ber::to_der(tlv).map_err(|e| bad(field, e))
+    ber::to_der_cow(tlv)
+        .map(|c| c.into_owned())
+        .map_err(|e| bad(field, e))
 }
 
 /// The content octets of an OCTET STRING (primitive or constructed).
@@ -152,6 +154,16 @@ pub fn wrap_basic_ocsp(basic: &[u8]) -> Vec<u8> {
 impl SignedData {
     /// Reads a ContentInfo of type signedData, DER or BER.
     pub fn parse(content_info: &[u8]) -> Result<SignedData, SignedDataError> {
+        Self::read(content_info, true)
+    }
+
+    /// Only the version and the encapsulated content (no certificates,
+    /// revocation data or signer infos are decoded): for reading a TSTInfo.
+    pub fn parse_content(content_info: &[u8]) -> Result<SignedData, SignedDataError> {
+        Self::read(content_info, false)
+    }
+
+    fn read(content_info: &[u8], full: bool) -> Result<SignedData, SignedDataError> {
         let end = ber::tlv_len(content_info)?;
         if content_info[end..].iter().any(|b| *b != 0) {
             return Err(SignedDataError::NotContentInfo(
@@ -232,6 +244,9 @@ impl SignedData {
             signer_infos: vec![],
             raw_signed_attrs: vec![],
         };
+        if !full {
+            return Ok(out);
+        }
         let rest = &f[3..];
         let (last, optional) = rest
             .split_last()
@@ -254,7 +269,7 @@ impl SignedData {
             return Err(bad("signerInfos", "not a SET"));
         }
         for si in ber::children(last)? {
-            let si_der = der_of("signerInfo", si)?;
+            let si_der = ber::to_der_cow(si).map_err(|e| bad("signerInfo", e))?;
             let parsed = cms::signed_data::SignerInfo::from_der(&si_der)
                 .map_err(|e| bad("signerInfo", e))?;
             let attrs = ber::children(si)?
@@ -299,7 +314,7 @@ impl SignedData {
     fn read_certificates(&mut self, set: &[u8]) -> Result<(), SignedDataError> {
         for c in ber::children(set)? {
             let decoded = if c.first() == Some(&0x30) {
-                der_of("certificate", c)
+                ber::to_der_cow(c)
                     .ok()
                     .and_then(|d| Certificate::from_der(&d).ok())
             } else {

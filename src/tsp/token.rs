@@ -153,7 +153,10 @@ pub struct CheckedToken {
 
 /// Parses a TimeStampToken far enough to read its TSTInfo, without checking anything.
 pub fn read_tst_info(token: &[u8]) -> Result<TstInfo, TokenError> {
-    let sd = signed_data(token)?;
+    let sd = SignedData::parse_content(token).map_err(|e| match e {
+        SignedDataError::NotSignedData(oid) => TokenError::NotSignedData(oid),
+        e => fmt_err("SignedData", e),
+    })?;
     tst_info(&sd).map(|(t, _)| t)
 }
 

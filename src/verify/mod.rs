@@ -531,7 +531,7 @@ fn check_one(
         r.add(Passed, None, n.clone());
     }
     let raw_token = ats.time_stamp.as_bytes();
-    if crate::signature::ber::to_der(raw_token).ok().as_deref() != Some(raw_token) {
+    if !crate::signature::ber::is_der(raw_token) {
         r.add(
             Passed,
             None,
@@ -713,16 +713,16 @@ fn check_one(
         .attributes
         .get(ci)
         .and_then(|c| c.get(ai))
-        .cloned()
-        .unwrap_or_default();
+        .unwrap_or(&NO_VALIDATION_DATA);
     let judged = tsa::judge(
         &tok,
+        &tsa_name,
         &tsa::Inputs {
             trusted: opts.trusted,
             extra: opts.extra_certificates,
             given: opts.validation_data,
             crypto_infos: &record_data.crypto_infos,
-            attributes: &given_attrs,
+            attributes: given_attrs,
             max_age: opts.revocation_max_age,
         },
     );
@@ -730,8 +730,10 @@ fn check_one(
     r.revocation = judged.revocation.clone();
     match &judged.error {
         None => {
-            let anchor = judged.path.last().unwrap_or(&tok.signer);
-            let name = if *anchor == tok.signer { tsa_name.clone() } else { trust::subject(anchor) };
+            let name = match judged.certificates.last() {
+                Some(u) if judged.certificates.len() > 1 => u.subject.clone(),
+                _ => tsa_name.clone(),
+            };
             r.add(Passed, None, format!("TSA certificate path to trusted {name} valid at genTime"));
             r.trusted_via = Some(name);
             if let Some(note) = &judged.anchor_note {
@@ -820,11 +822,12 @@ fn check_one(
     let cert_digests = judged
         .path
         .iter()
+        .zip(&judged.certificates)
         .take(n.saturating_sub(1))
-        .filter_map(|c| {
+        .filter_map(|(c, u)| {
             crate::tsp::sig::scheme(&c.signature_algorithm, None)
                 .ok()
-                .map(|s| (trust::subject(c), s.digest()))
+                .map(|s| (u.subject.clone(), s.digest()))
         })
         .collect();
     Checked {

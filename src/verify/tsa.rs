@@ -186,9 +186,8 @@ pub struct Judged {
     pub anchor_note: Option<String>,
 }
 
-fn cert_source(c: &Certificate, tok: &CheckedToken, inp: &Inputs<'_>) -> Source {
-    let der = c.to_der().unwrap_or_default();
-    let has = |v: &ValidationData| v.certificates.contains(&der);
+fn cert_source(c: &Certificate, der: &[u8], tok: &CheckedToken, inp: &Inputs<'_>) -> Source {
+    let has = |v: &ValidationData| v.certificates.iter().any(|x| x.as_slice() == der);
     if tok.certificates.contains(c) {
         Source::Token
     } else if inp.trusted.contains(c) {
@@ -203,7 +202,9 @@ fn cert_source(c: &Certificate, tok: &CheckedToken, inp: &Inputs<'_>) -> Source 
 }
 
 /// Builds the path at genTime and checks each certificate on it but the anchor.
-pub fn judge(tok: &CheckedToken, inp: &Inputs<'_>) -> Judged {
+///
+/// `signer_subject` is the TSA certificate's subject, formatted by the caller.
+pub fn judge(tok: &CheckedToken, signer_subject: &str, inp: &Inputs<'_>) -> Judged {
     let mut pool: Vec<Certificate> = tok.certificates.clone();
     for c in inp
         .crypto_infos
@@ -217,6 +218,7 @@ pub fn judge(tok: &CheckedToken, inp: &Inputs<'_>) -> Judged {
             pool.push(c);
         }
     }
+    // names are formatted once per certificate (formatting looks up every attribute type)
     let mut out = Judged {
         path: vec![],
         certificates: vec![],
@@ -243,23 +245,28 @@ pub fn judge(tok: &CheckedToken, inp: &Inputs<'_>) -> Judged {
             (0, false) => "tsa",
             _ => "ca",
         };
+        let der = c.to_der().unwrap_or_default();
         let source = if i == 0 && tok.signer_in_token {
             Source::Token
         } else {
-            cert_source(c, tok, inp)
+            cert_source(c, &der, tok, inp)
         };
         out.certificates.push(CertificateUse {
             role,
-            subject: trust::subject(c),
+            subject: if i == 0 {
+                signer_subject.to_string()
+            } else {
+                trust::subject(c)
+            },
             serial_number: hex::encode(c.tbs_certificate.serial_number.as_bytes()),
-            sha256: crate::signature::certs::fingerprint(c),
+            sha256: hex::encode(crate::alg::DigestAlgorithm::Sha256.digest(&der)),
             source,
         });
     }
     // every certificate but the anchor; a TSA certificate trusted directly has no issuer to ask
     for i in 0..n.saturating_sub(1) {
         let (cert, issuer) = (&path[i], &path[i + 1]);
-        let subject = trust::subject(cert);
+        let subject = out.certificates[i].subject.clone();
         let mut problems = Vec::new();
         let mut found = None;
         for (source, data) in [
