@@ -198,17 +198,6 @@ fn tst_info(sd: &SignedData) -> Result<(TstInfo, Vec<u8>), TokenError> {
     Ok((t, bytes))
 }
 
-/// The signed attributes of the first `n` SignerInfos exactly as signed:
-/// ContentInfo → [0] → SignedData → signerInfos (last SET) → each
-/// SignerInfo → [0] signedAttrs, re-tagged as SET OF (RFC 5652 5.4).
-pub fn raw_signed_attrs_each(content_info: &[u8], n: usize) -> Vec<Option<Vec<u8>>> {
-    let mut v = SignedData::parse(content_info)
-        .map(|sd| sd.raw_signed_attrs)
-        .unwrap_or_default();
-    v.resize(n, None);
-    v
-}
-
 fn subject(c: &Certificate) -> String {
     c.tbs_certificate.subject.to_string()
 }

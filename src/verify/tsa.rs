@@ -4,7 +4,7 @@
 //! carries, that the record's `cryptoInfos` or the time-stamp's attributes
 //! carry, or that the caller gives.
 
-use der::{Decode, Encode};
+use der::Encode;
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::attr::Attribute;
@@ -350,12 +350,4 @@ pub fn record_data(er: &crate::ers::EvidenceRecord) -> RecordData {
             })
             .collect(),
     }
-}
-
-/// Certificates given as DER that do not parse are reported, not dropped silently.
-pub fn unparsable(v: &ValidationData) -> usize {
-    v.certificates
-        .iter()
-        .filter(|c| Certificate::from_der(c).is_err())
-        .count()
 }
