@@ -1,41 +1,37 @@
 //! bewahr: a long-term preservation archive in the style of BSI TR-03125 (TR-ESOR).
 //!
-//! The evidence core ([`alg`], [`ers`], [`hashtree`], [`tsp`], [`verify`]) does no
-//! I/O of its own and takes time as a parameter; the network lives in
-//! [`tsp::client`], the disk and the clock in the binary and the service.
+//! This library is the one name the integration tests, benches and fuzz
+//! targets use; it re-exports the workspace's crates along their seams:
+//! the evidence core `bewahr-core` ([`alg`], [`ers`], [`hashtree`], [`tsp`],
+//! [`signature`], [`verify`]: no I/O, time as a parameter), the network edge
+//! `bewahr-net` ([`tsp::client`], [`signature::fetch`]), the development TSA
+//! `bewahr-devtsa` ([`tsp::devtsa`]) and the archive service `bewahr-server`.
+
+pub use bewahr_core::{alg, ers, fuzzing, hashtree, verify};
+
+/// RFC 3161 time-stamps (`bewahr_core::tsp`), with the HTTP client and the
+/// development TSA when built with the `net` feature.
+pub mod tsp {
+    pub use bewahr_core::tsp::*;
+    #[cfg(feature = "net")]
+    pub use bewahr_devtsa as devtsa;
+    #[cfg(feature = "net")]
+    pub use bewahr_net::tsa_client as client;
+}
+
+/// Signature and seal validation (`bewahr_core::signature`), with the
+/// OCSP/CRL fetcher when built with the `net` feature.
+pub mod signature {
+    pub use bewahr_core::signature::*;
+    #[cfg(feature = "net")]
+    pub use bewahr_net::fetch;
+}
+
+#[cfg(feature = "net")]
+pub use bewahr_durable as durable;
 
 #[cfg(feature = "server")]
-pub mod access;
-pub mod alg;
-#[cfg(feature = "server")]
-pub mod api;
-#[cfg(feature = "server")]
-pub mod audit;
-#[cfg(feature = "server")]
-pub mod catalog;
-#[cfg(feature = "server")]
-pub mod config;
-pub mod durable;
-pub mod ers;
-#[cfg(feature = "server")]
-pub mod evidence;
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod hashtree;
-#[cfg(feature = "server")]
-pub mod ingest;
-#[cfg(feature = "server")]
-pub mod renewal;
-#[cfg(feature = "server")]
-pub mod seal;
-#[cfg(feature = "server")]
-pub mod server;
-pub mod signature;
-#[cfg(feature = "server")]
-pub mod store;
-#[cfg(feature = "server")]
-pub mod tls;
-pub mod tsp;
-#[cfg(feature = "server")]
-pub mod validation;
-pub mod verify;
+pub use bewahr_server::{
+    access, api, audit, catalog, config, evidence, ingest, renewal, seal, server, store,
+    supervisor, tls, validation,
+};

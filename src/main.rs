@@ -34,6 +34,7 @@ enum Command {
     Renew(cli::renew::RenewArgs),
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
     Verify(cli::verify::VerifyArgs),
+    #[cfg(feature = "net")]
     /// Time-stamp files together (one hash tree, one time-stamp) and write an evidence record per file.
     Stamp(cli::stamp::StampArgs),
 }
@@ -59,6 +60,7 @@ fn main() {
         #[cfg(feature = "server")]
         Command::Token(args) => cli::access::token(args),
         Command::Verify(args) => cli::verify::run(args),
+        #[cfg(feature = "net")]
         Command::Stamp(args) => cli::stamp::run(args),
     };
     std::process::exit(code);

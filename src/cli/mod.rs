@@ -6,6 +6,7 @@ pub mod access;
 pub mod renew;
 #[cfg(feature = "server")]
 pub mod serve;
+#[cfg(feature = "net")]
 pub mod stamp;
 pub mod verify;
 

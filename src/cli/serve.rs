@@ -59,10 +59,7 @@ pub fn run(args: ServeArgs) -> i32 {
         tracing::info!(%addr, data_dir = %cfg.server.data_dir.display(), catalog = ?archive.state.catalog.backend(), "bewahr is listening");
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("bewahr listening on {scheme}://{addr}");
-        let app = bewahr::api::app(archive.state.clone()).layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(cfg.server.request_timeout_secs),
-        ));
+        let app = bewahr::api::app(archive.state.clone());
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]
@@ -74,12 +71,22 @@ pub fn run(args: ServeArgs) -> i32 {
             let _ = ctrl_c.await;
             tracing::info!("shutting down");
         };
-        let header_timeout = Duration::from_secs(cfg.server.header_timeout_secs);
-        let served = bewahr::tls::serve(listener, app, tls, header_timeout, shutdown).await;
+        let deadline = Duration::from_secs(cfg.server.shutdown_deadline_secs);
+        let opts = bewahr::tls::ServeOptions {
+            header_timeout: Duration::from_secs(cfg.server.header_timeout_secs),
+            max_connections: cfg.server.max_connections,
+            idle_timeout: Duration::from_secs(cfg.server.idle_timeout_secs),
+            drain_deadline: deadline,
+        };
+        let served = bewahr::tls::serve(listener, app, tls, opts, shutdown).await;
+        // the connections are drained; now the workers (the writer commits what it holds)
+        let report = archive.shutdown(deadline).await;
         if let Err(e) = served {
             return fail(e);
         }
-        drop(archive);
+        if report.iter().any(|w| w.state == bewahr::supervisor::WorkerState::Abandoned) {
+            eprintln!("bewahr serve: some workers did not stop in time (recovered at the next start)");
+        }
         0
     })
 }

@@ -777,7 +777,8 @@ async fn deletion_keeps_to_retention_and_legal_hold_and_every_other_record_valid
     .await;
     assert_eq!(st, StatusCode::OK, "{b}");
     assert_eq!(b["before_retention"], true);
-    assert_eq!(b["contents_removed"], 1);
+    // the answer does not say whether the content went (another tenant may hold it)
+    assert!(b.get("contents_removed").is_none(), "{b}");
     // a legal hold blocks any deletion
     let hold = |body: &'static str| {
         let a = &a;
@@ -816,8 +817,9 @@ async fn deletion_keeps_to_retention_and_legal_hold_and_every_other_record_valid
     let (st, b) = del(free.clone(), "", adm.clone()).await;
     assert_eq!(st, StatusCode::OK, "{b}");
     // identical content stays while another object refers to it
-    let (_, b) = del(twin1.clone(), "", adm.clone()).await;
-    assert_eq!(b["contents_removed"], 0, "{b}");
+    let (st, b) = del(twin1.clone(), "", adm.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b.get("contents_removed").is_none(), "no oracle: {b}");
     let (st, _, body) = send(
         &a.raw,
         req(

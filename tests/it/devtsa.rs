@@ -5,7 +5,7 @@ use bewahr::alg::DigestAlgorithm;
 use bewahr::ers::record_for_leaf;
 use bewahr::hashtree::HashTree;
 use bewahr::tsp::devtsa::DevTsa;
-use bewahr::tsp::{check_response, ResponseError, TsaRequest};
+use bewahr::tsp::{check_response, ResponseError};
 use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 use der::EncodePem;
 use time::OffsetDateTime;
@@ -63,9 +63,9 @@ fn a_single_object_record_verifies() {
 fn responses_are_checked_against_their_request() {
     let tsa = tsa();
     let now = OffsetDateTime::now_utc();
-    let a = TsaRequest::new(DigestAlgorithm::Sha256, vec![1; 32], None);
-    let b = TsaRequest::new(DigestAlgorithm::Sha256, vec![1; 32], None);
-    let c = TsaRequest::new(DigestAlgorithm::Sha256, vec![2; 32], None);
+    let a = bewahr::tsp::client::new_request(DigestAlgorithm::Sha256, vec![1; 32], None);
+    let b = bewahr::tsp::client::new_request(DigestAlgorithm::Sha256, vec![1; 32], None);
+    let c = bewahr::tsp::client::new_request(DigestAlgorithm::Sha256, vec![2; 32], None);
     let resp_a = tsa.respond(&a.to_der(), now);
     assert!(check_response(&a, &resp_a, &tsa.certificates()[1..]).is_ok());
     assert!(matches!(
@@ -79,7 +79,7 @@ fn responses_are_checked_against_their_request() {
         Err(ResponseError::ImprintMismatch { .. })
     ));
     // a policy the TSA does not have is refused by the TSA
-    let p = TsaRequest::new(
+    let p = bewahr::tsp::client::new_request(
         DigestAlgorithm::Sha256,
         vec![1; 32],
         Some(const_oid::ObjectIdentifier::new_unwrap("1.2.3.4")),
@@ -119,7 +119,7 @@ fn openssl_ts_verifies_dev_tsa_tokens() {
     let tsa = tsa();
     let dir = tempdir();
     let data = b"ein versiegelter Bescheid";
-    let req = TsaRequest::new(
+    let req = bewahr::tsp::client::new_request(
         DigestAlgorithm::Sha256,
         DigestAlgorithm::Sha256.digest(data),
         None,

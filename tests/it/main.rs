@@ -12,6 +12,7 @@ mod cli;
 mod devtsa;
 mod field;
 mod fuzzing;
+mod hardening;
 mod kill;
 mod openssl;
 mod renewal;

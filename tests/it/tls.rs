@@ -75,7 +75,10 @@ async fn tls_with_tokens_or_client_certificates() {
         l,
         a.raw.clone(),
         Some(cfg),
-        std::time::Duration::from_secs(5),
+        bewahr::tls::ServeOptions {
+            header_timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
         std::future::pending(),
     ));
 
@@ -122,7 +125,13 @@ async fn tls_with_tokens_or_client_certificates() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // a certificate from an unknown CA, or nothing at all: 401
-    for c in [client(&pki, Some("stranger.pem")), client(&pki, None)] {
+    // a certificate of the right CA that is not for client authentication
+    // (no id-kp-clientAuth), one of another CA, and none at all
+    for c in [
+        client(&pki, Some("mailonly.pem")),
+        client(&pki, Some("stranger.pem")),
+        client(&pki, None),
+    ] {
         let r = c
             .get(format!("{base}/v1/objects/{}", ids[0]))
             .send()
@@ -168,7 +177,10 @@ async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
         l,
         a.raw.clone(),
         None,
-        std::time::Duration::from_millis(500),
+        bewahr::tls::ServeOptions {
+            header_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        },
         std::future::pending(),
     ));
     // a well-behaved client is served

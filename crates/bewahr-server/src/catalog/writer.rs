@@ -1,0 +1,724 @@
+//! The catalog's one writer: group commit of submissions, and the sealer's
+//! reads and writes, serialised.
+
+use sqlx::{AnyConnection, Connection, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Accepted, Backend, Batch, Catalog, CatalogError, NewVersion, Pending};
+use crate::store::Store;
+
+/// Why a write did not happen (nothing of it was recorded).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("unknown archive object {0}")]
+    UnknownAoid(String),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("the catalog writer has stopped")]
+    Stopped,
+    /// The transaction failed and was rolled back (the cause is logged).
+    #[error("catalog commit failed: {0}")]
+    Commit(String),
+    #[error("sealing: {0}")]
+    Inconsistent(String),
+    /// A deletion the rules refuse (legal hold, retention, pending versions).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A deletion to carry out (TR-ESOR ArchiveDeletion).
+#[derive(Clone, Debug)]
+pub struct Deletion {
+    pub aoid: String,
+    pub reason: Option<String>,
+    pub requestor: Option<String>,
+    /// Who asked (a token id).
+    pub by: String,
+    pub at_ms: i64,
+    /// Today, YYYY-MM-DD: versions retained beyond it need a reason and a requestor.
+    pub today: String,
+}
+
+/// What a deletion removed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    pub aoid: String,
+    pub versions: i64,
+    /// Stored documents removed (identical content of other objects stays).
+    /// For the log and metrics only: in the answer it would tell a tenant
+    /// whether another holds identical content.
+    #[serde(skip)]
+    pub contents_removed: i64,
+    /// Whether it was deleted before its retention date (with a reason).
+    pub before_retention: bool,
+}
+
+enum Op {
+    Ingest(NewVersion, oneshot::Sender<Result<Accepted, WriteError>>),
+    Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
+    Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
+    Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
+    Audit(Vec<crate::audit::Entry>, AuditReply),
+}
+
+type AuditReply = oneshot::Sender<Result<(i64, [u8; 32]), WriteError>>;
+
+/// Handle to the writer task.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Op>,
+}
+
+/// Most submissions committed in one transaction.
+const GROUP: usize = 2048;
+
+impl Writer {
+    /// Starts the writer task under `sup`; it ends once every handle is
+    /// dropped and what was queued is committed.
+    pub fn start(catalog: Catalog, store: Store, sup: &crate::supervisor::Supervisor) -> Self {
+        let (tx, rx) = mpsc::channel(GROUP * 4);
+        sup.spawn("catalog-writer", run(catalog, store, rx));
+        Writer { tx }
+    }
+
+    /// Records a version; durable (content and entry) when it returns `Ok`.
+    pub async fn ingest(&self, v: NewVersion) -> Result<Accepted, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Ingest(v, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// The oldest pending versions, in seq order.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<Pending>, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Pending(limit, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Deletes an archive object: refused under legal hold, while a version
+    /// is pending, or before its retention date without reason and requestor.
+    /// Serialised with submissions, so content is never removed under a
+    /// submission that deduplicated against it.
+    pub async fn delete(&self, d: Deletion) -> Result<Deleted, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Delete(d, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Appends entries to the audit trail, in the transaction of the next
+    /// group of submissions (or on its own if none is waiting); returns the
+    /// new head of the chain, committed (durably) when it returns `Ok`.
+    pub async fn audit(
+        &self,
+        entries: Vec<crate::audit::Entry>,
+    ) -> Result<(i64, [u8; 32]), WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Audit(entries, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// Records a sealed batch over the pending range `first_seq..=last_seq`.
+    pub async fn seal(&self, b: Batch) -> Result<(), WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Seal(b, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
+    // the group commits' own connection: on SQLite its page cache stays
+    // warm (no other connection writes through it); taken again after an error
+    let mut conn: Option<AnyConnection> = None;
+    let mut queue: Vec<Op> = Vec::with_capacity(GROUP);
+    while let Some(first) = rx.recv().await {
+        queue.push(first);
+        while queue.len() < GROUP {
+            match rx.try_recv() {
+                Ok(op) => queue.push(op),
+                Err(_) => break,
+            }
+        }
+        // this round's audit entries join the first group commit of it
+        let mut audit: Vec<(Vec<crate::audit::Entry>, AuditReply)> = Vec::new();
+        let mut rest = Vec::with_capacity(queue.len());
+        for op in queue.drain(..) {
+            match op {
+                Op::Audit(e, r) => audit.push((e, r)),
+                op => rest.push(op),
+            }
+        }
+        let mut ops = rest.into_iter().peekable();
+        while let Some(op) = ops.next() {
+            match op {
+                Op::Ingest(v, reply) => {
+                    let mut group = vec![(v, reply)];
+                    while let Some(Op::Ingest(..)) = ops.peek() {
+                        if let Some(Op::Ingest(v, r)) = ops.next() {
+                            group.push((v, r));
+                        }
+                    }
+                    ingest_group(&catalog, &store, &mut conn, group, &mut audit).await;
+                }
+                Op::Pending(limit, reply) => {
+                    let _ = reply.send(pending(&catalog, limit).await);
+                }
+                Op::Seal(b, reply) => {
+                    let _ = reply.send(seal(&catalog, b).await);
+                }
+                Op::Delete(d, reply) => {
+                    let _ = reply.send(delete(&catalog, &store, d).await);
+                }
+                Op::Audit(..) => unreachable!("taken out above"),
+            }
+        }
+        if !audit.is_empty() {
+            append_audit(&catalog, std::mem::take(&mut audit)).await;
+        }
+    }
+}
+
+/// Appends audit entries in a transaction of their own.
+async fn append_audit(catalog: &Catalog, audit: Vec<(Vec<crate::audit::Entry>, AuditReply)>) {
+    let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
+    let r = crate::audit::append(catalog, &entries)
+        .await
+        .map_err(|e| e.to_string());
+    for (_, reply) in audit {
+        let _ = reply.send(r.clone().map_err(WriteError::Commit));
+    }
+}
+
+type Reply = oneshot::Sender<Result<Accepted, WriteError>>;
+
+/// One transaction: the versions (multi-row) and the audit entries.
+async fn commit_group(
+    catalog: &Catalog,
+    conn: &mut Option<AnyConnection>,
+    versions: &[NewVersion],
+    entries: &[crate::audit::Entry],
+) -> Result<(Vec<Result<Accepted, WriteError>>, Option<(i64, [u8; 32])>), CatalogError> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(catalog.pool().acquire().await?.detach()),
+    };
+    let result = async {
+        let mut tx = c.begin().await?;
+        let out = insert_all(&mut tx, catalog.backend(), versions).await?;
+        let head = match entries.is_empty() {
+            true => None,
+            false => Some(crate::audit::append_in(&mut tx, catalog.backend(), entries).await?),
+        };
+        tx.commit().await?;
+        Ok((out, head))
+    }
+    .await;
+    if result.is_err() {
+        *conn = None; // a fresh one next time
+    }
+    result
+}
+
+/// Records a group of submissions in one transaction, with `audit` (taken
+/// only if that transaction commits).
+async fn ingest_group(
+    catalog: &Catalog,
+    store: &Store,
+    conn: &mut Option<AnyConnection>,
+    group: Vec<(NewVersion, Reply)>,
+    audit: &mut Vec<(Vec<crate::audit::Entry>, AuditReply)>,
+) {
+    // content first: one fsync makes every upload of the group durable
+    let s = store.clone();
+    let digests: Vec<[u8; 32]> = group.iter().map(|(v, _)| v.sha256).collect();
+    let present = match tokio::task::spawn_blocking(move || {
+        s.sync()?;
+        digests
+            .iter()
+            .map(|d| s.has(d))
+            .collect::<Result<Vec<bool>, _>>()
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            for (_, r) in group {
+                let _ = r.send(Err(WriteError::Store(e.clone())));
+            }
+            return;
+        }
+    };
+    // a deletion (serialised before us) may have removed content a
+    // submission deduplicated against: that submission must be sent again
+    let mut kept = Vec::with_capacity(group.len());
+    for ((v, r), ok) in group.into_iter().zip(present) {
+        if ok {
+            kept.push((v, r));
+        } else {
+            let _ = r.send(Err(WriteError::Store(
+                "the content was deleted while this submission was uploaded; send it again".into(),
+            )));
+        }
+    }
+    let group = kept;
+    if group.is_empty() {
+        return;
+    }
+    let (versions, replies): (Vec<NewVersion>, Vec<Reply>) = group.into_iter().unzip();
+    let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
+    let mut result = commit_group(catalog, conn, &versions, &entries).await;
+    if result.is_err() && !audit.is_empty() {
+        // the submissions must not fail for the audit trail's sake: alone again
+        result = commit_group(catalog, conn, &versions, &[]).await;
+    }
+    match result {
+        Ok((results, head)) => {
+            if let Some(head) = head {
+                for (_, reply) in audit.drain(..) {
+                    let _ = reply.send(Ok(head));
+                }
+            }
+            for (reply, res) in replies.into_iter().zip(results) {
+                let _ = reply.send(res);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, submissions = versions.len(), "catalog commit failed; nothing of the group was recorded");
+            let msg = e.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(WriteError::Commit(msg.clone())));
+            }
+        }
+    }
+}
+
+fn new_aoid() -> String {
+    let mut b = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("randomness");
+    b[6] = (b[6] & 0x0f) | 0x40; // UUID version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Row counts of the multi-row statements: few distinct statements, so
+/// each stays in the connection's prepared-statement cache.
+const ROWS: [usize; 4] = [256, 32, 4, 1];
+
+/// `(?, ?, ..), (..)` (SQLite) or `($1, $2, ..), (..)` (PostgreSQL): `rows`
+/// tuples of `cols` parameters. SQLite gets nameless `?`: sqlx looks up the
+/// name of every numbered parameter, and SQLite finds a name by a linear
+/// search, which made binding a statement of thousands quadratic.
+pub(crate) fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Splits `rows` into the parts of one multi-row statement each, of the
+/// sizes in [`ROWS`] (largest first).
+pub(crate) fn statement_parts<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = ROWS.into_iter().find(|&n| n <= rows.len())?;
+        let (part, rest) = rows.split_at(n);
+        rows = rest;
+        Some(part)
+    })
+}
+
+/// Records every version of a group in one transaction, with multi-row
+/// statements; per version its [`Accepted`], or why it was refused (an
+/// unknown AOID refuses that version only).
+async fn insert_all(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    group: &[NewVersion],
+) -> Result<Vec<Result<Accepted, WriteError>>, CatalogError> {
+    // 1. the AOID and version number of each
+    let mut out: Vec<Result<Accepted, WriteError>> = Vec::with_capacity(group.len());
+    let mut created: Vec<usize> = Vec::new();
+    for (i, v) in group.iter().enumerate() {
+        match &v.aoid {
+            None => {
+                created.push(i);
+                out.push(Ok(Accepted {
+                    aoid: new_aoid(),
+                    version: 1,
+                    seq: 0,
+                }));
+            }
+            Some(aoid) => {
+                let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 RETURNING latest_version")
+                    .bind(aoid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                out.push(match row {
+                    Some(r) => Ok(Accepted {
+                        aoid: aoid.clone(),
+                        version: r.try_get(0)?,
+                        seq: 0,
+                    }),
+                    None => Err(WriteError::UnknownAoid(aoid.clone())),
+                });
+            }
+        }
+    }
+    // 2. the new archive objects
+    for part in statement_parts(&created) {
+        let sql = format!(
+            "INSERT INTO objects (aoid, created_at, latest_version, tenant) VALUES {}",
+            placeholders(backend, part.len(), 4)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in part {
+            let a = out[i].as_ref().expect("a new object");
+            q = q
+                .bind(a.aoid.clone())
+                .bind(group[i].submitted_at_ms)
+                .bind(1i64)
+                .bind(group[i].tenant.clone());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // 3. the versions; their seq comes back by (aoid, version)
+    let ok: Vec<usize> = (0..group.len()).filter(|&i| out[i].is_ok()).collect();
+    let mut index: std::collections::HashMap<(String, i64), usize> = ok
+        .iter()
+        .map(|&i| {
+            let a = out[i].as_ref().expect("ok");
+            ((a.aoid.clone(), a.version), i)
+        })
+        .collect();
+    for part in statement_parts(&ok) {
+        let sql = format!(
+            "INSERT INTO versions (aoid, version, submitted_at, system, file_ref, title, retention_until, media_type, meta, size, sha256, members, salt, stored_members) \
+             VALUES {} RETURNING seq, aoid, version",
+            placeholders(backend, part.len(), 14)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for &i in part {
+            let (v, a) = (&group[i], out[i].as_ref().expect("ok"));
+            let meta = serde_json::to_string(&v.metadata.meta).unwrap_or_else(|_| "{}".into());
+            q = q
+                .bind(a.aoid.clone())
+                .bind(a.version)
+                .bind(v.submitted_at_ms)
+                .bind(v.metadata.system.clone())
+                .bind(v.metadata.file_ref.clone())
+                .bind(v.metadata.title.clone())
+                .bind(v.metadata.retention_until.clone())
+                .bind(v.media_type.clone())
+                .bind(meta)
+                .bind(v.size as i64)
+                .bind(v.sha256.to_vec())
+                .bind(v.members.concat())
+                .bind(v.salt.clone())
+                .bind((!v.stored_members.is_empty()).then(|| v.stored_members.concat()));
+        }
+        for r in q.fetch_all(&mut *tx).await? {
+            let (seq, aoid, version): (i64, String, i64) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let i = index.remove(&(aoid, version)).ok_or_else(|| {
+                CatalogError::Corrupt(format!(
+                    "an insert returned seq {seq} for a version not in it"
+                ))
+            })?;
+            if let Ok(a) = &mut out[i] {
+                a.seq = seq;
+            }
+        }
+    }
+    if !index.is_empty() {
+        return Err(CatalogError::Corrupt(format!(
+            "{} inserted versions returned no seq",
+            index.len()
+        )));
+    }
+    // 4. validation summaries (signed documents only)
+    for (i, v) in group.iter().enumerate() {
+        let (Some(val), Ok(a)) = (&v.validation, &out[i]) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO validations (seq, format, indication, sub_indication, summary, validated_at, decision, signature_sha256, data_sha256, report_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(a.seq)
+        .bind(&val.format)
+        .bind(&val.indication)
+        .bind(val.sub_indication.clone())
+        .bind(&val.summary)
+        .bind(val.validated_at_ms)
+        .bind(&val.decision)
+        .bind(val.signature_sha256.map(|s| s.to_vec()))
+        .bind(val.data_sha256.to_vec())
+        .bind(val.report_sha256.to_vec())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(out)
+}
+
+async fn pending(catalog: &Catalog, limit: usize) -> Result<Vec<Pending>, WriteError> {
+    let rows = sqlx::query(
+        "SELECT seq, members FROM versions WHERE batch_id IS NULL ORDER BY seq LIMIT $1",
+    )
+    .bind(limit as i64)
+    .fetch_all(catalog.pool())
+    .await
+    .map_err(CatalogError::from)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pending {
+                seq: r.try_get(0).map_err(CatalogError::from)?,
+                members: r.try_get(1).map_err(CatalogError::from)?,
+            })
+        })
+        .collect()
+}
+
+async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
+    let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
+    sqlx::query(
+        "INSERT INTO batches (id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(b.id)
+    .bind(b.sealed_at_ms)
+    .bind(&b.digest_algorithm)
+    .bind(b.leaves)
+    .bind(b.first_seq)
+    .bind(b.last_seq)
+    .bind(&b.root)
+    .bind(&b.tsa)
+    .bind(b.gen_time_ms)
+    .bind(&b.token)
+    .execute(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?;
+    let done = sqlx::query(
+        "UPDATE versions SET batch_id = $1 WHERE batch_id IS NULL AND seq >= $2 AND seq <= $3",
+    )
+    .bind(b.id)
+    .bind(b.first_seq)
+    .bind(b.last_seq)
+    .execute(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?
+    .rows_affected();
+    let mut versions = b.leaves as u64;
+    if let Some((seq, head)) = &b.audit_head {
+        versions -= 1;
+        sqlx::query("INSERT INTO audit_seals (batch_id, audit_seq, head) VALUES ($1, $2, $3)")
+            .bind(b.id)
+            .bind(*seq)
+            .bind(head.to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::from)?;
+    }
+    if done != versions {
+        // rolled back on drop: the batch stays pending
+        return Err(WriteError::Inconsistent(format!(
+            "batch {} covers {} versions but {} were pending in its range",
+            b.id, versions, done
+        )));
+    }
+    tx.commit().await.map_err(CatalogError::from)?;
+    Ok(())
+}
+
+async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted, WriteError> {
+    let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
+    // the write first: it takes SQLite's write lock; the checks below run under it
+    let n =
+        sqlx::query("UPDATE objects SET deleted_at = $1 WHERE aoid = $2 AND deleted_at IS NULL")
+            .bind(d.at_ms)
+            .bind(&d.aoid)
+            .execute(&mut *tx)
+            .await
+            .map_err(CatalogError::from)?
+            .rows_affected();
+    if n == 0 {
+        return Err(WriteError::UnknownAoid(d.aoid));
+    }
+    let obj = sqlx::query("SELECT legal_hold FROM objects WHERE aoid = $1")
+        .bind(&d.aoid)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    let hold: Option<String> = obj.try_get(0).map_err(CatalogError::from)?;
+    if let Some(h) = hold {
+        return Err(WriteError::Refused(format!(
+            "the object is under legal hold ({h}); it cannot be deleted until the hold is lifted"
+        )));
+    }
+    let rows = sqlx::query(
+        "SELECT version, batch_id, retention_until, sha256, stored_members FROM versions WHERE aoid = $1 ORDER BY version",
+    )
+    .bind(&d.aoid)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?;
+    let mut retained: Option<String> = None;
+    let mut digests: Vec<Vec<u8>> = Vec::new();
+    // the preserved validation items (signature, validation data, report)
+    let mut preserved: Vec<[u8; 32]> = Vec::new();
+    for r in &rows {
+        preserved.extend(crate::catalog::split_digests(
+            r.try_get::<Option<Vec<u8>>, _>(4)
+                .map_err(CatalogError::from)?,
+        )?);
+        let version: i64 = r.try_get(0).map_err(CatalogError::from)?;
+        let batch: Option<i64> = r.try_get(1).map_err(CatalogError::from)?;
+        if batch.is_none() {
+            return Err(WriteError::Refused(format!(
+                "version {version} is pending; delete the object once its batch is sealed"
+            )));
+        }
+        let until: Option<String> = r.try_get(2).map_err(CatalogError::from)?;
+        if let Some(u) = until {
+            if u > d.today && retained.as_ref().is_none_or(|x| u > *x) {
+                retained = Some(u);
+            }
+        }
+        digests.push(r.try_get(3).map_err(CatalogError::from)?);
+    }
+    let has = |s: &Option<String>| s.as_ref().is_some_and(|x| !x.trim().is_empty());
+    if let Some(u) = &retained {
+        if !(has(&d.reason) && has(&d.requestor)) {
+            return Err(WriteError::Refused(format!(
+                "the object is to be retained until {u}: deleting it before then needs a reason and a requestor"
+            )));
+        }
+    }
+    let info = serde_json::json!({"reason": d.reason, "requestor": d.requestor, "by": d.by, "before_retention": retained});
+    sqlx::query("UPDATE objects SET deletion = $1 WHERE aoid = $2")
+        .bind(info.to_string())
+        .bind(&d.aoid)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    // the validation summary names the signer: it goes with the metadata
+    sqlx::query("UPDATE validations SET summary = '' WHERE seq IN (SELECT seq FROM versions WHERE aoid = $1)")
+        .bind(&d.aoid)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?;
+    // metadata and salt go; seq, batch and digest stay (other objects' trees hold the leaf hash)
+    sqlx::query(
+        "UPDATE versions SET deleted_at = $1, system = NULL, file_ref = NULL, title = NULL, meta = '{}', salt = NULL WHERE aoid = $2",
+    )
+    .bind(d.at_ms)
+    .bind(&d.aoid)
+    .execute(&mut *tx)
+    .await
+    .map_err(CatalogError::from)?;
+    tx.commit().await.map_err(CatalogError::from)?;
+    // content nobody else refers to, as a document or as a preserved validation
+    // item (a crash here leaves unreferenced content, never missing content)
+    let mut removed = 0;
+    let mut candidates: Vec<[u8; 32]> = digests
+        .iter()
+        .filter_map(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
+        .chain(preserved)
+        .collect();
+    candidates.sort();
+    candidates.dedup();
+    for sha in candidates {
+        let live: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
+             + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
+                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1))",
+        )
+        .bind(sha.to_vec())
+        .fetch_one(catalog.pool())
+        .await
+        .map_err(CatalogError::from)?
+        .try_get(0)
+        .map_err(CatalogError::from)?;
+        if live == 0 {
+            let s = store.clone();
+            let gone = tokio::task::spawn_blocking(move || s.delete_content(&sha))
+                .await
+                .map_err(|e| WriteError::Store(e.to_string()))?
+                .map_err(|e| WriteError::Store(e.to_string()))?;
+            removed += i64::from(gone);
+        }
+    }
+    Ok(Deleted {
+        aoid: d.aoid,
+        versions: rows.len() as i64,
+        contents_removed: removed,
+        before_retention: retained.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_cover_every_row_with_few_sizes() {
+        for n in 0..2100 {
+            let rows: Vec<usize> = (0..n).collect();
+            let parts: Vec<&[usize]> = statement_parts(&rows).collect();
+            assert_eq!(parts.concat(), rows);
+            assert!(parts.iter().all(|p| ROWS.contains(&p.len())));
+            // greedy: never more than 7 of a smaller size
+            assert!(parts.iter().filter(|p| p.len() < 256).count() <= 7 * 3);
+        }
+    }
+
+    #[test]
+    fn placeholders_per_backend() {
+        assert_eq!(placeholders(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(
+            placeholders(Backend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! Evidence on demand: the RFC 4998 record of an object version, built from
+//! the catalog's trees (their time-stamps and links) and the store's tree
+//! tiles. Nothing per object is pre-rendered.
+//!
+//! A version's record: chain 1 starts at the batch that sealed it and goes
+//! on through each time-stamp renewal tree that renewed its last tree
+//! (`renewed_by`); when a hash-tree renewal started a new chain
+//! (`rehashed_by` on the chain's first tree), the chain stops at
+//! `chain_end` and the next one starts at the renewal tree, as long as the
+//! version is one of its leaves.
+//!
+//! Invariant: the bytes of a record's ArchiveTimeStampSequence up to a
+//! hash-tree renewal never change (the renewal hashed them); so the
+//! encoding here must stay as it is, and a closed chain is never extended.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::catalog::{Catalog, CatalogError, Location, Tree, TreeKind};
+use crate::store::{Store, StoreError, StoredTree};
+use bewahr_core::alg::DigestAlgorithm;
+use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
+use bewahr_core::hashtree::assemble_reduced;
+
+/// Why no evidence record.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("no such archive object or version")]
+    NotFound,
+    #[error("the version is pending: its batch is not sealed yet")]
+    Pending { seq: i64 },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("evidence for seq {seq}: {detail}")]
+    Inconsistent { seq: i64, detail: String },
+}
+
+/// One archive time-stamp of a version's record: the tree, and the leaf key
+/// that leads into it (the version's seq, or the previous tree's id).
+#[derive(Clone)]
+pub struct Step {
+    pub tree: Arc<Tree>,
+    pub key: i64,
+}
+
+/// A version's archive time-stamps, chain by chain, before encoding.
+pub type ChainPlan = Vec<Vec<Step>>;
+
+/// A version's archive time-stamps, encoded.
+#[derive(Clone, Debug)]
+pub struct Chains {
+    /// The chains' digest algorithms, in order.
+    pub algorithms: Vec<DigestAlgorithm>,
+    /// The DER of each archive time-stamp, chain by chain.
+    pub chains: Vec<Vec<Vec<u8>>>,
+    /// The id of the last tree of the last chain.
+    pub last_tree: i64,
+}
+
+impl Chains {
+    /// The DER ArchiveTimeStampSequence.
+    pub fn sequence(&self) -> Vec<u8> {
+        encode_sequence(&self.chains)
+    }
+    /// The DER evidence record.
+    pub fn record(&self) -> Vec<u8> {
+        encode_record(&self.algorithms, &self.sequence())
+    }
+}
+
+/// Builds evidence records; keeps recently used trees (their time-stamps
+/// and links) in memory. Renewal calls [`Evidence::invalidate`] after it
+/// links trees.
+#[derive(Clone)]
+pub struct Evidence {
+    catalog: Catalog,
+    store: Store,
+    trees: Arc<Mutex<HashMap<i64, Arc<Tree>>>>,
+}
+
+const TREE_CACHE: usize = 4096;
+
+fn inconsistent(seq: i64, detail: impl Into<String>) -> EvidenceError {
+    EvidenceError::Inconsistent {
+        seq,
+        detail: detail.into(),
+    }
+}
+
+impl Evidence {
+    pub fn new(catalog: Catalog, store: Store) -> Self {
+        Evidence {
+            catalog,
+            store,
+            trees: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Forgets cached trees (their links changed).
+    pub fn invalidate(&self) {
+        if let Ok(mut m) = self.trees.lock() {
+            m.clear();
+        }
+    }
+
+    /// A tree, from the cache or the catalog.
+    pub async fn tree(&self, id: i64) -> Result<Arc<Tree>, EvidenceError> {
+        if let Some(t) = self.trees.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(t);
+        }
+        let t = Arc::new(
+            self.catalog
+                .tree(id)
+                .await?
+                .ok_or_else(|| inconsistent(id, "tree row missing"))?,
+        );
+        if let Ok(mut m) = self.trees.lock() {
+            if m.len() >= TREE_CACHE {
+                m.clear();
+            }
+            m.insert(id, t.clone());
+        }
+        Ok(t)
+    }
+
+    /// The trees of the chain that starts at `start`, for leaf `seq`.
+    async fn chain_from(&self, start: Arc<Tree>, seq: i64) -> Result<Vec<Step>, EvidenceError> {
+        let end = start.link.rehashed_by.and(start.link.chain_end);
+        let mut steps = vec![Step {
+            tree: start.clone(),
+            key: seq,
+        }];
+        let mut cur = start;
+        while Some(cur.link.id) != end {
+            let Some(next) = cur.link.renewed_by else {
+                break;
+            };
+            let t = self.tree(next).await?;
+            steps.push(Step {
+                tree: t.clone(),
+                key: cur.link.id,
+            });
+            cur = t;
+        }
+        if let Some(end) = end {
+            if cur.link.id != end {
+                return Err(inconsistent(
+                    seq,
+                    format!(
+                        "chain of tree {} does not reach its end {end}",
+                        steps[0].tree.link.id
+                    ),
+                ));
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Every chain that may hold `seq`, from the batch that sealed it.
+    pub async fn plan(&self, seq: i64, batch_id: i64) -> Result<ChainPlan, EvidenceError> {
+        let mut start = self.tree(batch_id).await?;
+        let mut plan = Vec::new();
+        loop {
+            plan.push(self.chain_from(start.clone(), seq).await?);
+            match start.link.rehashed_by {
+                Some(h) => start = self.tree(h).await?,
+                None => break,
+            }
+            if plan.len() > 64 {
+                return Err(inconsistent(seq, "more than 64 chains: a link loop?"));
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The DER evidence record of `aoid` at `version` (`None`: the latest).
+    pub async fn record(
+        &self,
+        aoid: &str,
+        version: Option<i64>,
+    ) -> Result<(Location, Vec<u8>), EvidenceError> {
+        let loc = self
+            .catalog
+            .locate(aoid, version)
+            .await?
+            .ok_or(EvidenceError::NotFound)?;
+        let batch_id = loc
+            .batch_id
+            .ok_or(EvidenceError::Pending { seq: loc.seq })?;
+        let plan = self.plan(loc.seq, batch_id).await?;
+        let store = self.store.clone();
+        let seq = loc.seq;
+        let members = loc.members.clone();
+        let der = tokio::task::spawn_blocking(move || {
+            build_chains(&store, seq, &members, &plan).map(|c| c.record())
+        })
+        .await
+        .map_err(|e| inconsistent(seq, e.to_string()))??;
+        Ok((loc, der))
+    }
+}
+
+/// Encodes the archive time-stamps of leaf `seq` (whose sealed data-object
+/// group is `members`) along `plan`. A chain started by a hash-tree renewal
+/// that left `seq` out ends the record there.
+pub fn build_chains(
+    store: &Store,
+    seq: i64,
+    members: &[u8],
+    plan: &ChainPlan,
+) -> Result<Chains, EvidenceError> {
+    let mut out = Chains {
+        algorithms: Vec::with_capacity(plan.len()),
+        chains: Vec::with_capacity(plan.len()),
+        last_tree: 0,
+    };
+    'chains: for (ci, chain) in plan.iter().enumerate() {
+        let mut encoded = Vec::with_capacity(chain.len());
+        let mut alg0 = None;
+        for (si, step) in chain.iter().enumerate() {
+            let t = &step.tree;
+            let alg = DigestAlgorithm::from_name(&t.link.digest_algorithm)
+                .map_err(|e| inconsistent(seq, e.to_string()))?;
+            alg0.get_or_insert(alg);
+            let w = alg.output_len();
+            let Some(idx) = store.leaf_index(t.link.id as u64, step.key)? else {
+                if ci > 0 && si == 0 && t.link.kind == TreeKind::Hashtree {
+                    break 'chains; // not rehashed (e.g. no content to rehash)
+                }
+                return Err(inconsistent(
+                    seq,
+                    format!(
+                        "key {} not in the leaf index of tree {}",
+                        step.key, t.link.id
+                    ),
+                ));
+            };
+            let stored = StoredTree {
+                batch: t.link.id as u64,
+                leaves: t.link.leaves as usize,
+                width: w,
+            };
+            let (leaf, siblings) = store.path(&stored, idx)?;
+            let group_bytes = match t.link.kind {
+                TreeKind::Initial => Some(members.to_vec()),
+                TreeKind::Hashtree => store.group(t.link.id as u64, seq)?,
+                TreeKind::Timestamp => None,
+            };
+            let group: Option<Vec<&[u8]>> = match &group_bytes {
+                Some(g) if g.len() > w && g.len() % w == 0 => Some(g.chunks(w).collect()),
+                _ => None,
+            };
+            let reduced = assemble_reduced(
+                &leaf,
+                group,
+                siblings.iter().map(|s| s.as_slice()).collect(),
+            );
+            encoded.push(encode_archive_time_stamp(alg, reduced.as_deref(), &t.token));
+            out.last_tree = t.link.id;
+        }
+        out.algorithms.push(alg0.expect("a chain has a tree"));
+        out.chains.push(encoded);
+    }
+    Ok(out)
+}

@@ -1,0 +1,340 @@
+//! Ingest: validating what a submitter sends, streaming the document into
+//! the store and recording the version (durably) in the catalog.
+
+use time::{Date, OffsetDateTime};
+
+use crate::catalog::{Accepted, Metadata, NewVersion, WriteError, Writer};
+use crate::seal::{Clock, Sealer};
+use crate::store::{Store, StoreError, Upload};
+use bewahr_core::alg::DigestAlgorithm;
+
+/// Why a submission was refused; nothing of it was recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("the document is empty")]
+    Empty,
+    #[error("the document is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("unknown archive object {0}")]
+    UnknownAoid(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Write(WriteError),
+    /// The submitting system's validation policy refused the signature.
+    #[error("{reason}")]
+    Refused {
+        reason: String,
+        report: Option<Box<bewahr_core::signature::ValidationReport>>,
+    },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> IngestError {
+    IngestError::Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+const MAX_TEXT: usize = 1024;
+const MAX_META: usize = 64;
+
+fn check_text(field: &str, v: &Option<String>) -> Result<(), IngestError> {
+    if let Some(s) = v {
+        if s.is_empty() || s.len() > MAX_TEXT {
+            return Err(invalid(field, format!("must be 1 to {MAX_TEXT} bytes")));
+        }
+        if s.chars().any(|c| c.is_control()) {
+            return Err(invalid(field, "must not contain control characters"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks metadata against the rules (and that the retention date is not before `today`).
+pub fn validate(m: &Metadata, today: Date) -> Result<(), IngestError> {
+    check_text("system", &m.system)?;
+    check_text("file_ref", &m.file_ref)?;
+    check_text("title", &m.title)?;
+    if let Some(r) = &m.retention_until {
+        let d = Date::parse(r, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| invalid("retention_until", format!("{r:?} is not a date YYYY-MM-DD")))?;
+        if d < today {
+            return Err(invalid(
+                "retention_until",
+                format!("{r} is in the past: the retention period is already over"),
+            ));
+        }
+    }
+    if m.meta.len() > MAX_META {
+        return Err(invalid("meta", format!("at most {MAX_META} pairs")));
+    }
+    for (k, v) in &m.meta {
+        if k.is_empty()
+            || k.len() > 64
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(invalid(
+                &format!("meta.{k}"),
+                "keys are 1 to 64 of A-Z a-z 0-9 _ . -",
+            ));
+        }
+        if v.len() > 4096 || v.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                &format!("meta.{k}"),
+                "values are at most 4096 bytes, without control characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Metadata from query parameters: `system`, `file_ref`, `title`,
+/// `retention_until`, and `meta.KEY=VALUE`.
+pub fn metadata_from_query(params: &[(String, String)]) -> Result<Metadata, IngestError> {
+    let mut m = Metadata::default();
+    for (k, v) in params {
+        let slot = match k.as_str() {
+            "system" => &mut m.system,
+            "file_ref" => &mut m.file_ref,
+            "title" => &mut m.title,
+            "retention_until" => &mut m.retention_until,
+            _ => {
+                if let Some(key) = k.strip_prefix("meta.") {
+                    if m.meta.insert(key.to_string(), v.clone()).is_some() {
+                        return Err(invalid(k, "given twice"));
+                    }
+                    continue;
+                }
+                return Err(invalid(
+                    k,
+                    "unknown parameter (system, file_ref, title, retention_until, meta.KEY)",
+                ));
+            }
+        };
+        if slot.replace(v.clone()).is_some() {
+            return Err(invalid(k, "given twice"));
+        }
+    }
+    Ok(m)
+}
+
+/// A version the archive accepted.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub accepted: Accepted,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    /// The signature validation, if the document was signed.
+    pub validation: Option<bewahr_core::signature::ValidationReport>,
+}
+
+/// The ingest pipeline.
+#[derive(Clone)]
+pub struct Ingest {
+    pub store: Store,
+    pub writer: Writer,
+    pub sealer: Sealer,
+    pub algorithm: DigestAlgorithm,
+    pub clock: Clock,
+    pub max_body: u64,
+    /// Signature and seal validation; `None`: documents are archived unexamined.
+    pub validator: Option<crate::validation::Validator>,
+}
+
+impl Ingest {
+    /// Starts streaming a document into the store.
+    pub fn begin(&self) -> Upload {
+        self.store.upload().with_digest(self.algorithm)
+    }
+
+    pub fn today(&self) -> Date {
+        (self.clock)().date()
+    }
+
+    /// Finishes the upload and records the version; durable when it returns `Ok`.
+    /// `signature` is a detached signature submitted beside the document.
+    pub async fn commit(
+        &self,
+        upload: Upload,
+        aoid: Option<String>,
+        tenant: Option<String>,
+        metadata: Metadata,
+        media_type: String,
+        signature: Option<Vec<u8>>,
+    ) -> Result<Receipt, IngestError> {
+        if upload.size() == 0 {
+            upload.abort();
+            return Err(IngestError::Empty);
+        }
+        if let Err(e) = validate(&metadata, self.today()) {
+            upload.abort();
+            return Err(e);
+        }
+        let examine = self.validator.as_ref().filter(|v| {
+            (signature.is_some() || crate::validation::may_be_signed(upload.head()))
+                && upload.size() <= v.max_document_bytes()
+        });
+        let inline = examine.and(upload.inline().map(|b| b.to_vec()));
+        let (stored, extra) = if upload.inline().is_some_and(|b| b.len() <= 64 << 10) {
+            // a small document: one small memtable write, not worth a thread hand-off
+            upload.finish()?
+        } else {
+            tokio::task::spawn_blocking(move || upload.finish())
+                .await
+                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+        };
+        // preserved items: SHA-256 (store key) and digest in the tree's algorithm
+        let mut stored_members: Vec<([u8; 32], Vec<u8>)> = vec![];
+        let mut validation = None;
+        let mut report = None;
+        if let Some(v) = &self.validator {
+            let outcome = match examine {
+                None => None,
+                Some(_) => {
+                    let doc = match inline {
+                        Some(d) => d,
+                        None => {
+                            let (store, sha) = (self.store.clone(), stored.sha256);
+                            tokio::task::spawn_blocking(move || store.read_all(&sha))
+                                .await
+                                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+                                .unwrap_or_default()
+                        }
+                    };
+                    v.validate(
+                        std::sync::Arc::new(doc),
+                        signature.clone().map(std::sync::Arc::new),
+                        (self.clock)(),
+                    )
+                    .await
+                }
+            };
+            if let crate::validation::Decision::Reject(reason) =
+                v.decide(outcome.as_ref(), metadata.system.as_deref())
+            {
+                // the content stays unreferenced (invisible) in the store; nothing is recorded
+                return Err(IngestError::Refused {
+                    reason,
+                    report: outcome.map(|o| Box::new(o.report)),
+                });
+            }
+            if let Some(o) = outcome {
+                let mut put = |bytes: &[u8]| -> Result<[u8; 32], IngestError> {
+                    let s = self.store.put_content(bytes)?;
+                    stored_members.push((s.sha256, self.algorithm.digest(bytes)));
+                    Ok(s.sha256)
+                };
+                let signature_sha256 = match &signature {
+                    Some(s) => Some(put(s)?),
+                    None => None,
+                };
+                let data_sha256 = put(&o.data_der)?;
+                let report_sha256 = put(&o.report_json)?;
+                validation = Some(Box::new(crate::catalog::ValidationRow {
+                    format: serde_json::to_value(o.report.format)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    indication: o
+                        .report
+                        .indication
+                        .map(|i| i.to_string())
+                        .unwrap_or_default(),
+                    sub_indication: o.report.sub_indication.map(|s| s.to_string()),
+                    summary: o.report.summary.clone(),
+                    validated_at_ms: ((self.clock)().unix_timestamp_nanos() / 1_000_000) as i64,
+                    decision: "accepted".into(),
+                    signature_sha256,
+                    data_sha256,
+                    report_sha256,
+                }));
+                report = Some(o.report);
+            }
+        }
+        let leaf = extra.unwrap_or_else(|| stored.sha256.to_vec());
+        // the salt keeps sibling hashes in shared trees from telling anything about this document
+        let mut salt = vec![0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(
+            |_| IngestError::Write(WriteError::Store("no randomness for the salt".into())),
+        )?;
+        let salt_hash = self.algorithm.digest(&salt);
+        let mut members = vec![leaf, salt_hash];
+        members.extend(stored_members.iter().map(|(_, h)| h.clone()));
+        let now: OffsetDateTime = (self.clock)();
+        let accepted = self
+            .writer
+            .ingest(NewVersion {
+                aoid,
+                tenant,
+                metadata,
+                media_type,
+                size: stored.size,
+                sha256: stored.sha256,
+                members,
+                salt: Some(salt),
+                stored_members: stored_members.iter().map(|(s, _)| *s).collect(),
+                validation,
+                submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+            })
+            .await
+            .map_err(|e| match e {
+                WriteError::UnknownAoid(a) => IngestError::UnknownAoid(a),
+                e => IngestError::Write(e),
+            })?;
+        self.sealer.submitted();
+        metrics::counter!("bewahr_objects_total").increment(1);
+        metrics::counter!("bewahr_bytes_total").increment(stored.size);
+        Ok(Receipt {
+            accepted,
+            sha256: stored.sha256,
+            size: stored.size,
+            validation: report,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn metadata_rules() {
+        let today = date!(2026 - 11 - 23);
+        let q = |pairs: &[(&str, &str)]| {
+            metadata_from_query(
+                &pairs
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let m = q(&[
+            ("file_ref", "AZ 1-2/3"),
+            ("retention_until", "2056-12-31"),
+            ("meta.kind", "Bescheid"),
+        ])
+        .unwrap();
+        assert!(validate(&m, today).is_ok());
+        assert_eq!(m.meta["kind"], "Bescheid");
+        assert!(q(&[("colour", "red")]).is_err());
+        assert!(q(&[("title", "a"), ("title", "b")]).is_err());
+        for bad in [
+            ("retention_until", "2020-01-01"),
+            ("retention_until", "31.12.2056"),
+            ("meta.a b", "x"),
+            ("title", ""),
+        ] {
+            let m = q(&[bad]);
+            assert!(
+                m.is_err() || validate(&m.unwrap(), today).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! bewahr's archive service: content store (RocksDB), catalog (sqlx over
+//! SQLite or PostgreSQL), ingest, batch sealing, evidence on demand,
+//! renewal, tenancy and the audit trail, and the HTTP interface.
+//!
+//! The evidence core is `bewahr-core`; the network edge (TSA client,
+//! OCSP/CRL fetching) `bewahr-net`; the development TSA `bewahr-devtsa`.
+
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod api;
+pub mod audit;
+pub mod catalog;
+pub mod config;
+pub mod evidence;
+pub mod ingest;
+pub mod renewal;
+pub mod seal;
+pub mod server;
+pub mod store;
+pub mod supervisor;
+pub mod tls;
+pub mod validation;

@@ -1,0 +1,558 @@
+//! Renewal (RFC 4998 section 5.2; TR-ESOR A4.7 time-stamp renewal, A4.8
+//! hash-tree renewal): planned from the algorithm catalogue and the TSA
+//! certificates, run by a scheduler under admin control.
+//!
+//! The scheduler is a worker with explicit states (`idle`, `running`,
+//! `backoff`, `paused`) that takes its clock as a parameter: every
+//! `check_interval` it computes the plan at the clock's time and queues a
+//! run for what is due; queued runs (the scheduler's and the admins') are
+//! executed one at a time, in order, and recorded in the catalog. A run
+//! left `running` by a crash is queued again at start and redone (see
+//! [`run`] for why that is safe).
+
+pub mod plan;
+pub mod run;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use x509_cert::Certificate;
+
+use crate::catalog::{Catalog, RunCounts, RunView};
+use crate::evidence::Evidence;
+use crate::seal::{Clock, Stamper};
+use crate::store::Store;
+use bewahr_core::alg::DigestAlgorithm;
+use bewahr_core::verify::AlgorithmPolicy;
+
+pub use plan::{Plan, PlanEntry};
+pub use run::{Outcome, RunError};
+
+/// A test's hook: returns true to make the run stop at that step, as if the process died there.
+pub type FaultHook = Arc<dyn Fn(&'static str) -> bool + Send + Sync>;
+
+/// How renewal is planned and run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Renew this long before an algorithm or certificate stops protecting.
+    pub margin: time::Duration,
+    /// How often the scheduler computes the plan.
+    pub check_interval: Duration,
+    /// Whether the scheduler queues due renewals by itself.
+    pub automatic: bool,
+    /// The algorithm of the new chains of hash-tree renewals the scheduler starts.
+    pub hash_algorithm: DigestAlgorithm,
+    /// Most versions per hash-tree renewal tree (memory is bounded by it).
+    pub max_leaves: usize,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// Time-stamp requests per tree before the run fails.
+    pub max_attempts: u32,
+    /// Threads that rehash content.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            margin: time::Duration::days(90),
+            check_interval: Duration::from_secs(3600),
+            automatic: true,
+            hash_algorithm: DigestAlgorithm::Sha512,
+            max_leaves: 100_000,
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            max_attempts: 5,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// The scheduler's state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerState {
+    #[default]
+    Idle,
+    Running,
+    /// Waiting to retry a TSA.
+    Backoff,
+    Paused,
+}
+
+/// What the scheduler is doing, for admins.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct SchedulerStatus {
+    pub state: SchedulerState,
+    pub paused: bool,
+    pub automatic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_run: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// What renewal works with.
+pub struct Ctx {
+    pub catalog: Catalog,
+    pub store: Store,
+    pub evidence: Evidence,
+    pub stamper: Stamper,
+    pub clock: Clock,
+    /// Certificates the archive's earlier time-stamps may chain to, besides
+    /// the stamper's (`renewal.trusted_certs`).
+    pub extra_trusted: Vec<Certificate>,
+    pub settings: Settings,
+    policy: RwLock<Arc<AlgorithmPolicy>>,
+    facts: Mutex<HashMap<i64, Result<plan::TokenFacts, String>>>,
+    fault: Option<FaultHook>,
+    status: Mutex<SchedulerStatus>,
+    audit: Option<crate::audit::Audit>,
+}
+
+impl Ctx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        catalog: Catalog,
+        store: Store,
+        evidence: Evidence,
+        stamper: Stamper,
+        clock: Clock,
+        extra_trusted: Vec<Certificate>,
+        policy: Arc<AlgorithmPolicy>,
+        settings: Settings,
+    ) -> Self {
+        Ctx {
+            catalog,
+            store,
+            evidence,
+            stamper,
+            clock,
+            extra_trusted,
+            status: Mutex::new(SchedulerStatus {
+                state: SchedulerState::Idle,
+                automatic: settings.automatic,
+                ..Default::default()
+            }),
+            settings,
+            policy: RwLock::new(policy),
+            facts: Mutex::new(HashMap::new()),
+            fault: None,
+            audit: None,
+        }
+    }
+
+    /// Records every run in the audit trail.
+    pub fn with_audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    async fn audit(&self, run: &RunView, result: &str, detail: String) {
+        if let Some(a) = &self.audit {
+            a.record(crate::audit::Entry {
+                at_ms: self.now_ms(),
+                actor: run.requested_by.clone(),
+                tenant: None,
+                action: format!("renewal {} ({})", run.kind, run.scope),
+                aoid: None,
+                result: result.to_string(),
+                detail,
+            })
+            .await;
+        }
+    }
+
+    /// Stops runs at the steps `hook` picks (tests).
+    pub fn with_fault(mut self, hook: FaultHook) -> Self {
+        self.fault = Some(hook);
+        self
+    }
+
+    /// Every certificate the archive's time-stamps may chain to: the
+    /// current and earlier TSAs', and `renewal.trusted_certs`.
+    pub fn trusted(&self) -> Vec<Certificate> {
+        let mut v = self.stamper.trust_anchors();
+        v.extend(self.extra_trusted.iter().cloned());
+        v
+    }
+
+    /// The algorithm catalogue in force.
+    pub fn policy(&self) -> Arc<AlgorithmPolicy> {
+        self.policy
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Replaces the algorithm catalogue (an admin retired an algorithm).
+    pub fn set_policy(&self, p: AlgorithmPolicy) {
+        if let Ok(mut w) = self.policy.write() {
+            *w = Arc::new(p);
+        }
+    }
+
+    fn set_state(&self, s: SchedulerState) {
+        if let Ok(mut st) = self.status.lock() {
+            st.state = s;
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        ((self.clock)().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
+    /// Executes queued run `run` to its end and records the result. A fault
+    /// (tests) leaves the run `running`, as a crash would.
+    pub async fn execute(&self, run: &RunView) -> Result<RunView, RunError> {
+        self.catalog.start_run(run.id, self.now_ms()).await?;
+        if let Ok(mut st) = self.status.lock() {
+            st.current_run = Some(run.id);
+            st.state = SchedulerState::Running;
+        }
+        tracing::info!(run = run.id, kind = %run.kind, scope = %run.scope, requested_by = %run.requested_by, "renewal started");
+        self.audit(run, "started", format!("run {}", run.id)).await;
+        let result = match run.kind.as_str() {
+            "timestamp" => self.run_timestamp(run).await,
+            "hashtree" => match run
+                .digest_algorithm
+                .as_deref()
+                .map(DigestAlgorithm::from_name)
+            {
+                Some(Ok(a)) => self.run_hashtree(run, a).await,
+                _ => Err(RunError::Invalid(format!(
+                    "hash-tree renewal needs a digest algorithm, got {:?}",
+                    run.digest_algorithm
+                ))),
+            },
+            other => Err(RunError::Invalid(format!("unknown renewal kind {other:?}"))),
+        };
+        if let Ok(mut st) = self.status.lock() {
+            st.current_run = None;
+            st.state = SchedulerState::Idle;
+        }
+        let (state, counts, errors) = match result {
+            Err(e @ RunError::Fault(_)) => return Err(e),
+            Ok(o) => ("done", o.counts, o.errors),
+            Err(e) => {
+                if let Ok(mut st) = self.status.lock() {
+                    st.last_error = Some(e.to_string());
+                }
+                // what was recorded before the error stays; the counts come from the catalog
+                let (mut before, mut errors) = match self.catalog.run(run.id).await? {
+                    Some(r) => (
+                        RunCounts {
+                            chains: r.chains,
+                            trees_renewed: r.trees_renewed,
+                            trees_written: r.trees_written,
+                            tsa_requests: r.tsa_requests,
+                            bytes_read: r.bytes_read,
+                        },
+                        r.errors,
+                    ),
+                    None => Default::default(),
+                };
+                if let RunError::Tsa { attempts, .. } = &e {
+                    before.tsa_requests += *attempts as i64; // the failed tree's requests
+                }
+                errors.push(e.to_string());
+                ("failed", before, errors)
+            }
+        };
+        self.catalog
+            .update_run(run.id, state, &counts, &errors, Some(self.now_ms()))
+            .await?;
+        metrics::counter!("bewahr_renewals_total", "kind" => run.kind.clone(), "state" => state)
+            .increment(1);
+        tracing::info!(
+            run = run.id,
+            state,
+            chains = counts.chains,
+            trees = counts.trees_written,
+            errors = errors.len(),
+            "renewal finished"
+        );
+        Ok(self.catalog.run(run.id).await?.expect("the run exists"))
+    }
+
+    /// Computes the plan and queues a run for each kind with something due
+    /// (unless one is queued or running already); returns the runs queued.
+    pub async fn check(&self) -> Result<Vec<i64>, RunError> {
+        let (plan, _) = self.plan().await?;
+        if let Ok(mut st) = self.status.lock() {
+            st.last_check = Some(plan.computed_at.clone());
+        }
+        for state in ["due", "blocked", "overdue"] {
+            let n: i64 = plan
+                .entries
+                .iter()
+                .filter(|e| e.state == state)
+                .map(|e| e.chains)
+                .sum();
+            metrics::gauge!("bewahr_renewal_chains", "state" => state).set(n as f64);
+        }
+        for e in plan
+            .entries
+            .iter()
+            .filter(|e| e.state == "overdue" || e.state == "blocked")
+        {
+            tracing::warn!(kind = %e.kind, state = %e.state, chains = e.chains, reason = %e.reason, "renewal cannot help these chains by itself");
+        }
+        // only what a run can still renew: overdue and blocked chains need an admin
+        let mut queued = Vec::new();
+        for kind in ["timestamp", "hashtree"] {
+            let due: Vec<&PlanEntry> = plan
+                .entries
+                .iter()
+                .filter(|e| e.kind == kind && e.state == "due")
+                .collect();
+            if due.is_empty() || self.catalog.open_run().await?.is_some() {
+                continue;
+            }
+            let reason = due
+                .iter()
+                .map(|e| format!("{} ({} chains)", e.reason, e.chains))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let alg = (kind == "hashtree").then(|| plan.hash_algorithm.clone());
+            let id = self
+                .catalog
+                .queue_run(
+                    kind,
+                    alg.as_deref(),
+                    "due",
+                    "scheduler",
+                    &reason,
+                    self.now_ms(),
+                )
+                .await?;
+            tracing::info!(run = id, kind, %reason, "renewal due: queued");
+            queued.push(id);
+        }
+        Ok(queued)
+    }
+}
+
+/// Handle to the scheduler.
+#[derive(Clone)]
+pub struct Renewer {
+    ctx: Arc<Ctx>,
+    wake: Arc<tokio::sync::Notify>,
+    paused: Arc<AtomicBool>,
+    check_now: Arc<AtomicBool>,
+}
+
+/// A request an admin cannot make, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("unknown renewal kind {0:?}: timestamp or hashtree")]
+    Kind(String),
+    #[error("hash-tree renewal needs digest_algorithm (e.g. sha512)")]
+    NoAlgorithm,
+    #[error("{0}")]
+    Algorithm(String),
+    #[error("{0}")]
+    Scope(String),
+    #[error("renewal run {0} is {1}; ask again when it has ended")]
+    Busy(i64, String),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+impl Renewer {
+    /// Starts the scheduler under `sup`; runs interrupted by a crash are queued again.
+    pub async fn start(
+        ctx: Ctx,
+        sup: &crate::supervisor::Supervisor,
+    ) -> Result<Self, crate::catalog::CatalogError> {
+        let requeued = ctx.catalog.requeue_interrupted_runs().await?;
+        if requeued > 0 {
+            tracing::warn!(
+                runs = requeued,
+                "renewal runs interrupted by a stop are queued again"
+            );
+        }
+        let r = Renewer {
+            ctx: Arc::new(ctx),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            paused: Arc::new(AtomicBool::new(false)),
+            check_now: Arc::new(AtomicBool::new(true)),
+        };
+        sup.spawn("renewal-scheduler", worker(r.clone(), sup.stop_signal()));
+        Ok(r)
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
+    }
+
+    /// The plan now.
+    pub async fn plan(&self) -> Result<Plan, RunError> {
+        Ok(self.ctx.plan().await?.0)
+    }
+
+    /// Queues a run requested by `who`; returns its id.
+    pub async fn request(
+        &self,
+        kind: &str,
+        digest_algorithm: Option<&str>,
+        scope: Option<&str>,
+        who: &str,
+    ) -> Result<i64, RequestError> {
+        let alg = match kind {
+            "timestamp" => None,
+            "hashtree" => {
+                let name = digest_algorithm.ok_or(RequestError::NoAlgorithm)?;
+                let a = DigestAlgorithm::from_name(name)
+                    .map_err(|e| RequestError::Algorithm(e.to_string()))?;
+                let policy = self.ctx.policy();
+                let now = (self.ctx.clock)();
+                if let Some(end) = policy.hash_unsuitable_before(a, now + self.ctx.settings.margin)
+                {
+                    return Err(RequestError::Algorithm(format!(
+                        "{a} is not suitable for new chains: the algorithm catalogue ends it at {}",
+                        bewahr_core::tsp::trust::rfc3339(end)
+                    )));
+                }
+                Some(a.name().to_string())
+            }
+            other => return Err(RequestError::Kind(other.to_string())),
+        };
+        let scope = scope.unwrap_or("all");
+        if scope != "all" && scope != "due" {
+            return Err(RequestError::Scope(format!(
+                "unknown scope {scope:?}: all or due"
+            )));
+        }
+        if let Some((id, state)) = self.ctx.catalog.open_run().await? {
+            return Err(RequestError::Busy(id, state));
+        }
+        let id = self
+            .ctx
+            .catalog
+            .queue_run(
+                kind,
+                alg.as_deref(),
+                scope,
+                who,
+                "requested",
+                self.ctx.now_ms(),
+            )
+            .await?;
+        tracing::info!(run = id, kind, requested_by = who, "renewal queued");
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Waits until run `id` is done or failed, or `timeout` passes.
+    pub async fn wait(&self, id: i64, timeout: Duration) -> Result<Option<RunView>, RunError> {
+        let end = tokio::time::Instant::now() + timeout;
+        loop {
+            let r = self.ctx.catalog.run(id).await?;
+            match &r {
+                Some(v) if v.state == "done" || v.state == "failed" => return Ok(r),
+                None => return Ok(None),
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= end {
+                return Ok(r);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Asks the scheduler to compute the plan now (e.g. after the clock moved).
+    pub fn check_now(&self) {
+        self.check_now.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+        tracing::info!("renewal scheduler paused");
+        self.wake.notify_one();
+    }
+
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+        tracing::info!("renewal scheduler resumed");
+        self.wake.notify_one();
+    }
+
+    pub fn status(&self) -> SchedulerStatus {
+        let mut s = self
+            .ctx
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        s.paused = self.paused.load(Ordering::SeqCst);
+        if s.paused && s.current_run.is_none() {
+            s.state = SchedulerState::Paused;
+        }
+        s
+    }
+}
+
+async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
+    let ctx = r.ctx.clone();
+    let mut next_check = tokio::time::Instant::now();
+    loop {
+        // between runs only: a run in progress is finished (or, past the
+        // shutdown deadline, cancelled and redone after the restart)
+        if stop.is_stopping() {
+            return;
+        }
+        if !r.paused.load(Ordering::SeqCst) {
+            match ctx.catalog.next_queued_run().await {
+                Ok(Some(run)) => {
+                    if let Err(e) = ctx.execute(&run).await {
+                        tracing::error!(run = run.id, error = %e, "renewal run stopped");
+                        if matches!(e, RunError::Fault(_)) {
+                            return; // tests: the "process" died here
+                        }
+                        tokio::time::sleep(ctx.settings.retry_min).await;
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "renewal: cannot read the queue");
+                    if let Ok(mut st) = ctx.status.lock() {
+                        st.last_error = Some(e.to_string());
+                    }
+                }
+            }
+            let forced = r.check_now.swap(false, Ordering::SeqCst);
+            if ctx.settings.automatic && (forced || tokio::time::Instant::now() >= next_check) {
+                next_check = tokio::time::Instant::now() + ctx.settings.check_interval;
+                match ctx.check().await {
+                    Ok(q) if !q.is_empty() => continue,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "renewal: planning failed");
+                        if let Ok(mut st) = ctx.status.lock() {
+                            st.last_error = Some(e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let wait = if ctx.settings.automatic && !r.paused.load(Ordering::SeqCst) {
+            next_check.saturating_duration_since(tokio::time::Instant::now())
+        } else {
+            ctx.settings.check_interval
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(wait.max(Duration::from_millis(10)), r.wake.notified()) => {}
+            _ = stop.stopped() => return,
+        }
+    }
+}
