@@ -391,7 +391,9 @@ async fn insert_all(
                 }));
             }
             Some(aoid) => {
-                let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 RETURNING latest_version")
+                // a deleted object takes no new version, even one whose handler checked
+                // ownership before the deletion was committed (the writer orders both)
+                let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 AND deleted_at IS NULL RETURNING latest_version")
                     .bind(aoid)
                     .fetch_optional(&mut *tx)
                     .await?;
