@@ -194,13 +194,14 @@ pub async fn start_with(
         Some(s) => s,
         None => stamper(cfg, &clock)?,
     };
-    // every new time-stamp carries its TSA's path and revocation data (RFC 4998 4.2)
+    // every new time-stamp carries its TSA's path and revocation data (RFC 4998 4.2);
+    // client certificates are checked through the same fetcher
     let tsa_fetcher = bewahr_net::fetch::Fetcher::new(
         Duration::from_millis(cfg.validation.fetch_timeout_ms),
         time::Duration::seconds(cfg.validation.revocation_max_age_secs),
     );
     let stamper = stamper.with_tsa_validation(
-        tsa_fetcher,
+        tsa_fetcher.clone(),
         cfg.evidence.profile == bewahr_core::verify::Profile::TrEsor,
     );
     let supervisor = crate::supervisor::Supervisor::new();
@@ -321,10 +322,8 @@ pub async fn start_with(
             cfg.server.rate_limit_burst,
         ),
         auth_guard,
-        client_cert_fetcher: bewahr_net::fetch::Fetcher::new(
-            Duration::from_millis(cfg.validation.fetch_timeout_ms),
-            time::Duration::seconds(cfg.validation.revocation_max_age_secs),
-        ),
+        // the same fetcher (and cache) as for the TSAs' revocation data
+        client_cert_fetcher: tsa_fetcher,
         http: crate::api::HttpPolicy {
             max_request_body: cfg.server.max_request_body_bytes,
             request_timeout: Duration::from_secs(cfg.server.request_timeout_secs),

@@ -177,11 +177,6 @@ impl Supervisor {
             .unwrap_or_default()
     }
 
-    /// Whether a worker is gone while the archive runs.
-    pub fn has_fault(&self) -> bool {
-        self.report().iter().any(|r| r.state.is_fault())
-    }
-
     /// Signals the stop and waits up to `deadline` for every worker to end;
     /// those still running then are cancelled (`abandoned`). Call it after
     /// the request handlers are gone (the writer ends when its last handle
@@ -243,7 +238,7 @@ mod tests {
         );
         assert_eq!(state("quits").state, WorkerState::Ended);
         assert_eq!(state("loop").state, WorkerState::Running);
-        assert!(sup.has_fault());
+        assert!(r.iter().any(|w| w.state.is_fault()));
         let end = sup.shutdown(Duration::from_millis(200)).await;
         let state = |n: &str| end.iter().find(|w| w.name == n).unwrap().state;
         assert_eq!(state("loop"), WorkerState::Stopped);

@@ -174,6 +174,14 @@ impl From<AccessError> for ApiError {
     }
 }
 
+/// The tenant a principal's administration is confined to (`None`: the operator, all).
+fn tenant_scope(p: &Principal) -> Option<&str> {
+    match p.role {
+        Role::Operator => None,
+        _ => p.tenant.as_deref(),
+    }
+}
+
 fn now_ms(state: &AppState) -> i64 {
     ((state.ingest.clock)().unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -314,10 +322,7 @@ pub async fn list_tokens(
     Extension(p): Extension<Principal>,
 ) -> Result<Json<Vec<crate::access::TokenView>>, ApiError> {
     require(&p, &[Role::Operator, Role::Admin])?;
-    let scope = match p.role {
-        Role::Operator => None,
-        _ => p.tenant.as_deref(),
-    };
+    let scope = tenant_scope(&p);
     Ok(Json(state.catalog.list_tokens(scope).await?))
 }
 
@@ -339,10 +344,7 @@ pub async fn revoke_token(
     Query(q): Query<RevokeQuery>,
 ) -> Result<Response, ApiError> {
     require(&p, &[Role::Operator, Role::Admin])?;
-    let scope = match p.role {
-        Role::Operator => None,
-        _ => p.tenant.as_deref(),
-    };
+    let scope = tenant_scope(&p);
     let now = now_ms(&state);
     state.catalog.revoke_token(&id, scope, now).await?;
     let mut also = Vec::new();

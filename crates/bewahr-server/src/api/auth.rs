@@ -188,11 +188,7 @@ impl AuthGuard {
     /// `per_minute` failures per address (0: no limit), `burst` at once;
     /// counts go to the audit trail every `interval`.
     pub fn new(per_minute: u32, burst: u32, interval: std::time::Duration) -> Self {
-        let limiter = std::num::NonZeroU32::new(per_minute).map(|n| {
-            let quota = governor::Quota::per_minute(n)
-                .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("at least 1"));
-            std::sync::Arc::new(governor::RateLimiter::keyed(quota))
-        });
+        let limiter = keyed_limiter(per_minute, burst, governor::Quota::per_minute);
         AuthGuard {
             limiter,
             blocked: moka::sync::Cache::builder()
@@ -220,8 +216,7 @@ impl AuthGuard {
     pub fn failed(&self, peer: Option<std::net::IpAddr>, reason: &str, now_ms: i64) -> Vec<Entry> {
         if let Some(l) = &self.limiter {
             if let Err(not_until) = l.check_key(&peer) {
-                use governor::clock::Clock;
-                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                let wait = wait_of(&not_until);
                 self.blocked.insert(
                     peer,
                     std::time::Instant::now() + wait.max(std::time::Duration::from_secs(1)),
@@ -301,42 +296,66 @@ impl AuthGuard {
         let mut out: Vec<Entry> = w
             .by_peer
             .into_iter()
-            .map(|(peer, c)| Entry {
-                at_ms: c.last_ms,
-                actor: "anonymous".into(),
-                tenant: None,
-                action: "authentication failed".into(),
-                aoid: None,
-                result: "401".into(),
-                detail: format!(
-                    "{} failed authentication{} from {} between {} and {}; last reason: {}",
-                    c.count,
-                    if c.count == 1 { "" } else { "s" },
-                    peer.map_or("an unknown address".to_string(), |p| p.to_string()),
-                    crate::catalog::rfc3339_ms(c.first_ms),
-                    crate::catalog::rfc3339_ms(c.last_ms),
-                    c.last_reason
-                ),
+            .map(|(peer, c)| {
+                failure_entry(
+                    c.last_ms,
+                    format!(
+                        "{} failed authentication{} from {} between {} and {}; last reason: {}",
+                        c.count,
+                        if c.count == 1 { "" } else { "s" },
+                        peer.map_or("an unknown address".to_string(), |p| p.to_string()),
+                        crate::catalog::rfc3339_ms(c.first_ms),
+                        crate::catalog::rfc3339_ms(c.last_ms),
+                        c.last_reason
+                    ),
+                )
             })
             .collect();
         if w.others > 0 {
-            out.push(Entry {
-                at_ms: now_ms,
-                actor: "anonymous".into(),
-                tenant: None,
-                action: "authentication failed".into(),
-                aoid: None,
-                result: "401".into(),
-                detail: format!(
+            out.push(failure_entry(
+                now_ms,
+                format!(
                     "{} failed authentications from more than {MAX_TRACKED} other addresses since {}",
                     w.others,
                     crate::catalog::rfc3339_ms(w.start_ms)
                 ),
-            });
+            ));
         }
         out.sort_by_key(|e| e.at_ms);
         out
     }
+}
+
+/// The audit entry of aggregated authentication failures.
+fn failure_entry(at_ms: i64, detail: String) -> Entry {
+    Entry {
+        at_ms,
+        actor: "anonymous".into(),
+        tenant: None,
+        action: "authentication failed".into(),
+        aoid: None,
+        result: "401".into(),
+        detail,
+    }
+}
+
+/// A keyed GCRA limiter of `n` per `period` with `burst` at once; `None` when `n` is 0.
+fn keyed_limiter<K: std::hash::Hash + Eq + Clone>(
+    n: u32,
+    burst: u32,
+    per: fn(std::num::NonZeroU32) -> governor::Quota,
+) -> Option<std::sync::Arc<governor::DefaultKeyedRateLimiter<K>>> {
+    std::num::NonZeroU32::new(n).map(|n| {
+        let quota =
+            per(n).allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("at least 1"));
+        std::sync::Arc::new(governor::RateLimiter::keyed(quota))
+    })
+}
+
+/// How long a refused key must wait, from now.
+fn wait_of(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> std::time::Duration {
+    use governor::clock::Clock;
+    not_until.wait_time_from(governor::clock::DefaultClock::default().now())
 }
 
 /// Recently checked tokens, so that a busy client does not cost a catalog
@@ -395,11 +414,7 @@ impl RateLimits {
     /// `per_second` 0 turns the limits off.
     pub fn new(per_second: u32, burst: u32) -> Self {
         RateLimits {
-            limiter: std::num::NonZeroU32::new(per_second).map(|n| {
-                let quota = governor::Quota::per_second(n)
-                    .allow_burst(std::num::NonZeroU32::new(burst.max(1)).expect("at least 1"));
-                std::sync::Arc::new(governor::RateLimiter::keyed(quota))
-            }),
+            limiter: keyed_limiter(per_second, burst, governor::Quota::per_second),
         }
     }
 
@@ -411,14 +426,8 @@ impl RateLimits {
         if l.len() > 100_000 {
             l.retain_recent(); // bounded memory: forget tokens whose buckets are full again
         }
-        l.check_key(&token.to_string()).map_err(|not_until| {
-            use governor::clock::Clock;
-            not_until
-                .wait_time_from(governor::clock::DefaultClock::default().now())
-                .as_secs_f64()
-                .ceil()
-                .max(1.0) as u64
-        })
+        l.check_key(&token.to_string())
+            .map_err(|not_until| wait_of(&not_until).as_secs_f64().ceil().max(1.0) as u64)
     }
 }
 
