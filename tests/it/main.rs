@@ -17,5 +17,6 @@ mod kill;
 mod openssl;
 mod renewal;
 mod seals;
+mod service;
 mod signatures;
 mod tls;

@@ -151,8 +151,8 @@ async fn seals_at_ingest_with_a_real_pki() {
         c.validation.systems.insert(
             "strict".into(),
             bewahr::config::ValidationPolicy {
-                on_failed: "reject".into(),
-                on_indeterminate: "reject".into(),
+                on_failed: bewahr::config::OnOutcome::Reject,
+                on_indeterminate: bewahr::config::OnOutcome::Reject,
                 require_signature: true,
             },
         );

@@ -54,7 +54,7 @@ impl Role {
 pub struct Principal {
     /// The token's id (never its secret).
     pub token: String,
-    pub tenant: Option<String>,
+    pub tenant: Option<crate::ids::TenantId>,
     pub role: Role,
 }
 
@@ -126,19 +126,9 @@ impl From<sqlx::Error> for AccessError {
 
 /// Tenant names: lowercase letters, digits and dashes, 1 to 63, starting with a letter or digit.
 pub fn check_tenant_name(name: &str) -> Result<(), AccessError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(AccessError::Invalid(format!(
-            "tenant name {name:?}: 1 to 63 of a-z, 0-9 and '-', not starting with '-'"
-        )))
-    }
+    crate::ids::TenantId::parse(name)
+        .map(drop)
+        .map_err(|e| AccessError::Invalid(e.to_string()))
 }
 
 fn random<const N: usize>() -> [u8; N] {
@@ -398,7 +388,10 @@ impl Catalog {
         Ok((
             Principal {
                 token: id.to_string(),
-                tenant: row.try_get(1).map_err(|_| AuthError::Unknown(id.into()))?,
+                tenant: row
+                    .try_get::<Option<String>, _>(1)
+                    .map_err(|_| AuthError::Unknown(id.into()))?
+                    .map(crate::ids::TenantId::from_catalog),
                 role: Role::parse(&role).map_err(|_| AuthError::Unknown(id.into()))?,
             },
             expires,

@@ -51,14 +51,24 @@ pub struct Validation {
     pub systems: std::collections::BTreeMap<String, ValidationPolicy>,
 }
 
+/// What ingest does with a signature of a given outcome.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnOutcome {
+    /// Refuse the submission (422 with the report); nothing is recorded.
+    Reject,
+    /// Archive the document and record the outcome.
+    Accept,
+}
+
 /// What ingest does with a validation result.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidationPolicy {
     /// `reject` (422 with the report) or `accept` (archive and record) a TOTAL_FAILED signature.
-    pub on_failed: String,
+    pub on_failed: OnOutcome,
     /// The same for INDETERMINATE.
-    pub on_indeterminate: String,
+    pub on_indeterminate: OnOutcome,
     /// Refuse documents that carry no signature or seal.
     pub require_signature: bool,
 }
@@ -80,8 +90,8 @@ impl Default for Validation {
 impl Default for ValidationPolicy {
     fn default() -> Self {
         ValidationPolicy {
-            on_failed: "reject".into(),
-            on_indeterminate: "accept".into(),
+            on_failed: OnOutcome::Reject,
+            on_indeterminate: OnOutcome::Accept,
             require_signature: false,
         }
     }
@@ -120,10 +130,19 @@ pub struct Server {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Store {
-    pub kind: String,
+    pub kind: StoreKind,
     pub path: String,
     /// Flushes and compactions write with O_DIRECT (past the page cache).
     pub direct_io: bool,
+}
+
+/// Where content and trees are kept.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// RocksDB in `store.path` (default: `data_dir/store`).
+    #[default]
+    Rocksdb,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -232,7 +251,7 @@ impl Default for Server {
 impl Default for Store {
     fn default() -> Self {
         Store {
-            kind: "rocksdb".into(),
+            kind: StoreKind::Rocksdb,
             path: String::new(),
             direct_io: true,
         }
@@ -377,29 +396,6 @@ impl Config {
                 key: "batch.digest_algorithm",
                 detail: format!("{alg} may not be used for new hash trees"),
             });
-        }
-        if self.store.kind != "rocksdb" {
-            return Err(ConfigError::Invalid {
-                key: "store.kind",
-                detail: format!("unknown store {:?} (only \"rocksdb\")", self.store.kind),
-            });
-        }
-        for (name, p) in std::iter::once(("validation.policy", &self.validation.policy)).chain(
-            self.validation
-                .systems
-                .values()
-                .map(|p| ("validation.systems", p)),
-        ) {
-            for v in [&p.on_failed, &p.on_indeterminate] {
-                if v != "reject" && v != "accept" {
-                    return Err(ConfigError::Invalid {
-                        key: name,
-                        detail: format!(
-                            "{v:?}: on_failed and on_indeterminate are \"reject\" or \"accept\""
-                        ),
-                    });
-                }
-            }
         }
         if self.validation.fetch_timeout_ms == 0 {
             return Err(ConfigError::Invalid {

@@ -307,7 +307,15 @@ pub async fn start_with(
             }
         });
     }
+    let archive = crate::service::ArchiveService::new(
+        ingest.clone(),
+        catalog.clone(),
+        evidence.clone(),
+        sealer.clone(),
+        cfg.batch.interval_ms.div_ceil(1000).max(1),
+    );
     let state = AppState {
+        archive,
         ingest,
         evidence,
         catalog,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 
-use crate::config::{self, ValidationPolicy};
+use crate::config::{self, OnOutcome, ValidationPolicy};
 use bewahr_core::signature::{self, Context, Format, Indication, ValidationReport};
 use bewahr_net::fetch::Fetcher;
 
@@ -187,11 +187,13 @@ impl Validator {
             };
         };
         match o.report.indication {
-            Some(Indication::TotalFailed) if p.on_failed == "reject" => Decision::Reject(format!(
-                "the signature is not valid ({}); this system's policy refuses it",
-                o.report.short()
-            )),
-            Some(Indication::Indeterminate) if p.on_indeterminate == "reject" => {
+            Some(Indication::TotalFailed) if p.on_failed == OnOutcome::Reject => {
+                Decision::Reject(format!(
+                    "the signature is not valid ({}); this system's policy refuses it",
+                    o.report.short()
+                ))
+            }
+            Some(Indication::Indeterminate) if p.on_indeterminate == OnOutcome::Reject => {
                 Decision::Reject(format!(
                     "the signature could not be confirmed ({}); this system's policy refuses it",
                     o.report.short()

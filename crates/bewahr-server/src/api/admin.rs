@@ -178,12 +178,12 @@ impl From<AccessError> for ApiError {
 fn tenant_scope(p: &Principal) -> Option<&str> {
     match p.role {
         Role::Operator => None,
-        _ => p.tenant.as_deref(),
+        _ => p.tenant.as_ref().map(|t| t.as_str()),
     }
 }
 
 fn now_ms(state: &AppState) -> i64 {
-    ((state.ingest.clock)().unix_timestamp_nanos() / 1_000_000) as i64
+    (state.archive.now().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 fn json_body<T>(
@@ -277,13 +277,13 @@ pub async fn create_token(
             if role == Role::Operator
                 || t.tenant
                     .as_ref()
-                    .is_some_and(|x| Some(x) != p.tenant.as_ref())
+                    .is_some_and(|x| Some(x.as_str()) != p.tenant.as_ref().map(|t| t.as_str()))
             {
                 return Err(ApiError::Forbidden(
                     "a tenant admin creates tokens of its own tenant only".into(),
                 ));
             }
-            p.tenant.clone()
+            p.tenant.as_ref().map(|t| t.to_string())
         }
     };
     let now = now_ms(&state);

@@ -23,8 +23,9 @@ pub struct AuditDetail(pub String);
 fn aoid_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v1/objects/")?;
     let aoid = rest.split('/').next()?;
-    super::objects::check_aoid(aoid).ok()?;
-    Some(aoid.to_string())
+    crate::ids::Aoid::parse(aoid)
+        .ok()
+        .map(crate::ids::Aoid::into_string)
 }
 
 /// The client's address, as the serve loop saw it (`None` in tests that
@@ -54,7 +55,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| "(no route)".into())
     );
-    let now = (state.ingest.clock)();
+    let now = state.archive.now();
     let now_ms = (now.unix_timestamp_nanos() / 1_000_000) as i64;
     let entry = |actor: String,
                  tenant: Option<String>,
@@ -109,7 +110,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             if let Err(wait) = state.limits.take(&p.token) {
                 metrics::counter!("bewahr_rate_limited_total").increment(1);
                 let who = format!("{} token {}", p.role.as_str(), p.token);
-                let e = entry(who, p.tenant, aoid_of(&path), "429", "rate limit".into());
+                let tenant = p.tenant.as_ref().map(|t| t.to_string());
+                let e = entry(who, tenant, aoid_of(&path), "429", "rate limit".into());
                 state.audit.record(e).await;
                 return ApiError::TooManyRequests(wait).into_response();
             }
@@ -129,7 +131,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             let status = resp.status().as_u16().to_string();
             state
                 .audit
-                .record(entry(who, p.tenant, aoid, &status, detail))
+                .record(entry(
+                    who,
+                    p.tenant.as_ref().map(|t| t.to_string()),
+                    aoid,
+                    &status,
+                    detail,
+                ))
                 .await;
             resp
         }
@@ -546,7 +554,10 @@ async fn client_principal(
         .ok_or_else(|| AuthError::Unknown(id.clone()))?;
     let tenant = match role {
         Role::Operator => None,
-        _ => Some(org.ok_or_else(|| AuthError::Unknown(id.clone()))?),
+        _ => Some(
+            org.and_then(|o| crate::ids::TenantId::parse(&o).ok())
+                .ok_or_else(|| AuthError::Unknown(id.clone()))?,
+        ),
     };
     Ok(Principal {
         token: id,
@@ -581,32 +592,5 @@ pub fn require(p: &Principal, roles: &[Role]) -> Result<(), ApiError> {
             "a {} token may not do this",
             p.role.as_str()
         )))
-    }
-}
-
-/// `404` unless `aoid` is an object of the principal's tenant (another
-/// tenant's object is not found, not forbidden: no probing for AOIDs).
-pub async fn own_object(state: &AppState, p: &Principal, aoid: &str) -> Result<(), ApiError> {
-    own(state, p, aoid, false).await
-}
-
-/// As [`own_object`], also for a deleted object (its audit trail stays readable).
-pub async fn own_object_or_deleted(
-    state: &AppState,
-    p: &Principal,
-    aoid: &str,
-) -> Result<(), ApiError> {
-    own(state, p, aoid, true).await
-}
-
-async fn own(
-    state: &AppState,
-    p: &Principal,
-    aoid: &str,
-    deleted_too: bool,
-) -> Result<(), ApiError> {
-    match state.catalog.object_tenant(aoid, deleted_too).await? {
-        Some(Some(t)) if p.tenant.as_deref() == Some(t.as_str()) => Ok(()),
-        _ => Err(ApiError::NotFound("no such archive object".into())),
     }
 }

@@ -34,6 +34,9 @@ pub enum ApiError {
         message: String,
         report: Option<Box<bewahr_core::signature::ValidationReport>>,
     },
+    /// 409 `{"state": "pending"}`: the version's batch is not sealed yet;
+    /// retry after this many seconds.
+    Pending(u64),
     /// Logged, never echoed.
     Internal(String),
 }
@@ -114,6 +117,14 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
+        if let ApiError::Pending(secs) = self {
+            return (
+                StatusCode::CONFLICT,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                Json(serde_json::json!({"state": "pending"})),
+            )
+                .into_response();
+        }
         if let ApiError::Refused { message, report } = self {
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -128,6 +139,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized
             | ApiError::TooManyRequests(_)
             | ApiError::Refused { .. }
+            | ApiError::Pending(_)
             | ApiError::Unavailable(_) => {
                 unreachable!("answered above")
             }
@@ -160,33 +172,13 @@ impl IntoResponse for ApiError {
 
 impl From<IngestError> for ApiError {
     fn from(e: IngestError) -> Self {
-        match e {
-            IngestError::Invalid { .. } => ApiError::bad("invalid_metadata", e.to_string()),
-            IngestError::Empty => ApiError::bad(
-                "empty_document",
-                "the document is empty: send its bytes as the request body or the `document` part",
-            ),
-            IngestError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
-            IngestError::UnknownAoid(a) => {
-                ApiError::NotFound(format!("unknown archive object {a}"))
-            }
-            IngestError::Refused { reason, report } => ApiError::Refused {
-                message: reason,
-                report,
-            },
-            e => ApiError::Internal(e.to_string()),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 
 impl From<EvidenceError> for ApiError {
     fn from(e: EvidenceError) -> Self {
-        match e {
-            EvidenceError::NotFound => {
-                ApiError::NotFound("no such archive object or version".into())
-            }
-            e => ApiError::Internal(e.to_string()),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 
@@ -198,4 +190,44 @@ impl From<crate::catalog::CatalogError> for ApiError {
             ApiError::Internal(e.to_string())
         }
     }
+}
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::Forbidden { .. } => ApiError::Forbidden(e.to_string()),
+            S::NotFound(m) => ApiError::NotFound(m),
+            S::Invalid { code, message } => ApiError::BadRequest { code, message },
+            S::TooLarge(m) => ApiError::TooLarge(m),
+            S::Conflict { code, message } => ApiError::Conflict { code, message },
+            S::Refused { reason, report } => ApiError::Refused {
+                message: reason,
+                report,
+            },
+            S::Pending { retry_after_secs } => ApiError::Pending(retry_after_secs),
+            S::Unavailable(e) => ApiError::Unavailable(e.to_string()),
+            e @ (S::Catalog(_)
+            | S::Store(_)
+            | S::Write(_)
+            | S::Evidence(_)
+            | S::Task(_)
+            | S::Corrupt(_)) => ApiError::Internal(error_chain(&e)),
+        }
+    }
+}
+
+/// An error and its sources, for the log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
 }

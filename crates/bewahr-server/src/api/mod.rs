@@ -4,6 +4,7 @@
 mod admin;
 pub mod auth;
 mod error;
+pub mod extract;
 mod objects;
 mod service;
 mod trail;
@@ -30,6 +31,8 @@ use crate::seal::{Sealer, Stamper};
 /// Everything the handlers need.
 #[derive(Clone)]
 pub struct AppState {
+    /// The archive service: every object operation goes through it.
+    pub archive: crate::service::ArchiveService,
     pub ingest: Ingest,
     pub catalog: Catalog,
     pub evidence: Evidence,
@@ -107,6 +110,7 @@ impl Default for HttpPolicy {
     paths(
         objects::submit,
         objects::submit_version,
+        objects::search,
         objects::get_object,
         objects::get_content,
         objects::get_evidence,
@@ -165,7 +169,9 @@ impl Default for HttpPolicy {
         admin::Catalogue,
         crate::audit::EntryView,
         crate::catalog::Deleted,
-        objects::DeletionRequest,
+        crate::service::DeletionRequest,
+        crate::service::SearchPage,
+        crate::catalog::search::Found,
         objects::LegalHold
     ))
 )]
@@ -214,7 +220,7 @@ pub fn app(state: AppState) -> Router {
     let small = state.http.max_request_body;
     // the uploads: no blanket limit, each part and the document against its cap
     let uploads = Router::new()
-        .route("/v1/objects", post(objects::submit))
+        .route("/v1/objects", post(objects::submit).get(objects::search))
         .route("/v1/objects/{aoid}/versions", post(objects::submit_version))
         .route("/v1/verify", post(service::verify))
         .layer(DefaultBodyLimit::disable());

@@ -3,19 +3,21 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Extension, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{own_object, require};
+use super::extract::{op, Allowed, OwnedObject};
 use super::{ApiError, AppState, ErrorBody};
-use crate::access::{Principal, Role};
 use crate::catalog::{Metadata, ObjectView};
-use crate::evidence::EvidenceError;
-use crate::ingest::{metadata_from_query, IngestError};
+use crate::ids::VersionNo;
+use crate::ingest::metadata_from_query;
+use crate::service::{
+    DeletionRequest, LegalHoldChange, PreservedValidation, Submission, ValidationItem,
+};
 use crate::store::Upload;
 
 /// The answer to a submission.
@@ -85,23 +87,6 @@ impl From<&bewahr_core::signature::ValidationReport> for ValidationSummary {
 /// The largest detached signature accepted (certificates and revocation data included).
 const MAX_SIGNATURE: usize = 16 << 20;
 
-/// Archive object ids are UUIDs; anything else cannot name an object.
-pub(crate) fn check_aoid(aoid: &str) -> Result<(), ApiError> {
-    let ok = aoid.len() == 36
-        && aoid.char_indices().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit() && !c.is_ascii_uppercase()
-            }
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("no such archive object".into()))
-    }
-}
-
 fn media_type(headers: &HeaderMap) -> String {
     headers
         .get(header::CONTENT_TYPE)
@@ -111,37 +96,25 @@ fn media_type(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-fn store_err(upload: Upload, e: impl std::fmt::Display) -> ApiError {
-    upload.abort();
-    ApiError::Internal(e.to_string())
-}
-
-/// Streams a body into an upload, within the size limit.
+/// Streams a body into the store (hashing and writes in blocking tasks),
+/// within the archive's size limit.
 async fn stream_into(
-    mut upload: Upload,
+    mut incoming: crate::service::Incoming,
     mut body: impl futures_util::Stream<Item = Result<Bytes, String>> + Unpin,
-    limit: u64,
 ) -> Result<Upload, ApiError> {
     while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
+        match chunk {
+            Ok(c) => incoming.push(c).await?,
             Err(e) => {
-                upload.abort();
+                incoming.abort();
                 return Err(ApiError::bad(
                     "bad_body",
                     format!("reading the request body failed: {e}"),
                 ));
             }
-        };
-        if upload.size() + chunk.len() as u64 > limit {
-            upload.abort();
-            return Err(IngestError::TooLarge { limit }.into());
-        }
-        if let Err(e) = upload.write(&chunk) {
-            return Err(store_err(upload, e));
         }
     }
-    Ok(upload)
+    Ok(incoming.finish().await?)
 }
 
 /// Reads a submission: raw body + query metadata, or multipart `document` + `metadata`.
@@ -149,10 +122,9 @@ async fn receive(
     state: &AppState,
     params: Vec<(String, String)>,
     req: Request,
-) -> Result<(Upload, Metadata, String, Option<Vec<u8>>), ApiError> {
+) -> Result<Submission, ApiError> {
     let headers = req.headers().clone();
     let ct = media_type(&headers);
-    let limit = state.ingest.max_body;
     if ct.starts_with("multipart/form-data") {
         if !params.is_empty() {
             return Err(ApiError::bad("invalid_metadata", "with multipart/form-data, give the metadata as the JSON `metadata` part, not as query parameters"));
@@ -187,7 +159,7 @@ async fn receive(
                         .unwrap_or("application/octet-stream")
                         .to_string();
                     let stream = field.map(|r| r.map_err(|e| e.body_text()));
-                    let u = stream_into(state.ingest.begin(), Box::pin(stream), limit).await?;
+                    let u = stream_into(state.archive.begin_upload(), Box::pin(stream)).await?;
                     upload = Some((u, mt));
                 }
                 Some("metadata") if metadata.is_none() => {
@@ -257,32 +229,32 @@ async fn receive(
                 ));
             }
         }
-        Ok((u, metadata.unwrap_or_default(), mt, signature))
+        Ok(Submission {
+            upload: u,
+            metadata: metadata.unwrap_or_default(),
+            media_type: mt,
+            signature,
+        })
     } else {
         let metadata = metadata_from_query(&params)?;
         // refuse bad metadata before reading a possibly large body
-        crate::ingest::validate(&metadata, state.ingest.today())?;
+        state.archive.check_metadata(&metadata)?;
         let stream = req
             .into_body()
             .into_data_stream()
             .map(|r| r.map_err(|e| e.to_string()));
-        let u = stream_into(state.ingest.begin(), stream, limit).await?;
-        Ok((u, metadata, ct, None))
+        let upload = stream_into(state.archive.begin_upload(), stream).await?;
+        Ok(Submission {
+            upload,
+            metadata,
+            media_type: ct,
+            signature: None,
+        })
     }
 }
 
-async fn submit_inner(
-    state: AppState,
-    p: Principal,
-    aoid: Option<String>,
-    params: Vec<(String, String)>,
-    req: Request,
-) -> Result<Response, ApiError> {
-    let (upload, metadata, mt, signature) = receive(&state, params, req).await?;
-    let r = state
-        .ingest
-        .commit(upload, aoid, p.tenant.clone(), metadata, mt, signature)
-        .await?;
+/// The answer to a submission, with its `Location`.
+fn submitted(r: crate::ingest::Receipt) -> Response {
     let body = Submitted {
         aoid: r.accepted.aoid.clone(),
         version: r.accepted.version,
@@ -301,7 +273,7 @@ async fn submit_inner(
         .into_response();
     resp.extensions_mut()
         .insert(super::auth::CreatedObject(r.accepted.aoid.clone()));
-    Ok(resp)
+    resp
 }
 
 /// Submit a document: a new archive object with version 1.
@@ -314,12 +286,12 @@ async fn submit_inner(
                (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn submit(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Allowed { who, .. }: Allowed<op::Submit>,
     Query(params): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Submitter])?;
-    submit_inner(state, p, None, params, req).await
+    let s = receive(&state, params, req).await?;
+    Ok(submitted(state.archive.submit(&who, s).await?))
 }
 
 /// Submit a new version of an archive object.
@@ -328,15 +300,54 @@ pub async fn submit(
     responses((status = 201, body = Submitted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn submit_version(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(aoid): Path<String>,
+    obj: OwnedObject<op::AddVersion>,
     Query(params): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Submitter])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
-    submit_inner(state, p, Some(aoid), params, req).await
+    let s = receive(&state, params, req).await?;
+    Ok(submitted(state.archive.add_version(&obj.object, s).await?))
+}
+
+/// Search: a tenant's live archive objects by metadata.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// The file reference (Aktenzeichen), exactly.
+    pub file_ref: Option<String>,
+    /// The submitting system, exactly.
+    pub system: Option<String>,
+    /// A part of the title (ASCII letters without case).
+    pub title: Option<String>,
+    /// Submitted on or after this day (YYYY-MM-DD, UTC).
+    pub submitted_from: Option<String>,
+    /// Submitted on or before this day (YYYY-MM-DD, UTC).
+    pub submitted_to: Option<String>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Find the caller's tenant's archive objects by metadata (every filter
+/// given must hold for one version), in the order they were created.
+#[utoipa::path(get, path = "/v1/objects", params(SearchParams),
+    responses((status = 200, body = crate::service::SearchPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Allowed { who, .. }: Allowed<op::Search>,
+    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<crate::service::SearchPage>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::rejected("invalid_query", e.status(), e.body_text()))?;
+    let q = crate::service::SearchQuery {
+        file_ref: q.file_ref,
+        system: q.system,
+        title: q.title,
+        submitted_from: q.submitted_from,
+        submitted_to: q.submitted_to,
+        after: q.after,
+        limit: q.limit,
+    };
+    Ok(Json(state.archive.search(&who, &q).await?))
 }
 
 /// An archive object: metadata, versions, states.
@@ -344,18 +355,16 @@ pub async fn submit_version(
     responses((status = 200, body = ObjectView), (status = 404, body = ErrorBody)))]
 pub async fn get_object(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(aoid): Path<String>,
+    obj: OwnedObject<op::ReadObject>,
 ) -> Result<Json<ObjectView>, ApiError> {
-    require(&p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
-    state
-        .catalog
-        .object(&aoid)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("unknown archive object {aoid}")))
+    Ok(Json(state.archive.object(&obj.object).await?))
+}
+
+/// The version the path names (the extractor parsed it; a route without
+/// `{n}` never asks).
+fn path_version<O: super::extract::Op>(obj: &OwnedObject<O>) -> Result<VersionNo, ApiError> {
+    obj.version
+        .ok_or_else(|| ApiError::NotFound("no such version".into()))
 }
 
 /// The bytes of a version, exactly as submitted.
@@ -363,55 +372,22 @@ pub async fn get_object(
     responses((status = 200, content_type = "application/octet-stream", description = "the document with its media type"), (status = 404, body = ErrorBody)))]
 pub async fn get_content(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path((aoid, n)): Path<(String, String)>,
+    obj: OwnedObject<op::ReadContent>,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Auditor, Role::Admin])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
-    let n: i64 = n
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no version {n}")))?;
-    let loc = state
-        .catalog
-        .locate(&aoid, Some(n))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no version {n} of {aoid}")))?;
-    let store = state.ingest.store.clone();
-    let sha = loc.sha256;
-    let reader = tokio::task::spawn_blocking(move || store.read(&sha))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            ApiError::Internal(format!(
-                "content {} of {aoid} v{n} is missing from the store",
-                hex::encode(sha)
-            ))
-        })?;
-    // one blocking task per piece (4 MiB at most), none while the client
-    // is slow to read: a slow reader holds no thread of the blocking pool
-    let stream = futures_util::stream::unfold(Some(reader), |reader| async move {
-        let mut reader = reader?;
-        let step = tokio::task::spawn_blocking(move || {
-            let piece = reader.next_piece();
-            (reader, piece)
-        })
-        .await;
-        match step {
-            Ok((reader, Ok(Some(p)))) => Some((Ok(Bytes::from(p)), Some(reader))),
-            Ok((_, Ok(None))) => None,
-            Ok((_, Err(e))) => Some((Err(std::io::Error::other(e.to_string())), None)),
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-        }
-    });
+    let c = state
+        .archive
+        .content(&obj.object, path_version(&obj)?)
+        .await?;
     Ok((
         [
-            (header::CONTENT_TYPE, loc.media_type),
-            (header::CONTENT_LENGTH, loc.size.to_string()),
-            (header::ETAG, format!("\"sha256:{}\"", hex::encode(sha))),
+            (header::CONTENT_TYPE, c.location.media_type),
+            (header::CONTENT_LENGTH, c.location.size.to_string()),
+            (
+                header::ETAG,
+                format!("\"sha256:{}\"", hex::encode(c.location.sha256)),
+            ),
         ],
-        Body::from_stream(stream),
+        Body::from_stream(c.body),
     )
         .into_response())
 }
@@ -430,56 +406,30 @@ pub struct EvidenceQuery {
                (status = 404, body = ErrorBody), (status = 409, description = "{\"state\": \"pending\"}: the batch is not sealed yet")))]
 pub async fn get_evidence(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(aoid): Path<String>,
+    obj: OwnedObject<op::Evidence>,
     Query(q): Query<EvidenceQuery>,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
-    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
-    let mut waited = false;
-    loop {
-        match state.evidence.record(&aoid, q.version).await {
-            Ok((loc, der)) => {
-                metrics::counter!("bewahr_evidence_records_total").increment(1);
-                let name = format!("attachment; filename=\"{aoid}-v{}.ers\"", loc.version);
-                return Ok((
-                    [
-                        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                        (header::CONTENT_DISPOSITION, name),
-                    ],
-                    der,
-                )
-                    .into_response());
-            }
-            Err(EvidenceError::Pending { seq }) if !waited && !wait.is_zero() => {
-                state.sealer.wait_sealed(seq, wait).await;
-                waited = true;
-            }
-            Err(EvidenceError::Pending { .. }) => {
-                return Ok((
-                    StatusCode::CONFLICT,
-                    [(header::RETRY_AFTER, state.retry_after_secs.to_string())],
-                    Json(serde_json::json!({"state": "pending"})),
-                )
-                    .into_response());
-            }
-            Err(e) => return Err(e.into()),
+    let version = match q.version {
+        Some(v) => {
+            Some(VersionNo::new(v).map_err(|_| ApiError::NotFound(format!("no version {v}")))?)
         }
-    }
-}
-
-/// Why an object is deleted (TR-ESOR ReasonOfDeletion).
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeletionRequest {
-    /// Required before the retention date.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Who asked for it (RequestorName); required before the retention date.
-    #[serde(default)]
-    pub requestor: Option<String>,
+        None => None,
+    };
+    let wait = Duration::from_secs(q.wait.unwrap_or(0));
+    let (loc, der) = state.archive.evidence(&obj.object, version, wait).await?;
+    let name = format!(
+        "attachment; filename=\"{}-v{}.ers\"",
+        obj.object.aoid(),
+        loc.version
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        der,
+    )
+        .into_response())
 }
 
 /// Delete an archive object (the tenant's admin): content and metadata go,
@@ -491,15 +441,11 @@ pub struct DeletionRequest {
                (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "legal hold, retention date, or a pending version")))]
 pub async fn delete_object(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(aoid): Path<String>,
+    obj: OwnedObject<op::Delete>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body =
         body.map_err(|e| ApiError::rejected("invalid_request", e.status(), e.body_text()))?;
-    require(&p, &[Role::Admin])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
     let req: DeletionRequest = if body.iter().all(|b| b.is_ascii_whitespace()) {
         DeletionRequest::default()
     } else {
@@ -510,38 +456,13 @@ pub async fn delete_object(
             )
         })?
     };
-    let now = (state.ingest.clock)();
-    let d = crate::catalog::Deletion {
-        aoid: aoid.clone(),
-        reason: req.reason.clone(),
-        requestor: req.requestor.clone(),
-        by: p.token.clone(),
-        at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
-        today: state.ingest.today().to_string(),
-    };
-    let detail = format!(
-        "reason: {}; requestor: {}",
-        req.reason.as_deref().unwrap_or("-"),
-        req.requestor.as_deref().unwrap_or("-")
-    );
-    let mut resp = match state.ingest.writer.delete(d).await {
-        Ok(done) => {
-            tracing::info!(%aoid, by = %p.token, %detail, versions = done.versions, "archive object deleted");
-            metrics::counter!("bewahr_deletions_total").increment(1);
-            Json(done).into_response()
-        }
-        Err(crate::catalog::WriteError::Refused(m)) => ApiError::Conflict {
-            code: "deletion_refused",
-            message: m,
-        }
-        .into_response(),
-        Err(crate::catalog::WriteError::UnknownAoid(_)) => {
-            ApiError::NotFound("no such archive object".into()).into_response()
-        }
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    // the trail records the request whatever its outcome
+    let mut resp = match state.archive.delete(&obj.object, &req).await {
+        Ok(done) => Json(done).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     };
     resp.extensions_mut()
-        .insert(super::auth::AuditDetail(detail));
+        .insert(super::auth::AuditDetail(req.audit_detail()));
     Ok(resp)
 }
 
@@ -560,32 +481,16 @@ pub struct LegalHold {
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn legal_hold(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path(aoid): Path<String>,
+    obj: OwnedObject<op::LegalHold>,
     body: Result<Json<LegalHold>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Admin])?;
-    check_aoid(&aoid)?;
-    own_object(&state, &p, &aoid).await?;
     let Json(h) =
         body.map_err(|e| ApiError::rejected("invalid_request", e.status(), e.body_text()))?;
-    let reason = h.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
-    if h.hold && reason.is_none() {
-        return Err(ApiError::bad(
-            "invalid_request",
-            "a legal hold needs a reason",
-        ));
-    }
-    let set = if h.hold { reason } else { None };
-    if !state.catalog.set_legal_hold(&aoid, set).await? {
-        return Err(ApiError::NotFound("no such archive object".into()));
-    }
+    let change = LegalHoldChange::new(h.hold, h.reason.as_deref())?;
+    state.archive.set_legal_hold(&obj.object, &change).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.extensions_mut()
-        .insert(super::auth::AuditDetail(match set {
-            Some(r) => format!("legal hold set: {r}"),
-            None => "legal hold lifted".into(),
-        }));
+        .insert(super::auth::AuditDetail(change.audit_detail()));
     Ok(resp)
 }
 
@@ -597,11 +502,13 @@ pub async fn legal_hold(
     responses((status = 200, description = "report and validation data"), (status = 404, body = ErrorBody)))]
 pub async fn get_validation(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path((aoid, n)): Path<(String, String)>,
+    obj: OwnedObject<op::Validation>,
 ) -> Result<Response, ApiError> {
-    let (row, loc) = validation_row(&state, &p, &aoid, &n).await?;
-    let Some(row) = row else {
+    let (loc, preserved) = state
+        .archive
+        .validation(&obj.object, path_version(&obj)?)
+        .await?;
+    let Some(PreservedValidation { row, report, data }) = preserved else {
         return Ok(Json(serde_json::json!({
             "version": loc.version,
             "format": "none",
@@ -609,32 +516,17 @@ pub async fn get_validation(
         }))
         .into_response());
     };
-    let read = |sha: [u8; 32]| {
-        let store = state.ingest.store.clone();
-        async move {
-            tokio::task::spawn_blocking(move || store.read_all(&sha))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .ok_or_else(|| {
-                    ApiError::Internal(format!(
-                        "preserved item {} is missing from the store",
-                        hex::encode(sha)
-                    ))
-                })
-        }
-    };
-    let report: serde_json::Value = serde_json::from_slice(&read(row.report_sha256).await?)
-        .map_err(|e| ApiError::Internal(format!("preserved report: {e}")))?;
-    let data = bewahr_core::signature::ValidationData::from_der(&read(row.data_sha256).await?)
-        .map_err(|e| ApiError::Internal(format!("preserved validation data: {e}")))?;
     use base64::Engine;
     let b64 = |v: &[Vec<u8>]| -> Vec<String> {
         v.iter()
             .map(|x| base64::engine::general_purpose::STANDARD.encode(x))
             .collect()
     };
-    let base = format!("/v1/objects/{aoid}/versions/{}/validation", loc.version);
+    let base = format!(
+        "/v1/objects/{}/versions/{}/validation",
+        obj.object.aoid(),
+        loc.version
+    );
     Ok(Json(serde_json::json!({
         "version": loc.version,
         "format": row.format,
@@ -658,32 +550,6 @@ pub async fn get_validation(
     .into_response())
 }
 
-async fn validation_row(
-    state: &AppState,
-    p: &Principal,
-    aoid: &str,
-    n: &str,
-) -> Result<
-    (
-        Option<crate::catalog::ValidationRow>,
-        crate::catalog::Location,
-    ),
-    ApiError,
-> {
-    require(p, &[Role::Submitter, Role::Auditor, Role::Admin])?;
-    check_aoid(aoid)?;
-    own_object(state, p, aoid).await?;
-    let n: i64 = n
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("no version {n}")))?;
-    let loc = state
-        .catalog
-        .locate(aoid, Some(n))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no version {n} of {aoid}")))?;
-    Ok((state.catalog.validation(loc.seq).await?, loc))
-}
-
 /// One preserved item exactly as hashed into the version's data-object
 /// group: `report` (JSON), `data` (ValidationData DER) or `signature` (the
 /// detached signature). Give them to `bewahr verify --data` with the document.
@@ -691,28 +557,17 @@ async fn validation_row(
     responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = ErrorBody)))]
 pub async fn get_validation_item(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
-    Path((aoid, n, item)): Path<(String, String, String)>,
+    obj: OwnedObject<op::Validation>,
+    Path((_, _, item)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let (row, _) = validation_row(&state, &p, &aoid, &n).await?;
-    let row =
-        row.ok_or_else(|| ApiError::NotFound("this version has no preserved validation".into()))?;
-    let (sha, ct) = match item.as_str() {
-        "report" => (Some(row.report_sha256), "application/json"),
-        "data" => (Some(row.data_sha256), "application/octet-stream"),
-        "signature" => (row.signature_sha256, "application/pkcs7-signature"),
-        _ => (None, ""),
-    };
-    let sha = sha.ok_or_else(|| {
+    let which = ValidationItem::parse(&item).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no preserved item {item:?} (report, data, signature)"
         ))
     })?;
-    let store = state.ingest.store.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.read_all(&sha))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| ApiError::Internal("a preserved item is missing from the store".into()))?;
-    Ok(([(header::CONTENT_TYPE, ct.to_string())], bytes).into_response())
+    let bytes = state
+        .archive
+        .validation_item(&obj.object, path_version(&obj)?, which)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, which.media_type())], bytes).into_response())
 }

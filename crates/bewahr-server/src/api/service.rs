@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::OpenApi;
 
 use super::auth::require;
+use super::extract::{op, Allowed};
 use super::{ApiError, AppState};
 use crate::access::{Principal, Role};
 use crate::seal::SealerStatus;
@@ -22,10 +23,9 @@ const VERIFY_LIMIT: usize = 256 << 20;
     responses((status = 200, description = "the verifier's report (ETSI EN 319 102-1 indications)"), (status = 400, body = super::ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    _allowed: Allowed<op::Verify>,
     mut mp: Multipart,
 ) -> Result<Response, ApiError> {
-    require(&p, &[Role::Auditor, Role::Admin])?;
     let mut evidence: Option<Vec<u8>> = None;
     let mut documents: Vec<Vec<u8>> = Vec::new();
     let mut signature: Option<Vec<u8>> = None;
@@ -63,7 +63,7 @@ pub async fn verify(
     }
     let evidence = evidence.ok_or_else(|| ApiError::bad("bad_multipart", "no `evidence` part"))?;
     let trusted = state.renewer.ctx().trusted();
-    let now = (state.ingest.clock)();
+    let now = state.archive.now();
     let policy = state.renewer.ctx().policy();
     let profile = state.evidence_profile;
     let preserved = match &validation_data {
@@ -77,12 +77,7 @@ pub async fn verify(
         ),
         None => None,
     };
-    let anchors: Vec<x509_cert::Certificate> = state
-        .ingest
-        .validator
-        .as_ref()
-        .map(|v| v.anchors().to_vec())
-        .unwrap_or_default();
+    let anchors = state.archive.signature_anchors();
     let value = tokio::task::spawn_blocking(move || {
         let given = preserved.clone().unwrap_or_default();
         let mut opts = Options::new(&trusted, now, &policy);

@@ -1,14 +1,12 @@
 //! The audit trail for auditors (ETSI TS 119 512 RetrieveTrace).
 
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::auth::{own_object_or_deleted, require};
-use super::objects::check_aoid;
+use super::extract::{op, Allowed};
 use super::{ApiError, AppState};
-use crate::access::{Principal, Role};
-use crate::audit::{entries, EntryView};
+use crate::audit::EntryView;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -26,29 +24,14 @@ pub struct TraceQuery {
     responses((status = 200, body = [EntryView]), (status = 403, body = super::ErrorBody), (status = 404, body = super::ErrorBody)))]
 pub async fn trace(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Allowed { who, .. }: Allowed<op::Trace>,
     q: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<EntryView>>, ApiError> {
-    require(&p, &[Role::Auditor, Role::Admin, Role::Operator])?;
     let Query(q) = q.map_err(|e| ApiError::rejected("invalid_query", e.status(), e.body_text()))?;
-    if let Some(a) = &q.aoid {
-        check_aoid(a)?;
-        if p.role != Role::Operator {
-            own_object_or_deleted(&state, &p, a).await?;
-        }
-    }
-    let tenant = match p.role {
-        Role::Operator => None,
-        _ => p.tenant.as_deref(),
+    let q = crate::service::TraceQuery {
+        aoid: q.aoid,
+        after: q.after,
+        limit: q.limit,
     };
-    Ok(Json(
-        entries(
-            &state.catalog,
-            tenant,
-            q.aoid.as_deref(),
-            q.after.unwrap_or(0),
-            q.limit.unwrap_or(100).clamp(1, 1000),
-        )
-        .await?,
-    ))
+    Ok(Json(state.archive.trace(&who, &q).await?))
 }

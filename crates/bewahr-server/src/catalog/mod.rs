@@ -12,6 +12,7 @@
 
 mod model;
 mod renewal;
+pub mod search;
 mod writer;
 
 pub use model::*;

@@ -311,19 +311,7 @@ async fn ingest_group(
 }
 
 fn new_aoid() -> String {
-    let mut b = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("randomness");
-    b[6] = (b[6] & 0x0f) | 0x40; // UUID version 4
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::ids::Aoid::random().into_string()
 }
 
 /// Row counts of the multi-row statements: few distinct statements, so

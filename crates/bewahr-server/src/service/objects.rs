@@ -1,0 +1,281 @@
+//! Submitting documents and versions; reading objects, content, evidence
+//! and the preserved validation.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use super::{ArchiveService, Authorized, Operation, Owned, ServiceError};
+use crate::catalog::{Location, Metadata, ObjectView, ValidationRow};
+use crate::evidence::EvidenceError;
+use crate::ids::VersionNo;
+use crate::ingest::Receipt;
+use crate::store::Upload;
+
+/// A document on its way in: its bytes already streamed into an
+/// [`Upload`] (begun with [`ArchiveService::begin_upload`]), and what
+/// comes with it. Dropping a submission that was not handed to the
+/// service removes the upload's content (the upload's drop guard).
+pub struct Submission {
+    pub upload: Upload,
+    pub metadata: Metadata,
+    pub media_type: String,
+    /// A detached signature submitted beside the document (CMS, DER or PEM).
+    pub signature: Option<Vec<u8>>,
+}
+
+/// A version's bytes, exactly as submitted, as a stream of pieces (4 MiB
+/// at most each; each read in a short blocking task of its own, so a slow
+/// reader holds no thread).
+pub struct Content {
+    pub location: Location,
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+}
+
+/// The preserved validation of a version: the catalog's row, the report
+/// and the validation data, read back from the store.
+pub struct PreservedValidation {
+    pub row: ValidationRow,
+    pub report: serde_json::Value,
+    pub data: bewahr_core::signature::ValidationData,
+}
+
+/// One preserved item of a version's data-object group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValidationItem {
+    /// The report (JSON).
+    Report,
+    /// The ValidationData (DER).
+    Data,
+    /// The detached signature.
+    Signature,
+}
+
+impl ValidationItem {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "report" => Some(ValidationItem::Report),
+            "data" => Some(ValidationItem::Data),
+            "signature" => Some(ValidationItem::Signature),
+            _ => None,
+        }
+    }
+
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ValidationItem::Report => "application/json",
+            ValidationItem::Data => "application/octet-stream",
+            ValidationItem::Signature => "application/pkcs7-signature",
+        }
+    }
+}
+
+impl ArchiveService {
+    /// Starts receiving a document (hashed in SHA-256 and the tree's
+    /// algorithm as it arrives): pieces are written to the store by
+    /// blocking tasks, within the archive's size limit.
+    pub fn begin_upload(&self) -> super::Incoming {
+        super::Incoming::new(self.ingest.begin(), self.ingest.max_body)
+    }
+
+    /// The largest document accepted, in bytes.
+    pub fn max_document_bytes(&self) -> u64 {
+        self.ingest.max_body
+    }
+
+    /// Checks metadata against the rules before a body is read.
+    pub fn check_metadata(&self, m: &Metadata) -> Result<(), ServiceError> {
+        crate::ingest::validate(m, self.today()).map_err(Into::into)
+    }
+
+    /// A new archive object with version 1 of the caller's tenant.
+    /// Durable when it returns `Ok`.
+    pub async fn submit(&self, who: &Authorized, s: Submission) -> Result<Receipt, ServiceError> {
+        if who.op != Operation::Submit {
+            s.upload.abort();
+            return Err(ServiceError::Forbidden {
+                role: who.principal.role,
+                op: Operation::Submit,
+            });
+        }
+        let tenant = who.principal.tenant.as_ref().map(|t| t.to_string());
+        self.commit(None, tenant, s).await
+    }
+
+    /// A new version of an owned object. Durable when it returns `Ok`; an
+    /// object deleted meanwhile takes no new version (`NotFound`).
+    pub async fn add_version(&self, obj: &Owned, s: Submission) -> Result<Receipt, ServiceError> {
+        if let Err(e) = obj.expect(Operation::AddVersion) {
+            s.upload.abort();
+            return Err(e);
+        }
+        let tenant = obj.principal.tenant.as_ref().map(|t| t.to_string());
+        self.commit(Some(obj.aoid.to_string()), tenant, s).await
+    }
+
+    async fn commit(
+        &self,
+        aoid: Option<String>,
+        tenant: Option<String>,
+        s: Submission,
+    ) -> Result<Receipt, ServiceError> {
+        Ok(self
+            .ingest
+            .commit(
+                s.upload,
+                aoid,
+                tenant,
+                s.metadata,
+                s.media_type,
+                s.signature,
+            )
+            .await?)
+    }
+
+    /// An object with all its versions and their states.
+    pub async fn object(&self, obj: &Owned) -> Result<ObjectView, ServiceError> {
+        obj.expect(Operation::ReadObject)?;
+        self.catalog
+            .object(obj.aoid.as_str())
+            .await?
+            .ok_or_else(|| Self::version_not_found(&obj.aoid, None))
+    }
+
+    async fn locate(&self, obj: &Owned, v: Option<VersionNo>) -> Result<Location, ServiceError> {
+        self.catalog
+            .locate(obj.aoid.as_str(), v.map(VersionNo::get))
+            .await?
+            .ok_or_else(|| Self::version_not_found(&obj.aoid, v))
+    }
+
+    /// A version's bytes, streamed from the store.
+    pub async fn content(&self, obj: &Owned, v: VersionNo) -> Result<Content, ServiceError> {
+        obj.expect(Operation::ReadContent)?;
+        let location = self.locate(obj, Some(v)).await?;
+        let store = self.ingest.store.clone();
+        let sha = location.sha256;
+        let reader = tokio::task::spawn_blocking(move || store.read(&sha))
+            .await??
+            .ok_or_else(|| {
+                ServiceError::Corrupt(format!(
+                    "content {} of {} v{v} is missing from the store",
+                    hex::encode(sha),
+                    obj.aoid
+                ))
+            })?;
+        // one blocking task per piece (4 MiB at most), none while the client
+        // is slow to read: a slow reader holds no thread of the blocking pool
+        let body = futures_util::stream::unfold(Some(reader), |reader| async move {
+            let mut reader = reader?;
+            let step = tokio::task::spawn_blocking(move || {
+                let piece = reader.next_piece();
+                (reader, piece)
+            })
+            .await;
+            match step {
+                Ok((reader, Ok(Some(p)))) => Some((Ok(Bytes::from(p)), Some(reader))),
+                Ok((_, Ok(None))) => None,
+                Ok((_, Err(e))) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        });
+        Ok(Content {
+            location,
+            body: Box::pin(body),
+        })
+    }
+
+    /// The RFC 4998 evidence record (DER) of a version (`None`: the
+    /// latest), built on demand. While its batch is not sealed, waits up
+    /// to `wait` (at most [`super::MAX_EVIDENCE_WAIT`]) for it, then
+    /// answers `Pending`.
+    pub async fn evidence(
+        &self,
+        obj: &Owned,
+        v: Option<VersionNo>,
+        wait: Duration,
+    ) -> Result<(Location, Vec<u8>), ServiceError> {
+        obj.expect(Operation::Evidence)?;
+        let wait = wait.min(super::MAX_EVIDENCE_WAIT);
+        let mut waited = false;
+        loop {
+            match self
+                .evidence
+                .record(obj.aoid.as_str(), v.map(VersionNo::get))
+                .await
+            {
+                Ok(r) => {
+                    metrics::counter!("bewahr_evidence_records_total").increment(1);
+                    return Ok(r);
+                }
+                Err(EvidenceError::Pending { seq }) if !waited && !wait.is_zero() => {
+                    self.sealer.wait_sealed(seq, wait).await;
+                    waited = true;
+                }
+                Err(EvidenceError::Pending { .. }) => {
+                    return Err(ServiceError::Pending {
+                        retry_after_secs: self.retry_after_secs,
+                    })
+                }
+                Err(EvidenceError::NotFound) => return Err(Self::version_not_found(&obj.aoid, v)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn read_preserved(&self, sha: [u8; 32]) -> Result<Vec<u8>, ServiceError> {
+        let store = self.ingest.store.clone();
+        tokio::task::spawn_blocking(move || store.read_all(&sha))
+            .await??
+            .ok_or_else(|| {
+                ServiceError::Corrupt(format!(
+                    "preserved item {} is missing from the store",
+                    hex::encode(sha)
+                ))
+            })
+    }
+
+    /// The preserved validation of a version (`None`: the document carried
+    /// no signature, or was archived without validation).
+    pub async fn validation(
+        &self,
+        obj: &Owned,
+        v: VersionNo,
+    ) -> Result<(Location, Option<PreservedValidation>), ServiceError> {
+        obj.expect(Operation::Validation)?;
+        let loc = self.locate(obj, Some(v)).await?;
+        let Some(row) = self.catalog.validation(loc.seq).await? else {
+            return Ok((loc, None));
+        };
+        let report = serde_json::from_slice(&self.read_preserved(row.report_sha256).await?)
+            .map_err(|e| ServiceError::Corrupt(format!("preserved report: {e}")))?;
+        let data = bewahr_core::signature::ValidationData::from_der(
+            &self.read_preserved(row.data_sha256).await?,
+        )
+        .map_err(|e| ServiceError::Corrupt(format!("preserved validation data: {e}")))?;
+        Ok((loc, Some(PreservedValidation { row, report, data })))
+    }
+
+    /// One preserved item exactly as hashed into the version's data-object group.
+    pub async fn validation_item(
+        &self,
+        obj: &Owned,
+        v: VersionNo,
+        item: ValidationItem,
+    ) -> Result<Vec<u8>, ServiceError> {
+        obj.expect(Operation::Validation)?;
+        let loc = self.locate(obj, Some(v)).await?;
+        let row =
+            self.catalog.validation(loc.seq).await?.ok_or_else(|| {
+                ServiceError::not_found("this version has no preserved validation")
+            })?;
+        let sha = match item {
+            ValidationItem::Report => Some(row.report_sha256),
+            ValidationItem::Data => Some(row.data_sha256),
+            ValidationItem::Signature => row.signature_sha256,
+        }
+        .ok_or_else(|| ServiceError::not_found("this version has no detached signature"))?;
+        self.read_preserved(sha).await
+    }
+}
