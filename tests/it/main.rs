@@ -9,6 +9,7 @@ mod bouncycastle;
 mod c2;
 mod certomancer;
 mod cli;
+mod connections;
 mod devtsa;
 mod field;
 mod fuzzing;
