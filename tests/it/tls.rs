@@ -202,3 +202,118 @@ async fn a_client_that_sends_its_headers_too_slowly_is_cut_off() {
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
 }
+
+/// Client certificates are checked for revocation at the CRL their
+/// certificate names (fail closed): a revoked one gets 401, and so does one
+/// whose CRL cannot be fetched; a good one is let in. The CA and the CRL
+/// are made by tests/fixtures/tls-crl.sh (openssl ca), the CRL is served
+/// over HTTP on the loopback.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_certificates_are_checked_for_revocation() {
+    if !have("openssl", &["version"]) {
+        return;
+    }
+    let server_pki = pki();
+    // the CRL's server first, to know its port
+    let crl_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = crl_listener.local_addr().unwrap().port();
+    let dead = free_port();
+    let dir = std::env::temp_dir().join(format!("bewahr-tls-crl-{}", std::process::id()));
+    let st = std::process::Command::new("bash")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-crl.sh"))
+        .arg(&dir)
+        .arg(port.to_string())
+        .arg(dead.to_string())
+        .status()
+        .expect("bash");
+    assert!(st.success(), "tls-crl.sh failed");
+    let crl = std::fs::read(dir.join("ca.crl")).unwrap();
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = fetched.clone();
+    let crl_app = axum::Router::new().route(
+        "/ca.crl",
+        axum::routing::get(move || {
+            let crl = crl.clone();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { ([("content-type", "application/pkix-crl")], crl) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(crl_listener, crl_app).await });
+
+    let ca = dir.join("crl-ca.crt").display().to_string();
+    let Some(a) = archive_with(
+        Db::Sqlite,
+        |c| {
+            c.server.client_ca = ca;
+            c.server.tls_cert = server_pki.join("server.crt").display().to_string();
+            c.server.tls_key = server_pki.join("server.key").display().to_string();
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let cfg = bewahr::tls::server_config(
+        &server_pki.join("server.crt"),
+        &server_pki.join("server.key"),
+        Some(
+            &x509_cert::Certificate::load_pem_chain(
+                &std::fs::read(dir.join("crl-ca.crt")).unwrap(),
+            )
+            .unwrap(),
+        ),
+    )
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
+    tokio::spawn(bewahr::tls::serve(
+        l,
+        a.raw.clone(),
+        Some(cfg),
+        Default::default(),
+        std::future::pending(),
+    ));
+    let status = |id: &'static str| {
+        let c = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(
+                    &std::fs::read(server_pki.join("server-ca.crt")).unwrap(),
+                )
+                .unwrap(),
+            )
+            .identity(reqwest::Identity::from_pem(&std::fs::read(dir.join(id)).unwrap()).unwrap())
+            .build()
+            .unwrap();
+        let url = format!("{base}/v1/audit");
+        async move { c.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(status("good.pem").await, 200, "a good certificate");
+    assert!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the CRL was fetched"
+    );
+    assert_eq!(status("revoked.pem").await, 401, "a revoked certificate");
+    assert_eq!(
+        status("unreachable.pem").await,
+        401,
+        "no revocation status: fail closed"
+    );
+    // the refusal reaches the operator's audit trail, with its reason
+    let mut trail = String::new();
+    for _ in 0..100 {
+        let req = axum::http::Request::get("/v1/audit?limit=1000")
+            .header("authorization", format!("Bearer {}", a.tokens["operator"]))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (_, _, body) = send(&a.raw, req).await;
+        trail = String::from_utf8_lossy(&body).to_string();
+        if trail.contains("revoked") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(trail.contains("revoked"), "{trail}");
+}
