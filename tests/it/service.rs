@@ -365,3 +365,75 @@ async fn streamed_uploads_are_stored_exactly_and_limited() {
     let (_, v) = search(&a, "auditor", "").await;
     assert_eq!(aoids(&v), vec![aoid.to_string()]);
 }
+
+/// A deletion and a new version of the same object, at the same moment,
+/// many times: never do both succeed (the writer refuses a version of a
+/// deleted object even when its ownership check passed before the
+/// deletion committed), and a deleted object has no live version left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_object_takes_no_new_version_however_close_the_race() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let delete = |aoid: String| {
+        Request::delete(format!("/v1/objects/{aoid}"))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", a.tokens["admin"]),
+            )
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                r#"{"reason": "race test", "requestor": "Amt 10"}"#,
+            ))
+            .unwrap()
+    };
+    let (mut deleted, mut versioned) = (0, 0);
+    for i in 0..24 {
+        let aoid = submit(&a, "file_ref=RACE", format!("race {i}").as_bytes()).await;
+        // sealed first: a pending version would refuse the deletion anyway
+        let (st, _, _) = send(
+            &a.router,
+            get(&format!("/v1/objects/{aoid}/evidence?wait=30")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        let new_version = post(
+            &format!("/v1/objects/{aoid}/versions"),
+            "text/plain",
+            format!("race {i} v2"),
+        );
+        let (d, v) = tokio::join!(
+            send(&a.raw, delete(aoid.clone())),
+            send(&a.router, new_version)
+        );
+        match (d.0, v.0) {
+            (StatusCode::OK, StatusCode::NOT_FOUND) => deleted += 1,
+            (StatusCode::CONFLICT, StatusCode::CREATED) => versioned += 1,
+            (ds, vs) => panic!(
+                "deletion {ds} ({}) and new version {vs} ({})",
+                String::from_utf8_lossy(&d.2),
+                String::from_utf8_lossy(&v.2)
+            ),
+        }
+        // (versions, live versions): a deleted object's rows stay as leaves
+        // of their trees, without metadata
+        let (versions, live): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) - COUNT(deleted_at) FROM versions WHERE aoid = $1",
+        )
+        .bind(&aoid)
+        .fetch_one(a.state().catalog.pool())
+        .await
+        .unwrap();
+        if d.0 == StatusCode::OK {
+            assert_eq!(
+                (versions, live),
+                (1, 0),
+                "a deleted object gained a version"
+            );
+        } else {
+            assert_eq!((versions, live), (2, 2));
+        }
+    }
+    eprintln!("race: {deleted} deleted first, {versioned} versioned first");
+    assert_eq!(deleted + versioned, 24);
+}
