@@ -469,7 +469,7 @@ pub async fn verify_trail(
                     Some((s, _)) => format!(
                         "its seal row names entry {s}: the entries up to it were changed or their hashes recomputed"
                     ),
-                    None => "the catalog has no seal row for it: the trail was cut after it, or rewritten, and the row removed".into(),
+                    None => "the catalog has no seal row for it: the entries it sealed were removed (the trail cut) or rewritten, and the row with them".into(),
                 },
             }),
         }
