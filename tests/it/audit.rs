@@ -431,3 +431,52 @@ async fn a_sealed_heads_evidence_record_verifies_offline() {
     let (st, _, _) = send(&a.router, get("/v1/audit/seals/x/head")).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sealed_heads_record_follows_time_stamp_renewal() {
+    let Some(a) = sealed(Db::Sqlite, 2).await else {
+        return;
+    };
+    let (st, _, b) = send(
+        &a.router,
+        post(
+            "/v1/admin/renewals",
+            "application/json",
+            r#"{"kind": "timestamp"}"#.to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&b));
+    let id = js(&b)["id"].as_i64().unwrap();
+    let done = a
+        .state()
+        .renewer
+        .wait(id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, "done", "{done:?}");
+    settle(&a).await;
+
+    let seq = seal_rows(&a).await[0].1;
+    let (_, _, head) = send(&a.router, get(&format!("/v1/audit/seals/{seq}/head"))).await;
+    let (st, _, er) = send(&a.router, get(&format!("/v1/audit/seals/{seq}/evidence"))).await;
+    assert_eq!(st, StatusCode::OK);
+    let rec = bewahr::ers::EvidenceRecord::from_der_checked(&er).unwrap();
+    assert_eq!(rec.archive_time_stamp_sequence.len(), 1);
+    assert_eq!(
+        rec.archive_time_stamp_sequence[0].len(),
+        2,
+        "the batch's time-stamp and its renewal"
+    );
+    let policy = AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let r = verify::verify_der(&er, &mut InMemory(vec![head]), &opts);
+    assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
+
+    // the renewal trees are in the store beside the batches; the trail is still intact
+    let r = check(&a).await;
+    assert!(r.intact(), "{:#?}", r.failures);
+    assert!(r.trees_in_store > r.seals.len(), "{r:#?}");
+}

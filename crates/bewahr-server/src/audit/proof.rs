@@ -338,13 +338,16 @@ fn check_stamp(
     }
 }
 
+/// A leaf 0 value under the tree's algorithm: H(head).
+type LeafKey = (DigestAlgorithm, Vec<u8>);
+
 /// Recomputes the chain from the catalog's entries (fields only, not their
 /// stored hashes) and finds the entries whose head is one of `wanted`
 /// (H(head) under an algorithm): returns the last seq, the head and the matches.
 async fn recompute(
     catalog: &Catalog,
-    wanted: &HashSet<(DigestAlgorithm, Vec<u8>)>,
-) -> Result<(i64, [u8; 32], HashMap<(DigestAlgorithm, Vec<u8>), i64>), CatalogError> {
+    wanted: &HashSet<LeafKey>,
+) -> Result<(i64, [u8; 32], HashMap<LeafKey, i64>), CatalogError> {
     let algs: HashSet<DigestAlgorithm> = wanted.iter().map(|(a, _)| *a).collect();
     let mut found = HashMap::new();
     let mut look = |seq: i64, head: &[u8; 32]| {
@@ -430,7 +433,7 @@ pub async fn verify_trail(
     }
 
     // which entry each leaf 0 seals
-    let wanted: HashSet<(DigestAlgorithm, Vec<u8>)> = trees
+    let wanted: HashSet<LeafKey> = trees
         .iter()
         .filter_map(|(b, t)| stamped[b].alg.map(|a| (a, t.leaf.clone())))
         .collect();
