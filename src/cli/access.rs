@@ -235,50 +235,27 @@ pub struct AuditArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Recompute the whole hash chain of the audit trail and compare every head sealed into a batch.
+    /// Recompute the whole hash chain of the audit trail and check every
+    /// sealed head against the catalog and against the store: leaf 0 of each
+    /// batch's tree, its time-stamp, the order of the genTimes.
     Verify {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// More trusted certificates of the archive's TSAs (PEM or DER; repeatable).
+        #[arg(long)]
+        tsa_cert: Vec<PathBuf>,
     },
 }
 
 pub fn audit(args: AuditArgs) -> i32 {
-    let (cfg, rt) = match catalog_of(&args.at) {
-        Ok(x) => x,
+    let mut cfg = match Config::load(args.at.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
         Err(e) => return fail("audit", e),
     };
-    let AuditCommand::Verify { json } = args.command;
-    rt.block_on(async {
-        let catalog = match Catalog::open(&cfg.catalog_url(), 2).await {
-            Ok(c) => c,
-            Err(e) => return fail("audit", e),
-        };
-        match bewahr::audit::verify_chain(&catalog).await {
-            Err(e) => fail("audit", e),
-            Ok(Ok(r)) => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                } else {
-                    println!(
-                        "audit trail intact: {} entries, head {}; {} sealed head(s) match{}",
-                        r.entries,
-                        r.head,
-                        r.sealed_heads,
-                        r.last_sealed_seq
-                            .map(|s| format!(", the last at entry {s}"))
-                            .unwrap_or_default()
-                    );
-                }
-                0
-            }
-            Ok(Err(e)) => {
-                if json {
-                    println!("{}", serde_json::json!({"broken": e.to_string()}));
-                }
-                eprintln!("bewahr audit: the audit trail is BROKEN: {e}");
-                1
-            }
-        }
-    })
+    if let Some(d) = &args.at.data_dir {
+        cfg.server.data_dir = d.clone();
+    }
+    let AuditCommand::Verify { json, tsa_cert } = args.command;
+    super::audit::verify(&cfg, json, &tsa_cert)
 }

@@ -3,6 +3,8 @@
 #[cfg(feature = "server")]
 pub mod access;
 #[cfg(feature = "server")]
+pub mod audit;
+#[cfg(feature = "server")]
 pub mod renew;
 #[cfg(feature = "server")]
 pub mod serve;

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod api;
+mod audit;
 mod bouncycastle;
 mod c2;
 mod certomancer;

@@ -271,6 +271,25 @@ impl DevTsa {
         })
     }
 
+    /// The certificates (TSA first, then its root) of the TSA kept in `dir`,
+    /// without its key and without creating anything; `None` if there is none.
+    pub fn load_certificates(dir: &Path) -> Result<Option<Vec<Certificate>>, DevTsaError> {
+        let cp = dir.join(CERT_FILE);
+        if !cp.exists() {
+            return Ok(None);
+        }
+        let pem = std::fs::read(&cp).map_err(|source| DevTsaError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        Certificate::load_pem_chain(&pem)
+            .map(Some)
+            .map_err(|e| DevTsaError::Corrupt {
+                dir: dir.to_path_buf(),
+                detail: e.to_string(),
+            })
+    }
+
     /// Loads the TSA from `dir`, creating it there on first use (files written durably).
     pub fn load_or_create(dir: &Path, now: OffsetDateTime) -> Result<Self, DevTsaError> {
         let io = |source| DevTsaError::Io {

@@ -14,6 +14,9 @@
 //! An entry recorded right before a crash may be lost; one that was
 //! committed is durable and can never be changed without breaking the chain.
 
+pub mod proof;
+pub mod seals;
+
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;

@@ -200,6 +200,28 @@ impl Evidence {
         .map_err(|e| inconsistent(seq, e.to_string()))??;
         Ok((loc, der))
     }
+
+    /// The DER evidence record of the audit head sealed as leaf 0 (key 0)
+    /// of batch `batch_id`; its data object is the 32 `head` bytes. It
+    /// follows the batch's time-stamp renewals as a version's record does;
+    /// a hash-tree renewal, which rehashes versions only, ends it.
+    pub async fn audit_head_record(
+        &self,
+        batch_id: i64,
+        head: &[u8; 32],
+    ) -> Result<Vec<u8>, EvidenceError> {
+        let tree = self.tree(batch_id).await?;
+        let alg = DigestAlgorithm::from_name(&tree.link.digest_algorithm)
+            .map_err(|e| inconsistent(0, e.to_string()))?;
+        let leaf = alg.digest(head);
+        let plan = self.plan(0, batch_id).await?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            build_chains(&store, 0, &leaf, &plan).map(|c| c.record())
+        })
+        .await
+        .map_err(|e| inconsistent(0, e.to_string()))?
+    }
 }
 
 /// Encodes the archive time-stamps of leaf `seq` (whose sealed data-object

@@ -136,6 +136,9 @@ impl Default for HttpPolicy {
         admin::algorithms,
         admin::replace_algorithms,
         trail::trace,
+        trail::seals,
+        trail::seal_evidence,
+        trail::seal_head,
         objects::delete_object,
         objects::legal_hold,
     ),
@@ -168,6 +171,7 @@ impl Default for HttpPolicy {
         admin::CreatedToken,
         admin::Catalogue,
         crate::audit::EntryView,
+        crate::audit::seals::SealView,
         crate::catalog::Deleted,
         crate::service::DeletionRequest,
         crate::service::SearchPage,
@@ -247,6 +251,9 @@ pub fn app(state: AppState) -> Router {
             get(objects::get_validation_item),
         )
         .route("/v1/audit", get(trail::trace))
+        .route("/v1/audit/seals", get(trail::seals))
+        .route("/v1/audit/seals/{seq}/evidence", get(trail::seal_evidence))
+        .route("/v1/audit/seals/{seq}/head", get(trail::seal_head))
         .route("/v1/admin/renewals", get(admin::list).post(admin::start))
         .route("/v1/admin/renewals/plan", get(admin::plan))
         .route("/v1/admin/renewals/scheduler/pause", post(admin::pause))

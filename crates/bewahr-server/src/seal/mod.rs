@@ -290,10 +290,15 @@ pub async fn seal_once(
     let root = tree.root().to_vec();
     let s = store.clone();
     let batch_id = first_seq;
-    tokio::task::spawn_blocking(move || s.put_tree(batch_id as u64, &tree, &seqs))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let token = stamp.token.clone();
+    tokio::task::spawn_blocking(move || {
+        s.put_tree(batch_id as u64, &tree, &seqs)?;
+        // the token beside the tree: the store alone proves leaf 0 (the audit head)
+        s.put_token(batch_id as u64, &token)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
     let batch = Batch {
         id: batch_id,
         sealed_at_ms: (clock().unix_timestamp_nanos() / 1_000_000) as i64,

@@ -8,7 +8,7 @@
 //!   **durable when [`Store::sync`] returns** (one fsync of the write-ahead
 //!   log covers every earlier write). The ingest committer calls it before it
 //!   commits catalog entries, so content is durable before anything refers to it.
-//! - [`Store::put_tree`] is durable when it returns.
+//! - [`Store::put_tree`] and [`Store::put_token`] are durable when they return.
 //! - Every method is safe to call from many threads at once.
 //! - Content whose catalog entry never committed (a crash mid-ingest, a
 //!   refused upload) is unreferenced and invisible; [`Upload::abort`] removes
@@ -110,6 +110,23 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_LEAVES, leaves),
         ];
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Store {
+            db: Arc::new(db),
+            chunks_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        })
+    }
+
+    /// Opens the store in `path` read-only, beside a server that may hold
+    /// it (for `bewahr audit verify`): it sees what was written up to now
+    /// and writes nothing; writing through it fails.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let opts = Options::default();
+        let db = DB::open_cf_for_read_only(
+            &opts,
+            path,
+            [CF_CONTENT, CF_CHUNKS, CF_NODES, CF_LEAVES],
+            false,
+        )?;
         Ok(Store {
             db: Arc::new(db),
             chunks_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),

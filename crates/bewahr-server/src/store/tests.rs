@@ -129,3 +129,36 @@ fn a_dropped_upload_leaves_no_chunks_behind() {
         CHUNK + 1
     );
 }
+
+#[test]
+fn trees_and_tokens_are_found_from_the_store_alone() {
+    let (d, s) = store();
+    let mut ids = vec![];
+    // one tree over two leaf-index tiles and several node tiles, one small, one of SHA-512
+    for (batch, n, alg) in [
+        (7u64, 2500usize, DigestAlgorithm::Sha256),
+        (3000, 3, DigestAlgorithm::Sha256),
+        (1 << 40, 5, DigestAlgorithm::Sha512),
+    ] {
+        let leaves: Vec<Vec<u8>> = (0..n).map(|i| alg.digest(&i.to_be_bytes())).collect();
+        let tree = HashTree::from_hashes(alg, leaves.iter()).unwrap();
+        let seqs: Vec<i64> = (0..n as i64).collect();
+        s.put_tree(batch, &tree, &seqs).unwrap();
+        let shape = s.stored_tree(batch).unwrap().unwrap();
+        assert_eq!((shape.leaves, shape.width), (n, alg.output_len()));
+        let (leaf, _) = s.path(&shape, 0).unwrap();
+        assert_eq!(leaf, tree.leaf(0));
+        ids.push(batch);
+    }
+    s.put_token(7, b"token of batch 7").unwrap();
+    s.put_groups(3000, &[(1, vec![1; 64])]).unwrap();
+    assert_eq!(s.tree_ids().unwrap(), ids);
+    assert_eq!(s.token(7).unwrap().unwrap(), b"token of batch 7");
+    assert_eq!(s.token(3000).unwrap(), None);
+    assert!(s.stored_tree(8).unwrap().is_none());
+    // read-only, as `bewahr audit verify` opens it beside the server
+    let ro = Store::open_read_only(d.path()).unwrap();
+    assert_eq!(ro.tree_ids().unwrap(), ids);
+    assert_eq!(ro.token(7).unwrap().unwrap(), b"token of batch 7");
+    assert!(ro.put_token(9, b"x").is_err());
+}

@@ -43,6 +43,15 @@ fn group_key(batch: u64, seq: i64) -> [u8; 17] {
     k
 }
 
+/// Key of a sealed batch's time-stamp token: beside its tree, so that the
+/// store alone proves what the tree's root was when (see `audit::proof`).
+fn token_key(batch: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[..8].copy_from_slice(&batch.to_be_bytes());
+    k[8] = 0xfe;
+    k
+}
+
 /// What the store knows of a sealed batch's tree.
 #[derive(Clone, Debug)]
 pub struct StoredTree {
@@ -125,6 +134,89 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Keeps a sealed batch's time-stamp token (as received) beside its
+    /// tree; durable when it returns. The sealer writes it right after the
+    /// tree and before the catalog records the batch.
+    pub fn put_token(&self, batch: u64, token: &[u8]) -> Result<(), StoreError> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db()
+            .put_cf_opt(self.cf(CF_LEAVES), token_key(batch), token, &wo)?;
+        Ok(())
+    }
+
+    /// The time-stamp token kept beside `batch`'s tree (`None` for renewal
+    /// trees and for batches sealed before tokens were kept in the store).
+    pub fn token(&self, batch: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .db()
+            .get_pinned_cf(self.cf(CF_LEAVES), token_key(batch))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// The ids of every tree in the store (sealed batches and renewal
+    /// trees), ascending, from the store's own keys: a tree whose catalog
+    /// row was removed is still listed.
+    pub fn tree_ids(&self) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        let mut it = self.db().raw_iterator_cf(self.cf(CF_LEAVES));
+        it.seek([0u8; 8]);
+        while let Some(k) = it.key() {
+            let Some(id) = k.get(..8) else {
+                return Err(corrupt(k, "short leaf key"));
+            };
+            let id = u64::from_be_bytes(id.try_into().expect("8"));
+            if self
+                .db()
+                .get_pinned_cf(self.cf(CF_LEAVES), seq_index_key(id))?
+                .is_some()
+            {
+                out.push(id);
+            }
+            let Some(next) = id.checked_add(1) else {
+                break;
+            };
+            it.seek(next.to_be_bytes());
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// The shape of `batch`'s tree from the store alone: its leaf count
+    /// (from the leaf index) and node width (from the first leaf tile);
+    /// `None` if the store has no such tree.
+    pub fn stored_tree(&self, batch: u64) -> Result<Option<StoredTree>, StoreError> {
+        let leaves_cf = self.cf(CF_LEAVES);
+        let ikey = seq_index_key(batch);
+        let Some(index) = self.db().get_pinned_cf(leaves_cf, ikey)? else {
+            return Ok(None);
+        };
+        let tiles = index.len() / 8;
+        if tiles == 0 || index.len() % 8 != 0 {
+            return Err(corrupt(&ikey, "malformed leaf index"));
+        }
+        let lkey = seq_key(batch, (tiles - 1) as u32);
+        let last = self
+            .db()
+            .get_pinned_cf(leaves_cf, lkey)?
+            .ok_or_else(|| corrupt(&lkey, "missing leaf tile"))?;
+        let leaves = (tiles - 1) * SEQ_TILE + last.len() / 8;
+        let nkey = node_key(batch, 0, 0);
+        let first = self
+            .db()
+            .get_pinned_cf(self.cf(CF_NODES), nkey)?
+            .ok_or_else(|| corrupt(&nkey, "missing tree tile"))?;
+        let in_tile = leaves.min(TILE);
+        if leaves == 0 || first.len() % in_tile != 0 || first.is_empty() {
+            return Err(corrupt(&nkey, "tree tile does not fit the leaf count"));
+        }
+        Ok(Some(StoredTree {
+            batch,
+            leaves,
+            width: first.len() / in_tile,
+        }))
     }
 
     /// The leaf index of catalog sequence number `seq` in `batch`.
