@@ -117,7 +117,11 @@ fn print_run(r: &Value) {
             (None, Some(k)) if k < 0 => format!("audit head of batch {}", -k),
             _ => format!("chain of tree {}", s(&n["tree"])),
         };
-        println!("  not renewed: {what}: {} ({})", s(&n["reason"]), s(&n["detail"]));
+        println!(
+            "  not renewed: {what}: {} ({})",
+            s(&n["reason"]),
+            s(&n["detail"])
+        );
     }
     if let Some(at) = r["retry_at"].as_str() {
         println!("  retried at {at}");

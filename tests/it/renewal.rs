@@ -779,15 +779,31 @@ async fn wait_state(a: &TestArchive, id: i64, state: &str) -> RunView {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("run {id} never {state}: {:?}", a.state().catalog.run(id).await);
+    panic!(
+        "run {id} never {state}: {:?}",
+        a.state().catalog.run(id).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry() {
+async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry_sqlite() {
+    an_unreadable_version_keeps_its_open_chain(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry_postgres() {
+    an_unreadable_version_keeps_its_open_chain(Db::Postgres).await;
+}
+
+/// A hash-tree renewal cannot read one version's content: that version
+/// keeps its chain open (its record unchanged, still extended by time-stamp
+/// renewal), the run ends incomplete naming it, every other version is
+/// renewed; once the content is back, the scheduler's retry renews it.
+async fn an_unreadable_version_keeps_its_open_chain(db: Db) {
     let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
     let clock = TestClock::at(t0);
     let Some(a) = archive_at(
-        Db::Sqlite,
+        db,
         |c| {
             c.renewal.automatic = false; // the scheduler only executes and retries
             c.renewal.retry_min_ms = 10;
@@ -813,7 +829,10 @@ async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry(
         .collect();
     let aoids = futures_util::future::join_all(docs.iter().map(|d| submit(&a, d))).await;
     let docs: Vec<(String, Vec<u8>)> = aoids.into_iter().zip(docs).collect();
-    assert!(check_all(&a, &docs, &policy, t0).await.iter().all(|&c| c == (1, 1)));
+    assert!(check_all(&a, &docs, &policy, t0)
+        .await
+        .iter()
+        .all(|&c| c == (1, 1)));
     let cat = &a.state().catalog;
     let store = a.state().ingest.store.clone();
     // the broken version shares its batch with at least one other
@@ -863,11 +882,17 @@ async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry(
     assert_eq!(nr[0]["reason"], "content_missing", "{view}");
     assert!(view["retry_at"].is_string(), "{view}");
     let why = a.state().renewer.status().last_error.unwrap_or_default();
-    assert!(why.contains(&format!("run {id} incomplete")) && why.contains("content_missing"), "{why}");
+    assert!(
+        why.contains(&format!("run {id} incomplete")) && why.contains("content_missing"),
+        "{why}"
+    );
 
     // its record is what it was (its chain not closed) and verifies as before
     assert_eq!(record(&a, &aoid).await, before);
-    assert_eq!(verdict(&a, &before, &doc, &policy, t0), (Indication::Passed, 1, 1));
+    assert_eq!(
+        verdict(&a, &before, &doc, &policy, t0),
+        (Indication::Passed, 1, 1)
+    );
     // the others moved on to SHA-512 and outlive SHA-384; it does not, yet
     for (i, (o, d)) in docs.iter().enumerate() {
         let v = verdict(&a, &record(&a, o).await, d, &retired, later);
@@ -906,8 +931,16 @@ async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry(
     assert_eq!(r.chains, 5, "{r:?}");
     for (o, d) in &docs {
         let er = record(&a, o).await;
-        assert_eq!(verdict(&a, &er, d, &policy, clock.now()), (Indication::Passed, 2, 3), "{o}");
-        assert_eq!(verdict(&a, &er, d, &retired, later).0, Indication::Passed, "{o}");
+        assert_eq!(
+            verdict(&a, &er, d, &policy, clock.now()),
+            (Indication::Passed, 2, 3),
+            "{o}"
+        );
+        assert_eq!(
+            verdict(&a, &er, d, &retired, later).0,
+            Indication::Passed,
+            "{o}"
+        );
     }
     // nothing is left open or due twice: a new run finds nothing to rehash
     let run = queue(&a, "hashtree", Some("sha512"), clock.now()).await;
@@ -916,7 +949,11 @@ async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry(
         .execute(&run)
         .await
         .unwrap();
-    assert_eq!((r.state, r.chains, r.trees_written), (bewahr::catalog::RunState::Done, 0, 0), "{r:?}");
+    assert_eq!(
+        (r.state, r.chains, r.trees_written),
+        (bewahr::catalog::RunState::Done, 0, 0),
+        "{r:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -958,9 +995,15 @@ async fn the_sealed_audit_head_outlives_its_hash_algorithm_through_hash_tree_ren
         .unwrap();
     let ev = &a.state().evidence;
     let (head, before) = ev.audit_head_record(batch).await.unwrap();
-    assert_eq!(verdict(&a, &before, &head, &policy, t0), (Indication::Passed, 1, 1));
+    assert_eq!(
+        verdict(&a, &before, &head, &policy, t0),
+        (Indication::Passed, 1, 1)
+    );
     // SHA-384 retired: the sealed head's original record no longer proves anything
-    assert_ne!(verdict(&a, &before, &head, &retired, later).0, Indication::Passed);
+    assert_ne!(
+        verdict(&a, &before, &head, &retired, later).0,
+        Indication::Passed
+    );
 
     // hash-tree renewal to SHA-512, a time-stamp renewal, and another to SHA3-512
     let mut want = (1, 1);
@@ -976,7 +1019,10 @@ async fn the_sealed_audit_head_outlives_its_hash_algorithm_through_hash_tree_ren
             .await
             .unwrap();
         assert_eq!(r.state, "done", "{kind}: {r:?}");
-        assert_eq!(r.chains, 1, "{kind}: only object versions are counted: {r:?}");
+        assert_eq!(
+            r.chains, 1,
+            "{kind}: only object versions are counted: {r:?}"
+        );
         want = match kind {
             "timestamp" => (want.0, want.1 + 1),
             _ => (want.0 + 1, want.1 + 1),

@@ -657,17 +657,20 @@ impl Catalog {
 
     /// When the next retry of an incomplete run of `kind` (any kind: `None`) is due.
     pub async fn next_retry(&self, kind: Option<&str>) -> Result<Option<i64>, CatalogError> {
-        let r = match kind {
-            Some(k) => sqlx::query(
-                "SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete' AND kind = $1",
-            )
-            .bind(k.to_string())
-            .fetch_one(self.pool())
-            .await?,
-            None => sqlx::query("SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete'")
+        let r =
+            match kind {
+                Some(k) => sqlx::query(
+                    "SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete' AND kind = $1",
+                )
+                .bind(k.to_string())
                 .fetch_one(self.pool())
                 .await?,
-        };
+                None => {
+                    sqlx::query("SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete'")
+                        .fetch_one(self.pool())
+                        .await?
+                }
+            };
         Ok(r.try_get(0)?)
     }
 

@@ -563,7 +563,12 @@ async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
                 }
                 Ok(None) => match ctx.catalog.retry_due_run(ctx.now_ms()).await {
                     Ok(Some(run)) => {
-                        tracing::info!(run = run.id, attempts = run.attempts, not_renewed = run.not_renewed.len(), "renewal: retrying an incomplete run");
+                        tracing::info!(
+                            run = run.id,
+                            attempts = run.attempts,
+                            not_renewed = run.not_renewed.len(),
+                            "renewal: retrying an incomplete run"
+                        );
                         if let Err(e) = ctx.catalog.requeue_incomplete_run(run.id).await {
                             tracing::error!(run = run.id, error = %e, "renewal: cannot queue the retry");
                         }

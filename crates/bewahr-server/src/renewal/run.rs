@@ -52,6 +52,23 @@ pub enum RunError {
 /// What a run did; `not_renewed` is what it left in its scope, and why.
 pub type Outcome = crate::catalog::RunReport;
 
+/// A run's counts add up over its attempts (a redo after a crash, the
+/// retry of an incomplete run): each attempt skips what the earlier ones
+/// recorded and starts from their counts; what is left not renewed is
+/// found anew.
+fn carried(run: &RunView) -> Outcome {
+    Outcome {
+        counts: RunCounts {
+            chains: run.chains,
+            trees_renewed: run.trees_renewed,
+            trees_written: run.trees_written,
+            tsa_requests: run.tsa_requests,
+            bytes_read: run.bytes_read,
+        },
+        ..Outcome::default()
+    }
+}
+
 fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
@@ -247,7 +264,7 @@ impl Ctx {
     /// Time-stamp renewal: one tree over the previous time-stamps of every
     /// chain end in scope (per digest algorithm), one time-stamp for it.
     pub async fn run_timestamp(&self, run: &RunView) -> Result<Outcome, RunError> {
-        let mut out = Outcome::default();
+        let mut out = carried(run);
         let now = (self.clock)();
         let (plan, chains) = self.plan().await?;
         let wanted: Option<Vec<i64>> = (run.scope == "due").then(|| {
@@ -337,7 +354,7 @@ impl Ctx {
         run: &RunView,
         target: DigestAlgorithm,
     ) -> Result<Outcome, RunError> {
-        let mut out = Outcome::default();
+        let mut out = carried(run);
         let now = (self.clock)();
         let (plan, chains) = self.plan().await?;
         let wanted: Option<Vec<i64>> = (run.scope == "due").then(|| {
@@ -499,8 +516,7 @@ impl Ctx {
                             s.spawn(move || {
                                 let mut mine = Vec::new();
                                 loop {
-                                    let i =
-                                        next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                     let Some(w) = work.get(i) else { break };
                                     mine.push((i, rehash_one(store, target, w)));
                                 }
@@ -644,7 +660,10 @@ impl Ctx {
 enum LeafData {
     Version(VersionLeaf),
     /// The audit head a batch sealed as leaf 0, and that leaf as sealed.
-    AuditHead { head: Vec<u8>, members: Vec<u8> },
+    AuditHead {
+        head: Vec<u8>,
+        members: Vec<u8>,
+    },
 }
 
 /// A leaf to rehash: its key in the new tree, the chain it is on, its record so far.
