@@ -10,7 +10,8 @@
 --   leaf_key     the version's seq, or -(batch id) for the audit head that
 --                batch sealed as its leaf 0
 --   chain_start  the first tree of the chain the leaf stays on
---   reason       why it was not rehashed (snake_case, see NotRenewedReason)
+--   reason       why it was not rehashed (snake_case, see NotRenewedReason;
+--                or 'not_rehashed_before_upgrade', below)
 CREATE TABLE held_leaves (
     leaf_key BIGINT NOT NULL,
     chain_start BIGINT NOT NULL,
@@ -23,6 +24,17 @@ CREATE TABLE held_leaves (
     PRIMARY KEY (leaf_key, chain_start)
 );
 CREATE INDEX held_leaves_start ON held_leaves (chain_start);
+
+-- Hash-tree renewals before this migration left every batch's leaf 0 (the
+-- sealed audit head) out of their trees and closed its chain all the same:
+-- hold those heads on their batch's chain, so that it stays open for them
+-- and the next hash-tree renewal rehashes them (reason
+-- 'not_rehashed_before_upgrade'; run 0: no run).
+INSERT INTO held_leaves (leaf_key, chain_start, run_id, reason, detail, held_at)
+SELECT -s.batch_id, s.batch_id, 0, 'not_rehashed_before_upgrade',
+       'hash-tree renewals before this version left the sealed audit head out', b.sealed_at
+FROM audit_seals s JOIN batches b ON b.id = s.batch_id
+WHERE b.rehashed_by IS NOT NULL;
 
 -- A hash-tree renewal tree's leaves that are sealed audit heads (keys
 -- -(batch id)), so that `versions` counts only object versions.
