@@ -111,6 +111,21 @@ fn print_run(r: &Value) {
     for e in r["errors"].as_array().into_iter().flatten() {
         println!("  error: {}", s(e));
     }
+    for n in r["not_renewed"].as_array().into_iter().flatten() {
+        let what = match (n["aoid"].as_str(), n["seq"].as_i64()) {
+            (Some(aoid), _) => format!("{aoid} version {}", s(&n["version"])),
+            (None, Some(k)) if k < 0 => format!("audit head of batch {}", -k),
+            _ => format!("chain of tree {}", s(&n["tree"])),
+        };
+        println!(
+            "  not renewed: {what}: {} ({})",
+            s(&n["reason"]),
+            s(&n["detail"])
+        );
+    }
+    if let Some(at) = r["retry_at"].as_str() {
+        println!("  retried at {at}");
+    }
 }
 
 fn print_plan(p: &Value) {
@@ -259,10 +274,17 @@ async fn run_async(args: RenewArgs) -> i32 {
                             match call(&http, http.get(format!("{base}/v1/admin/renewals/{id}")))
                                 .await
                             {
-                                Ok(r) if r["state"] == "done" || r["state"] == "failed" => {
+                                Ok(r)
+                                    if r["state"] == "done"
+                                        || r["state"] == "failed"
+                                        || r["state"] == "incomplete" =>
+                                {
                                     out(&r, &print_run);
                                     if r["state"] == "failed" {
                                         return 1;
+                                    }
+                                    if r["state"] == "incomplete" {
+                                        return 2; // something was not renewed; the run is retried
                                     }
                                     break Ok(());
                                 }

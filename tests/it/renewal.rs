@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bewahr::catalog::RunView;
+use bewahr::catalog::{NotRenewedReason, RunView};
 use bewahr::renewal::{Ctx, RunError, Settings};
 use bewahr::seal::{Clock, Stamper, TsaSource};
 use bewahr::tsp::client::{TsaClient, TsaEndpoint};
@@ -561,14 +561,22 @@ async fn time_stamps_that_no_longer_verify_are_reported_not_renewed() {
         .execute(&run)
         .await
         .unwrap();
-    assert_eq!(r.state, "done", "{r:?}");
+    // not "done": the run says what it could not renew, and why
+    assert_eq!(r.state, "incomplete", "{r:?}");
     assert_eq!(r.chains, 0, "{r:?}");
-    assert!(
-        r.errors
-            .iter()
-            .any(|e| e.contains("can no longer be extended")),
+    assert_eq!(r.not_renewed.len(), 1, "{r:?}");
+    assert_eq!(
+        r.not_renewed[0].reason,
+        NotRenewedReason::TimestampNotExtensible,
         "{r:?}"
     );
+    assert!(
+        r.not_renewed[0]
+            .detail
+            .contains("can no longer be extended"),
+        "{r:?}"
+    );
+    assert!(r.retry_at.is_some(), "{r:?}");
     // the record is what it was: one time-stamp, whose certificate has ended
     let er = record(&a, &docs[0].0).await;
     let trusted = a.state().renewer.ctx().trusted();
@@ -743,4 +751,298 @@ async fn the_operator_replaces_the_algorithm_catalogue_while_the_archive_runs() 
         json(&a, "/v1/admin/algorithms").await["name"],
         "renewal test"
     );
+}
+
+/// Verifies `er` over `data` at `at`: (indication, chains, archive time-stamps).
+fn verdict(
+    a: &TestArchive,
+    er: &[u8],
+    data: &[u8],
+    policy: &AlgorithmPolicy,
+    at: OffsetDateTime,
+) -> (Indication, usize, usize) {
+    let trusted = a.state().renewer.ctx().trusted();
+    let r = verify::verify_der(
+        er,
+        &mut InMemory(vec![data.to_vec()]),
+        &Options::new(&trusted, at, policy),
+    );
+    (r.indication, r.chains, r.archive_time_stamps.len())
+}
+
+/// Polls run `id` until it is in `state`.
+async fn wait_state(a: &TestArchive, id: i64, state: &str) -> RunView {
+    for _ in 0..1500 {
+        let r = a.state().catalog.run(id).await.unwrap().unwrap();
+        if r.state == state {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "run {id} never {state}: {:?}",
+        a.state().catalog.run(id).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry_sqlite() {
+    an_unreadable_version_keeps_its_open_chain(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_version_keeps_its_open_chain_and_is_renewed_by_the_retry_postgres() {
+    an_unreadable_version_keeps_its_open_chain(Db::Postgres).await;
+}
+
+/// A hash-tree renewal cannot read one version's content: that version
+/// keeps its chain open (its record unchanged, still extended by time-stamp
+/// renewal), the run ends incomplete naming it, every other version is
+/// renewed; once the content is back, the scheduler's retry renews it.
+async fn an_unreadable_version_keeps_its_open_chain(db: Db) {
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let clock = TestClock::at(t0);
+    let Some(a) = archive_at(
+        db,
+        |c| {
+            c.renewal.automatic = false; // the scheduler only executes and retries
+            c.renewal.retry_min_ms = 10;
+            c.batch.digest_algorithm = "sha384".into();
+        },
+        Some(Stamper::dev(dev_tsa(t0 - Days::days(1), 3650))),
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    // SHA-384 (the batches' hash) retired ten days from now: only renewed records pass after
+    let retired = AlgorithmPolicy::from_toml(&catalogue_retiring(
+        "sha384",
+        &(t0 + Days::days(10)).date().to_string(),
+    ))
+    .unwrap();
+    let later = t0 + Days::days(20);
+    let policy = AlgorithmPolicy::default();
+    let docs: Vec<Vec<u8>> = (0..5)
+        .map(|i| format!("Akte {i}: ").repeat(i + 1).into_bytes())
+        .collect();
+    let aoids = futures_util::future::join_all(docs.iter().map(|d| submit(&a, d))).await;
+    let docs: Vec<(String, Vec<u8>)> = aoids.into_iter().zip(docs).collect();
+    assert!(check_all(&a, &docs, &policy, t0)
+        .await
+        .iter()
+        .all(|&c| c == (1, 1)));
+    let cat = &a.state().catalog;
+    let store = a.state().ingest.store.clone();
+    // the broken version shares its batch with at least one other
+    let mut locs = Vec::new();
+    for (aoid, _) in &docs {
+        locs.push(cat.locate(aoid, None).await.unwrap().unwrap());
+    }
+    let broken = (0..docs.len())
+        .find(|&i| {
+            locs.iter()
+                .filter(|l| l.batch_id == locs[i].batch_id)
+                .count()
+                > 1
+        })
+        .expect("two versions in one batch");
+    let (aoid, doc) = docs[broken].clone();
+    let batch = locs[broken].batch_id.unwrap();
+    let before = record(&a, &aoid).await;
+    // a fault through the store's API: the content is gone
+    assert!(store.delete_content(&locs[broken].sha256).unwrap());
+
+    let (st, body) = post_json(
+        &a,
+        "/v1/admin/renewals",
+        r#"{"kind": "hashtree", "digest_algorithm": "sha512"}"#,
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    let r = a
+        .state()
+        .renewer
+        .wait(id, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "incomplete", "{r:?}");
+    let view = json(&a, &format!("/v1/admin/renewals/{id}")).await;
+    assert_eq!(view["state"], "incomplete", "{view}");
+    assert_eq!(view["chains"], 4, "every other version is renewed: {view}");
+    let nr = view["not_renewed"].as_array().unwrap();
+    assert_eq!(nr.len(), 1, "{view}");
+    assert_eq!(nr[0]["aoid"], aoid.as_str(), "{view}");
+    assert_eq!(nr[0]["version"], 1, "{view}");
+    assert_eq!(nr[0]["seq"], locs[broken].seq, "{view}");
+    assert_eq!(nr[0]["tree"], batch, "{view}");
+    assert_eq!(nr[0]["reason"], "content_missing", "{view}");
+    assert!(view["retry_at"].is_string(), "{view}");
+    let why = a.state().renewer.status().last_error.unwrap_or_default();
+    assert!(
+        why.contains(&format!("run {id} incomplete")) && why.contains("content_missing"),
+        "{why}"
+    );
+
+    // its record is what it was (its chain not closed) and verifies as before
+    assert_eq!(record(&a, &aoid).await, before);
+    assert_eq!(
+        verdict(&a, &before, &doc, &policy, t0),
+        (Indication::Passed, 1, 1)
+    );
+    // the others moved on to SHA-512 and outlive SHA-384; it does not, yet
+    for (i, (o, d)) in docs.iter().enumerate() {
+        let v = verdict(&a, &record(&a, o).await, d, &retired, later);
+        if i == broken {
+            assert_ne!(v.0, Indication::Passed, "{o}: {v:?}");
+        } else {
+            assert_eq!(v, (Indication::Passed, 2, 2), "{o}");
+        }
+    }
+    // its chain is open: a time-stamp renewal extends it past the batch's chain end
+    let (st, body) = post_json(&a, "/v1/admin/renewals", r#"{"kind": "timestamp"}"#).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    let ts = body["id"].as_i64().unwrap();
+    let r = a
+        .state()
+        .renewer
+        .wait(ts, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "done", "{r:?}");
+    for (i, (o, d)) in docs.iter().enumerate() {
+        let want = if i == broken { (1, 2) } else { (2, 3) };
+        let v = verdict(&a, &record(&a, o).await, d, &policy, t0);
+        assert_eq!(v, (Indication::Passed, want.0, want.1), "{o}");
+    }
+
+    // the content is restored; the scheduler retries the run at its time and completes it
+    store.put_content(&doc).unwrap();
+    store.sync().unwrap();
+    clock.set(t0 + Days::days(1));
+    a.state().renewer.check_now();
+    let r = wait_state(&a, id, "done").await;
+    assert_eq!(r.attempts, 2, "{r:?}");
+    assert!(r.not_renewed.is_empty() && r.retry_at.is_none(), "{r:?}");
+    assert_eq!(r.chains, 5, "{r:?}");
+    for (o, d) in &docs {
+        let er = record(&a, o).await;
+        assert_eq!(
+            verdict(&a, &er, d, &policy, clock.now()),
+            (Indication::Passed, 2, 3),
+            "{o}"
+        );
+        assert_eq!(
+            verdict(&a, &er, d, &retired, later).0,
+            Indication::Passed,
+            "{o}"
+        );
+    }
+    // nothing is left open or due twice: a new run finds nothing to rehash
+    let run = queue(&a, "hashtree", Some("sha512"), clock.now()).await;
+    a.state().renewer.pause();
+    let r = ctx(&a, &clock, a.state().stamper.clone(), Settings::default())
+        .execute(&run)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.state, r.chains, r.trees_written),
+        (bewahr::catalog::RunState::Done, 0, 0),
+        "{r:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sealed_audit_head_outlives_its_hash_algorithm_through_hash_tree_renewal() {
+    let t0 = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let clock = TestClock::at(t0);
+    let stamper = Stamper::dev(dev_tsa(t0 - Days::days(1), 3650));
+    let Some(a) = archive_at(
+        Db::Sqlite,
+        |c| {
+            c.renewal.automatic = false;
+            c.batch.digest_algorithm = "sha384".into();
+        },
+        Some(stamper.clone()),
+        clock.clock(),
+    )
+    .await
+    else {
+        return;
+    };
+    a.state().renewer.pause();
+    let retired = AlgorithmPolicy::from_toml(&catalogue_retiring(
+        "sha384",
+        &(t0 + Days::days(10)).date().to_string(),
+    ))
+    .unwrap();
+    let later = t0 + Days::days(20);
+    let policy = AlgorithmPolicy::default();
+    let docs = vec![(submit(&a, b"Akte A").await, b"Akte A".to_vec())];
+    check_all(&a, &docs, &policy, t0).await;
+    let batch = a
+        .state()
+        .catalog
+        .locate(&docs[0].0, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .batch_id
+        .unwrap();
+    let ev = &a.state().evidence;
+    let (head, before) = ev.audit_head_record(batch).await.unwrap();
+    assert_eq!(
+        verdict(&a, &before, &head, &policy, t0),
+        (Indication::Passed, 1, 1)
+    );
+    // SHA-384 retired: the sealed head's original record no longer proves anything
+    assert_ne!(
+        verdict(&a, &before, &head, &retired, later).0,
+        Indication::Passed
+    );
+
+    // hash-tree renewal to SHA-512, a time-stamp renewal, and another to SHA3-512
+    let mut want = (1, 1);
+    for (kind, alg) in [
+        ("hashtree", Some("sha512")),
+        ("timestamp", None),
+        ("hashtree", Some("sha3-512")),
+    ] {
+        clock.set(clock.now() + Days::hours(1));
+        let run = queue(&a, kind, alg, clock.now()).await;
+        let r = ctx(&a, &clock, stamper.clone(), Settings::default())
+            .execute(&run)
+            .await
+            .unwrap();
+        assert_eq!(r.state, "done", "{kind}: {r:?}");
+        assert_eq!(
+            r.chains, 1,
+            "{kind}: only object versions are counted: {r:?}"
+        );
+        want = match kind {
+            "timestamp" => (want.0, want.1 + 1),
+            _ => (want.0 + 1, want.1 + 1),
+        };
+        let (h, er) = ev.audit_head_record(batch).await.unwrap();
+        assert_eq!(h, head);
+        assert_eq!(
+            verdict(&a, &er, &head, &policy, clock.now()),
+            (Indication::Passed, want.0, want.1),
+            "{kind}"
+        );
+        // the record of the head so far is kept byte for byte in every renewal
+        assert!(er.len() > before.len());
+        assert_eq!(
+            verdict(&a, &er, &head, &retired, later),
+            (Indication::Passed, want.0, want.1),
+            "{kind}: the renewed chain outlives SHA-384"
+        );
+    }
+    assert_eq!(want, (3, 4));
+    // the object's record went the same way
+    assert_eq!(check_all(&a, &docs, &retired, later).await, vec![(3, 4)]);
 }

@@ -7,7 +7,14 @@
 //! (`renewed_by`); when a hash-tree renewal started a new chain
 //! (`rehashed_by` on the chain's first tree), the chain stops at
 //! `chain_end` and the next one starts at the renewal tree, as long as the
-//! version is one of its leaves.
+//! version is one of its leaves. A leaf that renewal could not rehash is
+//! held on its chain (`held_leaves`): for it the chain stays open past
+//! `chain_end`, until a later hash-tree renewal rehashes it; that one's
+//! tree and chain end are in its held row.
+//!
+//! The audit head a batch sealed as leaf 0 (key 0) has a record too
+//! ([`Evidence::audit_head_record`]): in hash-tree renewal trees its key is
+//! -(batch id) ([`leaf_key`]), as versions' seqs are positive.
 //!
 //! Invariant: the bytes of a record's ArchiveTimeStampSequence up to a
 //! hash-tree renewal never change (the renewal hashed them); so the
@@ -70,6 +77,17 @@ impl Chains {
     }
 }
 
+/// The key of a leaf in hash-tree renewal trees and in `held_leaves`: a
+/// version's seq, or for the audit head batch `batch_id` sealed (seq 0 in
+/// the batch) -(batch id).
+pub fn leaf_key(seq: i64, batch_id: i64) -> i64 {
+    if seq == 0 {
+        -batch_id
+    } else {
+        seq
+    }
+}
+
 /// Builds evidence records; keeps recently used trees (their time-stamps
 /// and links) in memory. Renewal calls [`Evidence::invalidate`] after it
 /// links trees.
@@ -125,12 +143,19 @@ impl Evidence {
         Ok(t)
     }
 
-    /// The trees of the chain that starts at `start`, for leaf `seq`.
-    async fn chain_from(&self, start: Arc<Tree>, seq: i64) -> Result<Vec<Step>, EvidenceError> {
-        let end = start.link.rehashed_by.and(start.link.chain_end);
+    /// The trees of the chain that starts at `start` under leaf key `key`,
+    /// up to `end` (the chain's end where a hash-tree renewal closed it for
+    /// this leaf) or to its last tree.
+    async fn chain_from(
+        &self,
+        start: Arc<Tree>,
+        key: i64,
+        end: Option<i64>,
+        seq: i64,
+    ) -> Result<Vec<Step>, EvidenceError> {
         let mut steps = vec![Step {
             tree: start.clone(),
-            key: seq,
+            key,
         }];
         let mut cur = start;
         while Some(cur.link.id) != end {
@@ -158,13 +183,28 @@ impl Evidence {
         Ok(steps)
     }
 
-    /// Every chain that may hold `seq`, from the batch that sealed it.
+    /// Every chain that may hold `seq`, from the batch that sealed it
+    /// (seq 0: the audit head the batch sealed as its leaf 0).
     pub async fn plan(&self, seq: i64, batch_id: i64) -> Result<ChainPlan, EvidenceError> {
+        let key = leaf_key(seq, batch_id);
         let mut start = self.tree(batch_id).await?;
         let mut plan = Vec::new();
         loop {
-            plan.push(self.chain_from(start.clone(), seq).await?);
-            match start.link.rehashed_by {
+            let held = match start.link.held {
+                0 => None,
+                _ => self.catalog.held_link(key, start.link.id).await?,
+            };
+            let next = match held {
+                Some(h) => h.rehashed_by.map(|r| (r, h.chain_end)),
+                None => start.link.rehashed_by.map(|r| (r, start.link.chain_end)),
+            };
+            let first_key = match start.link.kind {
+                TreeKind::Initial => seq,
+                _ => key,
+            };
+            let end = next.and_then(|(_, end)| end);
+            plan.push(self.chain_from(start.clone(), first_key, end, seq).await?);
+            match next.map(|(r, _)| r) {
                 Some(h) => start = self.tree(h).await?,
                 None => break,
             }
@@ -201,26 +241,38 @@ impl Evidence {
         Ok((loc, der))
     }
 
-    /// The DER evidence record of the audit head sealed as leaf 0 (key 0)
-    /// of batch `batch_id`; its data object is the 32 `head` bytes. It
-    /// follows the batch's time-stamp renewals as a version's record does;
-    /// a hash-tree renewal, which rehashes versions only, ends it.
+    /// The audit head batch `batch_id` sealed as its leaf 0, and its DER
+    /// evidence record (every chain, through time-stamp and hash-tree renewals).
     pub async fn audit_head_record(
         &self,
         batch_id: i64,
-        head: &[u8; 32],
-    ) -> Result<Vec<u8>, EvidenceError> {
-        let tree = self.tree(batch_id).await?;
-        let alg = DigestAlgorithm::from_name(&tree.link.digest_algorithm)
-            .map_err(|e| inconsistent(0, e.to_string()))?;
-        let leaf = alg.digest(head);
+    ) -> Result<(Vec<u8>, Vec<u8>), EvidenceError> {
+        let (_, head) = self
+            .catalog
+            .sealed_audit_head(batch_id)
+            .await?
+            .ok_or(EvidenceError::NotFound)?;
+        let members = self.audit_head_members(batch_id, &head).await?;
         let plan = self.plan(0, batch_id).await?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || {
-            build_chains(&store, 0, &leaf, &plan).map(|c| c.record())
+        let der = tokio::task::spawn_blocking(move || {
+            build_chains(&store, 0, &members, &plan).map(|c| c.record())
         })
         .await
-        .map_err(|e| inconsistent(0, e.to_string()))?
+        .map_err(|e| inconsistent(0, e.to_string()))??;
+        Ok((head, der))
+    }
+
+    /// Leaf 0 of batch `batch_id` as sealed: the hash of the audit head in the batch's algorithm.
+    pub async fn audit_head_members(
+        &self,
+        batch_id: i64,
+        head: &[u8],
+    ) -> Result<Vec<u8>, EvidenceError> {
+        let batch = self.tree(batch_id).await?;
+        let alg = DigestAlgorithm::from_name(&batch.link.digest_algorithm)
+            .map_err(|e| inconsistent(0, e.to_string()))?;
+        Ok(alg.digest(head))
     }
 }
 
@@ -267,7 +319,7 @@ pub fn build_chains(
             let (leaf, siblings) = store.path(&stored, idx)?;
             let group_bytes = match t.link.kind {
                 TreeKind::Initial => Some(members.to_vec()),
-                TreeKind::Hashtree => store.group(t.link.id as u64, seq)?,
+                TreeKind::Hashtree => store.group(t.link.id as u64, step.key)?,
                 TreeKind::Timestamp => None,
             };
             let group: Option<Vec<&[u8]>> = match &group_bytes {

@@ -92,7 +92,7 @@ async fn sealed(
 }
 
 /// The RFC 4998 evidence record (DER) of the head of entry `seq`, built on
-/// demand like a version's (following time-stamp renewals). Its data object
+/// demand like a version's (following time-stamp and hash-tree renewals). Its data object
 /// is the 32 head bytes of `GET /v1/audit/seals/{seq}/head`.
 #[utoipa::path(get, path = "/v1/audit/seals/{seq}/evidence", params(("seq" = i64, Path, description = "the audit entry whose sealed head")),
     responses((status = 200, content_type = "application/octet-stream", description = "DER EvidenceRecord (RFC 4998)"),
@@ -102,8 +102,8 @@ pub async fn seal_evidence(
     Extension(p): Extension<Principal>,
     Path(seq): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (seq, batch, head) = sealed(&state, &p, &seq).await?;
-    let der = state.evidence.audit_head_record(batch, &head).await?;
+    let (seq, batch, _) = sealed(&state, &p, &seq).await?;
+    let (_, der) = state.evidence.audit_head_record(batch).await?;
     metrics::counter!("bewahr_evidence_records_total").increment(1);
     Ok(attachment(format!("audit-head-{seq}.ers"), der))
 }

@@ -4,9 +4,11 @@
 //! Contract: a tree's links are set once (NULL to a value) and never
 //! changed, each in the same transaction that records the renewal tree, and
 //! only if still NULL; so a renewal is recorded completely or not at all,
-//! and never twice for the same chain.
+//! and never twice for the same chain. A held leaf (`held_leaves`: not
+//! rehashed when its chain was closed for the others) is recorded in that
+//! same transaction, and its own links are set once the same way.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 // Dynamic SQL here is only constant column lists and `in_list` of integers.
 use sqlx::{AssertSqlSafe, Row};
@@ -59,8 +61,13 @@ pub struct TreeLink {
     pub chain_end: Option<i64>,
     /// The renewal run that wrote it (renewal trees).
     pub run_id: Option<i64>,
-    /// Leaves that are object versions (a batch's leaf 0 may be the audit trail's head).
+    /// Leaves that are object versions (a batch's leaf 0 may be the audit
+    /// trail's head; a hash-tree renewal tree may hold audit heads too).
     pub versions: i64,
+    /// Leaves that a hash-tree renewal left on this chain when it closed it
+    /// for the others (`held_leaves`, open or rehashed since): evidence
+    /// looks their links up there instead of taking `rehashed_by`.
+    pub held: i64,
 }
 
 /// A tree with its time-stamp.
@@ -87,6 +94,140 @@ pub struct NewTree {
     pub tsa: String,
     pub gen_time_ms: i64,
     pub token: Vec<u8>,
+    /// Leaves that are sealed audit heads (keys -(batch id); hash-tree renewal).
+    pub audit_leaves: i64,
+}
+
+/// A renewal run's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Queued,
+    Running,
+    /// Everything in scope was renewed.
+    Done,
+    /// The run ended but left something in scope not renewed (listed in
+    /// `not_renewed`, with the reason); the scheduler retries it at `retry_at`.
+    Incomplete,
+    /// The run stopped (e.g. no time-stamp); what it recorded before stays.
+    Failed,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Done => "done",
+            RunState::Incomplete => "incomplete",
+            RunState::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, CatalogError> {
+        Ok(match s {
+            "queued" => RunState::Queued,
+            "running" => RunState::Running,
+            "done" => RunState::Done,
+            "incomplete" => RunState::Incomplete,
+            "failed" => RunState::Failed,
+            o => return Err(CatalogError::Corrupt(format!("renewal run state {o:?}"))),
+        })
+    }
+    /// Whether an attempt of the run has ended (a retry may follow an incomplete one).
+    pub fn ended(self) -> bool {
+        matches!(
+            self,
+            RunState::Done | RunState::Incomplete | RunState::Failed
+        )
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for RunState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Why a run did not renew something in its scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRenewedReason {
+    /// The document or a preserved item is not in the store.
+    ContentMissing,
+    /// The store failed to read the content.
+    ReadFailed,
+    /// The data-object group has members whose bytes are not stored.
+    GroupNotStored,
+    /// The leaf's record so far could not be built from the trees.
+    RecordUnavailable,
+    /// The version is in a tree but not sealed (catalog inconsistency).
+    NotSealed,
+    /// The chain's last time-stamp no longer verifies or can no longer be
+    /// extended (its TSA certificate or algorithms ended): renewal cannot
+    /// repair a lapsed chain.
+    TimestampNotExtensible,
+}
+
+impl NotRenewedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotRenewedReason::ContentMissing => "content_missing",
+            NotRenewedReason::ReadFailed => "read_failed",
+            NotRenewedReason::GroupNotStored => "group_not_stored",
+            NotRenewedReason::RecordUnavailable => "record_unavailable",
+            NotRenewedReason::NotSealed => "not_sealed",
+            NotRenewedReason::TimestampNotExtensible => "timestamp_not_extensible",
+        }
+    }
+}
+
+/// Something in a run's scope that it did not renew, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NotRenewed {
+    /// Hash-tree renewal: the leaf: a version's seq, or -(batch id) for the
+    /// audit head that batch sealed. Absent when a whole chain was not renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aoid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// The chain's first tree (hash-tree renewal) or last tree (time-stamp renewal).
+    pub tree: i64,
+    pub reason: NotRenewedReason,
+    pub detail: String,
+}
+
+/// A leaf a hash-tree renewal could not rehash, kept on its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldLeaf {
+    /// The version's seq, or -(batch id) for a sealed audit head.
+    pub key: i64,
+    pub chain_start: i64,
+    pub reason: NotRenewedReason,
+    pub detail: String,
+}
+
+/// Where a held leaf's chains go: `None`s while its chain is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldLink {
+    pub rehashed_by: Option<i64>,
+    pub chain_end: Option<i64>,
+}
+
+/// Held leaves of one chain that a hash-tree renewal rehashed now: their
+/// chain closes at `chain_end` for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Released {
+    pub chain_start: i64,
+    pub chain_end: i64,
+    pub keys: Vec<i64>,
 }
 
 /// A renewal run, as admins see it.
@@ -100,8 +241,9 @@ pub struct RunView {
     pub digest_algorithm: Option<String>,
     /// `all` (every current chain) or `due` (what the plan says is due).
     pub scope: String,
-    /// `queued`, `running`, `done` or `failed`.
-    pub state: String,
+    /// `queued`, `running`, `done`, `incomplete` (see `not_renewed`; retried
+    /// at `retry_at`) or `failed`.
+    pub state: RunState,
     pub requested_by: String,
     pub reason: String,
     pub queued_at: String,
@@ -120,6 +262,11 @@ pub struct RunView {
     pub bytes_read: i64,
     /// Time-stamps that no longer verified (not renewed), and other errors.
     pub errors: Vec<String>,
+    /// What the run's last attempt left not renewed in its scope, and why.
+    pub not_renewed: Vec<NotRenewed>,
+    /// An incomplete run: when the scheduler tries it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 /// Counts a run adds up.
@@ -132,10 +279,20 @@ pub struct RunCounts {
     pub bytes_read: i64,
 }
 
+/// What a run (attempt) did: its counts, its errors, and what it left not renewed.
+#[derive(Clone, Debug, Default)]
+pub struct RunReport {
+    pub counts: RunCounts,
+    pub errors: Vec<String>,
+    pub not_renewed: Vec<NotRenewed>,
+}
+
 const LINK_COLS: &str =
     "id, kind, digest_algorithm, leaves, gen_time, renewed_by, rehashed_by, chain_end, run_id, \
-     leaves - (SELECT COUNT(*) FROM audit_seals s WHERE s.batch_id = batches.id)";
-const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors";
+ \
+     leaves - audit_leaves - (SELECT COUNT(*) FROM audit_seals s WHERE s.batch_id = batches.id), \
+     (SELECT COUNT(*) FROM held_leaves h WHERE h.chain_start = batches.id)";
+const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors, not_renewed, retry_at";
 
 fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
     Ok(TreeLink {
@@ -149,17 +306,19 @@ fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
         chain_end: r.try_get(7)?,
         run_id: r.try_get(8)?,
         versions: r.try_get(9)?,
+        held: r.try_get(10)?,
     })
 }
 
 fn run_row(r: &AnyRow) -> Result<RunView, CatalogError> {
     let errors: String = r.try_get(16)?;
+    let not_renewed: String = r.try_get(17)?;
     Ok(RunView {
         id: r.try_get(0)?,
         kind: r.try_get(1)?,
         digest_algorithm: r.try_get(2)?,
         scope: r.try_get(3)?,
-        state: r.try_get(4)?,
+        state: RunState::parse(&r.try_get::<String, _>(4)?)?,
         requested_by: r.try_get(5)?,
         reason: r.try_get(6)?,
         queued_at: rfc3339_ms(r.try_get(7)?),
@@ -173,6 +332,9 @@ fn run_row(r: &AnyRow) -> Result<RunView, CatalogError> {
         bytes_read: r.try_get(15)?,
         errors: serde_json::from_str(&errors)
             .map_err(|e| CatalogError::Corrupt(format!("renewal errors: {e}")))?,
+        not_renewed: serde_json::from_str(&not_renewed)
+            .map_err(|e| CatalogError::Corrupt(format!("renewal not_renewed: {e}")))?,
+        retry_at: r.try_get::<Option<i64>, _>(18)?.map(rfc3339_ms),
     })
 }
 
@@ -192,6 +354,8 @@ fn in_list(ids: &[i64]) -> String {
 #[derive(Clone, Debug)]
 pub struct VersionLeaf {
     pub seq: i64,
+    pub aoid: String,
+    pub version: i64,
     pub sha256: [u8; 32],
     /// The sealed data-object group (hashes in the batch's algorithm).
     pub members: Vec<u8>,
@@ -239,8 +403,8 @@ impl Catalog {
         row.map(|r| {
             Ok(Tree {
                 link: link_row(&r)?,
-                tsa: r.try_get(10)?,
-                token: r.try_get(11)?,
+                tsa: r.try_get(11)?,
+                token: r.try_get(12)?,
             })
         })
         .transpose()
@@ -261,8 +425,8 @@ impl Catalog {
         t: &NewTree,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO batches (id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token, kind, run_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO batches (id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token, kind, run_id, audit_leaves) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(t.id)
         .bind(t.created_at_ms)
@@ -276,6 +440,7 @@ impl Catalog {
         .bind(&t.token)
         .bind(t.kind.as_str())
         .bind(t.run_id)
+        .bind(t.audit_leaves)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -310,13 +475,50 @@ impl Catalog {
     }
 
     /// Records a hash-tree renewal tree that starts a new chain for the
-    /// versions of the chains starting at each `(start, chain_end)`.
+    /// versions of the chains starting at each `(start, chain_end)`, except
+    /// the `held` leaves of those chains (not rehashed: they stay on their
+    /// chain, open), and for the `released` held leaves of earlier runs. All
+    /// of it, or nothing if any of those links was set meanwhile.
     pub async fn commit_hashtree_renewal(
         &self,
         tree: &NewTree,
         starts: &[(i64, i64)],
+        held: &[HeldLeaf],
+        released: &[Released],
     ) -> Result<(), RenewalCommitError> {
         let mut tx = self.pool().begin().await?;
+        for r in released {
+            for chunk in r.keys.chunks(500) {
+                let n = sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE held_leaves SET rehashed_by = $1, chain_end = $2 \
+                     WHERE chain_start = $3 AND rehashed_by IS NULL AND leaf_key IN ({})",
+                    in_list(chunk)
+                )))
+                .bind(tree.id)
+                .bind(r.chain_end)
+                .bind(r.chain_start)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n != chunk.len() as u64 {
+                    return Err(RenewalCommitError::AlreadyRenewed(r.chain_start));
+                }
+            }
+        }
+        for h in held {
+            sqlx::query(
+                "INSERT INTO held_leaves (leaf_key, chain_start, run_id, reason, detail, held_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(h.key)
+            .bind(h.chain_start)
+            .bind(tree.run_id)
+            .bind(h.reason.as_str())
+            .bind(&h.detail)
+            .bind(tree.created_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
         for &(start, end) in starts {
             let n = sqlx::query(
                 "UPDATE batches SET rehashed_by = $1, chain_end = $2 WHERE id = $3 AND rehashed_by IS NULL",
@@ -341,7 +543,7 @@ impl Catalog {
         let mut out = Vec::with_capacity(seqs.len());
         for chunk in seqs.chunks(500) {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT seq, sha256, members, batch_id, salt, stored_members FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
+                "SELECT seq, sha256, members, batch_id, salt, stored_members, aoid, version FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
                 in_list(chunk)
             )))
             .fetch_all(self.pool())
@@ -350,6 +552,8 @@ impl Catalog {
                 let sha: Vec<u8> = r.try_get(1)?;
                 out.push(VersionLeaf {
                     seq: r.try_get(0)?,
+                    aoid: r.try_get(6)?,
+                    version: r.try_get(7)?,
                     sha256: sha
                         .try_into()
                         .map_err(|_| CatalogError::Corrupt("sha256 is not 32 bytes".into()))?,
@@ -440,6 +644,94 @@ impl Catalog {
         )
     }
 
+    /// The incomplete run whose retry is due at `now_ms` (the earliest).
+    pub async fn retry_due_run(&self, now_ms: i64) -> Result<Option<RunView>, CatalogError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RUN_COLS} FROM renewals WHERE state = 'incomplete' AND retry_at <= $1 ORDER BY retry_at, id LIMIT 1"
+        )))
+        .bind(now_ms)
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| run_row(&r)).transpose()
+    }
+
+    /// When the next retry of an incomplete run of `kind` (any kind: `None`) is due.
+    pub async fn next_retry(&self, kind: Option<&str>) -> Result<Option<i64>, CatalogError> {
+        let r =
+            match kind {
+                Some(k) => sqlx::query(
+                    "SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete' AND kind = $1",
+                )
+                .bind(k.to_string())
+                .fetch_one(self.pool())
+                .await?,
+                None => {
+                    sqlx::query("SELECT MIN(retry_at) FROM renewals WHERE state = 'incomplete'")
+                        .fetch_one(self.pool())
+                        .await?
+                }
+            };
+        Ok(r.try_get(0)?)
+    }
+
+    /// Queues incomplete run `id` again (its retry); false if it is no longer incomplete.
+    pub async fn requeue_incomplete_run(&self, id: i64) -> Result<bool, CatalogError> {
+        Ok(sqlx::query(
+            "UPDATE renewals SET state = 'queued', retry_at = NULL WHERE id = $1 AND state = 'incomplete'",
+        )
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// The held leaves whose chain is still open: (leaf key, chain start).
+    pub async fn open_held_leaves(&self) -> Result<Vec<(i64, i64)>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT leaf_key, chain_start FROM held_leaves WHERE rehashed_by IS NULL ORDER BY chain_start, leaf_key",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Where held leaf `key` of the chain starting at `chain_start` goes, if it is held there.
+    pub async fn held_link(
+        &self,
+        key: i64,
+        chain_start: i64,
+    ) -> Result<Option<HeldLink>, CatalogError> {
+        let r = sqlx::query(
+            "SELECT rehashed_by, chain_end FROM held_leaves WHERE leaf_key = $1 AND chain_start = $2",
+        )
+        .bind(key)
+        .bind(chain_start)
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| {
+            Ok(HeldLink {
+                rehashed_by: r.try_get(0)?,
+                chain_end: r.try_get(1)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The audit head batch `batch_id` sealed as its leaf 0: (audit seq, head).
+    pub async fn sealed_audit_head(
+        &self,
+        batch_id: i64,
+    ) -> Result<Option<(i64, Vec<u8>)>, CatalogError> {
+        let r = sqlx::query("SELECT audit_seq, head FROM audit_seals WHERE batch_id = $1")
+            .bind(batch_id)
+            .fetch_optional(self.pool())
+            .await?;
+        r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
     pub async fn start_run(&self, id: i64, now_ms: i64) -> Result<(), CatalogError> {
         sqlx::query(
             "UPDATE renewals SET state = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2",
@@ -451,27 +743,31 @@ impl Catalog {
         Ok(())
     }
 
-    /// Records a run's progress (counts so far) or its end (`state` done/failed).
+    /// Records a run's progress (counts so far) or its end (`state` done,
+    /// incomplete with the time of its retry, or failed).
     pub async fn update_run(
         &self,
         id: i64,
-        state: &str,
-        counts: &RunCounts,
-        errors: &[String],
+        state: RunState,
+        report: &RunReport,
         finished_ms: Option<i64>,
+        retry_at_ms: Option<i64>,
     ) -> Result<(), CatalogError> {
+        let counts = &report.counts;
         sqlx::query(
             "UPDATE renewals SET state = $1, chains = $2, trees_renewed = $3, trees_written = $4, tsa_requests = $5, \
-             bytes_read = $6, errors = $7, finished_at = $8 WHERE id = $9",
+             bytes_read = $6, errors = $7, finished_at = $8, not_renewed = $9, retry_at = $10 WHERE id = $11",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(counts.chains)
         .bind(counts.trees_renewed)
         .bind(counts.trees_written)
         .bind(counts.tsa_requests)
         .bind(counts.bytes_read)
-        .bind(serde_json::to_string(errors).unwrap_or_else(|_| "[]".into()))
+        .bind(serde_json::to_string(&report.errors).unwrap_or_else(|_| "[]".into()))
         .bind(finished_ms)
+        .bind(serde_json::to_string(&report.not_renewed).unwrap_or_else(|_| "[]".into()))
+        .bind(retry_at_ms)
         .bind(id)
         .execute(self.pool())
         .await?;

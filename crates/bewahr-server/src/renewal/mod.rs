@@ -8,7 +8,12 @@
 //! run for what is due; queued runs (the scheduler's and the admins') are
 //! executed one at a time, in order, and recorded in the catalog. A run
 //! left `running` by a crash is queued again at start and redone (see
-//! [`run`] for why that is safe).
+//! [`run`] for why that is safe). A run that ends with something in its
+//! scope not renewed (a leaf that could not be rehashed, a chain whose
+//! time-stamp can no longer be extended) is `incomplete`, never `done`: it
+//! lists what and why, and the scheduler queues it again at its `retry_at`
+//! ([`backoff`] from `retry_min`, doubling per attempt up to the check
+//! interval), also when it does not plan by itself; not while paused.
 
 pub mod plan;
 pub mod run;
@@ -21,7 +26,7 @@ use std::time::Duration;
 use serde::Serialize;
 use x509_cert::Certificate;
 
-use crate::catalog::{Catalog, RunCounts, RunView};
+use crate::catalog::{Catalog, RunCounts, RunReport, RunState, RunView};
 use crate::evidence::Evidence;
 use crate::seal::{Clock, Stamper};
 use crate::store::Store;
@@ -29,7 +34,7 @@ use bewahr_core::alg::DigestAlgorithm;
 use bewahr_core::verify::AlgorithmPolicy;
 
 pub use plan::{Plan, PlanEntry};
-pub use run::{Outcome, RunError};
+pub use run::{backoff, Outcome, RunError};
 
 /// A test's hook: returns true to make the run stop at that step, as if the process died there.
 pub type FaultHook = Arc<dyn Fn(&'static str) -> bool + Send + Sync>;
@@ -238,45 +243,76 @@ impl Ctx {
             st.current_run = None;
             st.state = SchedulerState::Idle;
         }
-        let (state, counts, errors) = match result {
+        let mut retry_at = None;
+        let (state, report) = match result {
             Err(e @ RunError::Fault(_)) => return Err(e),
-            Ok(o) => ("done", o.counts, o.errors),
+            Ok(o) if o.not_renewed.is_empty() => (RunState::Done, o),
+            Ok(o) => {
+                // retried later: a read error may pass, content may be restored
+                let wait = backoff(
+                    self.settings.retry_min,
+                    self.settings.check_interval.max(self.settings.retry_max),
+                    run.attempts.clamp(0, 16) as u32,
+                );
+                let at = self.now_ms() + wait.as_millis() as i64;
+                retry_at = Some(at);
+                let first = &o.not_renewed[0];
+                let why = format!(
+                    "run {} incomplete: {} not renewed (first: {} {}: {}); retried at {}",
+                    run.id,
+                    o.not_renewed.len(),
+                    first
+                        .seq
+                        .map(|s| format!("leaf {s}"))
+                        .unwrap_or_else(|| format!("tree {}", first.tree)),
+                    first.reason.as_str(),
+                    first.detail,
+                    crate::catalog::rfc3339_ms(at)
+                );
+                tracing::warn!(run = run.id, not_renewed = o.not_renewed.len(), "{why}");
+                if let Ok(mut st) = self.status.lock() {
+                    st.last_error = Some(why);
+                }
+                (RunState::Incomplete, o)
+            }
             Err(e) => {
                 if let Ok(mut st) = self.status.lock() {
                     st.last_error = Some(e.to_string());
                 }
                 // what was recorded before the error stays; the counts come from the catalog
-                let (mut before, mut errors) = match self.catalog.run(run.id).await? {
-                    Some(r) => (
-                        RunCounts {
+                let mut before = match self.catalog.run(run.id).await? {
+                    Some(r) => RunReport {
+                        counts: RunCounts {
                             chains: r.chains,
                             trees_renewed: r.trees_renewed,
                             trees_written: r.trees_written,
                             tsa_requests: r.tsa_requests,
                             bytes_read: r.bytes_read,
                         },
-                        r.errors,
-                    ),
+                        errors: r.errors,
+                        not_renewed: r.not_renewed,
+                    },
                     None => Default::default(),
                 };
                 if let RunError::Tsa { attempts, .. } = &e {
-                    before.tsa_requests += *attempts as i64; // the failed tree's requests
+                    before.counts.tsa_requests += *attempts as i64; // the failed tree's requests
                 }
-                errors.push(e.to_string());
-                ("failed", before, errors)
+                before.errors.push(e.to_string());
+                (RunState::Failed, before)
             }
         };
         self.catalog
-            .update_run(run.id, state, &counts, &errors, Some(self.now_ms()))
+            .update_run(run.id, state, &report, Some(self.now_ms()), retry_at)
             .await?;
-        metrics::counter!("bewahr_renewals_total", "kind" => run.kind.clone(), "state" => state)
+        metrics::counter!("bewahr_renewals_total", "kind" => run.kind.clone(), "state" => state.as_str())
             .increment(1);
         tracing::info!(
             run = run.id,
-            state,
-            chains = counts.chains,
-            trees = counts.trees_written,
-            errors = errors.len(),
+            state = state.as_str(),
+            chains = report.counts.chains,
+            trees = report.counts.trees_written,
+            errors = report.errors.len(),
+            not_renewed = report.not_renewed.len(),
             "renewal finished"
         );
         Ok(self.catalog.run(run.id).await?.expect("the run exists"))
@@ -315,6 +351,9 @@ impl Ctx {
                 .collect();
             if due.is_empty() || self.catalog.open_run().await?.is_some() {
                 continue;
+            }
+            if self.catalog.next_retry(Some(kind)).await?.is_some() {
+                continue; // an incomplete run of this kind is retried instead
             }
             let reason = due
                 .iter()
@@ -451,13 +490,13 @@ impl Renewer {
         Ok(id)
     }
 
-    /// Waits until run `id` is done or failed, or `timeout` passes.
+    /// Waits until an attempt of run `id` ends (done, incomplete or failed), or `timeout` passes.
     pub async fn wait(&self, id: i64, timeout: Duration) -> Result<Option<RunView>, RunError> {
         let end = tokio::time::Instant::now() + timeout;
         loop {
             let r = self.ctx.catalog.run(id).await?;
             match &r {
-                Some(v) if v.state == "done" || v.state == "failed" => return Ok(r),
+                Some(v) if v.state.ended() => return Ok(r),
                 None => return Ok(None),
                 _ => {}
             }
@@ -522,7 +561,27 @@ async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
                     }
                     continue;
                 }
-                Ok(None) => {}
+                Ok(None) => match ctx.catalog.retry_due_run(ctx.now_ms()).await {
+                    Ok(Some(run)) => {
+                        tracing::info!(
+                            run = run.id,
+                            attempts = run.attempts,
+                            not_renewed = run.not_renewed.len(),
+                            "renewal: retrying an incomplete run"
+                        );
+                        if let Err(e) = ctx.catalog.requeue_incomplete_run(run.id).await {
+                            tracing::error!(run = run.id, error = %e, "renewal: cannot queue the retry");
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "renewal: cannot read the retries");
+                        if let Ok(mut st) = ctx.status.lock() {
+                            st.last_error = Some(e.to_string());
+                        }
+                    }
+                },
                 Err(e) => {
                     tracing::error!(error = %e, "renewal: cannot read the queue");
                     if let Ok(mut st) = ctx.status.lock() {
@@ -545,11 +604,17 @@ async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
                 }
             }
         }
-        let wait = if ctx.settings.automatic && !r.paused.load(Ordering::SeqCst) {
+        let mut wait = if ctx.settings.automatic && !r.paused.load(Ordering::SeqCst) {
             next_check.saturating_duration_since(tokio::time::Instant::now())
         } else {
             ctx.settings.check_interval
         };
+        // an incomplete run's retry (at the renewal clock's time)
+        if !r.paused.load(Ordering::SeqCst) {
+            if let Ok(Some(at)) = ctx.catalog.next_retry(None).await {
+                wait = wait.min(Duration::from_millis((at - ctx.now_ms()).max(0) as u64));
+            }
+        }
         tokio::select! {
             _ = tokio::time::timeout(wait.max(Duration::from_millis(10)), r.wake.notified()) => {}
             _ = stop.stopped() => return,

@@ -23,17 +23,23 @@ pub struct CurrentChain {
     pub digest_algorithm: String,
     /// Object versions whose evidence the chain carries.
     pub versions: i64,
+    /// Empty: every leaf of the first tree. Otherwise the chain is open only
+    /// for these held leaves (a hash-tree renewal closed it for the others
+    /// but could not rehash these): version seqs, or -(batch id) for audit heads.
+    pub held: Vec<i64>,
 }
 
 /// The chains that can still be extended: those whose first tree has not
-/// been superseded by a hash-tree renewal, each walked to its last tree.
-pub fn current_chains(links: &[TreeLink]) -> Result<Vec<CurrentChain>, String> {
+/// been superseded by a hash-tree renewal, each walked to its last tree;
+/// and, for the leaves a hash-tree renewal could not rehash (`held`:
+/// (leaf key, chain start), still open), their chain walked past the
+/// `chain_end` it has for the others.
+pub fn current_chains(
+    links: &[TreeLink],
+    held: &[(i64, i64)],
+) -> Result<Vec<CurrentChain>, String> {
     let by_id: HashMap<i64, &TreeLink> = links.iter().map(|l| (l.id, l)).collect();
-    let mut out = Vec::new();
-    for l in links {
-        if l.kind == TreeKind::Timestamp || l.rehashed_by.is_some() {
-            continue;
-        }
+    let tail = |l: &TreeLink| -> Result<i64, String> {
         let mut cur = l;
         let mut hops = 0;
         while let Some(next) = cur.renewed_by {
@@ -45,13 +51,45 @@ pub fn current_chains(links: &[TreeLink]) -> Result<Vec<CurrentChain>, String> {
                 return Err(format!("the chain of tree {} loops", l.id));
             }
         }
+        Ok(cur.id)
+    };
+    let run_of = |id: i64| by_id.get(&id).and_then(|l| l.run_id);
+    let mut out = Vec::new();
+    for l in links {
+        if l.kind == TreeKind::Timestamp || l.rehashed_by.is_some() {
+            continue;
+        }
+        let t = tail(l)?;
         out.push(CurrentChain {
             start: l.id,
-            tail: cur.id,
+            tail: t,
             start_run: l.run_id,
-            tail_run: cur.run_id,
+            tail_run: run_of(t),
             digest_algorithm: l.digest_algorithm.clone(),
             versions: l.versions,
+            held: Vec::new(),
+        });
+    }
+    let mut by_start: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for &(key, start) in held {
+        by_start.entry(start).or_default().push(key);
+    }
+    for (start, keys) in by_start {
+        let l = by_id
+            .get(&start)
+            .ok_or_else(|| format!("held leaves on tree {start}, which is missing"))?;
+        if l.rehashed_by.is_none() {
+            continue; // the chain is open for all its leaves anyway
+        }
+        let t = tail(l)?;
+        out.push(CurrentChain {
+            start,
+            tail: t,
+            start_run: l.run_id,
+            tail_run: run_of(t),
+            digest_algorithm: l.digest_algorithm.clone(),
+            versions: keys.iter().filter(|k| **k > 0).count() as i64,
+            held: keys,
         });
     }
     Ok(out)
@@ -347,6 +385,7 @@ mod tests {
             chain_end: None,
             run_id: None,
             versions: 10,
+            held: 0,
         }
     }
 
@@ -371,10 +410,29 @@ mod tests {
         let h = link(102, TreeKind::Hashtree, "sha512", None);
         a.rehashed_by = Some(102);
         a.chain_end = Some(100);
-        let c = current_chains(&[a, b, r, r2, h]).unwrap();
+        let c = current_chains(&[a, b, r, r2, h], &[]).unwrap();
         assert_eq!(
             c.iter().map(|c| (c.start, c.tail)).collect::<Vec<_>>(),
             vec![(2, 101), (102, 102)]
+        );
+    }
+
+    #[test]
+    fn held_leaves_keep_their_chain_open_past_its_end() {
+        let mut a = link(1, TreeKind::Initial, "sha256", Some(100));
+        a.rehashed_by = Some(102);
+        a.chain_end = Some(100);
+        let r = link(100, TreeKind::Timestamp, "sha256", Some(101));
+        let r2 = link(101, TreeKind::Timestamp, "sha256", None);
+        let h = link(102, TreeKind::Hashtree, "sha512", None);
+        // version 7 and the audit head of batch 1 were not rehashed by 102;
+        // 101 renewed their chain after it closed for the others
+        let c = current_chains(&[a, r, r2, h], &[(7, 1), (-1, 1)]).unwrap();
+        assert_eq!(
+            c.iter()
+                .map(|c| (c.start, c.tail, c.versions, c.held.clone()))
+                .collect::<Vec<_>>(),
+            vec![(102, 102, 10, vec![]), (1, 101, 1, vec![7, -1])]
         );
     }
 
@@ -396,6 +454,7 @@ mod tests {
                 tail_run: None,
                 digest_algorithm: "sha256".into(),
                 versions: 5,
+                held: vec![],
             },
             CurrentChain {
                 start: 2,
@@ -404,6 +463,7 @@ mod tests {
                 tail_run: None,
                 digest_algorithm: "sha256".into(),
                 versions: 7,
+                held: vec![],
             },
             CurrentChain {
                 start: 3,
@@ -412,6 +472,7 @@ mod tests {
                 tail_run: None,
                 digest_algorithm: "sha256".into(),
                 versions: 1,
+                held: vec![],
             },
         ];
         let mut f = HashMap::new();
@@ -476,6 +537,7 @@ mod tests {
             tail_run: None,
             digest_algorithm: "sha512".into(),
             versions: 3,
+            held: vec![],
         }];
         let mut f = HashMap::new();
         f.insert(1, facts(datetime!(2045-01-01 0:00 UTC), 3072));

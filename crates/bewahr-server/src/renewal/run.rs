@@ -15,8 +15,11 @@ use time::OffsetDateTime;
 
 use super::plan::{current_chains, plan, CurrentChain, Plan, TokenFacts};
 use super::Ctx;
-use crate::catalog::{NewTree, RenewalCommitError, RunCounts, RunView, TreeKind};
-use crate::evidence::build_chains;
+use crate::catalog::{
+    HeldLeaf, NewTree, NotRenewed, NotRenewedReason, Released, RenewalCommitError, RunCounts,
+    RunState, RunView, TreeKind, VersionLeaf,
+};
+use crate::evidence::{build_chains, ChainPlan};
 use crate::seal::Stamp;
 use bewahr_core::alg::{DigestAlgorithm, Hasher};
 use bewahr_core::hashtree::TreeBuilder;
@@ -46,11 +49,24 @@ pub enum RunError {
     Fault(&'static str),
 }
 
-/// What a run did; `errors` are the chains it could not renew.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub counts: RunCounts,
-    pub errors: Vec<String>,
+/// What a run did; `not_renewed` is what it left in its scope, and why.
+pub type Outcome = crate::catalog::RunReport;
+
+/// A run's counts add up over its attempts (a redo after a crash, the
+/// retry of an incomplete run): each attempt skips what the earlier ones
+/// recorded and starts from their counts; what is left not renewed is
+/// found anew.
+fn carried(run: &RunView) -> Outcome {
+    Outcome {
+        counts: RunCounts {
+            chains: run.chains,
+            trees_renewed: run.trees_renewed,
+            trees_written: run.trees_written,
+            tsa_requests: run.tsa_requests,
+            bytes_read: run.bytes_read,
+        },
+        ..Outcome::default()
+    }
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -119,7 +135,8 @@ impl Ctx {
     /// The renewal plan now.
     pub async fn plan(&self) -> Result<(Plan, Vec<CurrentChain>), RunError> {
         let links = self.catalog.tree_links().await?;
-        let chains = current_chains(&links).map_err(RunError::Invalid)?;
+        let held = self.catalog.open_held_leaves().await?;
+        let chains = current_chains(&links, &held).map_err(RunError::Invalid)?;
         let facts = self.facts(chains.iter().map(|c| c.tail)).await?;
         let policy = self.policy();
         let p = plan(
@@ -237,13 +254,17 @@ impl Ctx {
             tsa: stamp.tsa,
             gen_time_ms: ms(stamp.gen_time),
             token: stamp.token,
+            audit_leaves: match kind {
+                TreeKind::Hashtree => keys.iter().filter(|k| **k < 0).count() as i64,
+                _ => 0,
+            },
         }
     }
 
     /// Time-stamp renewal: one tree over the previous time-stamps of every
     /// chain end in scope (per digest algorithm), one time-stamp for it.
     pub async fn run_timestamp(&self, run: &RunView) -> Result<Outcome, RunError> {
-        let mut out = Outcome::default();
+        let mut out = carried(run);
         let now = (self.clock)();
         let (plan, chains) = self.plan().await?;
         let wanted: Option<Vec<i64>> = (run.scope == "due").then(|| {
@@ -276,7 +297,14 @@ impl Ctx {
             for (&id, &n) in &ends {
                 if let Err(e) = self.check_tail(id, now).await {
                     tracing::warn!(tree = id, error = %e, "renewal: not renewed");
-                    out.errors.push(e);
+                    out.not_renewed.push(NotRenewed {
+                        seq: None,
+                        aoid: None,
+                        version: None,
+                        tree: id,
+                        reason: NotRenewedReason::TimestampNotExtensible,
+                        detail: e,
+                    });
                     continue;
                 }
                 let t = self.evidence.tree(id).await?;
@@ -310,7 +338,7 @@ impl Ctx {
             out.counts.trees_renewed += keys.len() as i64;
             out.counts.chains += versions;
             self.catalog
-                .update_run(run.id, "running", &out.counts, &out.errors, None)
+                .update_run(run.id, RunState::Running, &out, None, None)
                 .await?;
             self.fault("timestamp:committed")?;
         }
@@ -326,7 +354,7 @@ impl Ctx {
         run: &RunView,
         target: DigestAlgorithm,
     ) -> Result<Outcome, RunError> {
-        let mut out = Outcome::default();
+        let mut out = carried(run);
         let now = (self.clock)();
         let (plan, chains) = self.plan().await?;
         let wanted: Option<Vec<i64>> = (run.scope == "due").then(|| {
@@ -350,9 +378,14 @@ impl Ctx {
             }
             match &tail_ok[&c.tail] {
                 Ok(()) => todo.push(c),
-                Err(e) => out
-                    .errors
-                    .push(format!("chain from tree {} not rehashed: {e}", c.start)),
+                Err(e) => out.not_renewed.push(NotRenewed {
+                    seq: None,
+                    aoid: None,
+                    version: None,
+                    tree: c.start,
+                    reason: NotRenewedReason::TimestampNotExtensible,
+                    detail: format!("chain from tree {} not rehashed: {e}", c.start),
+                }),
             }
         }
         // groups of whole chains, at most max_leaves versions each (a larger chain alone)
@@ -373,6 +406,92 @@ impl Ctx {
         Ok(out)
     }
 
+    /// The leaves of `group`'s chains to rehash, each with its record so
+    /// far; what cannot even be planned goes to `failed` (key, chain start,
+    /// why): its chain is then held open for it, see [`Ctx::rehash_group`].
+    async fn rehash_work(
+        &self,
+        group: &[&CurrentChain],
+        failed: &mut Vec<(i64, i64, NotRenewedReason, String)>,
+    ) -> Result<Vec<Work>, RunError> {
+        let mut seqs = Vec::new();
+        let mut chain_of: HashMap<i64, i64> = HashMap::new();
+        let mut work = Vec::new();
+        for c in group {
+            let keys = if c.held.is_empty() {
+                let store = self.store.clone();
+                let start = c.start;
+                tokio::task::spawn_blocking(move || store.tree_keys(start as u64))
+                    .await
+                    .map_err(|e| RunError::Invalid(e.to_string()))??
+            } else {
+                c.held.clone()
+            };
+            for k in keys {
+                if k > 0 {
+                    seqs.push(k);
+                    chain_of.insert(k, c.start);
+                    continue;
+                }
+                // a sealed audit head: key 0 in its batch, -(batch id) after
+                let batch = if k == 0 { c.start } else { -k };
+                match self.catalog.sealed_audit_head(batch).await? {
+                    Some((_, head)) => {
+                        let members = self.evidence.audit_head_members(batch, &head).await?;
+                        let plan = self.evidence.plan(0, batch).await?;
+                        work.push(Work {
+                            key: -batch,
+                            chain_start: c.start,
+                            leaf: LeafData::AuditHead { head, members },
+                            plan,
+                        });
+                    }
+                    None => failed.push((
+                        -batch,
+                        c.start,
+                        NotRenewedReason::RecordUnavailable,
+                        format!("leaf 0 of batch {batch}: no sealed audit head in the catalog"),
+                    )),
+                }
+            }
+        }
+        seqs.sort_unstable();
+        for v in self.catalog.versions_by_seq(&seqs).await? {
+            let chain_start = chain_of[&v.seq];
+            let Some(batch) = v.batch_id else {
+                failed.push((
+                    v.seq,
+                    chain_start,
+                    NotRenewedReason::NotSealed,
+                    format!("version seq {} is in a tree but not sealed", v.seq),
+                ));
+                continue;
+            };
+            match self.evidence.plan(v.seq, batch).await {
+                Ok(plan) => work.push(Work {
+                    key: v.seq,
+                    chain_start,
+                    leaf: LeafData::Version(v),
+                    plan,
+                }),
+                Err(e) => failed.push((
+                    v.seq,
+                    chain_start,
+                    NotRenewedReason::RecordUnavailable,
+                    format!("version seq {}: {e}", v.seq),
+                )),
+            }
+        }
+        // the new tree's leaves in key order (its leaf index searches them)
+        work.sort_by_key(|w| w.key);
+        Ok(work)
+    }
+
+    /// Rehashes the leaves of `group`'s chains into one new tree. A leaf
+    /// that cannot be rehashed (content missing or unreadable, a member
+    /// missing) is not dropped: it is held on its chain, which stays open
+    /// for it (recorded in the transaction that closes the chain for the
+    /// others), and the run lists it as not renewed.
     async fn rehash_group(
         &self,
         run: &RunView,
@@ -380,62 +499,44 @@ impl Ctx {
         group: &[&CurrentChain],
         out: &mut Outcome,
     ) -> Result<(), RunError> {
-        // the versions of these chains and their records so far
-        let mut seqs = Vec::new();
-        for c in group {
-            let store = self.store.clone();
-            let start = c.start;
-            let keys = tokio::task::spawn_blocking(move || store.tree_keys(start as u64))
-                .await
-                .map_err(|e| RunError::Invalid(e.to_string()))??;
-            seqs.extend(keys);
-        }
-        seqs.sort_unstable();
-        let versions = self.catalog.versions_by_seq(&seqs).await?;
-        let mut work = Vec::with_capacity(versions.len());
-        for v in versions {
-            let Some(batch) = v.batch_id else {
-                out.errors
-                    .push(format!("version seq {} is in a tree but not sealed", v.seq));
-                continue;
-            };
-            let plan = self.evidence.plan(v.seq, batch).await?;
-            work.push((v, plan));
-        }
+        let mut failed: Vec<(i64, i64, NotRenewedReason, String)> = Vec::new();
+        let work = self.rehash_work(group, &mut failed).await?;
         let store = self.store.clone();
         let workers = self.settings.workers.max(1);
         // rehash with every core: content read once, streaming; each thread
-        // takes the next version when it is done with one, so a slow read
+        // takes the next leaf when it is done with one, so a slow read
         // never leaves a core idle while work is left
-        let results = tokio::task::spawn_blocking(move || {
+        let (work, results) = tokio::task::spawn_blocking(move || {
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let mut done: Vec<(usize, Result<Rehashed, String>)> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers.min(work.len()).max(1))
-                    .map(|_| {
-                        let (store, work, next) = (&store, &work, &next);
-                        s.spawn(move || {
-                            let mut mine = Vec::new();
-                            loop {
-                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some((v, plan)) = work.get(i) else { break };
-                                mine.push((i, rehash_one(store, target, v, plan)));
-                            }
-                            mine
+            let mut done: Vec<(usize, Result<Rehashed, (NotRenewedReason, String)>)> =
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = (0..workers.min(work.len()).max(1))
+                        .map(|_| {
+                            let (store, work, next) = (&store, &work, &next);
+                            s.spawn(move || {
+                                let mut mine = Vec::new();
+                                loop {
+                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    let Some(w) = work.get(i) else { break };
+                                    mine.push((i, rehash_one(store, target, w)));
+                                }
+                                mine
+                            })
                         })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            vec![(usize::MAX, Err("a rehashing thread panicked".to_string()))]
-                        })
-                    })
-                    .collect()
-            });
-            // in the order of the work (seq order): the tree's leaves are in it
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| h.join().unwrap_or_default())
+                        .collect()
+                });
+            // in the order of the work (key order): the tree's leaves are in it
             done.sort_by_key(|(i, _)| *i);
-            done.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+            let mut results: Vec<Option<Result<Rehashed, (NotRenewedReason, String)>>> =
+                (0..work.len()).map(|_| None).collect();
+            for (i, r) in done {
+                results[i] = Some(r);
+            }
+            (work, results)
         })
         .await
         .map_err(|e| RunError::Invalid(e.to_string()))?;
@@ -443,38 +544,86 @@ impl Ctx {
         let mut keys = Vec::with_capacity(results.len());
         let mut groups: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut tails: BTreeMap<i64, i64> = BTreeMap::new();
-        for r in results {
+        let mut rehashed: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for (w, r) in work.iter().zip(results) {
+            let r = r.unwrap_or_else(|| {
+                Err((
+                    NotRenewedReason::ReadFailed,
+                    format!("leaf {}: its rehashing thread panicked", w.key),
+                ))
+            });
             match r {
                 Ok(r) => {
                     builder.push_group(r.group.iter().map(|m| m.as_slice()))?;
                     if r.group.len() > 1 {
-                        groups.push((r.seq, r.group.concat()));
+                        groups.push((w.key, r.group.concat()));
                     }
-                    keys.push(r.seq);
+                    keys.push(w.key);
                     out.counts.bytes_read += r.bytes as i64;
-                    tails.insert(r.start, r.tail);
+                    tails.insert(w.chain_start, r.tail);
+                    rehashed.entry(w.chain_start).or_default().push(w.key);
                 }
-                Err(e) => out.errors.push(e),
+                Err((reason, detail)) => failed.push((w.key, w.chain_start, reason, detail)),
             }
+        }
+        let versions: HashMap<i64, (&str, i64)> = work
+            .iter()
+            .filter_map(|w| match &w.leaf {
+                LeafData::Version(v) => Some((v.seq, (v.aoid.as_str(), v.version))),
+                LeafData::AuditHead { .. } => None,
+            })
+            .collect();
+        for (key, chain_start, reason, detail) in &failed {
+            tracing::warn!(run = run.id, leaf = key, chain = chain_start, reason = reason.as_str(), %detail, "hash-tree renewal: not rehashed; its chain stays open");
+            out.not_renewed.push(NotRenewed {
+                seq: Some(*key),
+                aoid: versions.get(key).map(|v| v.0.to_string()),
+                version: versions.get(key).map(|v| v.1),
+                tree: *chain_start,
+                reason: *reason,
+                detail: detail.clone(),
+            });
         }
         self.fault("hashtree:hashed")?;
         if keys.is_empty() {
-            return Ok(());
+            return Ok(()); // nothing closed: every chain stays open for all its leaves
         }
         // the chains' ends as the records were built: that is where they close
         let mut starts = Vec::new();
+        let mut released = Vec::new();
         for c in group {
             match tails.get(&c.start) {
-                Some(&t) if t == c.tail => starts.push((c.start, c.tail)),
+                Some(&t) if t == c.tail => {
+                    if c.held.is_empty() {
+                        starts.push((c.start, c.tail));
+                    } else {
+                        released.push(Released {
+                            chain_start: c.start,
+                            chain_end: c.tail,
+                            keys: rehashed.remove(&c.start).unwrap_or_default(),
+                        });
+                    }
+                }
                 Some(&t) => {
                     return Err(RunError::Invalid(format!(
                         "chain from tree {} ends at {t}, expected {}",
                         c.start, c.tail
                     )))
                 }
-                None => {} // none of its versions could be rehashed
+                None => {} // none of its leaves could be rehashed: it stays open
             }
         }
+        // leaves not rehashed on chains this tree closes stay on them, open
+        let held: Vec<HeldLeaf> = failed
+            .iter()
+            .filter(|f| starts.iter().any(|s| s.0 == f.1))
+            .map(|(key, chain_start, reason, detail)| HeldLeaf {
+                key: *key,
+                chain_start: *chain_start,
+                reason: *reason,
+                detail: detail.clone(),
+            })
+            .collect();
         let tree = builder.build()?;
         let stamp = self.stamp(target, tree.root(), &mut out.counts).await?;
         self.fault("hashtree:stamped")?;
@@ -490,46 +639,97 @@ impl Ctx {
         .map_err(|e| RunError::Invalid(e.to_string()))??;
         self.fault("hashtree:stored")?;
         let new = self.new_tree(id, TreeKind::Hashtree, run, target, &tree, &keys, stamp);
-        self.catalog.commit_hashtree_renewal(&new, &starts).await?;
-        self.evidence.invalidate();
-        tracing::info!(run = run.id, tree = id, versions = keys.len(), chains = starts.len(), %target, tsa = %new.tsa, "hash-tree renewal recorded");
-        out.counts.trees_written += 1;
-        out.counts.trees_renewed += starts.len() as i64;
-        out.counts.chains += keys.len() as i64;
         self.catalog
-            .update_run(run.id, "running", &out.counts, &out.errors, None)
+            .commit_hashtree_renewal(&new, &starts, &held, &released)
+            .await?;
+        self.evidence.invalidate();
+        let versions = keys.iter().filter(|k| **k > 0).count() as i64;
+        tracing::info!(run = run.id, tree = id, versions, audit_heads = new.audit_leaves, chains = starts.len(), held = held.len(), released = released.len(), %target, tsa = %new.tsa, "hash-tree renewal recorded");
+        out.counts.trees_written += 1;
+        out.counts.trees_renewed += (starts.len() + released.len()) as i64;
+        out.counts.chains += versions;
+        self.catalog
+            .update_run(run.id, RunState::Running, out, None, None)
             .await?;
         self.fault("hashtree:committed")?;
         Ok(())
     }
 }
 
+/// What a leaf to rehash is.
+enum LeafData {
+    Version(VersionLeaf),
+    /// The audit head a batch sealed as leaf 0, and that leaf as sealed.
+    AuditHead {
+        head: Vec<u8>,
+        members: Vec<u8>,
+    },
+}
+
+/// A leaf to rehash: its key in the new tree, the chain it is on, its record so far.
+struct Work {
+    key: i64,
+    chain_start: i64,
+    leaf: LeafData,
+    plan: ChainPlan,
+}
+
 struct Rehashed {
-    seq: i64,
     /// The new data-object group: H'(H'(d) || H'(ATSeq)) for the document
     /// and, if the version has one, for its salt.
     group: Vec<Vec<u8>>,
     bytes: u64,
-    start: i64,
     tail: i64,
 }
 
-/// h'(d) || h'(ATSeq) for one version (and for its salt): its record so far, its content streamed.
+/// h'(d) || h'(ATSeq) for one leaf (and for a version's salt and preserved
+/// items): its record so far, its content streamed. An error says why not.
 fn rehash_one(
     store: &crate::store::Store,
     target: DigestAlgorithm,
-    v: &crate::catalog::VersionLeaf,
-    plan: &crate::evidence::ChainPlan,
-) -> Result<Rehashed, String> {
-    let (seq, sha, members) = (v.seq, &v.sha256, v.members.as_slice());
-    let chains = build_chains(store, seq, members, plan).map_err(|e| e.to_string())?;
+    w: &Work,
+) -> Result<Rehashed, (NotRenewedReason, String)> {
+    use NotRenewedReason::*;
+    let plan = &w.plan;
+    let (seq, members) = match &w.leaf {
+        LeafData::Version(v) => (v.seq, v.members.as_slice()),
+        LeafData::AuditHead { members, .. } => (0, members.as_slice()),
+    };
+    let what = match &w.leaf {
+        LeafData::Version(v) => format!("version seq {}", v.seq),
+        LeafData::AuditHead { .. } => format!("the audit head of batch {}", -w.key),
+    };
+    let chains =
+        build_chains(store, seq, members, plan).map_err(|e| (RecordUnavailable, e.to_string()))?;
     if chains.chains.len() != plan.len() {
-        return Err(format!(
-            "version seq {seq}: its record does not reach the current chain"
+        return Err((
+            RecordUnavailable,
+            format!("{what}: its record does not reach the current chain"),
         ));
     }
     let last = plan.last().expect("a plan has a chain");
     let start = last[0].tree.link.id;
+    if start != w.chain_start {
+        return Err((
+            RecordUnavailable,
+            format!(
+                "{what}: its record's current chain starts at tree {start}, not {}",
+                w.chain_start
+            ),
+        ));
+    }
+    let ha = target.digest(&chains.sequence());
+    let v = match &w.leaf {
+        LeafData::AuditHead { head, .. } => {
+            return Ok(Rehashed {
+                group: vec![target.digest_parts(&[&target.digest(head), &ha])],
+                bytes: 0,
+                tail: chains.last_tree,
+            })
+        }
+        LeafData::Version(v) => v,
+    };
+    let sha = &v.sha256;
     let w0 = DigestAlgorithm::from_name(&last[0].tree.link.digest_algorithm)
         .map(|a| a.output_len())
         .unwrap_or(32);
@@ -537,47 +737,55 @@ fn rehash_one(
         TreeKind::Initial => members.len(),
         _ => store
             .group(start as u64, seq)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| (ReadFailed, format!("{what}: {e}")))?
             .map(|g| g.len())
             .unwrap_or(w0),
     };
     let known = 1 + usize::from(v.salt.is_some()) + v.stored_members.len();
     if group > known * w0 {
-        return Err(format!(
-            "version seq {seq}: its data-object group has {} members; only the document, its salt and {} preserved item(s) are stored, so it cannot be rehashed",
+        return Err((GroupNotStored, format!(
+            "{what}: its data-object group has {} members; only the document, its salt and {} preserved item(s) are stored, so it cannot be rehashed",
             group / w0,
             v.stored_members.len()
-        ));
+        )));
     }
-    let ha = target.digest(&chains.sequence());
-    let mut reader = store.read(sha).map_err(|e| e.to_string())?.ok_or_else(|| {
-        format!(
-            "version seq {seq}: content {} is not in the store",
-            hex::encode(sha)
-        )
-    })?;
+    let mut reader = store
+        .read(sha)
+        .map_err(|e| (ReadFailed, format!("{what}: {e}")))?
+        .ok_or_else(|| {
+            (
+                ContentMissing,
+                format!("{what}: content {} is not in the store", hex::encode(sha)),
+            )
+        })?;
     let mut bytes = 0u64;
-    let hd = stream_hash(&mut reader, target, &mut bytes)?;
+    let hd = stream_hash(&mut reader, target, &mut bytes)
+        .map_err(|e| (ReadFailed, format!("{what}: {e}")))?;
     let mut group = vec![target.digest_parts(&[&hd, &ha])];
     if let Some(salt) = &v.salt {
         group.push(target.digest_parts(&[&target.digest(salt), &ha]));
     }
     // the preserved validation items (detached signature, validation data, report)
     for m in &v.stored_members {
-        let mut r = store.read(m).map_err(|e| e.to_string())?.ok_or_else(|| {
-            format!(
-                "version seq {seq}: preserved item {} is not in the store",
-                hex::encode(m)
-            )
-        })?;
-        let hm = stream_hash(&mut r, target, &mut bytes)?;
+        let mut r = store
+            .read(m)
+            .map_err(|e| (ReadFailed, format!("{what}: {e}")))?
+            .ok_or_else(|| {
+                (
+                    ContentMissing,
+                    format!(
+                        "{what}: preserved item {} is not in the store",
+                        hex::encode(m)
+                    ),
+                )
+            })?;
+        let hm = stream_hash(&mut r, target, &mut bytes)
+            .map_err(|e| (ReadFailed, format!("{what}: {e}")))?;
         group.push(target.digest_parts(&[&hm, &ha]));
     }
     Ok(Rehashed {
-        seq,
         group,
         bytes,
-        start,
         tail: chains.last_tree,
     })
 }
