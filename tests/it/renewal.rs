@@ -1045,4 +1045,13 @@ async fn the_sealed_audit_head_outlives_its_hash_algorithm_through_hash_tree_ren
     assert_eq!(want, (3, 4));
     // the object's record went the same way
     assert_eq!(check_all(&a, &docs, &retired, later).await, vec![(3, 4)]);
+    // and the trail's proof against the store still holds beside the renewal trees
+    let r = bewahr::audit::proof::verify_trail(&a.state().catalog, &a.state().ingest.store, &[])
+        .await
+        .unwrap();
+    assert!(r.intact(), "{:#?}", r.failures);
+    assert!(
+        r.trees_in_store > r.seals.len(),
+        "renewal trees are in the store too"
+    );
 }
