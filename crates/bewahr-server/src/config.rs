@@ -124,6 +124,10 @@ pub struct Store {
     pub path: String,
     /// Flushes and compactions write with O_DIRECT (past the page cache).
     pub direct_io: bool,
+    /// Seconds between sweeps for unreferenced content (0: only when asked).
+    pub sweep_interval_secs: u64,
+    /// Content written less than this many seconds ago is never swept.
+    pub sweep_grace_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -235,6 +239,8 @@ impl Default for Store {
             kind: "rocksdb".into(),
             path: String::new(),
             direct_io: true,
+            sweep_interval_secs: 3600,
+            sweep_grace_secs: 3600,
         }
     }
 }

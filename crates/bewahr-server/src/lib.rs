@@ -19,5 +19,7 @@ pub mod seal;
 pub mod server;
 pub mod store;
 pub mod supervisor;
+pub mod sweeper;
+pub mod testing;
 pub mod tls;
 pub mod validation;

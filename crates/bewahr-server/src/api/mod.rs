@@ -54,6 +54,8 @@ pub struct AppState {
     pub retry_after_secs: u64,
     /// The evidence profile `POST /v1/verify` judges by (`[evidence] profile`).
     pub evidence_profile: bewahr_core::verify::Profile,
+    /// The sweeper for unreferenced content (`/v1/admin/sweeper`).
+    pub sweeper: crate::sweeper::Sweeper,
 }
 
 /// Reads one multipart part chunk by chunk, refusing it (413) as soon as it
@@ -129,6 +131,8 @@ impl Default for HttpPolicy {
         admin::revoke_token,
         admin::list_tokens,
         admin::workers,
+        admin::sweeper,
+        admin::sweep,
         admin::algorithms,
         admin::replace_algorithms,
         trail::trace,
@@ -156,6 +160,9 @@ impl Default for HttpPolicy {
         crate::renewal::PlanEntry,
         crate::renewal::SchedulerStatus,
         crate::catalog::RunView,
+        crate::sweeper::SweeperStatus,
+        crate::sweeper::SweeperState,
+        crate::sweeper::SweepRun,
         admin::RenewalRequest,
         admin::Queued,
         admin::Runs,
@@ -263,6 +270,8 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(admin::revoke_token),
         )
         .route("/v1/admin/workers", get(admin::workers))
+        .route("/v1/admin/sweeper", get(admin::sweeper))
+        .route("/v1/admin/sweeper/run", post(admin::sweep))
         .route("/v1/tsa/certificates", get(service::tsa_certificates))
         .route("/v1/openapi.json", get(service::openapi))
         .route("/healthz", get(service::healthz))

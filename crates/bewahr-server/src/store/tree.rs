@@ -6,7 +6,9 @@
 
 use rocksdb::{WriteBatch, WriteOptions};
 
-use super::{corrupt, Store, StoreError, CF_LEAVES, CF_NODES};
+use super::contract::TreeStore;
+use super::rocks::{RocksStore, CF_LEAVES, CF_NODES};
+use super::{corrupt, StoreError};
 use bewahr_core::hashtree::{level_sizes, sibling_positions, HashTree};
 
 /// Nodes per tile.
@@ -51,11 +53,11 @@ pub struct StoredTree {
     pub width: usize,
 }
 
-impl Store {
+impl TreeStore for RocksStore {
     /// Writes every level of `tree` and the sequence numbers of its leaves
     /// (in leaf order, ascending); durable when it returns. Rewriting a batch
     /// (after a crash before the catalog recorded it) overwrites it.
-    pub fn put_tree(&self, batch: u64, tree: &HashTree, seqs: &[i64]) -> Result<(), StoreError> {
+    fn put_tree(&self, batch: u64, tree: &HashTree, seqs: &[i64]) -> Result<(), StoreError> {
         let width = tree.algorithm().output_len();
         let mut wb = WriteBatch::default();
         let nodes = self.cf(CF_NODES);
@@ -81,7 +83,7 @@ impl Store {
     /// Writes the data-object groups of leaves whose group has more than one
     /// member (hash-tree renewal trees; a sealed batch's groups are in the
     /// catalog); durable when it returns.
-    pub fn put_groups(&self, batch: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+    fn put_groups(&self, batch: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
         if groups.is_empty() {
             return Ok(());
         }
@@ -97,7 +99,7 @@ impl Store {
     }
 
     /// The data-object group of leaf `seq` of `batch`, if it has one of more than one member.
-    pub fn group(&self, batch: u64, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn group(&self, batch: u64, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .db()
             .get_pinned_cf(self.cf(CF_LEAVES), group_key(batch, seq))?
@@ -106,7 +108,7 @@ impl Store {
 
     /// The leaf keys of `batch` in leaf order (versions' seqs, or for a
     /// time-stamp renewal tree the ids of the trees it renews).
-    pub fn tree_keys(&self, batch: u64) -> Result<Vec<i64>, StoreError> {
+    fn tree_keys(&self, batch: u64) -> Result<Vec<i64>, StoreError> {
         let leaves = self.cf(CF_LEAVES);
         let Some(index) = self.db().get_pinned_cf(leaves, seq_index_key(batch))? else {
             return Ok(vec![]);
@@ -128,7 +130,7 @@ impl Store {
     }
 
     /// The leaf index of catalog sequence number `seq` in `batch`.
-    pub fn leaf_index(&self, batch: u64, seq: i64) -> Result<Option<usize>, StoreError> {
+    fn leaf_index(&self, batch: u64, seq: i64) -> Result<Option<usize>, StoreError> {
         let leaves = self.cf(CF_LEAVES);
         let Some(index) = self.db().get_pinned_cf(leaves, seq_index_key(batch))? else {
             return Ok(None);
@@ -156,7 +158,7 @@ impl Store {
 
     /// The leaf value and the sibling values of leaf `i` in a tree of `n`
     /// leaves, in [`sibling_positions`] order.
-    pub fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
+    fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
         let w = tree.width;
         let mut wanted: Vec<(usize, usize)> = vec![(0, i)];
         wanted.extend(sibling_positions(tree.leaves, i));
