@@ -107,7 +107,10 @@ async fn run_async(args: SweepArgs) -> i32 {
         return fail(format!("{status}: {msg}"));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
     } else if matches!(args.command, SweepCommand::Run) {
         print_run(&body);
     } else {

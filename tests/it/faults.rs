@@ -93,7 +93,10 @@ impl Node {
         let r = Request::builder()
             .method(m)
             .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.tokens[who]))
+            .header(
+                header::AUTHORIZATION,
+                format!("Bearer {}", self.tokens[who]),
+            )
             .header(header::CONTENT_TYPE, "text/plain")
             .body(Body::from(body))
             .unwrap();
@@ -127,11 +130,13 @@ impl Node {
     /// Every object holding `doc` has a sealed version whose evidence record verifies.
     async fn all_verify(&self, doc: &[u8], sha: &[u8; 32]) -> usize {
         use sqlx::Row;
-        let rows = sqlx::query("SELECT aoid, version FROM versions WHERE sha256 = $1 AND deleted_at IS NULL")
-            .bind(sha.to_vec())
-            .fetch_all(self.state().catalog.pool())
-            .await
-            .unwrap();
+        let rows = sqlx::query(
+            "SELECT aoid, version FROM versions WHERE sha256 = $1 AND deleted_at IS NULL",
+        )
+        .bind(sha.to_vec())
+        .fetch_all(self.state().catalog.pool())
+        .await
+        .unwrap();
         let trusted = self.state().renewer.ctx().trusted();
         for r in &rows {
             let (aoid, version): (String, i64) = (r.get(0), r.get(1));
@@ -166,9 +171,23 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some(name) = self.cfg.catalog.url.strip_prefix("postgres://postgres@127.0.0.1:5432/") {
+        if let Some(name) = self
+            .cfg
+            .catalog
+            .url
+            .strip_prefix("postgres://postgres@127.0.0.1:5432/")
+        {
             let _ = std::process::Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-q", "-c"])
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "test",
+                    "-q",
+                    "-c",
+                ])
                 .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .output();
         }
@@ -268,7 +287,12 @@ async fn a_commit_lost_after_it_was_persisted_is_a_sealable_version_postgres() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_between_sync_and_commit_is_not_persisted_postgres() {
-    fault_point(Db::Postgres, Point::Commit(CommitFault::BeforeCommit), false).await
+    fault_point(
+        Db::Postgres,
+        Point::Commit(CommitFault::BeforeCommit),
+        false,
+    )
+    .await
 }
 
 /// A large upload whose chunk write fails (nothing written, or half a

@@ -456,7 +456,10 @@ async fn preserved_and_rechecked(db: Db) {
         "the deletion itself removes nothing"
     );
     let run = a.state().sweeper.run_now().await.unwrap();
-    assert!(run.removed >= 2, "validation data and report at least: {run:?}");
+    assert!(
+        run.removed >= 2,
+        "validation data and report at least: {run:?}"
+    );
     assert!(!a.state().ingest.store.has(&data_sha).unwrap());
     let (st, _, _) = send(&a.router, get(&base)).await;
     assert_eq!(st, StatusCode::NOT_FOUND);

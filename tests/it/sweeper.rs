@@ -9,9 +9,15 @@ use axum::http::{header, Method, Request, StatusCode};
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::api::{archive_with, send, Db, TestArchive};
+use crate::api::{archive_seams, archive_with, send, Db, TestArchive};
 
-async fn call(a: &TestArchive, m: Method, uri: &str, who: &str, body: &str) -> (StatusCode, Vec<u8>) {
+async fn call(
+    a: &TestArchive,
+    m: Method,
+    uri: &str,
+    who: &str,
+    body: &str,
+) -> (StatusCode, Vec<u8>) {
     call_with(&a.raw, &a.tokens[who], m, uri, body).await
 }
 
@@ -44,7 +50,14 @@ async fn submit(a: &TestArchive, who: &str, doc: &str) -> String {
 }
 
 async fn sealed(a: &TestArchive, aoid: &str, who: &str) {
-    let (st, b) = call(a, Method::GET, &format!("/v1/objects/{aoid}/evidence?wait=20"), who, "").await;
+    let (st, b) = call(
+        a,
+        Method::GET,
+        &format!("/v1/objects/{aoid}/evidence?wait=20"),
+        who,
+        "",
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
 }
 
@@ -74,24 +87,43 @@ async fn sweeping_archive() -> Option<TestArchive> {
 /// the sweeper runs, all three at once, many times: t2's content is always
 /// there afterwards (the sweeper re-checks every candidate in the writer,
 /// serialised with the commits, and skips what a submission has pinned).
+/// The store answers `exists` 150 ms late, so that t2's submission finds
+/// the content stored (before the deletion), and reaches the writer only
+/// after the deletion committed and the sweeper looked: without the pins
+/// the sweeper removes the content under it (t2 gets a 500, or a version
+/// without content).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deletion_racing_a_submission_of_identical_bytes_keeps_the_content() {
-    let Some(a) = sweeping_archive().await else {
+    let faults = bewahr::testing::Faults::default();
+    faults.slow_exists(std::time::Duration::from_millis(150));
+    let Some(a) = archive_seams(
+        Db::Sqlite,
+        |c| {
+            c.store.sweep_interval_secs = 0;
+            c.store.sweep_grace_secs = 0;
+        },
+        None,
+        bewahr::seal::system_clock(),
+        faults.seams(),
+    )
+    .await
+    else {
         return;
     };
+    let mut pinned = 0;
     let (router, admin, t2) = (
         a.raw.clone(),
         a.tokens["admin"].clone(),
         a.tokens["t2-submitter"].clone(),
     );
-    for i in 0..24u64 {
+    for i in 0..12u64 {
         let doc = format!("Derselbe Bescheid, Runde {i}");
         let first = submit(&a, "submitter", &doc).await;
         sealed(&a, &first, "auditor").await;
         let del = {
             let (router, admin, first) = (router.clone(), admin.clone(), first.clone());
             tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_micros(i % 4 * 300)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(i % 3 * 10)).await;
                 let uri = format!("/v1/objects/{first}");
                 call_with(&router, &admin, Method::DELETE, &uri, "").await
             })
@@ -99,23 +131,28 @@ async fn a_deletion_racing_a_submission_of_identical_bytes_keeps_the_content() {
         let sub = {
             let (router, t2, doc) = (router.clone(), t2.clone(), doc.clone());
             tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_micros((i + 1) % 3 * 400)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(i % 2)).await;
                 call_with(&router, &t2, Method::POST, "/v1/objects", &doc).await
             })
         };
         let sweep = {
             let sweeper = a.state().sweeper.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(std::time::Duration::from_micros((i + 2) % 5 * 250)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(50 + i % 4 * 15)).await;
                 sweeper.run_now().await.unwrap()
             })
         };
         let (st, b) = del.await.unwrap();
         assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
         let (st, b) = sub.await.unwrap();
-        assert_eq!(st, StatusCode::CREATED, "round {i}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(
+            st,
+            StatusCode::CREATED,
+            "round {i}: {}",
+            String::from_utf8_lossy(&b)
+        );
         let second = json(&b)["aoid"].as_str().unwrap().to_string();
-        sweep.await.unwrap();
+        pinned += sweep.await.unwrap().pinned;
         swept(&a).await;
         let (st, body) = call(
             &a,
@@ -129,6 +166,10 @@ async fn a_deletion_racing_a_submission_of_identical_bytes_keeps_the_content() {
         assert_eq!(body, doc.as_bytes(), "round {i}");
         sealed(&a, &second, "t2-auditor").await;
     }
+    assert!(
+        pinned > 0,
+        "the race was never run: the sweeper never found t2's content in flight"
+    );
 }
 
 /// The deletion answer is the same whether another tenant holds identical
@@ -157,14 +198,26 @@ async fn the_deletion_answer_does_not_tell_whether_content_is_shared() {
     }
     assert_eq!(answers[0], answers[1], "the same answer, shared or not");
     let store = &a.state().ingest.store;
-    assert!(store.has(&sha(shared)).unwrap() && store.has(&sha(unshared)).unwrap(),
-        "the deletion removed nothing itself");
+    assert!(
+        store.has(&sha(shared)).unwrap() && store.has(&sha(unshared)).unwrap(),
+        "the deletion removed nothing itself"
+    );
     let run = swept(&a).await;
     assert_eq!(run["removed"], 1, "{run}");
     assert_eq!(run["bytes_removed"], unshared.len(), "{run}");
-    assert!(!store.has(&sha(unshared)).unwrap(), "unshared content is gone");
+    assert!(
+        !store.has(&sha(unshared)).unwrap(),
+        "unshared content is gone"
+    );
     assert!(store.has(&sha(shared)).unwrap(), "shared content stays");
-    let (st, body) = call(&a, Method::GET, &format!("/v1/objects/{s2}/versions/1/content"), "t2-auditor", "").await;
+    let (st, body) = call(
+        &a,
+        Method::GET,
+        &format!("/v1/objects/{s2}/versions/1/content"),
+        "t2-auditor",
+        "",
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(body, shared.as_bytes());
     let (st, status) = call(&a, Method::GET, "/v1/admin/sweeper", "operator", "").await;
@@ -185,10 +238,16 @@ async fn pinned_or_young_content_is_never_swept() {
     };
     let store = a.state().ingest.store.clone();
     let mut pins = store.in_flight().pins();
-    let s = store.put_content_pinned(b"mitten im Hochladen", &mut pins).unwrap();
+    let s = store
+        .put_content_pinned(b"mitten im Hochladen", &mut pins)
+        .unwrap();
     store.sync().unwrap();
     let run = swept(&a).await;
-    assert_eq!((run["removed"].as_u64(), run["pinned"].as_u64()), (Some(0), Some(1)), "{run}");
+    assert_eq!(
+        (run["removed"].as_u64(), run["pinned"].as_u64()),
+        (Some(0), Some(1)),
+        "{run}"
+    );
     assert!(store.has(&s.sha256).unwrap());
     drop(pins); // the submission gave up (refused, cancelled) without a catalog entry
     let run = swept(&a).await;
@@ -208,7 +267,11 @@ async fn pinned_or_young_content_is_never_swept() {
     let s = store.put_content(b"eben erst geschrieben").unwrap();
     store.sync().unwrap();
     let run = swept(&b).await;
-    assert_eq!((run["removed"].as_u64(), run["young"].as_u64()), (Some(0), Some(1)), "{run}");
+    assert_eq!(
+        (run["removed"].as_u64(), run["young"].as_u64()),
+        (Some(0), Some(1)),
+        "{run}"
+    );
     assert!(store.has(&s.sha256).unwrap(), "within the grace period");
     let (_, status) = call(&b, Method::GET, "/v1/admin/sweeper", "operator", "").await;
     assert_eq!(json(&status)["grace_secs"], 3600);

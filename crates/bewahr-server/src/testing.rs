@@ -46,6 +46,9 @@ pub struct Faults {
     store: Arc<Mutex<Option<StoreFault>>>,
     commit: Arc<Mutex<Option<CommitFault>>>,
     fired: Arc<AtomicUsize>,
+    /// Microseconds every `exists` waits after it looked (0: none): widens
+    /// the window between a submission's deduplication and its commit.
+    slow_exists_us: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Faults {
@@ -57,6 +60,12 @@ impl Faults {
     /// Fires `f` at the next group commit.
     pub fn arm_commit(&self, f: CommitFault) {
         *self.commit.lock().expect("faults") = Some(f);
+    }
+
+    /// Makes every `exists` answer `by` late (not a fault: a slow disk).
+    pub fn slow_exists(&self, by: std::time::Duration) {
+        self.slow_exists_us
+            .store(by.as_micros() as u64, Ordering::SeqCst);
     }
 
     /// How many faults have fired.
@@ -114,7 +123,12 @@ pub struct FaultyContent {
 
 impl ContentStore for FaultyContent {
     fn exists(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        self.inner.exists(sha256)
+        let r = self.inner.exists(sha256);
+        let us = self.faults.slow_exists_us.load(Ordering::SeqCst);
+        if us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(us));
+        }
+        r
     }
     fn locate(&self, sha256: &[u8; 32]) -> Result<Option<Located>, StoreError> {
         self.inner.locate(sha256)
@@ -128,7 +142,8 @@ impl ContentStore for FaultyContent {
             .take_store(&[StoreFault::FailChunk, StoreFault::TearChunk])
         {
             Some(StoreFault::TearChunk) => {
-                self.inner.put_chunk(upload, index, &data[..data.len() / 2])?;
+                self.inner
+                    .put_chunk(upload, index, &data[..data.len() / 2])?;
                 Err(injected("torn chunk write"))
             }
             Some(_) => Err(injected("chunk write")),

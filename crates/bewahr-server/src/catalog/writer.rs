@@ -76,7 +76,10 @@ enum Op {
     Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
     Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
     Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
-    Sweep(Vec<Listed>, oneshot::Sender<Result<SweepOutcome, WriteError>>),
+    Sweep(
+        Vec<Listed>,
+        oneshot::Sender<Result<SweepOutcome, WriteError>>,
+    ),
     Audit(Vec<crate::audit::Entry>, AuditReply),
 }
 
@@ -282,7 +285,10 @@ async fn commit_group(
         },
     };
     let result = async {
-        let mut tx = c.begin().await.map_err(|e| GroupError::NotRecorded(e.into()))?;
+        let mut tx = c
+            .begin()
+            .await
+            .map_err(|e| GroupError::NotRecorded(e.into()))?;
         let statements = async {
             let out = insert_all(&mut tx, catalog.backend(), versions).await?;
             let head = match entries.is_empty() {

@@ -99,7 +99,10 @@ impl RocksStore {
         let mut wb = WriteBatch::default();
         let mut n = 0u64;
         for cf in [CF_CONTENT, CF_CHUNKS] {
-            for kv in self.db.iterator_cf(self.cf(cf), rocksdb::IteratorMode::Start) {
+            for kv in self
+                .db
+                .iterator_cf(self.cf(cf), rocksdb::IteratorMode::Start)
+            {
                 let (k, v) = kv?;
                 let Ok(sha256) = <[u8; 32]>::try_from(&k[..]) else {
                     continue; // a chunk
