@@ -168,12 +168,15 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Archive, StartError> {
     start_with(cfg, clock, None).await
 }
 
+/// Wraps the opened content store (a fault-injecting fake around it).
+pub type WrapContent = Arc<dyn Fn(Arc<dyn ContentStore>) -> Arc<dyn ContentStore> + Send + Sync>;
+
 /// Replacements of the storage seams, for fault-injection tests
 /// (`crate::testing::Faults::seams`); the default is the real thing.
 #[derive(Clone, Default)]
 pub struct Seams {
     /// Wraps the opened content store.
-    pub content: Option<Arc<dyn Fn(Arc<dyn ContentStore>) -> Arc<dyn ContentStore> + Send + Sync>>,
+    pub content: Option<WrapContent>,
     /// Commits the writer's groups.
     pub commit: Option<Arc<dyn crate::catalog::GroupCommit>>,
 }
