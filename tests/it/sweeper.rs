@@ -276,3 +276,67 @@ async fn pinned_or_young_content_is_never_swept() {
     let (_, status) = call(&b, Method::GET, "/v1/admin/sweeper", "operator", "").await;
     assert_eq!(json(&status)["grace_secs"], 3600);
 }
+
+/// `bewahr sweep run|status` against a running `bewahr serve`, with an
+/// operator token; without one the command fails with exit code 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn bewahr_sweep_runs_and_reports_through_the_admin_api() {
+    use crate::support::{bewahr, free_port, run, stdout, tempdir};
+    let dir = tempdir();
+    let o = run(bewahr()
+        .args(["token", "create", "--role", "operator", "--data-dir"])
+        .arg(dir.path()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let token = stdout(&o).lines().last().unwrap().to_string();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = bewahr()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("BEWAHR_STORE__SWEEP_GRACE_SECS", "0")
+        .env("BEWAHR_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(http.get(format!("{url}/readyz")).send().await, Ok(r) if r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let sweep = |args: &[&str], token: Option<&str>| {
+        let mut c = bewahr();
+        c.arg("sweep")
+            .args(args)
+            .args(["--url", &url])
+            .env_remove("BEWAHR_TOKEN");
+        if let Some(t) = token {
+            c.args(["--token", t]);
+        }
+        run(&mut c)
+    };
+    let o = sweep(&["run", "--json"], Some(&token));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = crate::support::json(&o);
+    assert_eq!(r["trigger"], "admin", "{r}");
+    assert_eq!(r["removed"], 0, "{r}");
+    let o = sweep(&["status"], Some(&token));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(text.starts_with("sweeper idle:"), "{text}");
+    assert!(
+        text.contains("grace 0 s; 1 runs removed 0 contents"),
+        "{text}"
+    );
+    let o = sweep(&["run"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("401"), "{o:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
