@@ -25,8 +25,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::catalog::{Catalog, CatalogError, WriteError, Writer};
 use crate::store::{Listed, Store, StoreError};
 
-/// Digests examined per page (one writer step per page).
+/// Digests examined per page.
 const PAGE: usize = 256;
+/// Candidates per writer step: the writer holds the group commits meanwhile.
+const STEP: usize = 32;
 /// Wait before the next attempt after a failed run.
 const RETRY: Duration = Duration::from_secs(60);
 
@@ -255,10 +257,12 @@ async fn sweep_once(
             continue;
         }
         // the writer checks again, serialised with the commits, and removes
-        let o = writer.sweep(candidates).await?;
-        run.removed += o.removed;
-        run.bytes_removed += o.bytes;
-        run.referenced += o.referenced;
-        run.pinned += o.pinned;
+        for step in candidates.chunks(STEP) {
+            let o = writer.sweep(step.to_vec()).await?;
+            run.removed += o.removed;
+            run.bytes_removed += o.bytes;
+            run.referenced += o.referenced;
+            run.pinned += o.pinned;
+        }
     }
 }

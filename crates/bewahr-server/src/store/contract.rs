@@ -51,10 +51,11 @@ impl Located {
 /// Content addressed by its SHA-256.
 ///
 /// Contract:
-/// - **Durability.** `put_inline`, `put_chunk` and `put_chunked` need not
-///   be durable when they return; everything written before a `sync` that
-///   returned `Ok` is. `delete` and `remove_chunks` are durable when they
-///   return `Ok`. A `sync` that returns `Err` may have made some or all
+/// - **Durability.** `put_inline`, `put_chunk`, `put_chunked`, `delete`
+///   and `remove_chunks` need not be durable when they return; everything
+///   written before a `sync` that returned `Ok` is (a removal lost in a
+///   crash only leaves unreferenced content, which the next sweep finds
+///   again). A `sync` that returns `Err` may have made some or all
 ///   earlier writes durable (a torn sync): the caller treats them as
 ///   unreferenced (nothing in the catalog names them) and may redo.
 /// - **Idempotent redo.** Writing a key again writes the same value

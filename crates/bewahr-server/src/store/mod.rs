@@ -178,8 +178,8 @@ impl Store {
         }))
     }
 
-    /// Removes content (every chunk and its entry); durable when it returns.
-    /// Only the sweeper calls it, through the catalog writer, for content no
+    /// Removes content (every chunk and its entry); durable after the next
+    /// [`Store::sync`]. Only the sweeper calls it, through the catalog writer, for content no
     /// catalog row references and no submission has pinned.
     pub fn delete_content(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
         self.content.delete(sha256)
