@@ -1,15 +1,16 @@
 //! The catalog's one writer: group commit of submissions, and the sealer's
 //! reads and writes, serialised.
 
+use std::sync::Arc;
+
 use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
-
-use std::sync::Arc;
 
 use super::{Accepted, Backend, Batch, Catalog, CatalogError, GroupCommit, NewVersion, Pending};
 use crate::store::{Listed, Store};
 
-/// Why a write did not happen (nothing of it was recorded).
+/// Why a write did not happen (nothing of it was recorded, except maybe
+/// for [`WriteError::Unconfirmed`]).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("unknown archive object {0}")]
