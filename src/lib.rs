@@ -33,5 +33,5 @@ pub use bewahr_durable as durable;
 #[cfg(feature = "server")]
 pub use bewahr_server::{
     access, api, audit, catalog, config, evidence, ingest, renewal, seal, server, store,
-    supervisor, tls, validation,
+    supervisor, sweeper, testing, tls, validation,
 };

@@ -32,6 +32,9 @@ enum Command {
     #[cfg(feature = "server")]
     /// Renewal administration of a running archive: plan, run, status, pause, resume.
     Renew(cli::renew::RenewArgs),
+    #[cfg(feature = "server")]
+    /// The sweeper for unreferenced content of a running archive: status, run.
+    Sweep(cli::sweep::SweepArgs),
     /// Verify an RFC 4998 evidence record offline (no server, database or network needed).
     Verify(cli::verify::VerifyArgs),
     #[cfg(feature = "net")]
@@ -53,6 +56,8 @@ fn main() {
         Command::Serve(args) => cli::serve::run(args),
         #[cfg(feature = "server")]
         Command::Renew(args) => cli::renew::run(args),
+        #[cfg(feature = "server")]
+        Command::Sweep(args) => cli::sweep::run(args),
         #[cfg(feature = "server")]
         Command::Tenant(args) => cli::access::tenant(args),
         #[cfg(feature = "server")]

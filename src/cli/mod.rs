@@ -10,6 +10,8 @@ pub mod renew;
 pub mod serve;
 #[cfg(feature = "net")]
 pub mod stamp;
+#[cfg(feature = "server")]
+pub mod sweep;
 pub mod verify;
 
 use std::path::Path;

@@ -11,7 +11,7 @@ use bewahr::alg::DigestAlgorithm;
 use bewahr::api::{app, AppState};
 use bewahr::config::Config;
 use bewahr::seal::{system_clock, Stamper};
-use bewahr::server::{start_with, Archive};
+use bewahr::server::Archive;
 use bewahr::tsp::client::{TsaClient, TsaEndpoint};
 use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 use tower::ServiceExt;
@@ -116,6 +116,17 @@ pub async fn archive_at(
     stamper: Option<Stamper>,
     clock: bewahr::seal::Clock,
 ) -> Option<TestArchive> {
+    archive_seams(db, tweak, stamper, clock, Default::default()).await
+}
+
+/// An archive with storage seams replaced (`bewahr::testing`).
+pub async fn archive_seams(
+    db: Db,
+    tweak: impl FnOnce(&mut Config),
+    stamper: Option<Stamper>,
+    clock: bewahr::seal::Clock,
+    seams: bewahr::server::Seams,
+) -> Option<TestArchive> {
     let dir = tempdir();
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.path().to_path_buf();
@@ -129,7 +140,9 @@ pub async fn archive_at(
         pg_db = Some(name);
     }
     tweak(&mut cfg);
-    let archive = start_with(&cfg, clock, stamper).await.unwrap();
+    let archive = bewahr::server::start_with_seams(&cfg, clock, stamper, seams)
+        .await
+        .unwrap();
     let raw = app(archive.state.clone());
     let c = &archive.state.catalog;
     let mut tokens = std::collections::HashMap::new();

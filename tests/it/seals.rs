@@ -345,7 +345,7 @@ async fn preserved_validation_data_rechecked_offline_postgres() {
 
 async fn preserved_and_rechecked(db: Db) {
     let Some(pki) = start().await else { return };
-    let Some(a) = archive(&pki, db, |_| {}).await else {
+    let Some(a) = archive(&pki, db, |c| c.store.sweep_grace_secs = 0).await else {
         return;
     };
     let doc = pki.read("doc.txt");
@@ -439,7 +439,7 @@ async fn preserved_and_rechecked(db: Db) {
     assert_eq!(j["indication"], "PASSED", "{j}");
     assert_eq!(j["signature"]["indication"], "TOTAL_PASSED", "{j}");
 
-    // deleting the object removes its preserved items from the store too
+    // deleting the object lets the sweeper remove its preserved items from the store too
     let data_sha: [u8; 32] = bewahr::alg::DigestAlgorithm::Sha256
         .digest(&data)
         .try_into()
@@ -451,6 +451,15 @@ async fn preserved_and_rechecked(db: Db) {
         .unwrap();
     let (st, _, b) = send(&a.router, req).await;
     assert!(st.is_success(), "{st}: {}", String::from_utf8_lossy(&b));
+    assert!(
+        a.state().ingest.store.has(&data_sha).unwrap(),
+        "the deletion itself removes nothing"
+    );
+    let run = a.state().sweeper.run_now().await.unwrap();
+    assert!(
+        run.removed >= 2,
+        "validation data and report at least: {run:?}"
+    );
     assert!(!a.state().ingest.store.has(&data_sha).unwrap());
     let (st, _, _) = send(&a.router, get(&base)).await;
     assert_eq!(st, StatusCode::NOT_FOUND);

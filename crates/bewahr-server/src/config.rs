@@ -134,6 +134,10 @@ pub struct Store {
     pub path: String,
     /// Flushes and compactions write with O_DIRECT (past the page cache).
     pub direct_io: bool,
+    /// Seconds between sweeps for unreferenced content (0: only when asked).
+    pub sweep_interval_secs: u64,
+    /// Content written less than this many seconds ago is never swept.
+    pub sweep_grace_secs: u64,
 }
 
 /// Where content and trees are kept.
@@ -254,6 +258,8 @@ impl Default for Store {
             kind: StoreKind::Rocksdb,
             path: String::new(),
             direct_io: true,
+            sweep_interval_secs: 3600,
+            sweep_grace_secs: 3600,
         }
     }
 }

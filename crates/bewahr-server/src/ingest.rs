@@ -180,7 +180,12 @@ impl Ingest {
                 && upload.size() <= v.max_document_bytes()
         });
         let inline = examine.and(upload.inline().map(|b| b.to_vec()));
-        let (stored, extra) = if upload.inline().is_some_and(|b| b.len() <= 64 << 10) {
+        // the digests stay pinned (safe from the sweeper) until the writer answered
+        let crate::store::Finished {
+            stored,
+            extra,
+            mut pins,
+        } = if upload.inline().is_some_and(|b| b.len() <= 64 << 10) {
             // a small document: one small memtable write, not worth a thread hand-off
             upload.finish()?
         } else {
@@ -225,7 +230,7 @@ impl Ingest {
             }
             if let Some(o) = outcome {
                 let mut put = |bytes: &[u8]| -> Result<[u8; 32], IngestError> {
-                    let s = self.store.put_content(bytes)?;
+                    let s = self.store.put_content_pinned(bytes, &mut pins)?;
                     stored_members.push((s.sha256, self.algorithm.digest(bytes)));
                     Ok(s.sha256)
                 };
@@ -286,6 +291,7 @@ impl Ingest {
                 WriteError::UnknownAoid(a) => IngestError::UnknownAoid(a),
                 e => IngestError::Write(e),
             })?;
+        drop(pins);
         self.sealer.submitted();
         metrics::counter!("bewahr_objects_total").increment(1);
         metrics::counter!("bewahr_bytes_total").increment(stored.size);

@@ -21,5 +21,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod supervisor;
+pub mod sweeper;
+pub mod testing;
 pub mod tls;
 pub mod validation;

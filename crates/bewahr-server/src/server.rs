@@ -13,7 +13,7 @@ use crate::evidence::Evidence;
 use crate::ingest::Ingest;
 use crate::renewal::{Ctx as RenewalCtx, Renewer};
 use crate::seal::{Clock, SealConfig, Sealer, Stamper};
-use crate::store::Store;
+use crate::store::{ContentStore, RocksStore, Store};
 use bewahr_devtsa::DevTsa;
 use bewahr_net::tsa_client::{TsaAuth, TsaClient, TsaEndpoint};
 
@@ -168,11 +168,34 @@ pub async fn start(cfg: &Config, clock: Clock) -> Result<Archive, StartError> {
     start_with(cfg, clock, None).await
 }
 
+/// Wraps the opened content store (a fault-injecting fake around it).
+pub type WrapContent = Arc<dyn Fn(Arc<dyn ContentStore>) -> Arc<dyn ContentStore> + Send + Sync>;
+
+/// Replacements of the storage seams, for fault-injection tests
+/// (`crate::testing::Faults::seams`); the default is the real thing.
+#[derive(Clone, Default)]
+pub struct Seams {
+    /// Wraps the opened content store.
+    pub content: Option<WrapContent>,
+    /// Commits the writer's groups.
+    pub commit: Option<Arc<dyn crate::catalog::GroupCommit>>,
+}
+
 /// As [`start`], with a given stamper instead of the configured one.
 pub async fn start_with(
     cfg: &Config,
     clock: Clock,
     stamper_override: Option<Stamper>,
+) -> Result<Archive, StartError> {
+    start_with_seams(cfg, clock, stamper_override, Seams::default()).await
+}
+
+/// As [`start_with`], with storage seams replaced.
+pub async fn start_with_seams(
+    cfg: &Config,
+    clock: Clock,
+    stamper_override: Option<Stamper>,
+    seams: Seams,
 ) -> Result<Archive, StartError> {
     cfg.validate()?;
     std::fs::create_dir_all(&cfg.server.data_dir).map_err(|e| StartError::Store {
@@ -183,11 +206,19 @@ pub async fn start_with(
         },
     })?;
     let store_path = cfg.store_path();
-    let store =
-        Store::open_with(&store_path, cfg.store.direct_io).map_err(|source| StartError::Store {
-            path: store_path.display().to_string(),
-            source,
-        })?;
+    let rocks = Arc::new(
+        RocksStore::open_with(&store_path, cfg.store.direct_io).map_err(|source| {
+            StartError::Store {
+                path: store_path.display().to_string(),
+                source,
+            }
+        })?,
+    );
+    let content: Arc<dyn ContentStore> = match &seams.content {
+        Some(wrap) => wrap(rocks.clone()),
+        None => rocks.clone(),
+    };
+    let store = Store::with(content, rocks);
     let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
     let lock = catalog.lock().await?;
     let stamper = match stamper_override {
@@ -205,7 +236,20 @@ pub async fn start_with(
         cfg.evidence.profile == bewahr_core::verify::Profile::TrEsor,
     );
     let supervisor = crate::supervisor::Supervisor::new();
-    let writer = Writer::start(catalog.clone(), store.clone(), &supervisor);
+    let writer = match seams.commit {
+        Some(c) => Writer::start_with(catalog.clone(), store.clone(), c, &supervisor),
+        None => Writer::start(catalog.clone(), store.clone(), &supervisor),
+    };
+    let sweeper = crate::sweeper::Sweeper::start(
+        catalog.clone(),
+        store.clone(),
+        writer.clone(),
+        crate::sweeper::SweepSettings {
+            interval: Duration::from_secs(cfg.store.sweep_interval_secs),
+            grace: Duration::from_secs(cfg.store.sweep_grace_secs),
+        },
+        &supervisor,
+    );
     let audit = Audit::start(catalog.clone(), writer.clone(), &supervisor).await?;
     let pending = catalog.pending_count().await? as usize;
     let sealed_upto = catalog.last_batch().await?.map(|b| b.last_seq).unwrap_or(0);
@@ -340,6 +384,7 @@ pub async fn start_with(
         metrics,
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
         evidence_profile: cfg.evidence.profile,
+        sweeper,
     };
     Ok(Archive {
         state,

@@ -456,3 +456,31 @@ pub async fn workers(
         "renewal_scheduler": state.renewer.status(),
     })))
 }
+
+/// The sweeper for unreferenced content: state, last run, totals (operator).
+#[utoipa::path(get, path = "/v1/admin/sweeper",
+    responses((status = 200, body = crate::sweeper::SweeperStatus), (status = 403, body = super::ErrorBody)))]
+pub async fn sweeper(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<crate::sweeper::SweeperStatus>, ApiError> {
+    require(&p, &[Role::Operator])?;
+    Ok(Json(state.sweeper.status()))
+}
+
+/// Runs a sweep now (after the one running, if any) and answers with it (operator).
+#[utoipa::path(post, path = "/v1/admin/sweeper/run",
+    responses((status = 200, body = crate::sweeper::SweepRun), (status = 403, body = super::ErrorBody)))]
+pub async fn sweep(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> Result<Json<crate::sweeper::SweepRun>, ApiError> {
+    require(&p, &[Role::Operator])?;
+    let run = state
+        .sweeper
+        .run_now()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    tracing::info!(operator = %p.token, removed = run.removed, "sweep run on request");
+    Ok(Json(run))
+}

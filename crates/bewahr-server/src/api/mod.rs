@@ -57,6 +57,8 @@ pub struct AppState {
     pub retry_after_secs: u64,
     /// The evidence profile `POST /v1/verify` judges by (`[evidence] profile`).
     pub evidence_profile: bewahr_core::verify::Profile,
+    /// The sweeper for unreferenced content (`/v1/admin/sweeper`).
+    pub sweeper: crate::sweeper::Sweeper,
 }
 
 /// Reads one multipart part chunk by chunk, refusing it (413) as soon as it
@@ -133,6 +135,8 @@ impl Default for HttpPolicy {
         admin::revoke_token,
         admin::list_tokens,
         admin::workers,
+        admin::sweeper,
+        admin::sweep,
         admin::algorithms,
         admin::replace_algorithms,
         trail::trace,
@@ -166,6 +170,9 @@ impl Default for HttpPolicy {
         crate::catalog::RunState,
         crate::catalog::NotRenewed,
         crate::catalog::NotRenewedReason,
+        crate::sweeper::SweeperStatus,
+        crate::sweeper::SweeperState,
+        crate::sweeper::SweepRun,
         admin::RenewalRequest,
         admin::Queued,
         admin::Runs,
@@ -279,6 +286,8 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(admin::revoke_token),
         )
         .route("/v1/admin/workers", get(admin::workers))
+        .route("/v1/admin/sweeper", get(admin::sweeper))
+        .route("/v1/admin/sweeper/run", post(admin::sweep))
         .route("/v1/tsa/certificates", get(service::tsa_certificates))
         .route("/v1/openapi.json", get(service::openapi))
         .route("/healthz", get(service::healthz))

@@ -10,15 +10,17 @@
 //!   batch is a contiguous range of them.
 //! - One `bewahr serve` per catalog (PostgreSQL: an advisory lock enforces it).
 
+mod commit;
 mod model;
 mod renewal;
 pub mod search;
 mod writer;
 
+pub use commit::{Commit, GroupCommit};
 pub use model::*;
 pub use renewal::*;
 pub(crate) use writer::{placeholders, statement_parts};
-pub use writer::{Deleted, Deletion, WriteError, Writer};
+pub use writer::{Deleted, Deletion, SweepOutcome, WriteError, Writer};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -251,6 +253,21 @@ impl Catalog {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| batch_row(&r)).transpose()
+    }
+
+    /// How many versions that are not deleted reference content `sha256`:
+    /// as their document, or as a preserved validation item (detached
+    /// signature, validation data, report). Pending versions count.
+    pub async fn references(&self, sha256: &[u8; 32]) -> Result<i64, CatalogError> {
+        Ok(sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
+             + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
+                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1))",
+        )
+        .bind(sha256.to_vec())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?)
     }
 
     /// How many versions wait for sealing.

@@ -1,13 +1,16 @@
 //! The catalog's one writer: group commit of submissions, and the sealer's
 //! reads and writes, serialised.
 
+use std::sync::Arc;
+
 use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Backend, Batch, Catalog, CatalogError, NewVersion, Pending};
-use crate::store::Store;
+use super::{Accepted, Backend, Batch, Catalog, CatalogError, GroupCommit, NewVersion, Pending};
+use crate::store::{Listed, Store};
 
-/// Why a write did not happen (nothing of it was recorded).
+/// Why a write did not happen (nothing of it was recorded, except maybe
+/// for [`WriteError::Unconfirmed`]).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("unknown archive object {0}")]
@@ -21,6 +24,11 @@ pub enum WriteError {
     /// The transaction failed and was rolled back (the cause is logged).
     #[error("catalog commit failed: {0}")]
     Commit(String),
+    /// `COMMIT` failed: the writes may or may not have been recorded (the
+    /// connection broke after it was sent). Not redone; a client that sends
+    /// the submission again gets a second version, never a corrupt one.
+    #[error("the catalog commit's outcome is unknown (it may have been recorded): {0}")]
+    Unconfirmed(String),
     #[error("sealing: {0}")]
     Inconsistent(String),
     /// A deletion the rules refuse (legal hold, retention, pending versions).
@@ -41,18 +49,27 @@ pub struct Deletion {
     pub today: String,
 }
 
-/// What a deletion removed.
+/// What a deletion did. The same whether or not another object (of any
+/// tenant) holds identical content: the deletion removes no content itself
+/// (the sweeper does, later), so neither this answer nor its timing tells.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Deleted {
     pub aoid: String,
     pub versions: i64,
-    /// Stored documents removed (identical content of other objects stays).
-    /// For the log and metrics only: in the answer it would tell a tenant
-    /// whether another holds identical content.
-    #[serde(skip)]
-    pub contents_removed: i64,
     /// Whether it was deleted before its retention date (with a reason).
     pub before_retention: bool,
+}
+
+/// What one sweep step (a page of candidates) did in the writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepOutcome {
+    /// Content removed from the store, and its bytes.
+    pub removed: u64,
+    pub bytes: u64,
+    /// Candidates a version references again (committed since the sweeper looked).
+    pub referenced: u64,
+    /// Candidates a submission in flight has pinned.
+    pub pinned: u64,
 }
 
 enum Op {
@@ -60,6 +77,10 @@ enum Op {
     Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
     Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
     Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
+    Sweep(
+        Vec<Listed>,
+        oneshot::Sender<Result<SweepOutcome, WriteError>>,
+    ),
     Audit(Vec<crate::audit::Entry>, AuditReply),
 }
 
@@ -78,8 +99,19 @@ impl Writer {
     /// Starts the writer task under `sup`; it ends once every handle is
     /// dropped and what was queued is committed.
     pub fn start(catalog: Catalog, store: Store, sup: &crate::supervisor::Supervisor) -> Self {
+        Self::start_with(catalog, store, Arc::new(super::Commit), sup)
+    }
+
+    /// As [`Writer::start`], committing groups through `commit` (the seam
+    /// of the fault-injection tests).
+    pub fn start_with(
+        catalog: Catalog,
+        store: Store,
+        commit: Arc<dyn GroupCommit>,
+        sup: &crate::supervisor::Supervisor,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(GROUP * 4);
-        sup.spawn("catalog-writer", run(catalog, store, rx));
+        sup.spawn("catalog-writer", run(catalog, store, commit, rx));
         Writer { tx }
     }
 
@@ -105,8 +137,8 @@ impl Writer {
 
     /// Deletes an archive object: refused under legal hold, while a version
     /// is pending, or before its retention date without reason and requestor.
-    /// Serialised with submissions, so content is never removed under a
-    /// submission that deduplicated against it.
+    /// Removes no content: what no other version references any more is
+    /// left to the sweeper ([`Writer::sweep`]).
     pub async fn delete(&self, d: Deletion) -> Result<Deleted, WriteError> {
         let (tx, rx) = oneshot::channel();
         self.tx
@@ -131,6 +163,19 @@ impl Writer {
         rx.await.map_err(|_| WriteError::Stopped)?
     }
 
+    /// Removes those of `candidates` that no version references and no
+    /// submission has pinned, re-checked here, serialised with the group
+    /// commits: a submission of identical bytes either committed before
+    /// (its row is seen) or holds its pin until after (the pin is seen).
+    pub async fn sweep(&self, candidates: Vec<Listed>) -> Result<SweepOutcome, WriteError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Sweep(candidates, tx))
+            .await
+            .map_err(|_| WriteError::Stopped)?;
+        rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
     /// Records a sealed batch over the pending range `first_seq..=last_seq`.
     pub async fn seal(&self, b: Batch) -> Result<(), WriteError> {
         let (tx, rx) = oneshot::channel();
@@ -142,7 +187,12 @@ impl Writer {
     }
 }
 
-async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
+async fn run(
+    catalog: Catalog,
+    store: Store,
+    commit: Arc<dyn GroupCommit>,
+    mut rx: mpsc::Receiver<Op>,
+) {
     // the group commits' own connection: on SQLite its page cache stays
     // warm (no other connection writes through it); taken again after an error
     let mut conn: Option<AnyConnection> = None;
@@ -174,7 +224,7 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                             group.push((v, r));
                         }
                     }
-                    ingest_group(&catalog, &store, &mut conn, group, &mut audit).await;
+                    ingest_group(&catalog, &store, &*commit, &mut conn, group, &mut audit).await;
                 }
                 Op::Pending(limit, reply) => {
                     let _ = reply.send(pending(&catalog, limit).await);
@@ -183,7 +233,10 @@ async fn run(catalog: Catalog, store: Store, mut rx: mpsc::Receiver<Op>) {
                     let _ = reply.send(seal(&catalog, b).await);
                 }
                 Op::Delete(d, reply) => {
-                    let _ = reply.send(delete(&catalog, &store, d).await);
+                    let _ = reply.send(delete(&catalog, d).await);
+                }
+                Op::Sweep(c, reply) => {
+                    let _ = reply.send(sweep(&catalog, &store, c).await);
                 }
                 Op::Audit(..) => unreachable!("taken out above"),
             }
@@ -207,26 +260,52 @@ async fn append_audit(catalog: &Catalog, audit: Vec<(Vec<crate::audit::Entry>, A
 
 type Reply = oneshot::Sender<Result<Accepted, WriteError>>;
 
+/// Why a group's transaction did not commit.
+enum GroupError {
+    /// Before `COMMIT`: rolled back, nothing recorded; may be redone.
+    NotRecorded(CatalogError),
+    /// `COMMIT` itself failed: recorded or not, unknown; never redone.
+    Unconfirmed(CatalogError),
+}
+
+type GroupResult = (Vec<Result<Accepted, WriteError>>, Option<(i64, [u8; 32])>);
+
 /// One transaction: the versions (multi-row) and the audit entries.
 async fn commit_group(
     catalog: &Catalog,
+    commit: &dyn GroupCommit,
     conn: &mut Option<AnyConnection>,
     versions: &[NewVersion],
     entries: &[crate::audit::Entry],
-) -> Result<(Vec<Result<Accepted, WriteError>>, Option<(i64, [u8; 32])>), CatalogError> {
+) -> Result<GroupResult, GroupError> {
     let c = match conn {
         Some(c) => c,
-        None => conn.insert(catalog.pool().acquire().await?.detach()),
+        None => match catalog.pool().acquire().await {
+            Ok(c) => conn.insert(c.detach()),
+            Err(e) => return Err(GroupError::NotRecorded(e.into())),
+        },
     };
     let result = async {
-        let mut tx = c.begin().await?;
-        let out = insert_all(&mut tx, catalog.backend(), versions).await?;
-        let head = match entries.is_empty() {
-            true => None,
-            false => Some(crate::audit::append_in(&mut tx, catalog.backend(), entries).await?),
-        };
-        tx.commit().await?;
-        Ok((out, head))
+        let mut tx = c
+            .begin()
+            .await
+            .map_err(|e| GroupError::NotRecorded(e.into()))?;
+        let statements = async {
+            let out = insert_all(&mut tx, catalog.backend(), versions).await?;
+            let head = match entries.is_empty() {
+                true => None,
+                false => Some(crate::audit::append_in(&mut tx, catalog.backend(), entries).await?),
+            };
+            Ok::<_, CatalogError>((out, head))
+        }
+        .await;
+        // an error of a statement: the transaction is rolled back on drop
+        let done = statements.map_err(GroupError::NotRecorded)?;
+        commit
+            .commit(tx)
+            .await
+            .map_err(|e| GroupError::Unconfirmed(e.into()))?;
+        Ok(done)
     }
     .await;
     if result.is_err() {
@@ -240,6 +319,7 @@ async fn commit_group(
 async fn ingest_group(
     catalog: &Catalog,
     store: &Store,
+    commit: &dyn GroupCommit,
     conn: &mut Option<AnyConnection>,
     group: Vec<(NewVersion, Reply)>,
     audit: &mut Vec<(Vec<crate::audit::Entry>, AuditReply)>,
@@ -284,10 +364,11 @@ async fn ingest_group(
     }
     let (versions, replies): (Vec<NewVersion>, Vec<Reply>) = group.into_iter().unzip();
     let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
-    let mut result = commit_group(catalog, conn, &versions, &entries).await;
-    if result.is_err() && !audit.is_empty() {
-        // the submissions must not fail for the audit trail's sake: alone again
-        result = commit_group(catalog, conn, &versions, &[]).await;
+    let mut result = commit_group(catalog, commit, conn, &versions, &entries).await;
+    if matches!(result, Err(GroupError::NotRecorded(_))) && !audit.is_empty() {
+        // the submissions must not fail for the audit trail's sake: alone
+        // again (only when nothing was recorded: a failed COMMIT may have been)
+        result = commit_group(catalog, commit, conn, &versions, &[]).await;
     }
     match result {
         Ok((results, head)) => {
@@ -300,11 +381,23 @@ async fn ingest_group(
                 let _ = reply.send(res);
             }
         }
-        Err(e) => {
+        Err(GroupError::NotRecorded(e)) => {
             tracing::error!(error = %e, submissions = versions.len(), "catalog commit failed; nothing of the group was recorded");
             let msg = e.to_string();
             for reply in replies {
                 let _ = reply.send(Err(WriteError::Commit(msg.clone())));
+            }
+        }
+        Err(GroupError::Unconfirmed(e)) => {
+            tracing::error!(error = %e, submissions = versions.len(), "catalog COMMIT failed; the group may or may not be recorded");
+            let msg = e.to_string();
+            // the audit queue sends its entries again: the trail may hold them
+            // twice (each chained), never lose them
+            for (_, reply) in audit.drain(..) {
+                let _ = reply.send(Err(WriteError::Unconfirmed(msg.clone())));
+            }
+            for reply in replies {
+                let _ = reply.send(Err(WriteError::Unconfirmed(msg.clone())));
             }
         }
     }
@@ -561,7 +654,7 @@ async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
     Ok(())
 }
 
-async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted, WriteError> {
+async fn delete(catalog: &Catalog, d: Deletion) -> Result<Deleted, WriteError> {
     let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
     // the write first: it takes SQLite's write lock; the checks below run under it
     let n =
@@ -587,21 +680,14 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
         )));
     }
     let rows = sqlx::query(
-        "SELECT version, batch_id, retention_until, sha256, stored_members FROM versions WHERE aoid = $1 ORDER BY version",
+        "SELECT version, batch_id, retention_until FROM versions WHERE aoid = $1 ORDER BY version",
     )
     .bind(&d.aoid)
     .fetch_all(&mut *tx)
     .await
     .map_err(CatalogError::from)?;
     let mut retained: Option<String> = None;
-    let mut digests: Vec<Vec<u8>> = Vec::new();
-    // the preserved validation items (signature, validation data, report)
-    let mut preserved: Vec<[u8; 32]> = Vec::new();
     for r in &rows {
-        preserved.extend(crate::catalog::split_digests(
-            r.try_get::<Option<Vec<u8>>, _>(4)
-                .map_err(CatalogError::from)?,
-        )?);
         let version: i64 = r.try_get(0).map_err(CatalogError::from)?;
         let batch: Option<i64> = r.try_get(1).map_err(CatalogError::from)?;
         if batch.is_none() {
@@ -615,7 +701,6 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
                 retained = Some(u);
             }
         }
-        digests.push(r.try_get(3).map_err(CatalogError::from)?);
     }
     let has = |s: &Option<String>| s.as_ref().is_some_and(|x| !x.trim().is_empty());
     if let Some(u) = &retained {
@@ -648,43 +733,48 @@ async fn delete(catalog: &Catalog, store: &Store, d: Deletion) -> Result<Deleted
     .await
     .map_err(CatalogError::from)?;
     tx.commit().await.map_err(CatalogError::from)?;
-    // content nobody else refers to, as a document or as a preserved validation
-    // item (a crash here leaves unreferenced content, never missing content)
-    let mut removed = 0;
-    let mut candidates: Vec<[u8; 32]> = digests
-        .iter()
-        .filter_map(|d| <[u8; 32]>::try_from(d.as_slice()).ok())
-        .chain(preserved)
-        .collect();
-    candidates.sort();
-    candidates.dedup();
-    for sha in candidates {
-        let live: i64 = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
-             + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
-                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1))",
-        )
-        .bind(sha.to_vec())
-        .fetch_one(catalog.pool())
-        .await
-        .map_err(CatalogError::from)?
-        .try_get(0)
-        .map_err(CatalogError::from)?;
-        if live == 0 {
-            let s = store.clone();
-            let gone = tokio::task::spawn_blocking(move || s.delete_content(&sha))
-                .await
-                .map_err(|e| WriteError::Store(e.to_string()))?
-                .map_err(|e| WriteError::Store(e.to_string()))?;
-            removed += i64::from(gone);
-        }
-    }
+    // no content is removed here: the sweeper removes what no version
+    // references any more, so that this answer and its time are the same
+    // whether or not another object (of any tenant) holds identical bytes
     Ok(Deleted {
         aoid: d.aoid,
         versions: rows.len() as i64,
-        contents_removed: removed,
         before_retention: retained.is_some(),
     })
+}
+
+/// The writer's side of a sweep: every candidate re-checked against the
+/// catalog and the in-flight pins, removed under the registry's lock.
+async fn sweep(
+    catalog: &Catalog,
+    store: &Store,
+    candidates: Vec<Listed>,
+) -> Result<SweepOutcome, WriteError> {
+    let mut out = SweepOutcome::default();
+    for c in candidates {
+        if catalog.references(&c.sha256).await? > 0 {
+            out.referenced += 1;
+            continue;
+        }
+        let (s, sha) = (store.clone(), c.sha256);
+        let removed = tokio::task::spawn_blocking(move || {
+            s.in_flight()
+                .unless_pinned(&sha, || s.delete_content(&sha))
+                .transpose()
+        })
+        .await
+        .map_err(|e| WriteError::Store(e.to_string()))?
+        .map_err(|e| WriteError::Store(e.to_string()))?;
+        match removed {
+            None => out.pinned += 1,
+            Some(true) => {
+                out.removed += 1;
+                out.bytes += c.size;
+            }
+            Some(false) => {} // gone already
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,38 +1,48 @@
-//! The content-addressed store (RocksDB), and the archive's hash-tree nodes.
+//! The content-addressed store, and the archive's hash-tree nodes.
 //!
-//! Contract:
+//! [`Store`] is the handle every part of the archive uses (writer, ingest,
+//! sealer, evidence, renewal, sweeper): streaming uploads with their drop
+//! guard, pieces for readers, the in-flight registry, and the tree calls,
+//! over the two storage contracts in [`contract`] ([`ContentStore`],
+//! [`TreeStore`]; dynamic dispatch per call, each call moving a whole value
+//! of up to [`CHUNK`] bytes). [`RocksStore`] implements both; the fakes for
+//! fault injection are in `crate::testing`.
+//!
+//! Contract of the handle:
 //! - Content is keyed by its SHA-256. Storing identical bytes twice stores
 //!   them once. Documents stream through in chunks of [`CHUNK`] bytes; no
 //!   call needs a whole large document in memory.
-//! - [`Store::put_content`] and friends write without waiting for the disk;
-//!   **durable when [`Store::sync`] returns** (one fsync of the write-ahead
-//!   log covers every earlier write). The ingest committer calls it before it
-//!   commits catalog entries, so content is durable before anything refers to it.
+//! - [`Store::put_content`] and [`Upload::finish`] write without waiting for
+//!   the disk; **durable when [`Store::sync`] returns** `Ok`. The catalog
+//!   writer calls it before it commits catalog entries, so content is
+//!   durable before anything refers to it.
 //! - [`Store::put_tree`] and [`Store::put_token`] are durable when they return.
 //! - Every method is safe to call from many threads at once.
 //! - Content whose catalog entry never committed (a crash mid-ingest, a
-//!   refused upload) is unreferenced and invisible; [`Upload::abort`] removes
-//!   what it wrote.
+//!   refused upload) is unreferenced and invisible; an [`Upload`] dropped or
+//!   aborted before `finish` removes its chunks; the sweeper removes
+//!   unreferenced content that no submission has pinned ([`InFlight`]).
 
+pub mod contract;
+mod inflight;
+mod rocks;
 mod tree;
 
-pub use tree::StoredTree;
+pub use contract::{ContentStore, Listed, Located, TreeStore, UploadId};
+pub use inflight::{InFlight, Pins};
+pub use rocks::RocksStore;
+pub use tree::{StoredTree, TILE};
 
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use sha2::{Digest, Sha256};
 
 use bewahr_core::alg::{DigestAlgorithm, Hasher};
+use bewahr_core::hashtree::HashTree;
 
 /// Size of one stored chunk of a large document.
 pub const CHUNK: usize = 4 << 20;
-
-const CF_CONTENT: &str = "content";
-const CF_CHUNKS: &str = "chunks";
-const CF_NODES: &str = "nodes";
-const CF_LEAVES: &str = "leaves";
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -41,14 +51,17 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("store: corrupt entry {key}: {detail}")]
     Corrupt { key: String, detail: String },
+    /// A failure of another backend (or one injected by a test), with what failed.
+    #[error("store: {0}")]
+    Backend(String),
 }
 
-/// The RocksDB store.
+/// The store handle (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<DB>,
-    /// Chunks were written (without the WAL) since the last sync.
-    chunks_dirty: Arc<std::sync::atomic::AtomicBool>,
+    content: Arc<dyn ContentStore>,
+    trees: Arc<dyn TreeStore>,
+    in_flight: InFlight,
 }
 
 /// What was stored: the digest that keys it and its size.
@@ -58,134 +71,71 @@ pub struct Stored {
     pub size: u64,
 }
 
-/// Content entry: tag 0 = inline bytes follow; tag 1 = chunked: size (8), upload id (16), chunk count (4).
-const INLINE: u8 = 0;
-const CHUNKED: u8 = 1;
-
 impl Store {
-    /// Opens (creating if needed) the store in `path`, with flushes and
-    /// compactions written past the page cache; only one process may hold it.
+    /// Opens (creating if needed) the RocksDB store in `path`, with flushes
+    /// and compactions written past the page cache; only one process may hold it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(path, true)
     }
 
     /// As [`Store::open`]; `direct_io`: flushes and compactions with O_DIRECT.
     pub fn open_with(path: &Path, direct_io: bool) -> Result<Self, StoreError> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        opts.increase_parallelism(2);
-        opts.set_max_total_wal_size(512 << 20);
-        // flushes and compactions write with O_DIRECT: content is written
-        // once and read rarely, so it does not go through (and evict) the
-        // page cache, and the kernel does not copy it once more
-        opts.set_use_direct_io_for_flush_and_compaction(direct_io);
-        // large documents: 4 MiB chunks go to blob files (written once, never
-        // rewritten by compaction) and skip the write-ahead log; `sync`
-        // flushes them instead, so each byte reaches the disk once
-        let mut big = blob_options();
-        big.set_compression_type(rocksdb::DBCompressionType::None);
-        big.set_write_buffer_size(128 << 20);
-        // documents of 64 KiB and more (below CHUNK) also go to blob files
-        // when their memtable is flushed: compaction never rewrites them
-        let mut content = blob_options();
-        // every column family: one block cache, and bloom filters, so that
-        // asking for content that is not there (every new submission does,
-        // to deduplicate) reads no table blocks
-        let cache = rocksdb::Cache::new_lru_cache(128 << 20);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        table.set_bloom_filter(10.0, false);
-        table.set_cache_index_and_filter_blocks(true);
-        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-        let (mut nodes, mut leaves) = (Options::default(), Options::default());
-        for o in [&mut content, &mut big, &mut nodes, &mut leaves] {
-            o.set_block_based_table_factory(&table);
-        }
-        let cfs = vec![
-            ColumnFamilyDescriptor::new(CF_CONTENT, content),
-            ColumnFamilyDescriptor::new(CF_CHUNKS, big),
-            ColumnFamilyDescriptor::new(CF_NODES, nodes),
-            ColumnFamilyDescriptor::new(CF_LEAVES, leaves),
-        ];
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        Ok(Store {
-            db: Arc::new(db),
-            chunks_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        })
+        let r = Arc::new(RocksStore::open_with(path, direct_io)?);
+        Ok(Self::with(r.clone(), r))
     }
 
-    /// Opens the store in `path` read-only, beside a server that may hold
-    /// it (for `bewahr audit verify`): it sees what was written up to now
-    /// and writes nothing; writing through it fails.
+    /// A store over any implementation of the contracts.
+    pub fn with(content: Arc<dyn ContentStore>, trees: Arc<dyn TreeStore>) -> Self {
+        Store {
+            content,
+            trees,
+            in_flight: InFlight::default(),
+        }
+    }
+
+    /// Opens the RocksDB store in `path` read-only, beside a server that
+    /// may hold it (for `bewahr audit verify`): it sees what was written up
+    /// to now and writes nothing; writing through it fails.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
-        let opts = Options::default();
-        let db = DB::open_cf_for_read_only(
-            &opts,
-            path,
-            [CF_CONTENT, CF_CHUNKS, CF_NODES, CF_LEAVES],
-            false,
-        )?;
-        Ok(Store {
-            db: Arc::new(db),
-            chunks_dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        })
+        let r = Arc::new(RocksStore::open_read_only(path)?);
+        Ok(Self::with(r.clone(), r))
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db
-            .cf_handle(name)
-            .expect("column families are created at open")
+    /// The content store behind this handle.
+    pub fn content(&self) -> &Arc<dyn ContentStore> {
+        &self.content
     }
 
-    /// Makes every earlier write durable: chunks of large documents by
-    /// flushing them to their (synced) blob and table files, everything else
-    /// by one fsync of the write-ahead log.
+    /// The submissions' pins (see [`InFlight`]).
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// Makes every earlier content write durable.
     pub fn sync(&self) -> Result<(), StoreError> {
-        use std::sync::atomic::Ordering;
-        if self.chunks_dirty.swap(false, Ordering::SeqCst) {
-            let mut fo = rocksdb::FlushOptions::default();
-            fo.set_wait(true);
-            if let Err(e) = self.db.flush_cf_opt(self.cf(CF_CHUNKS), &fo) {
-                self.chunks_dirty.store(true, Ordering::SeqCst);
-                return Err(e.into());
-            }
-        }
-        self.db.flush_wal(true)?;
-        Ok(())
-    }
-
-    /// The content entry: an inline document (in `content`) or the pointer
-    /// to a large document's chunks (in `chunks`, beside them, so that it is
-    /// durable only once the chunks written before it are: flushes of one
-    /// column family happen in order).
-    fn entry(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(v) = self.db.get_cf(self.cf(CF_CONTENT), sha256)? {
-            return Ok(Some(v));
-        }
-        Ok(self.db.get_cf(self.cf(CF_CHUNKS), sha256)?)
+        self.content.sync()
     }
 
     /// Whether content with this digest is stored.
     pub fn has(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .get_pinned_cf(self.cf(CF_CONTENT), sha256)?
-            .is_some()
-            || self.db.get_pinned_cf(self.cf(CF_CHUNKS), sha256)?.is_some())
+        self.content.exists(sha256)
     }
 
-    /// Stores a small document in one write (not yet durable: see [`Store::sync`]).
+    /// Stores a small document in one write (not yet durable: see
+    /// [`Store::sync`]), unpinned: unless a catalog row references it, the
+    /// sweeper may remove it once it is older than the grace period.
     pub fn put_content(&self, data: &[u8]) -> Result<Stored, StoreError> {
+        let mut pins = self.in_flight.pins();
+        self.put_content_pinned(data, &mut pins)
+    }
+
+    /// As [`Store::put_content`], pinning the digest in `pins` first (so
+    /// the sweeper cannot remove the content before the catalog names it).
+    pub fn put_content_pinned(&self, data: &[u8], pins: &mut Pins) -> Result<Stored, StoreError> {
         let sha256: [u8; 32] = Sha256::digest(data).into();
-        if !self.has(&sha256)? {
-            let mut v = Vec::with_capacity(data.len() + 1);
-            v.push(INLINE);
-            v.extend_from_slice(data);
-            let mut wo = WriteOptions::default();
-            wo.set_sync(false);
-            self.db.put_cf_opt(self.cf(CF_CONTENT), sha256, v, &wo)?;
+        pins.hold(sha256);
+        if !self.content.exists(&sha256)? {
+            self.content.put_inline(&sha256, data)?;
         }
         Ok(Stored {
             sha256,
@@ -213,66 +163,34 @@ impl Store {
 
     /// The size of stored content, or `None`.
     pub fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        let Some(v) = self.entry(sha256)? else {
-            return Ok(None);
-        };
-        Ok(Some(match v.first() {
-            Some(&INLINE) => (v.len() - 1) as u64,
-            Some(&CHUNKED) if v.len() == 29 => {
-                u64::from_be_bytes(v[1..9].try_into().expect("8 bytes"))
-            }
-            _ => return Err(corrupt(sha256, "unknown content entry")),
-        }))
+        Ok(self.content.locate(sha256)?.map(|l| l.size()))
     }
 
     /// Reads stored content piece by piece (each piece at most [`CHUNK`] bytes).
     pub fn read(&self, sha256: &[u8; 32]) -> Result<Option<ContentReader>, StoreError> {
-        let Some(v) = self.entry(sha256)? else {
-            return Ok(None);
-        };
-        match v.first() {
-            Some(&INLINE) => Ok(Some(ContentReader {
-                store: self.clone(),
-                inline: Some(v[1..].to_vec()),
+        Ok(self.content.locate(sha256)?.map(|l| match l {
+            Located::Inline(v) => ContentReader {
+                content: self.content.clone(),
+                inline: Some(v),
                 id: [0; 16],
                 next: 0,
                 count: 0,
-            })),
-            Some(&CHUNKED) if v.len() == 29 => {
-                let id: [u8; 16] = v[9..25].try_into().expect("16 bytes");
-                let count = u32::from_be_bytes(v[25..29].try_into().expect("4 bytes"));
-                Ok(Some(ContentReader {
-                    store: self.clone(),
-                    inline: None,
-                    id,
-                    next: 0,
-                    count,
-                }))
-            }
-            _ => Err(corrupt(sha256, "unknown content entry")),
-        }
+            },
+            Located::Chunked { upload, chunks, .. } => ContentReader {
+                content: self.content.clone(),
+                inline: None,
+                id: upload,
+                next: 0,
+                count: chunks,
+            },
+        }))
     }
 
-    /// Removes content (every chunk and its entry); durable when it returns.
-    /// The caller makes sure no archived version refers to it any more.
+    /// Removes content (every chunk and its entry); durable after the next
+    /// [`Store::sync`]. Only the sweeper calls it, through the catalog writer, for content no
+    /// catalog row references and no submission has pinned.
     pub fn delete_content(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
-        let Some(v) = self.entry(sha256)? else {
-            return Ok(false);
-        };
-        let mut wb = rocksdb::WriteBatch::default();
-        if v.first() == Some(&CHUNKED) && v.len() == 29 {
-            let id: [u8; 16] = v[9..25].try_into().expect("16 bytes");
-            let count = u32::from_be_bytes(v[25..29].try_into().expect("4 bytes"));
-            for i in 0..count {
-                wb.delete_cf(self.cf(CF_CHUNKS), chunk_key(&id, i));
-            }
-        }
-        wb.delete_cf(self.cf(CF_CONTENT), sha256);
-        wb.delete_cf(self.cf(CF_CHUNKS), sha256);
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db.write_opt(wb, &wo)?;
-        Ok(true)
+        self.content.delete(sha256)
     }
 
     /// Reads a whole document into memory (for small documents and tests).
@@ -287,32 +205,61 @@ impl Store {
         Ok(Some(out))
     }
 
-    /// Flushes the memtables and waits until no flush or compaction is
-    /// running or pending (for benchmarks that must measure a quiet store).
+    /// Waits until no flush or compaction is running or pending (for
+    /// benchmarks that must measure a quiet store).
     pub fn settle(&self) -> Result<(), StoreError> {
-        let mut o = rocksdb::WaitForCompactOptions::default();
-        o.set_flush(true);
-        self.db.wait_for_compact(&o)?;
-        Ok(())
+        self.content.settle()
     }
 
-    pub(crate) fn db(&self) -> &DB {
-        &self.db
+    /// Writes every level of `tree` and the keys of its leaves (see [`TreeStore::put_tree`]).
+    pub fn put_tree(&self, id: u64, tree: &HashTree, keys: &[i64]) -> Result<(), StoreError> {
+        self.trees.put_tree(id, tree, keys)
     }
-}
 
-/// A column family whose values of 64 KiB and more go to blob files, without
-/// blob garbage collection: it relocates live blobs out of old files in every
-/// compaction, which for write-once content doubled the bytes written and
-/// spent most of a core on checksums. A blob file goes once no live content
-/// is left in it.
-fn blob_options() -> Options {
-    let mut o = Options::default();
-    o.set_enable_blob_files(true);
-    o.set_min_blob_size(64 << 10);
-    o.set_blob_file_size(256 << 20);
-    o.set_enable_blob_gc(false);
-    o
+    /// See [`TreeStore::put_token`].
+    pub fn put_token(&self, id: u64, token: &[u8]) -> Result<(), StoreError> {
+        self.trees.put_token(id, token)
+    }
+
+    /// See [`TreeStore::token`].
+    pub fn token(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.trees.token(id)
+    }
+
+    /// See [`TreeStore::tree_ids`].
+    pub fn tree_ids(&self) -> Result<Vec<u64>, StoreError> {
+        self.trees.tree_ids()
+    }
+
+    /// See [`TreeStore::stored_tree`].
+    pub fn stored_tree(&self, id: u64) -> Result<Option<StoredTree>, StoreError> {
+        self.trees.stored_tree(id)
+    }
+
+    /// See [`TreeStore::put_groups`].
+    pub fn put_groups(&self, id: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+        self.trees.put_groups(id, groups)
+    }
+
+    /// See [`TreeStore::group`].
+    pub fn group(&self, id: u64, key: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.trees.group(id, key)
+    }
+
+    /// See [`TreeStore::tree_keys`].
+    pub fn tree_keys(&self, id: u64) -> Result<Vec<i64>, StoreError> {
+        self.trees.tree_keys(id)
+    }
+
+    /// See [`TreeStore::leaf_index`].
+    pub fn leaf_index(&self, id: u64, key: i64) -> Result<Option<usize>, StoreError> {
+        self.trees.leaf_index(id, key)
+    }
+
+    /// See [`TreeStore::path`].
+    pub fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
+        self.trees.path(tree, i)
+    }
 }
 
 fn corrupt(key: &[u8], detail: &str) -> StoreError {
@@ -322,19 +269,12 @@ fn corrupt(key: &[u8], detail: &str) -> StoreError {
     }
 }
 
-fn chunk_key(id: &[u8; 16], index: u32) -> [u8; 20] {
-    let mut k = [0u8; 20];
-    k[..16].copy_from_slice(id);
-    k[16..].copy_from_slice(&index.to_be_bytes());
-    k
-}
-
 const HEAD: usize = 1024;
 
 /// A document being streamed into the store.
 pub struct Upload {
     store: Store,
-    id: [u8; 16],
+    id: UploadId,
     buf: Vec<u8>,
     chunks: u32,
     size: u64,
@@ -345,6 +285,14 @@ pub struct Upload {
     head: Vec<u8>,
     /// Finished or aborted: nothing is left to clean up on drop.
     settled: bool,
+}
+
+/// What a finished upload stored; `pins` keep it from the sweeper until dropped.
+pub struct Finished {
+    pub stored: Stored,
+    /// The extra digest, if one was asked for.
+    pub extra: Option<Vec<u8>>,
+    pub pins: Pins,
 }
 
 /// An upload dropped before it finished (a cancelled request, a client
@@ -405,26 +353,19 @@ impl Upload {
     }
 
     fn flush_chunk(&mut self) -> Result<(), StoreError> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(false);
-        wo.disable_wal(true); // made durable by Store::sync's flush
-        self.store.db.put_cf_opt(
-            self.store.cf(CF_CHUNKS),
-            chunk_key(&self.id, self.chunks),
-            &self.buf,
-            &wo,
-        )?;
-        self.store
-            .chunks_dirty
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // counted first: a failed write may have stored it (the drop guard removes it too)
         self.chunks += 1;
+        self.store
+            .content
+            .put_chunk(&self.id, self.chunks - 1, &self.buf)?;
         self.buf.clear();
         Ok(())
     }
 
-    /// Finishes the upload: the content entry is written (not yet durable: see
-    /// [`Store::sync`]). Returns what was stored and the extra digest, if asked for.
-    pub fn finish(mut self) -> Result<(Stored, Option<Vec<u8>>), StoreError> {
+    /// Finishes the upload: the digest is pinned, then the content entry is
+    /// written unless identical content is stored (not yet durable: see
+    /// [`Store::sync`]).
+    pub fn finish(mut self) -> Result<Finished, StoreError> {
         let hasher = std::mem::replace(&mut self.hasher, Hasher::new(DigestAlgorithm::Sha256));
         let sha256: [u8; 32] = hasher.finish().try_into().expect("SHA-256 is 32 bytes");
         let extra = self.extra.take().map(|h| h.finish());
@@ -432,39 +373,33 @@ impl Upload {
             sha256,
             size: self.size,
         };
-        if self.store.has(&sha256)? {
+        let mut pins = self.store.in_flight.pins();
+        pins.hold(sha256);
+        if self.store.content.exists(&sha256)? {
             self.remove_chunks();
             self.settled = true;
-            return Ok((stored, extra));
+            return Ok(Finished {
+                stored,
+                extra,
+                pins,
+            });
         }
-        let mut wo = WriteOptions::default();
-        wo.set_sync(false);
         if self.chunks == 0 {
-            let cf = self.store.cf(CF_CONTENT);
-            let mut v = Vec::with_capacity(self.buf.len() + 1);
-            v.push(INLINE);
-            v.extend_from_slice(&self.buf);
-            self.store.db.put_cf_opt(cf, sha256, v, &wo)?;
+            self.store.content.put_inline(&sha256, &self.buf)?;
         } else {
             if !self.buf.is_empty() {
                 self.flush_chunk()?;
             }
-            let mut v = Vec::with_capacity(29);
-            v.push(CHUNKED);
-            v.extend_from_slice(&self.size.to_be_bytes());
-            v.extend_from_slice(&self.id);
-            v.extend_from_slice(&self.chunks.to_be_bytes());
-            // after its chunks, in their column family, without the WAL (see `entry`)
-            wo.disable_wal(true);
             self.store
-                .db
-                .put_cf_opt(self.store.cf(CF_CHUNKS), sha256, v, &wo)?;
-            self.store
-                .chunks_dirty
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+                .content
+                .put_chunked(&sha256, self.size, &self.id, self.chunks)?;
         }
         self.settled = true;
-        Ok((stored, extra))
+        Ok(Finished {
+            stored,
+            extra,
+            pins,
+        })
     }
 
     /// Drops what this upload wrote.
@@ -474,25 +409,17 @@ impl Upload {
     }
 
     fn remove_chunks(&mut self) {
-        if self.chunks > 0 {
-            let mut b = WriteBatch::default();
-            b.delete_range_cf(
-                self.store.cf(CF_CHUNKS),
-                chunk_key(&self.id, 0),
-                chunk_key(&self.id, self.chunks),
-            );
-            if let Err(e) = self.store.db.write(b) {
-                tracing::warn!(error = %e, "could not remove the chunks of an aborted upload");
-            }
+        if let Err(e) = self.store.content.remove_chunks(&self.id, self.chunks) {
+            tracing::warn!(error = %e, "could not remove the chunks of an aborted upload");
         }
     }
 }
 
 /// Reads stored content piece by piece.
 pub struct ContentReader {
-    store: Store,
+    content: Arc<dyn ContentStore>,
     inline: Option<Vec<u8>>,
-    id: [u8; 16],
+    id: UploadId,
     next: u32,
     count: u32,
 }
@@ -506,12 +433,7 @@ impl ContentReader {
         if self.next >= self.count {
             return Ok(None);
         }
-        let k = chunk_key(&self.id, self.next);
-        let v = self
-            .store
-            .db
-            .get_cf(self.store.cf(CF_CHUNKS), k)?
-            .ok_or_else(|| corrupt(&k, "missing chunk"))?;
+        let v = self.content.chunk(&self.id, self.next)?;
         self.next += 1;
         Ok(Some(v))
     }

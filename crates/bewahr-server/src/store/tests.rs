@@ -28,7 +28,7 @@ fn large_content_streams_in_chunks() {
     for piece in data.chunks(100_000) {
         up.write(piece).unwrap();
     }
-    let (stored, extra) = up.finish().unwrap();
+    let Finished { stored, extra, .. } = up.finish().unwrap();
     assert_eq!(stored.size, data.len() as u64);
     assert_eq!(
         stored.sha256.to_vec(),
@@ -48,7 +48,7 @@ fn large_content_streams_in_chunks() {
     // the same again is deduplicated
     let mut up = s.upload();
     up.write(&data).unwrap();
-    assert_eq!(up.finish().unwrap().0, stored);
+    assert_eq!(up.finish().unwrap().stored, stored);
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn large_content_is_durable_after_sync_and_deleted_completely() {
         for part in doc.chunks(1 << 20) {
             up.write(part).unwrap();
         }
-        let (stored, _) = up.finish().unwrap();
+        let stored = up.finish().unwrap().stored;
         s.sync().unwrap();
         stored.sha256
     };
@@ -100,7 +100,7 @@ fn large_content_is_durable_after_sync_and_deleted_completely() {
     // identical bytes are not stored again
     let mut up = s.upload();
     up.write(&doc).unwrap();
-    assert_eq!(up.finish().unwrap().0.sha256, sha);
+    assert_eq!(up.finish().unwrap().stored.sha256, sha);
     assert!(s.delete_content(&sha).unwrap());
     assert!(!s.has(&sha).unwrap());
     assert_eq!(s.read(&sha).unwrap().map(|_| ()), None);
@@ -109,10 +109,12 @@ fn large_content_is_durable_after_sync_and_deleted_completely() {
 
 #[test]
 fn a_dropped_upload_leaves_no_chunks_behind() {
-    let (_d, s) = store();
-    let count = |s: &Store| {
-        s.db()
-            .iterator_cf(s.cf(CF_CHUNKS), rocksdb::IteratorMode::Start)
+    let d = tempfile::tempdir().unwrap();
+    let r = Arc::new(RocksStore::open_with(d.path(), true).unwrap());
+    let s = Store::with(r.clone(), r.clone());
+    let count = |_: &Store| {
+        r.db()
+            .iterator_cf(r.cf(rocks::CF_CHUNKS), rocksdb::IteratorMode::Start)
             .count()
     };
     let mut up = s.upload();
@@ -123,7 +125,7 @@ fn a_dropped_upload_leaves_no_chunks_behind() {
     // a finished upload keeps its chunks
     let mut up = s.upload();
     up.write(&vec![8u8; CHUNK + 1]).unwrap();
-    let (stored, _) = up.finish().unwrap();
+    let stored = up.finish().unwrap().stored;
     assert_eq!(
         s.read_all(&stored.sha256).unwrap().unwrap().len(),
         CHUNK + 1
@@ -161,4 +163,72 @@ fn trees_and_tokens_are_found_from_the_store_alone() {
     assert_eq!(ro.tree_ids().unwrap(), ids);
     assert_eq!(ro.token(7).unwrap().unwrap(), b"token of batch 7");
     assert!(ro.put_token(9, b"x").is_err());
+}
+
+#[test]
+fn the_index_lists_every_content_for_the_sweeper_and_forgets_deleted_content() {
+    let (_d, s) = store();
+    let small = s.put_content(b"Bescheid").unwrap();
+    let mut up = s.upload();
+    up.write(&vec![9u8; CHUNK + 5]).unwrap();
+    let big = up.finish().unwrap().stored;
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.content().list(after.as_ref(), 1).unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.sha256);
+        all.extend(page);
+    }
+    let mut want = vec![(small.sha256, 8u64), (big.sha256, (CHUNK + 5) as u64)];
+    want.sort();
+    let got: Vec<([u8; 32], u64)> = all.iter().map(|l| (l.sha256, l.size)).collect();
+    assert_eq!(got, want, "in digest order, each once, with its size");
+    assert!(all.iter().all(|l| l.written_ms > 0));
+    assert!(s.delete_content(&big.sha256).unwrap());
+    let left: Vec<[u8; 32]> = s
+        .content()
+        .list(None, 10)
+        .unwrap()
+        .iter()
+        .map(|l| l.sha256)
+        .collect();
+    assert_eq!(left, vec![small.sha256]);
+}
+
+#[test]
+fn a_torn_chunk_write_is_removed_by_the_drop_guard() {
+    let d = tempfile::tempdir().unwrap();
+    let r = Arc::new(RocksStore::open_with(d.path(), true).unwrap());
+    let faults = crate::testing::Faults::default();
+    let s = Store::with(faults.content(r.clone()), r.clone());
+    let count = || {
+        r.db()
+            .iterator_cf(r.cf(rocks::CF_CHUNKS), rocksdb::IteratorMode::Start)
+            .count()
+    };
+    let mut up = s.upload();
+    up.write(&vec![1u8; CHUNK]).unwrap();
+    faults.arm_store(crate::testing::StoreFault::TearChunk);
+    assert!(up.write(&vec![2u8; CHUNK]).is_err());
+    assert_eq!(faults.fired(), 1);
+    assert_eq!(count(), 2, "a whole chunk and half of the torn one");
+    drop(up); // the handler gives up on the error
+    assert_eq!(count(), 0, "the drop guard removed both");
+    assert!(s.content().list(None, 10).unwrap().is_empty());
+}
+
+#[test]
+fn a_store_from_before_the_index_is_indexed_when_opened() {
+    let d = tempfile::tempdir().unwrap();
+    let r = RocksStore::open_with(d.path(), true).unwrap();
+    let sha: [u8; 32] = Sha256::digest(b"alter Bescheid").into();
+    r.put_inline(&sha, b"alter Bescheid").unwrap();
+    r.sync().unwrap();
+    r.drop_index().unwrap();
+    let r = RocksStore::open_with(d.path(), true).unwrap();
+    let listed = r.list(None, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].sha256, listed[0].size), (sha, 14));
+    assert_eq!(listed[0].written_ms, 0, "older than any grace period");
 }

@@ -6,7 +6,9 @@
 
 use rocksdb::{WriteBatch, WriteOptions};
 
-use super::{corrupt, Store, StoreError, CF_LEAVES, CF_NODES};
+use super::contract::TreeStore;
+use super::rocks::{RocksStore, CF_LEAVES, CF_NODES};
+use super::{corrupt, StoreError};
 use bewahr_core::hashtree::{level_sizes, sibling_positions, HashTree};
 
 /// Nodes per tile.
@@ -60,11 +62,11 @@ pub struct StoredTree {
     pub width: usize,
 }
 
-impl Store {
+impl TreeStore for RocksStore {
     /// Writes every level of `tree` and the sequence numbers of its leaves
     /// (in leaf order, ascending); durable when it returns. Rewriting a batch
     /// (after a crash before the catalog recorded it) overwrites it.
-    pub fn put_tree(&self, batch: u64, tree: &HashTree, seqs: &[i64]) -> Result<(), StoreError> {
+    fn put_tree(&self, batch: u64, tree: &HashTree, seqs: &[i64]) -> Result<(), StoreError> {
         let width = tree.algorithm().output_len();
         let mut wb = WriteBatch::default();
         let nodes = self.cf(CF_NODES);
@@ -90,7 +92,7 @@ impl Store {
     /// Writes the data-object groups of leaves whose group has more than one
     /// member (hash-tree renewal trees; a sealed batch's groups are in the
     /// catalog); durable when it returns.
-    pub fn put_groups(&self, batch: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+    fn put_groups(&self, batch: u64, groups: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
         if groups.is_empty() {
             return Ok(());
         }
@@ -106,7 +108,7 @@ impl Store {
     }
 
     /// The data-object group of leaf `seq` of `batch`, if it has one of more than one member.
-    pub fn group(&self, batch: u64, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn group(&self, batch: u64, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .db()
             .get_pinned_cf(self.cf(CF_LEAVES), group_key(batch, seq))?
@@ -115,7 +117,7 @@ impl Store {
 
     /// The leaf keys of `batch` in leaf order (versions' seqs, or for a
     /// time-stamp renewal tree the ids of the trees it renews).
-    pub fn tree_keys(&self, batch: u64) -> Result<Vec<i64>, StoreError> {
+    fn tree_keys(&self, batch: u64) -> Result<Vec<i64>, StoreError> {
         let leaves = self.cf(CF_LEAVES);
         let Some(index) = self.db().get_pinned_cf(leaves, seq_index_key(batch))? else {
             return Ok(vec![]);
@@ -139,7 +141,7 @@ impl Store {
     /// Keeps a sealed batch's time-stamp token (as received) beside its
     /// tree; durable when it returns. The sealer writes it right after the
     /// tree and before the catalog records the batch.
-    pub fn put_token(&self, batch: u64, token: &[u8]) -> Result<(), StoreError> {
+    fn put_token(&self, batch: u64, token: &[u8]) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db()
@@ -149,7 +151,7 @@ impl Store {
 
     /// The time-stamp token kept beside `batch`'s tree (`None` for renewal
     /// trees and for batches sealed before tokens were kept in the store).
-    pub fn token(&self, batch: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    fn token(&self, batch: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .db()
             .get_pinned_cf(self.cf(CF_LEAVES), token_key(batch))?
@@ -159,7 +161,7 @@ impl Store {
     /// The ids of every tree in the store (sealed batches and renewal
     /// trees), ascending, from the store's own keys: a tree whose catalog
     /// row was removed is still listed.
-    pub fn tree_ids(&self) -> Result<Vec<u64>, StoreError> {
+    fn tree_ids(&self) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();
         let mut it = self.db().raw_iterator_cf(self.cf(CF_LEAVES));
         it.seek([0u8; 8]);
@@ -187,7 +189,7 @@ impl Store {
     /// The shape of `batch`'s tree from the store alone: its leaf count
     /// (from the leaf index) and node width (from the first leaf tile);
     /// `None` if the store has no such tree.
-    pub fn stored_tree(&self, batch: u64) -> Result<Option<StoredTree>, StoreError> {
+    fn stored_tree(&self, batch: u64) -> Result<Option<StoredTree>, StoreError> {
         let leaves_cf = self.cf(CF_LEAVES);
         let ikey = seq_index_key(batch);
         let Some(index) = self.db().get_pinned_cf(leaves_cf, ikey)? else {
@@ -220,7 +222,7 @@ impl Store {
     }
 
     /// The leaf index of catalog sequence number `seq` in `batch`.
-    pub fn leaf_index(&self, batch: u64, seq: i64) -> Result<Option<usize>, StoreError> {
+    fn leaf_index(&self, batch: u64, seq: i64) -> Result<Option<usize>, StoreError> {
         let leaves = self.cf(CF_LEAVES);
         let Some(index) = self.db().get_pinned_cf(leaves, seq_index_key(batch))? else {
             return Ok(None);
@@ -248,7 +250,7 @@ impl Store {
 
     /// The leaf value and the sibling values of leaf `i` in a tree of `n`
     /// leaves, in [`sibling_positions`] order.
-    pub fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
+    fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError> {
         let w = tree.width;
         let mut wanted: Vec<(usize, usize)> = vec![(0, i)];
         wanted.extend(sibling_positions(tree.leaves, i));
