@@ -191,7 +191,7 @@ impl Ingest {
         } else {
             tokio::task::spawn_blocking(move || upload.finish())
                 .await
-                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+                .map_err(|e| IngestError::Write(WriteError::Task(e.to_string())))??
         };
         // preserved items: SHA-256 (store key) and digest in the tree's algorithm
         let mut stored_members: Vec<([u8; 32], Vec<u8>)> = vec![];
@@ -207,7 +207,7 @@ impl Ingest {
                             let (store, sha) = (self.store.clone(), stored.sha256);
                             tokio::task::spawn_blocking(move || store.read_all(&sha))
                                 .await
-                                .map_err(|e| IngestError::Write(WriteError::Store(e.to_string())))??
+                                .map_err(|e| IngestError::Write(WriteError::Task(e.to_string())))??
                                 .unwrap_or_default()
                         }
                     };
@@ -265,7 +265,11 @@ impl Ingest {
         // the salt keeps sibling hashes in shared trees from telling anything about this document
         let mut salt = vec![0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt).map_err(
-            |_| IngestError::Write(WriteError::Store("no randomness for the salt".into())),
+            |_| {
+                IngestError::Write(WriteError::Task(
+                    "the system's random source failed (salt)".into(),
+                ))
+            },
         )?;
         let salt_hash = self.algorithm.digest(&salt);
         let mut members = vec![leaf, salt_hash];

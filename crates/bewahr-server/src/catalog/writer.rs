@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Accepted, Backend, Batch, Catalog, CatalogError, GroupCommit, NewVersion, Pending};
-use crate::store::{Listed, Store};
+use crate::store::{Listed, Store, StoreError};
 
 /// Why a write did not happen (nothing of it was recorded, except maybe
 /// for [`WriteError::Unconfirmed`]).
@@ -17,18 +17,26 @@ pub enum WriteError {
     UnknownAoid(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The content store failed (shared by every submission of the group).
     #[error("store: {0}")]
-    Store(String),
+    Store(#[source] Arc<StoreError>),
+    /// A blocking task of the writer failed (it panicked).
+    #[error("a blocking task of the catalog writer failed: {0}")]
+    Task(String),
+    /// The content was removed (it was unreferenced) while this submission
+    /// was being uploaded: nothing was recorded; send it again.
+    #[error("the content was deleted while this submission was uploaded; send it again")]
+    ContentGone,
     #[error("the catalog writer has stopped")]
     Stopped,
     /// The transaction failed and was rolled back (the cause is logged).
     #[error("catalog commit failed: {0}")]
-    Commit(String),
+    Commit(#[source] Arc<CatalogError>),
     /// `COMMIT` failed: the writes may or may not have been recorded (the
     /// connection broke after it was sent). Not redone; a client that sends
     /// the submission again gets a second version, never a corrupt one.
     #[error("the catalog commit's outcome is unknown (it may have been recorded): {0}")]
-    Unconfirmed(String),
+    Unconfirmed(#[source] Arc<CatalogError>),
     #[error("sealing: {0}")]
     Inconsistent(String),
     /// A deletion the rules refuse (legal hold, retention, pending versions).
@@ -252,7 +260,7 @@ async fn append_audit(catalog: &Catalog, audit: Vec<(Vec<crate::audit::Entry>, A
     let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
     let r = crate::audit::append(catalog, &entries)
         .await
-        .map_err(|e| e.to_string());
+        .map_err(Arc::new);
     for (_, reply) in audit {
         let _ = reply.send(r.clone().map_err(WriteError::Commit));
     }
@@ -335,13 +343,19 @@ async fn ingest_group(
             .collect::<Result<Vec<bool>, _>>()
     })
     .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()))
     {
-        Ok(p) => p,
-        Err(e) => {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let e = Arc::new(e);
             for (_, r) in group {
                 let _ = r.send(Err(WriteError::Store(e.clone())));
+            }
+            return;
+        }
+        Err(e) => {
+            let e = e.to_string();
+            for (_, r) in group {
+                let _ = r.send(Err(WriteError::Task(e.clone())));
             }
             return;
         }
@@ -353,9 +367,7 @@ async fn ingest_group(
         if ok {
             kept.push((v, r));
         } else {
-            let _ = r.send(Err(WriteError::Store(
-                "the content was deleted while this submission was uploaded; send it again".into(),
-            )));
+            let _ = r.send(Err(WriteError::ContentGone));
         }
     }
     let group = kept;
@@ -383,21 +395,21 @@ async fn ingest_group(
         }
         Err(GroupError::NotRecorded(e)) => {
             tracing::error!(error = %e, submissions = versions.len(), "catalog commit failed; nothing of the group was recorded");
-            let msg = e.to_string();
+            let e = Arc::new(e);
             for reply in replies {
-                let _ = reply.send(Err(WriteError::Commit(msg.clone())));
+                let _ = reply.send(Err(WriteError::Commit(e.clone())));
             }
         }
         Err(GroupError::Unconfirmed(e)) => {
             tracing::error!(error = %e, submissions = versions.len(), "catalog COMMIT failed; the group may or may not be recorded");
-            let msg = e.to_string();
+            let e = Arc::new(e);
             // the audit queue sends its entries again: the trail may hold them
             // twice (each chained), never lose them
             for (_, reply) in audit.drain(..) {
-                let _ = reply.send(Err(WriteError::Unconfirmed(msg.clone())));
+                let _ = reply.send(Err(WriteError::Unconfirmed(e.clone())));
             }
             for reply in replies {
-                let _ = reply.send(Err(WriteError::Unconfirmed(msg.clone())));
+                let _ = reply.send(Err(WriteError::Unconfirmed(e.clone())));
             }
         }
     }
@@ -763,8 +775,8 @@ async fn sweep(
                 .transpose()
         })
         .await
-        .map_err(|e| WriteError::Store(e.to_string()))?
-        .map_err(|e| WriteError::Store(e.to_string()))?;
+        .map_err(|e| WriteError::Task(e.to_string()))?
+        .map_err(|e| WriteError::Store(Arc::new(e)))?;
         match removed {
             None => out.pinned += 1,
             Some(true) => {

@@ -103,6 +103,10 @@ impl From<WriteError> for ServiceError {
                 code: "deletion_refused",
                 message,
             },
+            e @ WriteError::ContentGone => ServiceError::Conflict {
+                code: "resubmit",
+                message: e.to_string(),
+            },
             e => ServiceError::Write(e),
         }
     }
