@@ -24,6 +24,28 @@ async fn serve_until(
     addr
 }
 
+/// An archive that never seals (evidence requests wait their full `wait`
+/// and answer 409) and one object in it.
+async fn never_sealed() -> Option<(TestArchive, String)> {
+    let a = archive_with(Db::Sqlite, |c| c.batch.interval_ms = 3_600_000, None).await?;
+    let (st, _, body) = crate::api::send(
+        &a.router,
+        crate::api::post("/v1/objects", "text/plain", "pending for a while"),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let aoid = crate::api::js(&body)["aoid"].as_str().unwrap().to_string();
+    Some((a, aoid))
+}
+
+/// A request for the evidence of `aoid` that takes `wait` seconds.
+fn slow_request(a: &TestArchive, aoid: &str, wait: u32) -> String {
+    format!(
+        "GET /v1/objects/{aoid}/evidence?wait={wait} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        a.tokens["auditor"]
+    )
+}
+
 const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
 /// Reads one HTTP/1.1 response (headers and a Content-Length body), or
@@ -118,16 +140,9 @@ async fn beyond_the_connection_cap_clients_wait_until_a_slot_frees() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_http1_connection_is_closed_but_a_slow_request_is_not() {
     // sealing never runs: evidence waits the full `wait` and answers 409
-    let Some(a) = archive_with(Db::Sqlite, |c| c.batch.interval_ms = 3_600_000, None).await else {
+    let Some((a, aoid)) = never_sealed().await else {
         return;
     };
-    let (st, _, body) = crate::api::send(
-        &a.router,
-        crate::api::post("/v1/objects", "text/plain", "slow evidence"),
-    )
-    .await;
-    assert_eq!(st, 201);
-    let aoid = crate::api::js(&body)["aoid"].as_str().unwrap().to_string();
     let addr = serve(
         &a,
         bewahr::tls::ServeOptions {
@@ -152,10 +167,7 @@ async fn an_idle_http1_connection_is_closed_but_a_slow_request_is_not() {
     );
     // a request that takes 2 s (5 times the idle timeout) is answered
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET /v1/objects/{aoid}/evidence?wait=2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
-        a.tokens["auditor"]
-    );
+    let req = slow_request(&a, &aoid, 2);
     s.write_all(req.as_bytes()).await.unwrap();
     let t = Instant::now();
     let r = response(&mut s, Duration::from_secs(10))
@@ -214,16 +226,9 @@ fn http_body_util_empty() -> axum::body::Body {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_connections() {
-    let Some(a) = archive_with(Db::Sqlite, |c| c.batch.interval_ms = 3_600_000, None).await else {
+    let Some((a, aoid)) = never_sealed().await else {
         return;
     };
-    let (st, _, body) = crate::api::send(
-        &a.router,
-        crate::api::post("/v1/objects", "text/plain", "in flight at shutdown"),
-    )
-    .await;
-    assert_eq!(st, 201);
-    let aoid = crate::api::js(&body)["aoid"].as_str().unwrap().to_string();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let addr = serve_until(
         &a,
@@ -237,10 +242,7 @@ async fn shutdown_lets_a_request_in_flight_finish_and_refuses_new_connections() 
     )
     .await;
     let mut s = TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET /v1/objects/{aoid}/evidence?wait=2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
-        a.tokens["auditor"]
-    );
+    let req = slow_request(&a, &aoid, 2);
     s.write_all(req.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     tx.send(()).unwrap();

@@ -130,6 +130,18 @@ async fn every_object_route_checks_role_then_id_then_tenant() {
     assert_eq!(st, S::FORBIDDEN);
 }
 
+/// `DELETE /v1/objects/{aoid}` by the tenant's admin, with a reason.
+fn delete_as_admin(a: &TestArchive, aoid: &str) -> Request<Body> {
+    Request::delete(format!("/v1/objects/{aoid}"))
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", a.tokens["admin"]),
+        )
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"reason": "test", "requestor": "Amt 10"}"#))
+        .unwrap()
+}
+
 async fn search(a: &TestArchive, who: &str, q: &str) -> (StatusCode, serde_json::Value) {
     let (st, _, body) = send(
         &a.raw,
@@ -250,43 +262,15 @@ async fn search_by_metadata(db: Db) {
     let (st, _) = search(&a, "operator", "file_ref=AZ-63-2026-17").await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 
-    // a deleted object is found no more
-    let (st, _, body) = send(
-        &a.raw,
-        Request::delete(format!("/v1/objects/{other}"))
-            .header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", a.tokens["admin"]),
-            )
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(r#"{"reason": "test", "requestor": "Amt 63"}"#))
-            .unwrap(),
+    // a deleted object is found no more (sealed first: a pending one cannot be deleted)
+    let (st, _, _) = send(
+        &a.router,
+        get(&format!("/v1/objects/{other}/evidence?wait=30")),
     )
     .await;
-    if st == StatusCode::CONFLICT {
-        // still pending: wait for the seal, then delete
-        let (st, _, _) = send(
-            &a.router,
-            get(&format!("/v1/objects/{other}/evidence?wait=30")),
-        )
-        .await;
-        assert_eq!(st, StatusCode::OK);
-        let (st, _, body) = send(
-            &a.raw,
-            Request::delete(format!("/v1/objects/{other}"))
-                .header(
-                    header::AUTHORIZATION,
-                    format!("Bearer {}", a.tokens["admin"]),
-                )
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"reason": "test", "requestor": "Amt 63"}"#))
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    } else {
-        assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    }
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, body) = send(&a.raw, delete_as_admin(&a, &other)).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     let (_, v) = search(&a, "auditor", "system=eakte-1").await;
     assert_eq!(aoids(&v), vec![bau1]);
 }
@@ -375,18 +359,6 @@ async fn a_deleted_object_takes_no_new_version_however_close_the_race() {
     let Some(a) = archive(Db::Sqlite).await else {
         return;
     };
-    let delete = |aoid: String| {
-        Request::delete(format!("/v1/objects/{aoid}"))
-            .header(
-                header::AUTHORIZATION,
-                format!("Bearer {}", a.tokens["admin"]),
-            )
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(
-                r#"{"reason": "race test", "requestor": "Amt 10"}"#,
-            ))
-            .unwrap()
-    };
     let (mut deleted, mut versioned) = (0, 0);
     for i in 0..24 {
         let aoid = submit(&a, "file_ref=RACE", format!("race {i}").as_bytes()).await;
@@ -403,7 +375,7 @@ async fn a_deleted_object_takes_no_new_version_however_close_the_race() {
             format!("race {i} v2"),
         );
         let (d, v) = tokio::join!(
-            send(&a.raw, delete(aoid.clone())),
+            send(&a.raw, delete_as_admin(&a, &aoid)),
             send(&a.router, new_version)
         );
         match (d.0, v.0) {

@@ -20,6 +20,34 @@ fn pki() -> PathBuf {
     dir
 }
 
+/// Serves the archive over TLS (the server certificate of `pki`, client
+/// certificates from the CA in `client_ca`); the base URL.
+async fn serve_tls(
+    a: &crate::api::TestArchive,
+    pki: &std::path::Path,
+    client_ca: &std::path::Path,
+) -> String {
+    let cfg = bewahr::tls::server_config(
+        &pki.join("server.crt"),
+        &pki.join("server.key"),
+        Some(&x509_cert::Certificate::load_pem_chain(&std::fs::read(client_ca).unwrap()).unwrap()),
+    )
+    .unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
+    tokio::spawn(bewahr::tls::serve(
+        l,
+        a.raw.clone(),
+        Some(cfg),
+        bewahr::tls::ServeOptions {
+            header_timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
+        std::future::pending(),
+    ));
+    base
+}
+
 fn client(pki: &std::path::Path, identity: Option<&str>) -> reqwest::Client {
     let ca =
         reqwest::Certificate::from_pem(&std::fs::read(pki.join("server-ca.crt")).unwrap()).unwrap();
@@ -58,29 +86,7 @@ async fn tls_with_tokens_or_client_certificates() {
     else {
         return;
     };
-    let cfg = bewahr::tls::server_config(
-        &pki.join("server.crt"),
-        &pki.join("server.key"),
-        Some(
-            &x509_cert::Certificate::load_pem_chain(
-                &std::fs::read(pki.join("client-ca.crt")).unwrap(),
-            )
-            .unwrap(),
-        ),
-    )
-    .unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
-    tokio::spawn(bewahr::tls::serve(
-        l,
-        a.raw.clone(),
-        Some(cfg),
-        bewahr::tls::ServeOptions {
-            header_timeout: std::time::Duration::from_secs(5),
-            ..Default::default()
-        },
-        std::future::pending(),
-    ));
+    let base = serve_tls(&a, &pki, &pki.join("client-ca.crt")).await;
 
     // an object of t1 and one of t2
     let mut ids = Vec::new();
@@ -254,26 +260,7 @@ async fn client_certificates_are_checked_for_revocation() {
     else {
         return;
     };
-    let cfg = bewahr::tls::server_config(
-        &server_pki.join("server.crt"),
-        &server_pki.join("server.key"),
-        Some(
-            &x509_cert::Certificate::load_pem_chain(
-                &std::fs::read(dir.join("crl-ca.crt")).unwrap(),
-            )
-            .unwrap(),
-        ),
-    )
-    .unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("https://127.0.0.1:{}", l.local_addr().unwrap().port());
-    tokio::spawn(bewahr::tls::serve(
-        l,
-        a.raw.clone(),
-        Some(cfg),
-        Default::default(),
-        std::future::pending(),
-    ));
+    let base = serve_tls(&a, &server_pki, &dir.join("crl-ca.crt")).await;
     let status = |id: &'static str| {
         let c = reqwest::Client::builder()
             .use_rustls_tls()

@@ -308,45 +308,16 @@ pub async fn submit_version(
     Ok(submitted(state.archive.add_version(&obj.object, s).await?))
 }
 
-/// Search: a tenant's live archive objects by metadata.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    /// The file reference (Aktenzeichen), exactly.
-    pub file_ref: Option<String>,
-    /// The submitting system, exactly.
-    pub system: Option<String>,
-    /// A part of the title (ASCII letters without case).
-    pub title: Option<String>,
-    /// Submitted on or after this day (YYYY-MM-DD, UTC).
-    pub submitted_from: Option<String>,
-    /// Submitted on or before this day (YYYY-MM-DD, UTC).
-    pub submitted_to: Option<String>,
-    /// The `next` of the previous page.
-    pub after: Option<String>,
-    /// At most this many (1 to 1000, default 100).
-    pub limit: Option<i64>,
-}
-
 /// Find the caller's tenant's archive objects by metadata (every filter
 /// given must hold for one version), in the order they were created.
-#[utoipa::path(get, path = "/v1/objects", params(SearchParams),
+#[utoipa::path(get, path = "/v1/objects", params(crate::service::SearchQuery),
     responses((status = 200, body = crate::service::SearchPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     Allowed { who, .. }: Allowed<op::Search>,
-    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<crate::service::SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<crate::service::SearchPage>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::rejected("invalid_query", e.status(), e.body_text()))?;
-    let q = crate::service::SearchQuery {
-        file_ref: q.file_ref,
-        system: q.system,
-        title: q.title,
-        submitted_from: q.submitted_from,
-        submitted_to: q.submitted_to,
-        after: q.after,
-        limit: q.limit,
-    };
     Ok(Json(state.archive.search(&who, &q).await?))
 }
 

@@ -5,8 +5,9 @@ use crate::access::Role;
 use crate::audit::EntryView;
 use crate::catalog::search::{Cursor, Filter, Found};
 
-/// Which part of the audit trail.
-#[derive(Clone, Debug, Default)]
+/// Which part of the audit trail (the REST query parameters as they are).
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct TraceQuery {
     /// Only the entries about this archive object (also a deleted one).
     pub aoid: Option<String>,
@@ -16,13 +17,20 @@ pub struct TraceQuery {
     pub limit: Option<i64>,
 }
 
-/// What to search for. Dates are `YYYY-MM-DD` (UTC days, both inclusive).
-#[derive(Clone, Debug, Default)]
+/// What to search for (the REST query parameters as they are). Every
+/// filter given must hold for one version.
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SearchQuery {
+    /// The file reference (Aktenzeichen), exactly.
     pub file_ref: Option<String>,
+    /// The submitting system, exactly.
     pub system: Option<String>,
+    /// A part of the title (ASCII letters without case).
     pub title: Option<String>,
+    /// Submitted on or after this day (YYYY-MM-DD, UTC).
     pub submitted_from: Option<String>,
+    /// Submitted on or before this day (YYYY-MM-DD, UTC).
     pub submitted_to: Option<String>,
     /// The `next` of the previous page.
     pub after: Option<String>,
