@@ -203,7 +203,7 @@ async fn an_idle_http2_connection_gets_goaway() {
     .expect("HTTP/2 with prior knowledge");
     let conn = tokio::spawn(conn);
     let req = hyper::Request::get(format!("http://{addr}/healthz"))
-        .body(http_body_util_empty())
+        .body(axum::body::Body::empty())
         .unwrap();
     let resp = send.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -217,11 +217,6 @@ async fn an_idle_http2_connection_gets_goaway() {
         "{:?}",
         t.elapsed()
     );
-}
-
-/// An empty request body for hyper's client (no extra crate for it).
-fn http_body_util_empty() -> axum::body::Body {
-    axum::body::Body::empty()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -409,3 +409,56 @@ async fn a_deleted_object_takes_no_new_version_however_close_the_race() {
     eprintln!("race: {deleted} deleted first, {versioned} versioned first");
     assert_eq!(deleted + versioned, 24);
 }
+
+/// Slow readers of large content hold no thread: with a blocking pool of
+/// two threads, six downloads that stall after their first piece leave
+/// room for a seventh to finish (each piece is read in a short blocking
+/// task of its own, none while a client is slow to read).
+#[test]
+fn slow_readers_hold_no_blocking_thread() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let Some(a) = archive(Db::Sqlite).await else {
+            return;
+        };
+        // 9 MiB: three chunks in the store
+        let doc: Vec<u8> = (0..9u32 << 20).map(|i| (i % 251) as u8).collect();
+        let (st, _, body) = send(
+            &a.router,
+            post("/v1/objects", "application/octet-stream", doc.clone()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let aoid = js(&body)["aoid"].as_str().unwrap().to_string();
+        let uri = format!("/v1/objects/{aoid}/versions/1/content");
+        let mut stalled = Vec::new();
+        for _ in 0..6 {
+            let resp = tower::ServiceExt::oneshot(a.router.clone(), get(&uri))
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let mut body = resp.into_body().into_data_stream();
+            // the first piece, then nothing: a client that stopped reading
+            let first = futures_util::StreamExt::next(&mut body)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(!first.is_empty());
+            stalled.push(body);
+        }
+        let done = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            let (st, _, back) = send(&a.router, get(&uri)).await;
+            (st, back)
+        })
+        .await
+        .expect("a download finishes while six others stall");
+        assert_eq!(done.0, StatusCode::OK);
+        assert!(done.1 == doc, "the content differs");
+        drop(stalled);
+    });
+}
