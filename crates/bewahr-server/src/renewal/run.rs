@@ -27,6 +27,9 @@ use bewahr_core::tsp::token::check_token;
 use bewahr_core::tsp::trust::{self, rfc3339};
 use bewahr_core::verify::SignatureFamily;
 
+/// One leaf's rehash: the new values, or why it is held on its chain.
+type RehashOutcome = Result<Rehashed, (NotRenewedReason, String)>;
+
 /// Why a run stopped (what it recorded before stays recorded and valid).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -508,27 +511,26 @@ impl Ctx {
         // never leaves a core idle while work is left
         let (work, results) = tokio::task::spawn_blocking(move || {
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let mut done: Vec<(usize, Result<Rehashed, (NotRenewedReason, String)>)> =
-                std::thread::scope(|s| {
-                    let handles: Vec<_> = (0..workers.min(work.len()).max(1))
-                        .map(|_| {
-                            let (store, work, next) = (&store, &work, &next);
-                            s.spawn(move || {
-                                let mut mine = Vec::new();
-                                loop {
-                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    let Some(w) = work.get(i) else { break };
-                                    mine.push((i, rehash_one(store, target, w)));
-                                }
-                                mine
-                            })
+            let mut done: Vec<(usize, RehashOutcome)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..workers.min(work.len()).max(1))
+                    .map(|_| {
+                        let (store, work, next) = (&store, &work, &next);
+                        s.spawn(move || {
+                            let mut mine = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(w) = work.get(i) else { break };
+                                mine.push((i, rehash_one(store, target, w)));
+                            }
+                            mine
                         })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .flat_map(|h| h.join().unwrap_or_default())
-                        .collect()
-                });
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            });
             // in the order of the work (key order): the tree's leaves are in it
             done.sort_by_key(|(i, _)| *i);
             let mut results: Vec<Option<Result<Rehashed, (NotRenewedReason, String)>>> =
