@@ -1,21 +1,38 @@
 //! A document arriving in pieces: hashing and store writes happen in
 //! blocking tasks, never on the async workers that serve connections.
+//!
+//! Pipelined: while one batch of pieces is hashed and written, the next is
+//! received, so the network and the hashing overlap (one write in flight
+//! at a time; the upload's order is kept).
 
 use bytes::Bytes;
+use tokio::task::JoinHandle;
 
 use super::ServiceError;
-use crate::store::Upload;
+use crate::store::{StoreError, Upload};
 
 /// Pieces are gathered up to this many bytes, then hashed and written in
-/// one blocking task (a hand-off costs microseconds; this many bytes take
-/// a few hundred of them to hash).
-const HAND_OFF: usize = 256 << 10;
+/// one blocking task: few hand-offs per document (each costs two thread
+/// wake-ups), little memory (two batches per upload at most).
+const HAND_OFF: usize = 1 << 20;
+
+/// A small remainder is written inline at the end: a memcpy and a few
+/// microseconds of hashing, less than a hand-off.
+const INLINE_REMAINDER: usize = 64 << 10;
+
+type Write = JoinHandle<Result<Upload, StoreError>>;
 
 /// A document on its way into the store. Dropping it (a cancelled request,
 /// a client gone mid-body) removes what was written (the upload's drop
-/// guard); so does every error it returns.
+/// guard, also for a write in flight, which drops the upload when it
+/// ends); so does every error it returns.
 pub struct Incoming {
+    /// The upload, when no write is in flight.
     upload: Option<Upload>,
+    /// The write in flight, which hands the upload back.
+    writing: Option<Write>,
+    /// Bytes in the store or in flight.
+    written: u64,
     pending: Vec<Bytes>,
     pending_len: usize,
     limit: u64,
@@ -25,6 +42,8 @@ impl Incoming {
     pub(crate) fn new(upload: Upload, limit: u64) -> Self {
         Incoming {
             upload: Some(upload),
+            writing: None,
+            written: 0,
             pending: Vec::new(),
             pending_len: 0,
             limit,
@@ -33,7 +52,7 @@ impl Incoming {
 
     /// Bytes received so far.
     pub fn size(&self) -> u64 {
-        self.upload.as_ref().map_or(0, Upload::size) + self.pending_len as u64
+        self.written + self.pending_len as u64
     }
 
     /// Takes the next piece; `TooLarge` (and the upload removed) past the limit.
@@ -53,14 +72,36 @@ impl Incoming {
         Ok(())
     }
 
-    /// Writes the gathered pieces in a blocking task.
+    /// Waits for the write in flight and takes the upload back.
+    async fn settle(&mut self) -> Result<(), ServiceError> {
+        if let Some(w) = self.writing.take() {
+            match w.await {
+                Ok(Ok(u)) => self.upload = Some(u),
+                Ok(Err(e)) => {
+                    self.abort();
+                    return Err(e.into());
+                }
+                // a panic in the task dropped the upload: its guard removed it
+                Err(e) => {
+                    self.abort();
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts writing the gathered pieces in a blocking task (after the
+    /// previous write has ended: one at a time, in order).
     async fn hand_off(&mut self) -> Result<(), ServiceError> {
+        self.settle().await?;
         let Some(mut upload) = self.upload.take() else {
             return Err(ServiceError::Task("the upload was already given up".into()));
         };
         let pieces = std::mem::take(&mut self.pending);
+        self.written += self.pending_len as u64;
         self.pending_len = 0;
-        let done = tokio::task::spawn_blocking(move || {
+        self.writing = Some(tokio::task::spawn_blocking(move || {
             for p in &pieces {
                 if let Err(e) = upload.write(p) {
                     upload.abort();
@@ -68,41 +109,39 @@ impl Incoming {
                 }
             }
             Ok(upload)
-        })
-        .await;
-        match done {
-            Ok(Ok(u)) => {
-                self.upload = Some(u);
-                Ok(())
-            }
-            Ok(Err(e)) => Err(e.into()),
-            // a panic in the task dropped the upload: its guard removed it
-            Err(e) => Err(e.into()),
-        }
+        }));
+        Ok(())
     }
 
     /// All pieces written: the upload, ready for the service to commit.
     pub async fn finish(mut self) -> Result<Upload, ServiceError> {
-        if self.pending_len > 0 {
-            if self.pending_len >= 64 << 10 {
-                self.hand_off().await?;
-            } else if let Some(u) = self.upload.as_mut() {
-                // a small remainder: a memcpy and a few microseconds of hashing
-                for p in std::mem::take(&mut self.pending) {
-                    u.write(&p)?;
-                }
-                self.pending_len = 0;
+        if self.pending_len >= INLINE_REMAINDER {
+            self.hand_off().await?;
+        }
+        self.settle().await?;
+        let mut upload = self
+            .upload
+            .take()
+            .ok_or_else(|| ServiceError::Task("the upload was already given up".into()))?;
+        for p in std::mem::take(&mut self.pending) {
+            if let Err(e) = upload.write(&p) {
+                upload.abort();
+                return Err(e.into());
             }
         }
-        self.upload
-            .take()
-            .ok_or_else(|| ServiceError::Task("the upload was already given up".into()))
+        Ok(upload)
     }
 
-    /// Gives the document up and removes what was written.
+    /// Gives the document up and removes what was written (a write in
+    /// flight removes its part when it ends: the upload is dropped there).
     pub fn abort(&mut self) {
         self.pending.clear();
         self.pending_len = 0;
+        if let Some(w) = self.writing.take() {
+            // the task keeps running to its end, then drops the upload,
+            // whose guard removes the chunks
+            drop(w);
+        }
         if let Some(u) = self.upload.take() {
             u.abort();
         }

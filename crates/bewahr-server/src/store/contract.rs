@@ -58,6 +58,10 @@ impl Located {
 ///   again). A `sync` that returns `Err` may have made some or all
 ///   earlier writes durable (a torn sync): the caller treats them as
 ///   unreferenced (nothing in the catalog names them) and may redo.
+///   One exception, for speed: the sweeper's index entry of a chunked
+///   content (what `list` walks) need only survive a crash of the process,
+///   not of the machine; losing it leaves an unreferenced content unlisted,
+///   never a referenced one lost.
 /// - **Idempotent redo.** Writing a key again writes the same value
 ///   (content is keyed by its digest; a chunk by its upload and index);
 ///   deleting what is gone answers `Ok(false)`.

@@ -32,6 +32,11 @@ pub struct RocksStore {
     db: Arc<DB>,
     /// Chunks were written (without the WAL) since the last sync.
     chunks_dirty: Arc<AtomicBool>,
+    /// Writes that `sync` must make durable went to the write-ahead log
+    /// since the last sync (content entries, removals). The index entry of
+    /// a chunked content does not count: see [`ContentStore::put_chunked`]
+    /// here.
+    wal_dirty: Arc<AtomicBool>,
 }
 
 impl RocksStore {
@@ -86,6 +91,7 @@ impl RocksStore {
         let store = RocksStore {
             db: Arc::new(db),
             chunks_dirty: Arc::new(AtomicBool::new(false)),
+            wal_dirty: Arc::new(AtomicBool::new(false)),
         };
         if unindexed {
             store.build_index()?;
@@ -147,6 +153,7 @@ impl RocksStore {
         Ok(RocksStore {
             db: Arc::new(db),
             chunks_dirty: Arc::new(AtomicBool::new(false)),
+            wal_dirty: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -247,6 +254,7 @@ impl ContentStore for RocksStore {
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         self.db.write_opt(wb, &wo)?;
+        self.wal_dirty.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -267,8 +275,13 @@ impl ContentStore for RocksStore {
         upload: &UploadId,
         chunks: u32,
     ) -> Result<(), StoreError> {
-        // the index first, with the WAL: `sync` makes it durable before the
-        // entry (an index key without its entry is harmless: `delete` drops it)
+        // the index first, with the WAL (an index key without its entry is
+        // harmless: `delete` drops it). It reaches the operating system at
+        // once, so it survives a crash of the process; `sync` does not wait
+        // for its fsync: an fsync of the log for each group of large
+        // documents alone cost 10-20% of their throughput (docs/benchmarks.md),
+        // and all a power failure can do is lose the sweeper's hint for an
+        // unreferenced content, which then stays (never data loss).
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         self.db
@@ -305,6 +318,7 @@ impl ContentStore for RocksStore {
             chunk_key(upload, chunks),
         );
         self.db.write(b)?;
+        self.wal_dirty.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -328,6 +342,7 @@ impl ContentStore for RocksStore {
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         self.db.write_opt(wb, &wo)?;
+        self.wal_dirty.store(true, Ordering::SeqCst);
         Ok(located.is_some())
     }
 
@@ -335,7 +350,12 @@ impl ContentStore for RocksStore {
     /// (content entries, the index), then the chunks of large documents and
     /// their entries by flushing them to their (synced) blob and table files.
     fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush_wal(true)?;
+        if self.wal_dirty.swap(false, Ordering::SeqCst) {
+            if let Err(e) = self.db.flush_wal(true) {
+                self.wal_dirty.store(true, Ordering::SeqCst);
+                return Err(e.into());
+            }
+        }
         if self.chunks_dirty.swap(false, Ordering::SeqCst) {
             let mut fo = rocksdb::FlushOptions::default();
             fo.set_wait(true);
