@@ -13,6 +13,7 @@ pub mod stamp;
 #[cfg(feature = "server")]
 pub mod sweep;
 pub mod verify;
+pub mod xaip;
 
 use std::path::Path;
 use x509_cert::Certificate;

@@ -9,12 +9,25 @@ use bewahr::verify::{self, AlgorithmPolicy, DataObjects, Digests, NoData, Option
 /// Arguments of `bewahr verify`.
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
-    /// The evidence record (DER, RFC 4998).
-    #[arg(long)]
-    pub er: PathBuf,
+    /// The evidence record (DER, RFC 4998; with --xaip also an
+    /// `xaip:evidenceRecord` element). With --xaip it may be left out when
+    /// the package carries the version's record in its credentials.
+    #[arg(long, required_unless_present = "xaip")]
+    pub er: Option<PathBuf>,
     /// The archived data object; give it several times for a data-object group.
     #[arg(long, conflicts_with = "digest")]
     pub data: Vec<PathBuf>,
+    /// An XAIP (TR-ESOR-F 1.3): the record must prove the protected objects
+    /// of one of its versions (one data-object group, hashed as TR-ESOR-ERS
+    /// says: binary data decoded, XML canonicalised as the package header says).
+    #[arg(long, conflicts_with_all = ["data", "digest", "validate_signature"])]
+    pub xaip: Option<PathBuf>,
+    /// With --xaip: the version (its VersionID); default the package's last.
+    #[arg(long = "version", id = "xaip_version", requires = "xaip")]
+    pub xaip_version: Option<String>,
+    /// With --xaip: where the files an LXAIP refers to are (default: the package's directory).
+    #[arg(long, requires = "xaip")]
+    pub lxaip_dir: Option<PathBuf>,
     /// The data object's hash instead of the data, as ALG:HEX (e.g. sha256:ab12...); repeat for other algorithms.
     #[arg(long)]
     pub digest: Vec<String>,
@@ -58,6 +71,9 @@ pub struct VerifyArgs {
     pub trust_anchor: Vec<PathBuf>,
 }
 
+/// An evidence record to verify: where it came from (for messages) and its DER.
+type LabelledRecord = (String, Vec<u8>);
+
 /// Data files, hashed (streaming) once per algorithm asked for.
 struct Files {
     paths: Vec<PathBuf>,
@@ -100,10 +116,6 @@ fn usage(msg: String) -> i32 {
 
 /// Runs the command; returns the exit code (0 passed, 1 failed, 2 indeterminate or usage error).
 pub fn run(args: VerifyArgs) -> i32 {
-    let record = match std::fs::read(&args.er) {
-        Ok(b) => b,
-        Err(e) => return usage(format!("{}: {e}", args.er.display())),
-    };
     let mut trusted = Vec::new();
     for p in &args.tsa_cert {
         match super::load_certificates(p) {
@@ -166,15 +178,52 @@ pub fn run(args: VerifyArgs) -> i32 {
             return usage(format!("--data {}: {e}", p.display()));
         }
     }
-    let mut data: Box<dyn DataObjects> = if !paths.is_empty() {
-        Box::new(Files {
-            paths,
-            cache: vec![],
-        })
-    } else if !digests.is_empty() {
-        Box::new(Digests(digests))
-    } else {
-        Box::new(NoData)
+    let (records, mut data): (Vec<LabelledRecord>, Box<dyn DataObjects>) = match &args.xaip {
+        Some(package) => {
+            let loaded = match super::xaip::load(
+                package,
+                args.xaip_version.as_deref(),
+                args.lxaip_dir.as_deref(),
+                args.er.as_deref(),
+            ) {
+                Ok(l) => l,
+                Err(super::xaip::LoadError::Usage(e)) => return usage(e),
+                // TR-ESOR-F: a package that is not valid against its schema
+                // is no XAIP (XAIP_NOK), whatever a record says about its bytes
+                Err(super::xaip::LoadError::Invalid(e)) => {
+                    eprintln!("bewahr verify: --xaip {}: {e}", package.display());
+                    if args.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"indication": "FAILED", "sub_indication": "FORMAT_FAILURE", "summary": e})
+                        );
+                    } else {
+                        println!("FAILED (FORMAT_FAILURE): the package is not a valid XAIP");
+                    }
+                    return 1;
+                }
+            };
+            if !args.json {
+                println!(
+                    "XAIP {}, version {}: valid against tr-esor-xaip-v1.3.xsd; protected objects {}",
+                    package.display(),
+                    loaded.version,
+                    loaded.ids.join(", ")
+                );
+            }
+            (loaded.records, Box::new(verify::InMemory(loaded.objects)))
+        }
+        None => {
+            let er = args.er.as_ref().expect("clap requires --er without --xaip");
+            let record = match std::fs::read(er) {
+                Ok(b) => b,
+                Err(e) => return usage(format!("{}: {e}", er.display())),
+            };
+            (
+                vec![(er.display().to_string(), record)],
+                data_of(paths, digests),
+            )
+        }
     };
     let policy = match &args.algorithms {
         None => AlgorithmPolicy::default(),
@@ -196,19 +245,52 @@ pub fn run(args: VerifyArgs) -> i32 {
     opts.extra_certificates = &extra;
     opts.profile = args.profile;
     opts.validation_data = &given;
-    let report = verify::verify_der(&record, data.as_mut(), &opts);
     if args.validate_signature {
+        let report = verify::verify_der(&records[0].1, data.as_mut(), &opts);
         return revalidate(&args, &report, at);
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", report.to_text());
+    // one record, or each record a package carries for the version
+    let mut codes = Vec::new();
+    let mut reports = Vec::new();
+    for (label, record) in &records {
+        let report = verify::verify_der(record, data.as_mut(), &opts);
+        codes.push(report.exit_code());
+        if args.json {
+            reports.push(serde_json::json!({"record": label, "report": report}));
+        } else {
+            if records.len() > 1 || args.xaip.is_some() {
+                println!("evidence record: {label}");
+            }
+            print!("{}", report.to_text());
+        }
     }
-    report.exit_code()
+    if args.json {
+        let out = match reports.len() {
+            1 => reports.remove(0)["report"].take(),
+            _ => serde_json::Value::Array(reports),
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    // the worst: failed (1) over indeterminate (2) over passed (0)
+    if codes.contains(&1) {
+        1
+    } else {
+        codes.into_iter().max().unwrap_or(2)
+    }
+}
+
+/// The data of a plain verification: files, digests, or none.
+fn data_of(paths: Vec<PathBuf>, digests: Vec<(DigestAlgorithm, Vec<u8>)>) -> Box<dyn DataObjects> {
+    if !paths.is_empty() {
+        Box::new(Files {
+            paths,
+            cache: vec![],
+        })
+    } else if !digests.is_empty() {
+        Box::new(Digests(digests))
+    } else {
+        Box::new(NoData)
+    }
 }
 
 /// `--validate-signature`: the evidence record's report, then the signature's as of its first time-stamp.

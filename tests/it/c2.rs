@@ -2,7 +2,6 @@
 //! needs no data; every ER_NOK fails where it is broken.
 
 use bewahr::ers::EvidenceRecord;
-use bewahr::tsp::token::check_token;
 use bewahr::verify::{self, AlgorithmPolicy, Indication, NoData, Options, SubIndication};
 use der::Encode;
 
@@ -12,22 +11,8 @@ use crate::support::*;
 /// at one day after its genTime.
 fn verify_c2(name: &str) -> verify::Report {
     let bytes = std::fs::read(c2(name)).unwrap();
-    let er = EvidenceRecord::from_der_checked(&bytes).unwrap();
-    let token = er.archive_time_stamp_sequence[0][0].time_stamp.as_bytes();
-    let checked = check_token(token, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let roots: Vec<_> = checked
-        .certificates
-        .iter()
-        .filter(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
-        .cloned()
-        .collect();
-    let trusted = if roots.is_empty() {
-        checked.certificates.clone()
-    } else {
-        roots
-    };
+    let (trusted, at) = c2_trust(&bytes);
     let policy = AlgorithmPolicy::default();
-    let at = checked.gen_time + time::Duration::days(1);
     let opts = Options::new(&trusted, at, &policy);
     verify::verify_der(&bytes, &mut NoData, &opts)
 }

@@ -24,3 +24,4 @@ mod service;
 mod signatures;
 mod sweeper;
 mod tls;
+mod xaip;

@@ -96,3 +96,24 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// What the C.2 records are checked with: the self-signed certificates
+/// their first token carries (or all of its certificates when none is
+/// self-signed) as trust anchors, and a time one day after its genTime.
+pub fn c2_trust(record: &[u8]) -> (Vec<x509_cert::Certificate>, time::OffsetDateTime) {
+    let er = bewahr::ers::EvidenceRecord::from_der_checked(record).unwrap();
+    let token = er.archive_time_stamp_sequence[0][0].time_stamp.as_bytes();
+    let checked = bewahr::tsp::token::check_token(token, &[]).unwrap();
+    let roots: Vec<_> = checked
+        .certificates
+        .iter()
+        .filter(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
+        .cloned()
+        .collect();
+    let trusted = if roots.is_empty() {
+        checked.certificates.clone()
+    } else {
+        roots
+    };
+    (trusted, checked.gen_time + time::Duration::days(1))
+}

@@ -1,0 +1,15 @@
+//! TR-ESOR archive packages (XAIP, TR-ESOR-F 1.3): reading a package and
+//! the protected objects of a version exactly as TR-ESOR-ERS hashes them,
+//! so that an evidence record over a version can be checked against the
+//! package (`bewahr verify --xaip`).
+//!
+//! XML is parsed, canonicalised ([`xml`]) and validated against the XAIP
+//! schema ([`schema`], the schemas embedded) by libxml2. The only `unsafe`
+//! code is at those two calls into libxml2, and each says why.
+
+pub mod package;
+pub mod schema;
+pub mod xml;
+
+pub use package::{EmbeddedRecord, ObjectKind, ProtectedObject, References, Xaip, XaipError};
+pub use xml::C14n;

@@ -1,0 +1,193 @@
+//! XSD validation of packages against `tr-esor-xaip-v1.3.xsd` and the
+//! schemas it imports (XML-DSig, XAdES 1.3.2, OASIS DSS 1.0, the DSS-X
+//! verification report, SAML 1.1 protocol and 2.0 assertions, XML
+//! encryption, RFC 6283, xmlmime, xml.xsd), by libxml2's validator.
+//!
+//! The schemas are embedded in the binary (copied from BSI's repository,
+//! see `schemas/PROVENANCE.md`) and served to libxml2 under the URI
+//! scheme `bewahr-schemas:` by input callbacks registered here, so the
+//! imports resolve without the file system or the network. Registering
+//! callbacks and handing libxml2 their bytes needs `unsafe`; it is the
+//! second and last place in this crate.
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::Once;
+
+use libxml::bindings::xmlRegisterInputCallbacks;
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
+use libxml::tree::Document;
+
+/// The URI prefix the embedded schemas are known by.
+const BASE: &str = "bewahr-schemas:///";
+
+/// The XAIP schema and everything it imports, by path below [`BASE`].
+static SCHEMAS: &[(&str, &[u8])] = &[
+    (
+        "tr-esor-1.3/tr-esor-xaip-v1.3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-xaip-v1.3.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/XAdES01903v132-201601.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/XAdES01903v132-201601.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dss-core-schema-v1.0-os.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-core-schema-v1.0-os.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dssx-1.0-profiles-verification-report-cs1.xsd",
+        include_bytes!(
+            "../schemas/tr-esor-1.3/deps/oasis-dssx-1.0-profiles-verification-report-cs1.xsd"
+        ),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-sstc-saml-schema-protocol-1.1.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-sstc-saml-schema-protocol-1.1.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/saml-schema-assertion-2.0.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/saml-schema-assertion-2.0.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/xenc-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xenc-schema.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/xml-ers-rfc6283.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xml-ers-rfc6283.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/xml.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xml.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/xmldsig-core-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xmldsig-core-schema.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/xmlmime.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xmlmime.xsd"),
+    ),
+];
+
+/// The XAIP schema's URI.
+const XAIP_XSD: &str = "bewahr-schemas:///tr-esor-1.3/tr-esor-xaip-v1.3.xsd";
+
+fn lookup(uri: &str) -> Option<&'static [u8]> {
+    let path = uri.strip_prefix(BASE)?;
+    SCHEMAS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+}
+
+/// One schema being read by libxml2.
+struct Reading {
+    bytes: &'static [u8],
+    pos: usize,
+}
+
+unsafe extern "C" fn matches(uri: *const c_char) -> c_int {
+    if uri.is_null() {
+        return 0;
+    }
+    // SAFETY: libxml2 passes a NUL-terminated URI.
+    let uri = unsafe { CStr::from_ptr(uri) };
+    c_int::from(uri.to_str().ok().and_then(lookup).is_some())
+}
+
+unsafe extern "C" fn open(uri: *const c_char) -> *mut c_void {
+    if uri.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: as in `matches`.
+    let uri = unsafe { CStr::from_ptr(uri) };
+    match uri.to_str().ok().and_then(lookup) {
+        Some(bytes) => Box::into_raw(Box::new(Reading { bytes, pos: 0 })) as *mut c_void,
+        None => std::ptr::null_mut(),
+    }
+}
+
+unsafe extern "C" fn read(ctx: *mut c_void, buffer: *mut c_char, len: c_int) -> c_int {
+    if ctx.is_null() || buffer.is_null() || len < 0 {
+        return -1;
+    }
+    // SAFETY: `ctx` is a `Reading` from `open` (libxml2 hands it back
+    // until `close`), `buffer` has room for `len` bytes.
+    unsafe {
+        let r = &mut *(ctx as *mut Reading);
+        let n = (r.bytes.len() - r.pos).min(len as usize);
+        std::ptr::copy_nonoverlapping(r.bytes.as_ptr().add(r.pos), buffer as *mut u8, n);
+        r.pos += n;
+        n as c_int
+    }
+}
+
+unsafe extern "C" fn close(ctx: *mut c_void) -> c_int {
+    if !ctx.is_null() {
+        // SAFETY: `ctx` came from `Box::into_raw` in `open` and is closed once.
+        drop(unsafe { Box::from_raw(ctx as *mut Reading) });
+    }
+    0
+}
+
+fn register() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // initialise the parser before touching its callback table
+        let _ = libxml::parser::Parser::default();
+        // SAFETY: the callbacks above are valid for the life of the
+        // process; libxml2 copies the function pointers into its table.
+        unsafe {
+            xmlRegisterInputCallbacks(Some(matches), Some(open), Some(read), Some(close));
+        }
+    });
+}
+
+/// What the schema says is wrong with a package, one line per finding.
+#[derive(Debug, thiserror::Error)]
+#[error("not valid against tr-esor-xaip-v1.3.xsd: {}", .0.join("; "))]
+pub struct SchemaErrors(pub Vec<String>);
+
+/// Validates a parsed package against the XAIP schema.
+pub fn validate(doc: &Document) -> Result<(), SchemaErrors> {
+    register();
+    let mut parser = SchemaParserContext::from_file(XAIP_XSD);
+    let mut ctx = SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
+        SchemaErrors(
+            std::iter::once("the embedded schema does not load".to_string())
+                .chain(errs.iter().map(|e| format!("{:?}", e.message)))
+                .collect(),
+        )
+    })?;
+    ctx.validate_document(doc).map_err(|errs| {
+        SchemaErrors(
+            errs.iter()
+                .map(|e| match (&e.line, &e.message) {
+                    (Some(l), Some(m)) => format!("line {l}: {}", m.trim()),
+                    (_, Some(m)) => m.trim().to_string(),
+                    _ => "an error without a message".to_string(),
+                })
+                .collect(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_import_of_the_xaip_schema_is_embedded() {
+        register();
+        let mut parser = SchemaParserContext::from_file(XAIP_XSD);
+        assert!(SchemaValidationContext::from_parser(&mut parser).is_ok());
+    }
+
+    #[test]
+    fn a_package_that_breaks_the_schema_is_named() {
+        let doc = crate::xml::parse(
+            br#"<xaip:XAIP xmlns:xaip="http://www.bsi.bund.de/tr-esor/xaip" XAIPVersion="1.3.0"><xaip:nonsense/></xaip:XAIP>"#,
+        )
+        .unwrap();
+        let e = validate(&doc).unwrap_err();
+        assert!(e.to_string().contains("nonsense"), "{e}");
+    }
+}
