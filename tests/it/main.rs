@@ -19,6 +19,7 @@ mod hardening;
 mod kill;
 mod openssl;
 mod renewal;
+mod s4;
 mod seals;
 mod service;
 mod signatures;

@@ -125,6 +125,13 @@ pub struct Server {
     pub tls_cert: String,
     pub tls_key: String,
     pub client_ca: String,
+    /// The address clients reach the server by (`https://archiv.example`),
+    /// for the WSDLs it publishes; empty: the scheme of the listener and
+    /// the request's `Host`.
+    pub public_url: String,
+    /// The largest SOAP message (S.4) accepted: documents travel inside
+    /// it in base64 and the whole message is parsed in memory.
+    pub max_soap_message_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -248,6 +255,8 @@ impl Default for Server {
             tls_cert: String::new(),
             tls_key: String::new(),
             client_ca: String::new(),
+            public_url: String::new(),
+            max_soap_message_bytes: 64 << 20,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod ids;
 pub mod ingest;
 pub mod renewal;
+pub mod s4;
 pub mod seal;
 pub mod server;
 pub mod service;

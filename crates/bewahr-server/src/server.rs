@@ -379,6 +379,10 @@ pub async fn start_with_seams(
         http: crate::api::HttpPolicy {
             max_request_body: cfg.server.max_request_body_bytes,
             request_timeout: Duration::from_secs(cfg.server.request_timeout_secs),
+            max_soap_message: cfg.server.max_soap_message_bytes,
+            public_url: (!cfg.server.public_url.is_empty())
+                .then(|| cfg.server.public_url.trim_end_matches('/').to_string()),
+            tls: !cfg.server.tls_cert.is_empty(),
         },
         supervisor: supervisor.clone(),
         metrics,

@@ -20,19 +20,93 @@ use libxml::tree::Document;
 /// The URI prefix the embedded schemas are known by.
 const BASE: &str = "bewahr-schemas:///";
 
-/// The XAIP schema and everything it imports, by path below [`BASE`].
+/// Every schema and WSDL of TR-ESOR 1.3 (S.4, XAIP, TS 119 512 and their
+/// imports), by path below [`BASE`]: the validators load them from here,
+/// and the S.4 and TS 119 512 interfaces serve them to clients.
 static SCHEMAS: &[(&str, &[u8])] = &[
     (
-        "tr-esor-1.3/tr-esor-xaip-v1.3.xsd",
-        include_bytes!("../schemas/tr-esor-1.3/tr-esor-xaip-v1.3.xsd"),
+        "tr-esor-1.3/19512-EvidenceExchange_V.1.1.2.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/19512-EvidenceExchange_V.1.1.2.xsd"),
+    ),
+    (
+        "tr-esor-1.3/19512-Preservation-API_V.1.1.2.wsdl",
+        include_bytes!("../schemas/tr-esor-1.3/19512-Preservation-API_V.1.1.2.wsdl"),
+    ),
+    (
+        "tr-esor-1.3/19512-Preservation-API_V.1.1.2.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/19512-Preservation-API_V.1.1.2.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ISO24727-3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ISO24727-3.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ISO24727-Protocols.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ISO24727-Protocols.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ISOCommon.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ISOCommon.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ISOIFD.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ISOIFD.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/TS119102-2-v122.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/TS119102-2-v122.xsd"),
     ),
     (
         "tr-esor-1.3/deps/XAdES01903v132-201601.xsd",
         include_bytes!("../schemas/tr-esor-1.3/deps/XAdES01903v132-201601.xsd"),
     ),
     (
+        "tr-esor-1.3/deps/XAdES01903v141-201601.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/XAdES01903v141-201601.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/XAdESv111.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/XAdESv111.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/XAdESv122.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/XAdESv122.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/XAdESv141.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/XAdESv141.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/eCard.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/eCard.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ecdsa.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ecdsa.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/en_31916201v010101.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/en_31916201v010101.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dss-base-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-base-schema.xsd"),
+    ),
+    (
         "tr-esor-1.3/deps/oasis-dss-core-schema-v1.0-os.xsd",
         include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-core-schema-v1.0-os.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dss-metadata-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-metadata-schema.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dss-nslist-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-nslist-schema.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/oasis-dss-rw-xmldsig-core-schema.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/oasis-dss-rw-xmldsig-core-schema.xsd"),
     ),
     (
         "tr-esor-1.3/deps/oasis-dssx-1.0-profiles-verification-report-cs1.xsd",
@@ -47,6 +121,10 @@ static SCHEMAS: &[(&str, &[u8])] = &[
     (
         "tr-esor-1.3/deps/saml-schema-assertion-2.0.xsd",
         include_bytes!("../schemas/tr-esor-1.3/deps/saml-schema-assertion-2.0.xsd"),
+    ),
+    (
+        "tr-esor-1.3/deps/ts_119612v020201_201601xsd.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/ts_119612v020201_201601xsd.xsd"),
     ),
     (
         "tr-esor-1.3/deps/xenc-schema.xsd",
@@ -65,8 +143,32 @@ static SCHEMAS: &[(&str, &[u8])] = &[
         include_bytes!("../schemas/tr-esor-1.3/deps/xmldsig-core-schema.xsd"),
     ),
     (
+        "tr-esor-1.3/deps/xmlers-schema-draft-v0.3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/deps/xmlers-schema-draft-v0.3.xsd"),
+    ),
+    (
         "tr-esor-1.3/deps/xmlmime.xsd",
         include_bytes!("../schemas/tr-esor-1.3/deps/xmlmime.xsd"),
+    ),
+    (
+        "tr-esor-1.3/tr-esor-S-4-v1.3.wsdl",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-S-4-v1.3.wsdl"),
+    ),
+    (
+        "tr-esor-1.3/tr-esor-interfaces-v1.3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-interfaces-v1.3.xsd"),
+    ),
+    (
+        "tr-esor-1.3/tr-esor-verification-report-v1.3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-verification-report-v1.3.xsd"),
+    ),
+    (
+        "tr-esor-1.3/tr-esor-xaip-v1.3-Profil_XBDP_v1.0.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-xaip-v1.3-Profil_XBDP_v1.0.xsd"),
+    ),
+    (
+        "tr-esor-1.3/tr-esor-xaip-v1.3.xsd",
+        include_bytes!("../schemas/tr-esor-1.3/tr-esor-xaip-v1.3.xsd"),
     ),
 ];
 
@@ -141,32 +243,100 @@ fn register() {
     });
 }
 
-/// What the schema says is wrong with a package, one line per finding.
+/// What a schema says is wrong with a document, one line per finding.
 #[derive(Debug, thiserror::Error)]
-#[error("not valid against tr-esor-xaip-v1.3.xsd: {}", .0.join("; "))]
-pub struct SchemaErrors(pub Vec<String>);
+#[error("not valid against {schema}: {}", .findings.join("; "))]
+pub struct SchemaErrors {
+    /// The schema's file name.
+    pub schema: &'static str,
+    pub findings: Vec<String>,
+}
+
+/// An embedded schema or WSDL by its path below `tr-esor-1.3/`'s parent
+/// (`"tr-esor-1.3/deps/xml.xsd"`), as BSI published it.
+pub fn file(path: &str) -> Option<&'static [u8]> {
+    SCHEMAS.iter().find(|(p, _)| *p == path).map(|(_, b)| *b)
+}
+
+/// Every embedded schema and WSDL: `(path, bytes)`.
+pub fn files() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    SCHEMAS.iter().copied()
+}
+
+/// The schemas a document can be validated against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Schema {
+    /// `tr-esor-xaip-v1.3.xsd`: XAIP, DXAIP, LXAIP.
+    Xaip,
+    /// `tr-esor-interfaces-v1.3.xsd`: the S.4 requests and responses (and,
+    /// through its imports, DSS 1.0, TS 119 512 and the eCard types).
+    S4,
+}
+
+impl Schema {
+    fn uri(self) -> &'static str {
+        match self {
+            Schema::Xaip => XAIP_XSD,
+            Schema::S4 => "bewahr-schemas:///tr-esor-1.3/tr-esor-interfaces-v1.3.xsd",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Schema::Xaip => "tr-esor-xaip-v1.3.xsd",
+            Schema::S4 => "tr-esor-interfaces-v1.3.xsd",
+        }
+    }
+}
+
+thread_local! {
+    // Compiling a schema with its imports takes milliseconds (the S.4 one
+    // tens of them); a compiled one is kept per thread (libxml2's contexts
+    // are not to be shared between threads).
+    static COMPILED: std::cell::RefCell<Vec<(Schema, SchemaValidationContext)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Validates a parsed package against the XAIP schema.
 pub fn validate(doc: &Document) -> Result<(), SchemaErrors> {
+    validate_against(doc, Schema::Xaip)
+}
+
+/// Validates a parsed document against one of the embedded schemas.
+pub fn validate_against(doc: &Document, schema: Schema) -> Result<(), SchemaErrors> {
     register();
-    let mut parser = SchemaParserContext::from_file(XAIP_XSD);
-    let mut ctx = SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
-        SchemaErrors(
-            std::iter::once("the embedded schema does not load".to_string())
-                .chain(errs.iter().map(|e| format!("{:?}", e.message)))
-                .collect(),
-        )
-    })?;
-    ctx.validate_document(doc).map_err(|errs| {
-        SchemaErrors(
-            errs.iter()
-                .map(|e| match (&e.line, &e.message) {
-                    (Some(l), Some(m)) => format!("line {l}: {}", m.trim()),
-                    (_, Some(m)) => m.trim().to_string(),
-                    _ => "an error without a message".to_string(),
-                })
-                .collect(),
-        )
+    COMPILED.with(|cell| {
+        let mut compiled = cell.borrow_mut();
+        let i = match compiled.iter().position(|(s, _)| *s == schema) {
+            Some(i) => i,
+            None => {
+                let mut parser = SchemaParserContext::from_file(schema.uri());
+                let ctx = SchemaValidationContext::from_parser(&mut parser).map_err(|errs| {
+                    SchemaErrors {
+                        schema: schema.name(),
+                        findings: std::iter::once("the embedded schema does not load".to_string())
+                            .chain(errs.iter().map(|e| format!("{:?}", e.message)))
+                            .collect(),
+                    }
+                })?;
+                compiled.push((schema, ctx));
+                compiled.len() - 1
+            }
+        };
+        compiled[i]
+            .1
+            .validate_document(doc)
+            .map_err(|errs| SchemaErrors {
+                schema: schema.name(),
+                findings: errs
+                    .iter()
+                    .map(|e| match (&e.line, &e.message) {
+                        (Some(l), Some(m)) => format!("line {l}: {}", m.trim()),
+                        (_, Some(m)) => m.trim().to_string(),
+                        _ => "an error without a message".to_string(),
+                    })
+                    .collect(),
+            })
     })
 }
 
@@ -175,10 +345,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_import_of_the_xaip_schema_is_embedded() {
+    fn every_import_of_the_schemas_is_embedded() {
         register();
-        let mut parser = SchemaParserContext::from_file(XAIP_XSD);
-        assert!(SchemaValidationContext::from_parser(&mut parser).is_ok());
+        for s in [Schema::Xaip, Schema::S4] {
+            let mut parser = SchemaParserContext::from_file(s.uri());
+            assert!(
+                SchemaValidationContext::from_parser(&mut parser).is_ok(),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

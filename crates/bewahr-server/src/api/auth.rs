@@ -1,5 +1,5 @@
-//! Authentication (bearer tokens) for every endpoint but `/healthz` and
-//! `/readyz`, and the role and tenant checks the handlers make.
+//! Authentication (bearer tokens) for every endpoint but `/healthz`, `/readyz`,
+//! the S.4 WSDL and its schemas; and the role and tenant checks the handlers make.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -43,7 +43,13 @@ fn peer_of(req: &Request) -> Option<std::net::IpAddr> {
 /// credentials are looked up.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    if path == "/healthz" || path == "/readyz" {
+    // the health checks, and the S.4 WSDL and its schemas (public documents
+    // a SOAP client builds itself from)
+    let public = path == "/healthz"
+        || path == "/readyz"
+        || (req.method() == axum::http::Method::GET
+            && (path == "/s4" || path.starts_with("/s4/schemas/")));
+    if public {
         return next.run(req).await;
     }
     let peer = peer_of(&req);

@@ -92,6 +92,13 @@ pub struct HttpPolicy {
     pub max_request_body: usize,
     /// A request (body included) must be answered within this.
     pub request_timeout: std::time::Duration,
+    /// The largest SOAP message (S.4).
+    pub max_soap_message: usize,
+    /// The server's address for clients (no trailing slash); `None`: from
+    /// the request's `Host`.
+    pub public_url: Option<String>,
+    /// Whether the listener speaks TLS (the scheme of derived addresses).
+    pub tls: bool,
 }
 
 impl Default for HttpPolicy {
@@ -99,6 +106,9 @@ impl Default for HttpPolicy {
         HttpPolicy {
             max_request_body: 1 << 20,
             request_timeout: std::time::Duration::from_secs(3600),
+            max_soap_message: 64 << 20,
+            public_url: None,
+            tls: false,
         }
     }
 }
@@ -297,8 +307,14 @@ pub fn app(state: AppState) -> Router {
         // read; a streamed body is cut off at the limit
         .layer(DefaultBodyLimit::max(small))
         .layer(axum::middleware::from_fn_with_state(small, declared_size));
+    // S.4: whole SOAP messages (documents inside, in base64), up to their own limit
+    let soap = state.http.max_soap_message;
+    let s4 = crate::s4::routes()
+        .layer(DefaultBodyLimit::max(soap))
+        .layer(axum::middleware::from_fn_with_state(soap, declared_size));
     uploads
         .merge(rest)
+        .merge(s4)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -39,9 +39,12 @@ pub enum WriteError {
     Unconfirmed(#[source] Arc<CatalogError>),
     #[error("sealing: {0}")]
     Inconsistent(String),
-    /// A deletion the rules refuse (legal hold, retention, pending versions).
+    /// A deletion the rules refuse (legal hold, pending versions).
     #[error("{0}")]
     Refused(String),
+    /// A deletion before the retention date without a reason and a requestor.
+    #[error("{0}")]
+    ReasonRequired(String),
 }
 
 /// A deletion to carry out (TR-ESOR ArchiveDeletion).
@@ -717,7 +720,7 @@ async fn delete(catalog: &Catalog, d: Deletion) -> Result<Deleted, WriteError> {
     let has = |s: &Option<String>| s.as_ref().is_some_and(|x| !x.trim().is_empty());
     if let Some(u) = &retained {
         if !(has(&d.reason) && has(&d.requestor)) {
-            return Err(WriteError::Refused(format!(
+            return Err(WriteError::ReasonRequired(format!(
                 "the object is to be retained until {u}: deleting it before then needs a reason and a requestor"
             )));
         }

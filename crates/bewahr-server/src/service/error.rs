@@ -103,6 +103,10 @@ impl From<WriteError> for ServiceError {
                 code: "deletion_refused",
                 message,
             },
+            WriteError::ReasonRequired(message) => ServiceError::Conflict {
+                code: "reason_required",
+                message,
+            },
             e @ WriteError::ContentGone => ServiceError::Conflict {
                 code: "resubmit",
                 message: e.to_string(),

@@ -67,13 +67,18 @@ impl Operation {
         use Role::*;
         match self {
             Operation::Submit | Operation::AddVersion => &[Submitter],
+            // the eAkte system may do all TR-ESOR lets the calling
+            // application do with its own objects: read them back, fetch
+            // their evidence, trace them and ask for their deletion
             Operation::ReadObject
+            | Operation::ReadContent
             | Operation::Evidence
             | Operation::Validation
-            | Operation::Search => &[Submitter, Auditor, Admin],
-            Operation::ReadContent | Operation::Verify => &[Auditor, Admin],
-            Operation::Delete | Operation::LegalHold => &[Admin],
-            Operation::Trace => &[Auditor, Admin, Operator],
+            | Operation::Search
+            | Operation::Verify => &[Submitter, Auditor, Admin],
+            Operation::Delete => &[Submitter, Admin],
+            Operation::LegalHold => &[Admin],
+            Operation::Trace => &[Submitter, Auditor, Admin, Operator],
         }
     }
 

@@ -1,0 +1,128 @@
+//! The result codes of S.4 (TR-ESOR-E 1.3): full URIs below
+//! `http://www.bsi.bund.de/tr-esor/api/1.3`, exactly the minor codes
+//! TR-ESOR-E names for each operation.
+
+/// Every URI of S.4 starts with this (it is also the responses' `Profile`).
+pub const API: &str = "http://www.bsi.bund.de/tr-esor/api/1.3";
+
+/// `dss:ResultMajor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Major {
+    Ok,
+    Warning,
+    Error,
+}
+
+impl Major {
+    pub fn uri(self) -> String {
+        let m = match self {
+            Major::Ok => "ok",
+            Major::Warning => "warning",
+            Major::Error => "error",
+        };
+        format!("{API}/resultmajor#{m}")
+    }
+}
+
+/// `dss:ResultMinor`: the codes bewahr answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Minor {
+    NoPermission,
+    InternalError,
+    ParameterError,
+    NotSupported,
+    UnknownUri,
+    UnknownAoid,
+    UnknownVersionId,
+    UnknownArchiveDataType,
+    UnknownPoFormat,
+    MissingReasonOfDeletion,
+    RequestOnlyPartlySuccessfulWarning,
+    NoSpaceError,
+    XaipNok,
+    /// `sal#invalidSignature` (eCard's code, below the S.4 prefix as BSI's
+    /// mock service writes it).
+    InvalidSignature,
+}
+
+impl Minor {
+    pub fn uri(self) -> String {
+        let path = match self {
+            Minor::NoPermission => "al/common#noPermission",
+            Minor::InternalError => "al/common#internalError",
+            Minor::ParameterError => "al/common#parameterError",
+            Minor::NotSupported => "arl/notSupported",
+            Minor::UnknownUri => "arl/unknownURI",
+            Minor::UnknownAoid => "arl/unknownAOID",
+            Minor::UnknownVersionId => "arl/unknownVersionID",
+            Minor::UnknownArchiveDataType => "arl/unknownArchiveDataType",
+            Minor::UnknownPoFormat => "arl/unknownPOFormat",
+            Minor::MissingReasonOfDeletion => "arl/missingReasonOfDeletion",
+            Minor::RequestOnlyPartlySuccessfulWarning => "arl/requestOnlyPartlySuccessfulWarning",
+            Minor::NoSpaceError => "arl/noSpaceError",
+            Minor::XaipNok => "arl/XAIP_NOK",
+            Minor::InvalidSignature => "sal#invalidSignature",
+        };
+        format!("{API}/resultminor/{path}")
+    }
+}
+
+/// A `dss:Result`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub major: Major,
+    pub minor: Option<Minor>,
+    /// `dss:ResultMessage` (English).
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok() -> Self {
+        Outcome {
+            major: Major::Ok,
+            minor: None,
+            message: None,
+        }
+    }
+
+    pub fn error(minor: Minor, message: impl Into<String>) -> Self {
+        Outcome {
+            major: Major::Error,
+            minor: Some(minor),
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn warning(minor: Minor, message: impl Into<String>) -> Self {
+        Outcome {
+            major: Major::Warning,
+            minor: Some(minor),
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.major == Major::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_uris_of_tr_esor_e() {
+        assert_eq!(
+            Major::Ok.uri(),
+            "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#ok"
+        );
+        assert_eq!(
+            Minor::NoPermission.uri(),
+            "http://www.bsi.bund.de/tr-esor/api/1.3/resultminor/al/common#noPermission"
+        );
+        assert_eq!(
+            Minor::MissingReasonOfDeletion.uri(),
+            "http://www.bsi.bund.de/tr-esor/api/1.3/resultminor/arl/missingReasonOfDeletion"
+        );
+    }
+}

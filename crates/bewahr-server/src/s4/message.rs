@@ -1,0 +1,392 @@
+//! Reading an S.4 request: the SOAP 1.1 envelope, the operation's element
+//! (validated against `tr-esor-interfaces-v1.3.xsd`), its parameters and
+//! its `dss:OptionalInputs`, into plain Rust values.
+//!
+//! libxml2's documents are not `Send`, so everything is read here, in one
+//! synchronous step, before the service is called.
+
+use base64::Engine;
+use bewahr_xaip::schema::{self, Schema};
+use bewahr_xaip::xml::{self, C14n};
+use libxml::tree::{Document, Node};
+
+use super::codes::{Minor, Outcome};
+
+pub const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+pub const TR: &str = "http://www.bsi.bund.de/tr-esor/api/1.3";
+pub const DSS: &str = "urn:oasis:names:tc:dss:1.0:core:schema";
+pub const XAIP: &str = "http://www.bsi.bund.de/tr-esor/xaip";
+pub const PRES: &str = "http://uri.etsi.org/19512/v1.1.2#";
+
+/// The nine operations of `tr-esor-S-4-v1.3.wsdl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    RetrieveInfo,
+    ArchiveSubmission,
+    ArchiveUpdate,
+    ArchiveRetrieval,
+    ArchiveEvidence,
+    ArchiveDeletion,
+    ArchiveData,
+    Verify,
+    ArchiveTrace,
+}
+
+impl Op {
+    pub const ALL: [Op; 9] = [
+        Op::RetrieveInfo,
+        Op::ArchiveSubmission,
+        Op::ArchiveUpdate,
+        Op::ArchiveRetrieval,
+        Op::ArchiveEvidence,
+        Op::ArchiveDeletion,
+        Op::ArchiveData,
+        Op::Verify,
+        Op::ArchiveTrace,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::RetrieveInfo => "RetrieveInfo",
+            Op::ArchiveSubmission => "ArchiveSubmission",
+            Op::ArchiveUpdate => "ArchiveUpdate",
+            Op::ArchiveRetrieval => "ArchiveRetrieval",
+            Op::ArchiveEvidence => "ArchiveEvidence",
+            Op::ArchiveDeletion => "ArchiveDeletion",
+            Op::ArchiveData => "ArchiveData",
+            Op::Verify => "Verify",
+            Op::ArchiveTrace => "ArchiveTrace",
+        }
+    }
+
+    /// The request element: `(namespace, local name)`.
+    fn request_element(self) -> (&'static str, String) {
+        match self {
+            Op::Verify => (DSS, "VerifyRequest".into()),
+            op => (TR, format!("{}Request", op.name())),
+        }
+    }
+
+    /// The response element: `(prefix, local name)` (`tr` or `dss`).
+    pub fn response_element(self) -> (&'static str, String) {
+        match self {
+            Op::Verify => ("dss", "VerifyResponse".into()),
+            op => ("tr", format!("{}Response", op.name())),
+        }
+    }
+
+    /// The WSDL's soapAction.
+    pub fn soap_action(self) -> String {
+        format!("http://www.bsi.bund.de/tr-esor/{}", self.name())
+    }
+}
+
+/// One `tr:ArchiveData` of a submission.
+#[derive(Clone, Debug)]
+pub struct ArchiveData {
+    pub type_uri: String,
+    pub id: String,
+    pub mime_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// `tr:ReasonOfDeletion`.
+#[derive(Clone, Debug)]
+pub struct ReasonOfDeletion {
+    pub requestor: String,
+    pub info: String,
+}
+
+/// What the request asks, by operation.
+#[derive(Clone, Debug)]
+pub enum Call {
+    RetrieveInfo {
+        profile: Option<String>,
+        status: Option<String>,
+    },
+    SubmitData(Vec<ArchiveData>),
+    /// An `xaip:XAIP` submission (the package element's bytes, canonical).
+    SubmitXaip,
+    Retrieval {
+        aoid: String,
+        versions: Vec<String>,
+        include_ers: Option<String>,
+        po_format: Option<String>,
+    },
+    Evidence {
+        aoid: String,
+        versions: Vec<String>,
+        format: Option<String>,
+    },
+    Deletion {
+        aoid: String,
+        reason: Option<ReasonOfDeletion>,
+    },
+    Trace {
+        aoid: String,
+    },
+    /// ArchiveUpdate, ArchiveData and Verify: not offered yet.
+    Other,
+}
+
+/// A request read from its envelope.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub op: Op,
+    pub request_id: Option<String>,
+    pub call: Call,
+}
+
+/// Why a request cannot be answered as its operation.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// Not a SOAP 1.1 message at all (malformed XML, no envelope, a SOAP
+    /// 1.2 envelope, an unknown body element): a SOAP fault.
+    Fault { code: &'static str, reason: String },
+    /// A known operation whose request breaks the rules: its response
+    /// with this result (and the `RequestID`, if one was read).
+    Result {
+        op: Op,
+        request_id: Option<String>,
+        outcome: Outcome,
+    },
+}
+
+fn fault(code: &'static str, reason: impl Into<String>) -> Unreadable {
+    Unreadable::Fault {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// Reads a request. `body` is the HTTP body (the SOAP envelope).
+pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
+    let doc = xml::parse(body).map_err(|e| fault("Client", e.to_string()))?;
+    let root = doc
+        .get_root_element()
+        .ok_or_else(|| fault("Client", "no root element"))?;
+    if xml::is(&root, SOAP12, "Envelope") {
+        return Err(fault(
+            "VersionMismatch",
+            "this is a SOAP 1.2 envelope; S.4 speaks SOAP 1.1",
+        ));
+    }
+    if !xml::is(&root, SOAP11, "Envelope") {
+        return Err(fault("Client", "the message is not a SOAP 1.1 envelope"));
+    }
+    if let Some(h) = xml::child(&root, SOAP11, "Header") {
+        // headers bewahr must understand but does not: refuse (SOAP 1.1 4.2.3)
+        for e in h.get_child_elements() {
+            let must = e
+                .get_attribute_ns("mustUnderstand", SOAP11)
+                .is_some_and(|v| v.trim() == "1");
+            if must {
+                let (local, ns) = xml::name(&e);
+                return Err(fault(
+                    "MustUnderstand",
+                    format!(
+                        "the header {{{}}}{local} is not understood",
+                        ns.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    let body_el = xml::child(&root, SOAP11, "Body")
+        .ok_or_else(|| fault("Client", "the envelope has no Body"))?;
+    let elements = body_el.get_child_elements();
+    let [el] = elements.as_slice() else {
+        return Err(fault(
+            "Client",
+            "the Body must hold exactly one request element",
+        ));
+    };
+    let op = Op::ALL
+        .into_iter()
+        .find(|op| {
+            let (ns, local) = op.request_element();
+            xml::is(el, ns, &local)
+        })
+        .ok_or_else(|| {
+            let (local, ns) = xml::name(el);
+            fault(
+                "Client",
+                format!(
+                    "{{{}}}{local} is not a request of the S.4 interface",
+                    ns.unwrap_or_default()
+                ),
+            )
+        })?;
+    let request_id = el.get_attribute("RequestID");
+    let result = |outcome: Outcome| Unreadable::Result {
+        op,
+        request_id: request_id.clone(),
+        outcome,
+    };
+    // the request on its own, against the interface's schema (inclusive
+    // C14N keeps every namespace in scope, also those used in content)
+    let alone = xml::canonicalize(&doc, el, C14n::Inclusive10 { comments: false })
+        .map_err(|e| fault("Server", e.to_string()))?;
+    let alone = xml::parse(&alone).map_err(|e| fault("Server", e.to_string()))?;
+    if let Err(e) = schema::validate_against(&alone, Schema::S4) {
+        let minor = if op == Op::ArchiveSubmission && xml::child(el, XAIP, "XAIP").is_some() {
+            Minor::XaipNok
+        } else {
+            Minor::ParameterError
+        };
+        return Err(result(Outcome::error(minor, e.to_string())));
+    }
+    let call = read_call(op, el).map_err(result)?;
+    drop(alone);
+    drop(doc);
+    Ok(Request {
+        op,
+        request_id,
+        call,
+    })
+}
+
+fn text(n: &Node) -> String {
+    n.get_content().trim().to_string()
+}
+
+fn texts(el: &Node, ns: &str, local: &str) -> Vec<String> {
+    xml::children(el, ns, local).map(|n| text(&n)).collect()
+}
+
+fn required(el: &Node, ns: &str, local: &str) -> Result<String, Outcome> {
+    xml::child(el, ns, local)
+        .map(|n| text(&n))
+        .ok_or_else(|| Outcome::error(Minor::ParameterError, format!("{local} is missing")))
+}
+
+/// The `dss:OptionalInputs` children, each checked against the ones this
+/// operation knows: anything else is refused (`notSupported`) before
+/// anything is done.
+fn optional_inputs(el: &Node, known: &[(&str, &str)]) -> Result<Vec<Node>, Outcome> {
+    let Some(oi) = xml::child(el, DSS, "OptionalInputs") else {
+        return Ok(vec![]);
+    };
+    let mut out = vec![];
+    for c in oi.get_child_elements() {
+        if !known.iter().any(|(ns, local)| xml::is(&c, ns, local)) {
+            let (local, ns) = xml::name(&c);
+            return Err(Outcome::error(
+                Minor::NotSupported,
+                format!(
+                    "the optional input {{{}}}{local} is not supported by this operation",
+                    ns.unwrap_or_default()
+                ),
+            ));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn input(inputs: &[Node], ns: &str, local: &str) -> Option<String> {
+    inputs.iter().find(|n| xml::is(n, ns, local)).map(text)
+}
+
+fn read_call(op: Op, el: &Node) -> Result<Call, Outcome> {
+    Ok(match op {
+        Op::RetrieveInfo => {
+            optional_inputs(el, &[])?;
+            Call::RetrieveInfo {
+                profile: xml::child(el, TR, "ProfileIdentifier").map(|n| text(&n)),
+                status: xml::child(el, TR, "Status").map(|n| text(&n)),
+            }
+        }
+        Op::ArchiveSubmission => {
+            optional_inputs(el, &[])?;
+            if xml::child(el, XAIP, "XAIP").is_some() {
+                Call::SubmitXaip
+            } else {
+                let mut data = vec![];
+                for d in xml::children(el, TR, "ArchiveData") {
+                    let id = d.get_attribute("archiveDataID").unwrap_or_default();
+                    let b64: String = d
+                        .get_content()
+                        .chars()
+                        .filter(|c| !c.is_ascii_whitespace())
+                        .collect();
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64.as_bytes())
+                        .map_err(|e| {
+                            Outcome::error(
+                                Minor::ParameterError,
+                                format!("ArchiveData {id}: not base64 ({e})"),
+                            )
+                        })?;
+                    data.push(ArchiveData {
+                        type_uri: d.get_attribute("Type").unwrap_or_default(),
+                        id,
+                        mime_type: d.get_attribute("MimeType"),
+                        bytes,
+                    });
+                }
+                Call::SubmitData(data)
+            }
+        }
+        Op::ArchiveRetrieval => {
+            let inputs = optional_inputs(el, &[(TR, "IncludeERS"), (PRES, "POFormat")])?;
+            Call::Retrieval {
+                aoid: required(el, TR, "AOID")?,
+                versions: texts(el, TR, "VersionID"),
+                include_ers: input(&inputs, TR, "IncludeERS"),
+                po_format: input(&inputs, PRES, "POFormat"),
+            }
+        }
+        Op::ArchiveEvidence => {
+            let inputs = optional_inputs(el, &[(TR, "ERSFormat")])?;
+            Call::Evidence {
+                aoid: required(el, TR, "AOID")?,
+                versions: texts(el, TR, "VersionID"),
+                format: input(&inputs, TR, "ERSFormat"),
+            }
+        }
+        Op::ArchiveDeletion => {
+            let inputs = optional_inputs(el, &[(TR, "ReasonOfDeletion")])?;
+            let reason = inputs
+                .iter()
+                .find(|n| xml::is(n, TR, "ReasonOfDeletion"))
+                .map(|r| ReasonOfDeletion {
+                    requestor: xml::child(r, TR, "RequestorName")
+                        .map(|n| text(&n))
+                        .unwrap_or_default(),
+                    info: xml::child(r, TR, "RequestInfo")
+                        .map(|n| text(&n))
+                        .unwrap_or_default(),
+                });
+            Call::Deletion {
+                aoid: required(el, TR, "AOID")?,
+                reason,
+            }
+        }
+        Op::ArchiveTrace => {
+            optional_inputs(el, &[])?;
+            Call::Trace {
+                aoid: required(el, TR, "AOID")?,
+            }
+        }
+        Op::ArchiveUpdate | Op::ArchiveData | Op::Verify => Call::Other,
+    })
+}
+
+/// Whether `doc`'s root is valid against the S.4 schema: for tests of the
+/// responses (the response element taken out of its envelope).
+pub fn response_is_valid(envelope: &[u8]) -> Result<(), String> {
+    let doc: Document = xml::parse(envelope).map_err(|e| e.to_string())?;
+    let root = doc.get_root_element().ok_or("no root")?;
+    let body = xml::child(&root, SOAP11, "Body").ok_or("no Body")?;
+    let el = body
+        .get_child_elements()
+        .into_iter()
+        .next()
+        .ok_or("an empty Body")?;
+    let alone = xml::canonicalize(&doc, &el, C14n::Inclusive10 { comments: false })
+        .map_err(|e| e.to_string())?;
+    let alone = xml::parse(&alone).map_err(|e| e.to_string())?;
+    schema::validate_against(&alone, Schema::S4).map_err(|e| e.to_string())
+}

@@ -1,0 +1,335 @@
+//! TR-ESOR S.4 (BSI TR-03125 Annex E 1.3) over SOAP 1.1: `POST /s4`, the
+//! WSDL at `GET /s4?wsdl`, its schemas below `/s4/schemas/`.
+//!
+//! A thin interface on the archive service, like the REST API: a request
+//! is read and checked against the schema ([`message`]), the caller is
+//! authorised by the service, the service does the work, and its answer
+//! or error becomes an S.4 result code in one place ([`outcome_of`]).
+//! Authentication is the REST API's (bearer token or client certificate);
+//! every call is in the audit trail with its operation and result.
+
+pub mod codes;
+pub mod message;
+pub mod profile;
+pub mod respond;
+pub mod wsdl;
+mod xaip_out;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use bytes::Bytes;
+
+use crate::access::Principal;
+use crate::api::auth::{AuditDetail, CreatedObject};
+use crate::api::AppState;
+use crate::catalog::Metadata;
+use crate::ids::VersionNo;
+use crate::service::{DeletionRequest, Operation, ServiceError, Submission};
+use codes::{Minor, Outcome};
+use message::{ArchiveData, Call, Op, Request, Unreadable};
+
+/// The routes of the S.4 interface (their body limit is set in `app()`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/s4", get(wsdl::get).post(call))
+        .route("/s4/schemas/{*path}", get(wsdl::schema))
+}
+
+/// The `Type`s of `ArchiveData` accepted: signed documents and signature
+/// containers, whose signatures the archive validates as for every
+/// document (ETSI's URIs, as C.2 uses them).
+const DATA_TYPES: &[&str] = &[
+    "http://uri.etsi.org/ades/CAdES",
+    "http://uri.etsi.org/ades/XAdES",
+    "http://uri.etsi.org/ades/PAdES",
+    "http://uri.etsi.org/ades/ASiC/type/ASiC-S",
+    "http://uri.etsi.org/ades/ASiC/type/ASiC-E",
+];
+
+/// `POST /s4`: one S.4 request.
+async fn call(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let read = match tokio::task::spawn_blocking(move || message::read(&body)).await {
+        Ok(r) => r,
+        Err(e) => return respond::fault("Server", &format!("reading the request failed: {e}")),
+    };
+    let req = match read {
+        Ok(r) => r,
+        Err(Unreadable::Fault { code, reason }) => return respond::fault(code, &reason),
+        Err(Unreadable::Result {
+            op,
+            request_id,
+            outcome,
+        }) => return answer(op, request_id.as_deref(), outcome, String::new(), None),
+    };
+    // a SOAPAction, if sent, must name the operation of the body
+    if let Some(action) = headers.get("soapaction").and_then(|v| v.to_str().ok()) {
+        let action = action.trim().trim_matches('"');
+        if !action.is_empty() && action != req.op.soap_action() {
+            return respond::fault(
+                "Client",
+                &format!(
+                    "the SOAPAction {action} does not match the body's {} request",
+                    req.op.name()
+                ),
+            );
+        }
+    }
+    let (outcome, body, aoid) = run(&state, &principal, &req).await;
+    answer(req.op, req.request_id.as_deref(), outcome, body, aoid)
+}
+
+fn answer(
+    op: Op,
+    request_id: Option<&str>,
+    outcome: Outcome,
+    body: String,
+    aoid: Option<String>,
+) -> Response {
+    // the elements the schema requires even of a failed answer
+    let body = match op {
+        Op::ArchiveTrace if body.is_empty() => "<pres:Trace/>".to_string(),
+        Op::ArchiveData if body.is_empty() => {
+            let mut b = String::from("<tr:XAIPData>");
+            respond::result(&mut b, &outcome);
+            b.push_str("<tr:DataLocation/></tr:XAIPData>");
+            b
+        }
+        _ => body,
+    };
+    let mut resp = respond::envelope(op, request_id, &outcome, &body);
+    let mut detail = format!("S.4 {}: {}", op.name(), outcome.major.uri());
+    if let Some(m) = outcome.minor {
+        detail.push(' ');
+        detail.push_str(&m.uri());
+    }
+    resp.extensions_mut().insert(AuditDetail(detail));
+    if let Some(a) = aoid {
+        resp.extensions_mut().insert(CreatedObject(a));
+    }
+    resp
+}
+
+/// The result code of a service error: the one place S.4 maps them.
+fn outcome_of(e: &ServiceError) -> Outcome {
+    match e {
+        ServiceError::Forbidden { .. } => Outcome::error(Minor::NoPermission, e.to_string()),
+        ServiceError::NotFound(m) => Outcome::error(Minor::UnknownAoid, m.clone()),
+        ServiceError::Invalid { message, .. } => {
+            Outcome::error(Minor::ParameterError, message.clone())
+        }
+        ServiceError::TooLarge(m) => Outcome::error(Minor::ParameterError, m.clone()),
+        ServiceError::Conflict {
+            code: "reason_required",
+            message,
+        } => Outcome::error(Minor::MissingReasonOfDeletion, message.clone()),
+        ServiceError::Conflict { message, .. } => {
+            Outcome::error(Minor::ParameterError, message.clone())
+        }
+        ServiceError::Refused { reason, .. } => Outcome::error(Minor::InvalidSignature, reason.clone()),
+        ServiceError::Pending { retry_after_secs } => Outcome::error(
+            Minor::InternalError,
+            format!(
+                "the version is not sealed yet: its evidence record exists in about {retry_after_secs} s"
+            ),
+        ),
+        e => {
+            tracing::error!(error = %e, "S.4 request failed");
+            Outcome::error(Minor::InternalError, e.to_string())
+        }
+    }
+}
+
+/// Runs a request: its result, the elements after `dss:Result`, and the
+/// archive object it concerned (for the audit trail).
+async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String, Option<String>) {
+    let r = match &req.call {
+        Call::RetrieveInfo { profile, status } => {
+            match profile::select(profile.as_deref(), status.as_deref(), state.archive.now()) {
+                Ok(found) => {
+                    let mut body = String::new();
+                    for f in found {
+                        f.write(&mut body);
+                    }
+                    Ok((Outcome::ok(), body, None))
+                }
+                Err(o) => Ok((o, String::new(), None)),
+            }
+        }
+        Call::SubmitData(data) => submit_data(state, p, data).await,
+        Call::SubmitXaip => Ok((
+            Outcome::error(
+                Minor::NotSupported,
+                "XAIP submissions are not accepted by this version of bewahr yet; submit the documents as ArchiveData",
+            ),
+            String::new(),
+            None,
+        )),
+        Call::Retrieval {
+            aoid,
+            versions,
+            include_ers,
+            po_format,
+        } => {
+            xaip_out::retrieve(
+                state,
+                p,
+                aoid,
+                versions,
+                include_ers.as_deref(),
+                po_format.as_deref(),
+            )
+            .await
+        }
+        Call::Evidence {
+            aoid,
+            versions,
+            format,
+        } => xaip_out::evidence(state, p, aoid, versions, format.as_deref()).await,
+        Call::Deletion { aoid, reason } => {
+            let owned = state
+                .archive
+                .authorize_object(p, Operation::Delete, aoid)
+                .await;
+            match owned {
+                Err(e) => Err((e, Some(aoid.clone()))),
+                Ok(obj) => {
+                    let d = DeletionRequest {
+                        reason: reason.as_ref().map(|r| r.info.clone()),
+                        requestor: reason.as_ref().map(|r| r.requestor.clone()),
+                    };
+                    match state.archive.delete(&obj, &d).await {
+                        Ok(_) => Ok((Outcome::ok(), String::new(), Some(aoid.clone()))),
+                        Err(e) => Err((e, Some(aoid.clone()))),
+                    }
+                }
+            }
+        }
+        Call::Trace { aoid } => xaip_out::trace(state, p, aoid).await,
+        Call::Other => Ok((
+            Outcome::error(
+                Minor::NotSupported,
+                format!(
+                    "{} is not offered by this version of bewahr yet (see RetrieveInfo)",
+                    req.op.name()
+                ),
+            ),
+            String::new(),
+            None,
+        )),
+    };
+    match r {
+        Ok(x) => x,
+        Err((e, aoid)) => (outcome_of(&e), String::new(), aoid),
+    }
+}
+
+type Ran = Result<(Outcome, String, Option<String>), (ServiceError, Option<String>)>;
+
+/// ArchiveSubmission of one `ArchiveData`: a new archive object whose
+/// version 1 is the decoded bytes, validated and stored like every
+/// document; its `Type` and `archiveDataID` are kept as metadata.
+async fn submit_data(state: &AppState, p: &Principal, data: &[ArchiveData]) -> Ran {
+    let no = |o: Outcome| Ok((o, String::new(), None));
+    let [d] = data else {
+        return no(Outcome::error(
+            Minor::NotSupported,
+            "one ArchiveData per submission: each document becomes an archive object of its own",
+        ));
+    };
+    if d.type_uri == "http://uri.etsi.org/19512/format/DigestList" {
+        return no(Outcome::error(
+            Minor::NotSupported,
+            "hash-only submissions (DigestList) are not accepted by this version of bewahr yet",
+        ));
+    }
+    if !DATA_TYPES.contains(&d.type_uri.as_str()) {
+        return no(Outcome::error(
+            Minor::UnknownArchiveDataType,
+            format!(
+                "ArchiveData of Type {} is not accepted (accepted: {})",
+                d.type_uri,
+                DATA_TYPES.join(", ")
+            ),
+        ));
+    }
+    let who = state
+        .archive
+        .authorize(p, Operation::Submit)
+        .map_err(|e| (e, None))?;
+    let mut metadata = Metadata::default();
+    metadata.meta.insert("s4.type".into(), d.type_uri.clone());
+    metadata
+        .meta
+        .insert("s4.archiveDataID".into(), d.id.clone());
+    state
+        .archive
+        .check_metadata(&metadata)
+        .map_err(|e| (e, None))?;
+    let mut incoming = state.archive.begin_upload();
+    incoming
+        .push(Bytes::from(d.bytes.clone()))
+        .await
+        .map_err(|e| (e, None))?;
+    let upload = incoming.finish().await.map_err(|e| (e, None))?;
+    let media_type = d
+        .mime_type
+        .clone()
+        .filter(|m| m.parse::<axum::http::HeaderValue>().is_ok() && m.contains('/'))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let receipt = state
+        .archive
+        .submit(
+            &who,
+            Submission {
+                upload,
+                metadata,
+                media_type,
+                signature: None,
+            },
+        )
+        .await
+        .map_err(|e| (e, None))?;
+    let aoid = receipt.accepted.aoid.clone();
+    let mut body = String::new();
+    respond::leaf(&mut body, "tr:AOID", &aoid);
+    Ok((Outcome::ok(), body, Some(aoid)))
+}
+
+/// A TR-ESOR VersionID for a version number: `V001`, as C.2 writes them.
+pub fn version_id(v: i64) -> String {
+    format!("V{v:03}")
+}
+
+/// A version number from a VersionID (`V001`, `v1`, `1`).
+pub fn parse_version_id(s: &str) -> Option<VersionNo> {
+    let digits = s.strip_prefix(['V', 'v']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    VersionNo::new(digits.parse().ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_ids() {
+        assert_eq!(version_id(1), "V001");
+        assert_eq!(version_id(1234), "V1234");
+        for s in ["V001", "v1", "1", "V1"] {
+            assert_eq!(parse_version_id(s).map(VersionNo::get), Some(1), "{s}");
+        }
+        for s in ["", "V", "V-1", "x1", "V0", "ALL"] {
+            assert!(parse_version_id(s).is_none(), "{s}");
+        }
+    }
+}

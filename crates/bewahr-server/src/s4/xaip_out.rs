@@ -1,0 +1,431 @@
+//! The answers that carry archive objects: ArchiveRetrieval (an XAIP of
+//! the selected versions), ArchiveEvidence (`xaip:evidenceRecord`s) and
+//! ArchiveTrace (`pres:Trace`).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::StreamExt;
+
+use super::codes::{Minor, Outcome};
+use super::respond::{esc, leaf};
+use super::{outcome_of, parse_version_id, version_id, Ran};
+use crate::access::Principal;
+use crate::api::AppState;
+use crate::catalog::{ObjectView, VersionView};
+use crate::ids::VersionNo;
+use crate::service::{Operation, TraceQuery};
+
+/// `pres:POFormat` of a (resolved) XAIP: the only form retrieval gives.
+const XAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/xaip/1.3";
+const RFC4998: &str = "urn:ietf:rfc:4998";
+const RFC6283: &str = "urn:ietf:rfc:6283";
+/// How long ArchiveEvidence waits for a version's batch to be sealed.
+const EVIDENCE_WAIT: Duration = Duration::from_secs(30);
+/// The retention date written for a version kept until it is deleted (an
+/// XAIP must name one).
+const NO_END: &str = "9999-12-31";
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The versions a request selects: none given, the latest; `ALL`, every
+/// one; else those named. Also the VersionIDs that name no version.
+fn select<'a>(view: &'a ObjectView, wanted: &[String]) -> (Vec<&'a VersionView>, Vec<String>) {
+    if wanted.is_empty() {
+        return (
+            view.versions
+                .iter()
+                .max_by_key(|v| v.version)
+                .into_iter()
+                .collect(),
+            vec![],
+        );
+    }
+    if wanted.iter().any(|w| w == "ALL") {
+        return (view.versions.iter().collect(), vec![]);
+    }
+    let mut found = vec![];
+    let mut unknown = vec![];
+    for w in wanted {
+        match parse_version_id(w).and_then(|n| view.versions.iter().find(|v| v.version == n.get()))
+        {
+            Some(v) if !found.iter().any(|f: &&VersionView| f.version == v.version) => {
+                found.push(v)
+            }
+            Some(_) => {}
+            None => unknown.push(w.clone()),
+        }
+    }
+    found.sort_by_key(|v| v.version);
+    (found, unknown)
+}
+
+/// The result when some VersionIDs named nothing: an error if nothing was
+/// found, else a warning that names them.
+fn partly(found: usize, unknown: &[String]) -> Outcome {
+    if unknown.is_empty() {
+        Outcome::ok()
+    } else if found == 0 {
+        Outcome::error(
+            Minor::UnknownVersionId,
+            format!("unknown VersionID: {}", unknown.join(", ")),
+        )
+    } else {
+        Outcome::warning(
+            Minor::RequestOnlyPartlySuccessfulWarning,
+            format!("unknown VersionID, left out: {}", unknown.join(", ")),
+        )
+    }
+}
+
+async fn object(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+) -> Result<ObjectView, super::codes::Outcome> {
+    let owned = state
+        .archive
+        .authorize_object(p, Operation::ReadObject, aoid)
+        .await
+        .map_err(|e| outcome_of(&e))?;
+    state
+        .archive
+        .object(&owned)
+        .await
+        .map_err(|e| outcome_of(&e))
+}
+
+fn stop(o: Outcome, aoid: &str) -> Ran {
+    Ok((o, String::new(), Some(aoid.to_string())))
+}
+
+/// ArchiveRetrieval: the selected versions as one XAIP, each version's
+/// document a `dataObject` (base64), with its evidence record as a
+/// credential when `IncludeERS` asks for RFC 4998.
+pub async fn retrieve(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    versions: &[String],
+    include_ers: Option<&str>,
+    po_format: Option<&str>,
+) -> Ran {
+    if let Some(f) = po_format.filter(|f| *f != XAIP_FORMAT) {
+        return stop(
+            Outcome::error(
+                Minor::UnknownPoFormat,
+                format!("retrieval gives an XAIP ({XAIP_FORMAT}), not {f}"),
+            ),
+            aoid,
+        );
+    }
+    if let Some(f) = include_ers.filter(|f| *f != RFC4998) {
+        return stop(
+            Outcome::error(
+                Minor::NotSupported,
+                format!("evidence records are given as {RFC4998}, not {f}"),
+            ),
+            aoid,
+        );
+    }
+    let view = match object(state, p, aoid).await {
+        Ok(v) => v,
+        Err(o) => return stop(o, aoid),
+    };
+    let (selected, unknown) = select(&view, versions);
+    let outcome = partly(selected.len(), &unknown);
+    if selected.is_empty() {
+        return stop(outcome, aoid);
+    }
+    let total: u64 = selected.iter().map(|v| v.size.div_ceil(3) * 4).sum();
+    if total > state.http.max_soap_message as u64 {
+        return stop(
+            Outcome::error(
+                Minor::ParameterError,
+                format!(
+                    "the versions asked for are {total} bytes in base64, more than an S.4 message may carry ({}); ask for fewer, or fetch them by GET /v1/objects/{aoid}/versions/{{n}}/content",
+                    state.http.max_soap_message
+                ),
+            ),
+            aoid,
+        );
+    }
+    let reader = state
+        .archive
+        .authorize_object(p, Operation::ReadContent, aoid)
+        .await
+        .map_err(|e| (e, Some(aoid.to_string())))?;
+    let mut contents = Vec::with_capacity(selected.len());
+    for v in &selected {
+        let n = VersionNo::new(v.version)
+            .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+        let mut c = state
+            .archive
+            .content(&reader, n)
+            .await
+            .map_err(|e| (e, Some(aoid.to_string())))?;
+        let mut bytes = Vec::with_capacity(v.size as usize);
+        while let Some(piece) = c.body.next().await {
+            let piece = piece.map_err(|e| {
+                (
+                    crate::service::ServiceError::Task(e.to_string()),
+                    Some(aoid.to_string()),
+                )
+            })?;
+            bytes.extend_from_slice(&piece);
+        }
+        contents.push(bytes);
+    }
+    let mut records = Vec::new();
+    if include_ers.is_some() {
+        let ev = state
+            .archive
+            .authorize_object(p, Operation::Evidence, aoid)
+            .await
+            .map_err(|e| (e, Some(aoid.to_string())))?;
+        for v in &selected {
+            let n = VersionNo::new(v.version)
+                .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+            let (_, der) = state
+                .archive
+                .evidence(&ev, Some(n), EVIDENCE_WAIT)
+                .await
+                .map_err(|e| (e, Some(aoid.to_string())))?;
+            records.push(der);
+        }
+    }
+    let mut out = String::new();
+    write_xaip(&mut out, &view.aoid, &selected, &contents, &records);
+    Ok((outcome, out, Some(aoid.to_string())))
+}
+
+/// Whether `s` can be an `xs:ID` (an NCName, ASCII here).
+fn is_ncname(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || "_-.".contains(x))
+}
+
+/// An XAIP of `versions` (in order), `contents[i]` the bytes of
+/// `versions[i]`, `records[i]` its evidence record if any were asked for.
+fn write_xaip(
+    out: &mut String,
+    aoid: &str,
+    versions: &[&VersionView],
+    contents: &[Vec<u8>],
+    records: &[Vec<u8>],
+) {
+    // the data objects' IDs: the archiveDataID given at submission where
+    // it is a usable, unique ID, else DO-V001, ...
+    let mut used: HashSet<String> = HashSet::new();
+    let ids: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let vid = version_id(v.version);
+            let given = v
+                .metadata
+                .meta
+                .get("s4.archiveDataID")
+                .filter(|g| is_ncname(g) && !g.starts_with("V0") && !used.contains(*g));
+            let id = given.cloned().unwrap_or_else(|| format!("DO-{vid}"));
+            used.insert(id.clone());
+            id
+        })
+        .collect();
+    out.push_str("<xaip:XAIP XAIPVersion=\"1.3.0\">");
+    out.push_str(&format!(
+        "<xaip:packageHeader packageID=\"PH-{}\">",
+        esc(aoid)
+    ));
+    leaf(out, "xaip:AOID", aoid);
+    for (i, v) in versions.iter().enumerate() {
+        let vid = version_id(v.version);
+        out.push_str(&format!("<xaip:versionManifest VersionID=\"{vid}\">"));
+        out.push_str("<xaip:preservationInfo>");
+        leaf(
+            out,
+            "xaip:retentionPeriod",
+            v.metadata.retention_until.as_deref().unwrap_or(NO_END),
+        );
+        out.push_str("</xaip:preservationInfo>");
+        out.push_str(&format!(
+            "<xaip:packageInfoUnit packageUnitID=\"PU-{vid}\">"
+        ));
+        leaf(out, "xaip:protectedObjectPointer", &ids[i]);
+        if !records.is_empty() {
+            leaf(out, "xaip:unprotectedObjectPointer", &format!("ER-{vid}"));
+        }
+        out.push_str("</xaip:packageInfoUnit></xaip:versionManifest>");
+    }
+    out.push_str(
+        "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+    );
+    out.push_str("</xaip:packageHeader><xaip:dataObjectsSection>");
+    for (i, v) in versions.iter().enumerate() {
+        out.push_str(&format!(
+            "<xaip:dataObject dataObjectID=\"{}\"><xaip:binaryData MimeType=\"{}\">",
+            esc(&ids[i]),
+            esc(&v.media_type)
+        ));
+        out.push_str(&b64(&contents[i]));
+        out.push_str("</xaip:binaryData></xaip:dataObject>");
+    }
+    out.push_str("</xaip:dataObjectsSection>");
+    if !records.is_empty() {
+        out.push_str("<xaip:credentialsSection>");
+        for (i, v) in versions.iter().enumerate() {
+            let vid = version_id(v.version);
+            out.push_str(&format!(
+                "<xaip:credential credentialID=\"ER-{vid}\" relatedObjects=\"{vid}\">"
+            ));
+            write_record(out, aoid, &vid, &records[i]);
+            out.push_str("</xaip:credential>");
+        }
+        out.push_str("</xaip:credentialsSection>");
+    }
+    out.push_str("</xaip:XAIP>");
+}
+
+fn write_record(out: &mut String, aoid: &str, vid: &str, der: &[u8]) {
+    out.push_str(&format!(
+        "<xaip:evidenceRecord AOID=\"{}\" VersionID=\"{vid}\"><xaip:asn1EvidenceRecord>",
+        esc(aoid)
+    ));
+    out.push_str(&b64(der));
+    out.push_str("</xaip:asn1EvidenceRecord></xaip:evidenceRecord>");
+}
+
+/// ArchiveEvidence: the RFC 4998 record of each selected version, built
+/// from the stored tree and time-stamp (waiting a while for a version
+/// whose batch is not sealed yet).
+pub async fn evidence(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    versions: &[String],
+    format: Option<&str>,
+) -> Ran {
+    match format {
+        None | Some(RFC4998) => {}
+        Some(RFC6283) => {
+            return stop(
+                Outcome::error(
+                    Minor::NotSupported,
+                    "evidence records in their XML form (RFC 6283) are not offered yet; ask for urn:ietf:rfc:4998",
+                ),
+                aoid,
+            )
+        }
+        Some(f) => {
+            return stop(
+                Outcome::error(
+                    Minor::NotSupported,
+                    format!("{f} is not an evidence record format of this archive"),
+                ),
+                aoid,
+            )
+        }
+    }
+    let view = match object(state, p, aoid).await {
+        Ok(v) => v,
+        Err(o) => return stop(o, aoid),
+    };
+    let (selected, unknown) = select(&view, versions);
+    if selected.is_empty() {
+        return stop(partly(0, &unknown), aoid);
+    }
+    let ev = state
+        .archive
+        .authorize_object(p, Operation::Evidence, aoid)
+        .await
+        .map_err(|e| (e, Some(aoid.to_string())))?;
+    let mut out = String::new();
+    let mut failed: Vec<(String, Outcome)> = vec![];
+    for v in &selected {
+        let vid = version_id(v.version);
+        let n = VersionNo::new(v.version)
+            .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+        match state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await {
+            Ok((_, der)) => write_record(&mut out, &view.aoid, &vid, &der),
+            Err(e) => failed.push((vid, outcome_of(&e))),
+        }
+    }
+    let outcome = match (failed.len(), unknown.is_empty()) {
+        (0, _) => partly(selected.len(), &unknown),
+        (n, _) if n == selected.len() => failed.swap_remove(0).1,
+        _ => {
+            let mut left: Vec<String> = unknown.clone();
+            left.extend(
+                failed
+                    .iter()
+                    .map(|(vid, o)| format!("{vid} ({})", o.message.as_deref().unwrap_or(""))),
+            );
+            Outcome::warning(
+                Minor::RequestOnlyPartlySuccessfulWarning,
+                format!("left out: {}", left.join(", ")),
+            )
+        }
+    };
+    Ok((outcome, out, Some(aoid.to_string())))
+}
+
+/// The most trail entries one ArchiveTrace gives.
+const MAX_EVENTS: usize = 100_000;
+
+/// ArchiveTrace: the object's audit trail as `pres:Trace`, oldest first.
+pub async fn trace(state: &AppState, p: &Principal, aoid: &str) -> Ran {
+    let who = state
+        .archive
+        .authorize(p, Operation::Trace)
+        .map_err(|e| (e, None))?;
+    let mut out = String::from("<pres:Trace>");
+    let mut after = 0;
+    let mut n = 0;
+    loop {
+        let q = TraceQuery {
+            aoid: Some(aoid.to_string()),
+            after: Some(after),
+            limit: Some(1000),
+        };
+        let page = state
+            .archive
+            .trace(&who, &q)
+            .await
+            .map_err(|e| (e, Some(aoid.to_string())))?;
+        for e in &page {
+            out.push_str("<pres:Event>");
+            leaf(&mut out, "pres:Time", &e.at);
+            leaf(&mut out, "pres:Subject", &e.actor);
+            leaf(&mut out, "pres:Operation", &e.action);
+            if let Some(a) = &e.aoid {
+                leaf(&mut out, "pres:Object", a);
+            }
+            let detail = if e.detail.is_empty() {
+                format!("result {}", e.result)
+            } else {
+                format!("result {}; {}", e.result, e.detail)
+            };
+            leaf(&mut out, "pres:Detail", &detail);
+            out.push_str("</pres:Event>");
+            after = e.seq;
+            n += 1;
+        }
+        if page.len() < 1000 || n >= MAX_EVENTS {
+            break;
+        }
+    }
+    out.push_str("</pres:Trace>");
+    let outcome = if n >= MAX_EVENTS {
+        Outcome::warning(
+            Minor::RequestOnlyPartlySuccessfulWarning,
+            format!("the first {MAX_EVENTS} entries; the rest by GET /v1/audit?aoid={aoid}&after={after}"),
+        )
+    } else {
+        Outcome::ok()
+    };
+    Ok((outcome, out, Some(aoid.to_string())))
+}
