@@ -234,7 +234,7 @@ pub fn multipart(parts: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn count_versions(a: &TestArchive) -> i64 {
+pub async fn count_versions(a: &TestArchive) -> i64 {
     use sqlx::Row;
     sqlx::query("SELECT COUNT(*) FROM versions")
         .fetch_one(a.state().catalog.pool())

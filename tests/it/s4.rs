@@ -10,7 +10,7 @@ use base64::Engine;
 use bewahr::s4::message::response_is_valid;
 use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 
-use crate::api::{archive, archive_with, send, Db, TestArchive};
+use crate::api::{archive, archive_with, count_versions, send, Db, TestArchive};
 use crate::support::c2;
 
 const NS: &str = concat!(
@@ -260,15 +260,6 @@ async fn retrieve_info_as_c2_asks_it() {
     .await;
     result(&resp, ERROR, Some("arl/notSupported"));
     assert!(all(&resp, "ProfileIdentifier").is_empty());
-}
-
-async fn count_versions(a: &TestArchive) -> i64 {
-    use sqlx::Row;
-    sqlx::query("SELECT COUNT(*) FROM versions")
-        .fetch_one(a.state().catalog.pool())
-        .await
-        .unwrap()
-        .get(0)
 }
 
 /// C.2 M-SU-08 (CAdES), M-RE, M-EV, M-DE and ArchiveTrace on one object,

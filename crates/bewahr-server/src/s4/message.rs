@@ -224,12 +224,9 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         request_id: request_id.clone(),
         outcome,
     };
-    // the request on its own, against the interface's schema (inclusive
-    // C14N keeps every namespace in scope, also those used in content)
-    let alone = xml::canonicalize(&doc, el, C14n::Inclusive10 { comments: false })
-        .map_err(|e| fault("Server", e.to_string()))?;
-    let alone = xml::parse(&alone).map_err(|e| fault("Server", e.to_string()))?;
-    if let Err(e) = schema::validate_against(&alone, Schema::S4) {
+    // the request on its own, against the interface's schema
+    let valid = valid_alone(&doc, el).map_err(|e| fault("Server", e.to_string()))?;
+    if let Err(e) = valid {
         let minor = if op == Op::ArchiveSubmission && xml::child(el, XAIP, "XAIP").is_some() {
             Minor::XaipNok
         } else {
@@ -238,8 +235,6 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         return Err(result(Outcome::error(minor, e.to_string())));
     }
     let call = read_call(op, el).map_err(result)?;
-    drop(alone);
-    drop(doc);
     Ok(Request {
         op,
         request_id,
@@ -385,8 +380,19 @@ pub fn response_is_valid(envelope: &[u8]) -> Result<(), String> {
         .into_iter()
         .next()
         .ok_or("an empty Body")?;
-    let alone = xml::canonicalize(&doc, &el, C14n::Inclusive10 { comments: false })
-        .map_err(|e| e.to_string())?;
-    let alone = xml::parse(&alone).map_err(|e| e.to_string())?;
-    schema::validate_against(&alone, Schema::S4).map_err(|e| e.to_string())
+    valid_alone(&doc, &el)
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// `el` taken out of its document and validated against the S.4 schema
+/// (inclusive C14N keeps every namespace in scope, also those used only
+/// in content). The outer error: the element could not be taken out.
+fn valid_alone(
+    doc: &Document,
+    el: &Node,
+) -> Result<Result<(), schema::SchemaErrors>, xml::XmlError> {
+    let alone = xml::canonicalize(doc, el, C14n::Inclusive10 { comments: false })?;
+    let alone = xml::parse(&alone)?;
+    Ok(schema::validate_against(&alone, Schema::S4))
 }

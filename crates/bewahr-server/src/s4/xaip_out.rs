@@ -98,6 +98,12 @@ async fn object(
         .map_err(|e| outcome_of(&e))
 }
 
+/// A catalog version's number as the service takes it.
+fn number(v: &VersionView) -> Result<VersionNo, (crate::service::ServiceError, Option<String>)> {
+    VersionNo::new(v.version)
+        .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))
+}
+
 fn stop(o: Outcome, aoid: &str) -> Ran {
     Ok((o, String::new(), Some(aoid.to_string())))
 }
@@ -160,8 +166,7 @@ pub async fn retrieve(
         .map_err(|e| (e, Some(aoid.to_string())))?;
     let mut contents = Vec::with_capacity(selected.len());
     for v in &selected {
-        let n = VersionNo::new(v.version)
-            .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+        let n = number(v)?;
         let mut c = state
             .archive
             .content(&reader, n)
@@ -187,8 +192,7 @@ pub async fn retrieve(
             .await
             .map_err(|e| (e, Some(aoid.to_string())))?;
         for v in &selected {
-            let n = VersionNo::new(v.version)
-                .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+            let n = number(v)?;
             let (_, der) = state
                 .archive
                 .evidence(&ev, Some(n), EVIDENCE_WAIT)
@@ -347,8 +351,7 @@ pub async fn evidence(
     let mut failed: Vec<(String, Outcome)> = vec![];
     for v in &selected {
         let vid = version_id(v.version);
-        let n = VersionNo::new(v.version)
-            .map_err(|e| (crate::service::ServiceError::Corrupt(e.to_string()), None))?;
+        let n = number(v)?;
         match state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await {
             Ok((_, der)) => write_record(&mut out, &view.aoid, &vid, &der),
             Err(e) => failed.push((vid, outcome_of(&e))),
