@@ -13,7 +13,10 @@
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Once;
 
-use libxml::bindings::xmlRegisterInputCallbacks;
+use libxml::bindings::{
+    xmlCatalogAllow_XML_CATA_ALLOW_NONE, xmlCatalogSetDefaults, xmlInitializeCatalog,
+    xmlRegisterInputCallbacks,
+};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 use libxml::tree::Document;
 
@@ -230,14 +233,28 @@ unsafe extern "C" fn close(ctx: *mut c_void) -> c_int {
     0
 }
 
-fn register() {
+/// Sets libxml2 up once per process, before any thread parses: the
+/// parser, the embedded schemas' input callbacks, and no catalogs.
+///
+/// libxml2 2.9 creates its catalog mutex lazily, unguarded: two threads
+/// that load their first schema import at the same moment could both
+/// create it and then wait on it forever (seen in CI, both threads in
+/// `xmlRMutexLock` under `xmlCatalogResolve`). Catalogs are a file-system
+/// input (`/etc/xml/catalog`) the archive must not depend on anyway, since
+/// every import resolves from the embedded set: they are initialised here
+/// on one thread and then switched off.
+pub(crate) fn register() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // initialise the parser before touching its callback table
         let _ = libxml::parser::Parser::default();
-        // SAFETY: the callbacks above are valid for the life of the
-        // process; libxml2 copies the function pointers into its table.
+        // SAFETY: called once, before any other libxml2 use of this crate
+        // can reach the catalogs; the callbacks above are valid for the
+        // life of the process and libxml2 copies the function pointers
+        // into its table.
         unsafe {
+            xmlInitializeCatalog();
+            xmlCatalogSetDefaults(xmlCatalogAllow_XML_CATA_ALLOW_NONE);
             xmlRegisterInputCallbacks(Some(matches), Some(open), Some(read), Some(close));
         }
     });
@@ -353,6 +370,33 @@ mod tests {
                 SchemaValidationContext::from_parser(&mut parser).is_ok(),
                 "{s:?}"
             );
+        }
+    }
+
+    /// CI once hung here: libxml2's catalog mutex, created lazily by the
+    /// first threads to load an import. Threads that compile at once, each
+    /// its own context, must all finish.
+    #[test]
+    fn threads_compile_the_schemas_at_the_same_time() {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    let doc = crate::xml::parse(
+                        br#"<xaip:XAIP xmlns:xaip="http://www.bsi.bund.de/tr-esor/xaip" XAIPVersion="1.3.0"/>"#,
+                    )
+                    .unwrap();
+                    start.wait();
+                    let schema = if i % 2 == 0 { Schema::Xaip } else { Schema::S4 };
+                    // invalid either way (no package header; not an S.4
+                    // element): what matters is that it answers
+                    validate_against(&doc, schema).unwrap_err()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(!t.join().unwrap().findings.is_empty());
         }
     }
 
