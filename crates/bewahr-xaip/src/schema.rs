@@ -243,7 +243,7 @@ unsafe extern "C" fn close(ctx: *mut c_void) -> c_int {
 /// input (`/etc/xml/catalog`) the archive must not depend on anyway, since
 /// every import resolves from the embedded set: they are initialised here
 /// on one thread and then switched off.
-pub(crate) fn register() {
+pub(crate) fn init_libxml2() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // initialise the parser before touching its callback table
@@ -321,7 +321,7 @@ pub fn validate(doc: &Document) -> Result<(), SchemaErrors> {
 
 /// Validates a parsed document against one of the embedded schemas.
 pub fn validate_against(doc: &Document, schema: Schema) -> Result<(), SchemaErrors> {
-    register();
+    init_libxml2();
     COMPILED.with(|cell| {
         let mut compiled = cell.borrow_mut();
         let i = match compiled.iter().position(|(s, _)| *s == schema) {
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn every_import_of_the_schemas_is_embedded() {
-        register();
+        init_libxml2();
         for s in [Schema::Xaip, Schema::S4] {
             let mut parser = SchemaParserContext::from_file(s.uri());
             assert!(

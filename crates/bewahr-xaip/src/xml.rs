@@ -90,7 +90,7 @@ pub fn parse(bytes: &[u8]) -> Result<Document, XmlError> {
     if bytes.len() > MAX_DOCUMENT {
         return Err(XmlError::TooLarge(MAX_DOCUMENT));
     }
-    crate::schema::register();
+    crate::schema::init_libxml2();
     let parser = Parser::default();
     let opts = ParserOptions {
         recover: false,
