@@ -20,6 +20,7 @@ mod kill;
 mod openssl;
 mod renewal;
 mod s4;
+mod s4_xaip;
 mod seals;
 mod service;
 mod signatures;

@@ -20,8 +20,8 @@ const NS: &str = concat!(
     r#" xmlns:xaip="http://www.bsi.bund.de/tr-esor/xaip""#,
     r#" xmlns:pres="http://uri.etsi.org/19512/v1.1.2#""#
 );
-const OK: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#ok";
-const ERROR: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#error";
+pub const OK: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#ok";
+pub const ERROR: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#error";
 const WARNING: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#warning";
 const MINOR: &str = "http://www.bsi.bund.de/tr-esor/api/1.3/resultminor/";
 const ACTIVE: &str = "http://www.bsi.bund.de/tr-esor/V1.3/profile/S.4/v1.0";
@@ -30,7 +30,7 @@ const CADES: &str = "http://uri.etsi.org/ades/CAdES";
 const UNKNOWN_INPUT: &str = r#"<uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown>"#;
 
 /// An S.4 call as `who`; the response envelope as text.
-async fn soap(a: &TestArchive, who: &str, body: &str) -> (StatusCode, String) {
+pub async fn soap(a: &TestArchive, who: &str, body: &str) -> (StatusCode, String) {
     let env = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><soap:Envelope {NS}><soap:Header/><soap:Body>{body}</soap:Body></soap:Envelope>"#
     );
@@ -76,13 +76,13 @@ fn all<'a>(xml: &'a str, local: &str) -> Vec<&'a str> {
     out
 }
 
-fn el<'a>(xml: &'a str, local: &str) -> Option<&'a str> {
+pub fn el<'a>(xml: &'a str, local: &str) -> Option<&'a str> {
     all(xml, local).into_iter().next()
 }
 
 /// Asserts the response's result (major, and minor below `resultminor/`)
 /// and that the response is valid against the S.4 schema.
-fn result(resp: &str, major: &str, minor: Option<&str>) {
+pub fn result(resp: &str, major: &str, minor: Option<&str>) {
     assert_eq!(el(resp, "ResultMajor"), Some(major), "{resp}");
     assert_eq!(
         el(resp, "ResultMinor"),
@@ -98,7 +98,7 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-fn unb64(s: &str) -> Vec<u8> {
+pub fn unb64(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(s.trim())
         .unwrap()

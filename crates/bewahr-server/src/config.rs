@@ -132,6 +132,9 @@ pub struct Server {
     /// The largest SOAP message (S.4) accepted: documents travel inside
     /// it in base64 and the whole message is parsed in memory.
     pub max_soap_message_bytes: usize,
+    /// How far (in hours) an XAIP's `submissionTime` may be from the
+    /// server's clock (TR-ESOR-E `XAIP_NOK_SUBMTIME`).
+    pub xaip_submission_tolerance_hours: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -257,6 +260,7 @@ impl Default for Server {
             client_ca: String::new(),
             public_url: String::new(),
             max_soap_message_bytes: 64 << 20,
+            xaip_submission_tolerance_hours: 240,
         }
     }
 }

@@ -133,6 +133,35 @@ pub struct Receipt {
     pub validation: Option<bewahr_core::signature::ValidationReport>,
 }
 
+/// What comes with a document beyond its bytes and metadata.
+#[derive(Default)]
+pub struct Extras {
+    /// A detached signature submitted beside the document.
+    pub signature: Option<Vec<u8>>,
+    /// Further objects of the version, members of its data-object group
+    /// and stored content-addressed (deduplicated) beside the document:
+    /// an XAIP's protected objects, as TR-ESOR-ERS hashes them.
+    pub parts: Vec<Vec<u8>>,
+    /// Signature validations the caller made (an XAIP's embedded
+    /// signatures, each with its signature's bytes), preserved in the
+    /// version's group like the document's own.
+    pub validations: Vec<(Option<Vec<u8>>, crate::validation::Outcome)>,
+    /// Whether ingest examines the document itself for a signature (not
+    /// for an XAIP: its signatures are its credentials).
+    pub examine: bool,
+}
+
+impl Extras {
+    /// A plain document, examined for a signature (and `signature` beside it).
+    pub fn document(signature: Option<Vec<u8>>) -> Self {
+        Extras {
+            signature,
+            examine: true,
+            ..Default::default()
+        }
+    }
+}
+
 /// The ingest pipeline.
 #[derive(Clone)]
 pub struct Ingest {
@@ -156,6 +185,46 @@ impl Ingest {
         (self.clock)().date()
     }
 
+    /// Stores a validation's signature (if given), validation data and
+    /// report as members of the version's group; the catalog's row.
+    fn preserve(
+        &self,
+        stored_members: &mut Vec<([u8; 32], Vec<u8>)>,
+        pins: &mut crate::store::Pins,
+        signature: Option<&[u8]>,
+        o: &crate::validation::Outcome,
+    ) -> Result<Box<crate::catalog::ValidationRow>, IngestError> {
+        let mut put = |bytes: &[u8]| -> Result<[u8; 32], IngestError> {
+            let s = self.store.put_content_pinned(bytes, pins)?;
+            stored_members.push((s.sha256, self.algorithm.digest(bytes)));
+            Ok(s.sha256)
+        };
+        let signature_sha256 = match signature {
+            Some(s) => Some(put(s)?),
+            None => None,
+        };
+        let data_sha256 = put(&o.data_der)?;
+        let report_sha256 = put(&o.report_json)?;
+        Ok(Box::new(crate::catalog::ValidationRow {
+            format: serde_json::to_value(o.report.format)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            indication: o
+                .report
+                .indication
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            sub_indication: o.report.sub_indication.map(|s| s.to_string()),
+            summary: o.report.summary.clone(),
+            validated_at_ms: ((self.clock)().unix_timestamp_nanos() / 1_000_000) as i64,
+            decision: "accepted".into(),
+            signature_sha256,
+            data_sha256,
+            report_sha256,
+        }))
+    }
+
     /// Finishes the upload and records the version; durable when it returns `Ok`.
     /// `signature` is a detached signature submitted beside the document.
     pub async fn commit(
@@ -165,8 +234,14 @@ impl Ingest {
         tenant: Option<String>,
         metadata: Metadata,
         media_type: String,
-        signature: Option<Vec<u8>>,
+        extras: Extras,
     ) -> Result<Receipt, IngestError> {
+        let Extras {
+            signature,
+            parts,
+            validations,
+            examine,
+        } = extras;
         if upload.size() == 0 {
             upload.abort();
             return Err(IngestError::Empty);
@@ -176,7 +251,8 @@ impl Ingest {
             return Err(e);
         }
         let examine = self.validator.as_ref().filter(|v| {
-            (signature.is_some() || crate::validation::may_be_signed(upload.head()))
+            examine
+                && (signature.is_some() || crate::validation::may_be_signed(upload.head()))
                 && upload.size() <= v.max_document_bytes()
         });
         let inline = examine.and(upload.inline().map(|b| b.to_vec()));
@@ -195,8 +271,33 @@ impl Ingest {
         };
         // preserved items: SHA-256 (store key) and digest in the tree's algorithm
         let mut stored_members: Vec<([u8; 32], Vec<u8>)> = vec![];
+        // the version's other objects (an XAIP's protected objects) first
+        for part in &parts {
+            let s = self.store.put_content_pinned(part, &mut pins)?;
+            stored_members.push((s.sha256, self.algorithm.digest(part)));
+        }
+        drop(parts);
         let mut validation = None;
         let mut report = None;
+        // validations the caller made (an XAIP's signatures), preserved
+        // like the document's own; the catalog's row is the worst of them
+        let mut worst: Option<(u8, Box<crate::catalog::ValidationRow>, _)> = None;
+        for (sig, o) in validations {
+            let row = self.preserve(&mut stored_members, &mut pins, sig.as_deref(), &o)?;
+            let rank = match o.report.indication {
+                Some(bewahr_core::signature::Indication::TotalFailed) => 3,
+                Some(bewahr_core::signature::Indication::Indeterminate) => 2,
+                Some(_) => 1,
+                None => 0,
+            };
+            if worst.as_ref().is_none_or(|(r, _, _)| rank > *r) {
+                worst = Some((rank, row, o.report));
+            }
+        }
+        if let Some((_, row, r)) = worst {
+            validation = Some(row);
+            report = Some(r);
+        }
         if let Some(v) = &self.validator {
             let outcome = match examine {
                 None => None,
@@ -229,35 +330,12 @@ impl Ingest {
                 });
             }
             if let Some(o) = outcome {
-                let mut put = |bytes: &[u8]| -> Result<[u8; 32], IngestError> {
-                    let s = self.store.put_content_pinned(bytes, &mut pins)?;
-                    stored_members.push((s.sha256, self.algorithm.digest(bytes)));
-                    Ok(s.sha256)
-                };
-                let signature_sha256 = match &signature {
-                    Some(s) => Some(put(s)?),
-                    None => None,
-                };
-                let data_sha256 = put(&o.data_der)?;
-                let report_sha256 = put(&o.report_json)?;
-                validation = Some(Box::new(crate::catalog::ValidationRow {
-                    format: serde_json::to_value(o.report.format)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
-                    indication: o
-                        .report
-                        .indication
-                        .map(|i| i.to_string())
-                        .unwrap_or_default(),
-                    sub_indication: o.report.sub_indication.map(|s| s.to_string()),
-                    summary: o.report.summary.clone(),
-                    validated_at_ms: ((self.clock)().unix_timestamp_nanos() / 1_000_000) as i64,
-                    decision: "accepted".into(),
-                    signature_sha256,
-                    data_sha256,
-                    report_sha256,
-                }));
+                validation = Some(self.preserve(
+                    &mut stored_members,
+                    &mut pins,
+                    signature.as_deref(),
+                    &o,
+                )?);
                 report = Some(o.report);
             }
         }

@@ -357,7 +357,10 @@ pub async fn start_with_seams(
         evidence.clone(),
         sealer.clone(),
         cfg.batch.interval_ms.div_ceil(1000).max(1),
-    );
+    )
+    .with_submission_tolerance(time::Duration::hours(
+        cfg.server.xaip_submission_tolerance_hours.into(),
+    ));
     let state = AppState {
         archive,
         ingest,

@@ -9,7 +9,9 @@
 
 pub mod package;
 pub mod schema;
+pub mod submission;
 pub mod xml;
 
 pub use package::{EmbeddedRecord, ObjectKind, ProtectedObject, References, Xaip, XaipError};
+pub use submission::{EmbeddedSignature, Refusal, SignatureForm, VersionFacts};
 pub use xml::C14n;

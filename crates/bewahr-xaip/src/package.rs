@@ -171,6 +171,30 @@ impl Xaip {
         }
     }
 
+    pub(crate) fn root(&self) -> Node {
+        self.doc.get_root_element().expect("parse checks the root")
+    }
+
+    pub(crate) fn header(&self) -> &Node {
+        &self.header
+    }
+
+    /// The element that carries `id`.
+    pub(crate) fn node(&self, id: &str) -> Option<Node> {
+        self.ids.get(id).cloned()
+    }
+
+    /// The bytes TR-ESOR-ERS hashes for the object `id`.
+    pub(crate) fn bytes_of(&self, id: &str, refs: &References) -> Result<Vec<u8>, XaipError> {
+        let node = self.ids.get(id).ok_or_else(|| XaipError::Object {
+            id: id.to_string(),
+            what: "no object has this ID".into(),
+        })?;
+        Ok(self
+            .object_bytes(id, node, self.canonicalization()?, refs)?
+            .1)
+    }
+
     fn manifest(&self, version: &str) -> Result<Node, XaipError> {
         xml::children(&self.header, XAIP_NS, "versionManifest")
             .find(|m| m.get_attribute("VersionID").as_deref() == Some(version))
@@ -409,6 +433,11 @@ impl Xaip {
 /// Indexes every element that carries an ID attribute.
 fn index(node: &Node, ids: &mut HashMap<String, Node>) -> Result<(), XaipError> {
     for attr in ID_ATTRIBUTES {
+        // `VersionID` is an ID on a version manifest only; on an
+        // `evidenceRecord` (and a DXAIP's `placeHolder`) it names one
+        if *attr == "VersionID" && !xml::is(node, XAIP_NS, "versionManifest") {
+            continue;
+        }
         if let Some(id) = node.get_attribute_no_ns(attr) {
             if ids.insert(id.clone(), node.clone()).is_some() {
                 return Err(XaipError::DuplicateId(id));

@@ -34,6 +34,13 @@ pub enum ApiError {
         message: String,
         report: Option<Box<bewahr_core::signature::ValidationReport>>,
     },
+    /// 422: an archive package (XAIP) was refused; `code` is TR-ESOR-E's
+    /// reason (`xaip_nok_sig`, ...), the report goes back where one was made.
+    Package {
+        code: &'static str,
+        message: String,
+        report: Option<serde_json::Value>,
+    },
     /// 409 `{"state": "pending"}`: the version's batch is not sealed yet;
     /// retry after this many seconds.
     Pending(u64),
@@ -135,10 +142,26 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
+        if let ApiError::Package {
+            code,
+            message,
+            report,
+        } = self
+        {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": {"code": code, "message": message},
+                    "report": report,
+                })),
+            )
+                .into_response();
+        }
         let (status, code, message) = match self {
             ApiError::Unauthorized
             | ApiError::TooManyRequests(_)
             | ApiError::Refused { .. }
+            | ApiError::Package { .. }
             | ApiError::Pending(_)
             | ApiError::Unavailable(_) => {
                 unreachable!("answered above")
@@ -203,6 +226,15 @@ impl From<crate::service::ServiceError> for ApiError {
             S::Conflict { code, message } => ApiError::Conflict { code, message },
             S::Refused { reason, report } => ApiError::Refused {
                 message: reason,
+                report,
+            },
+            S::Package {
+                fault,
+                message,
+                report,
+            } => ApiError::Package {
+                code: fault.code(),
+                message,
                 report,
             },
             S::Pending { retry_after_secs } => ApiError::Pending(retry_after_secs),

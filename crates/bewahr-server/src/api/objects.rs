@@ -234,6 +234,7 @@ async fn receive(
             metadata: metadata.unwrap_or_default(),
             media_type: mt,
             signature,
+            package: None,
         })
     } else {
         let metadata = metadata_from_query(&params)?;
@@ -249,6 +250,7 @@ async fn receive(
             metadata,
             media_type: ct,
             signature: None,
+            package: None,
         })
     }
 }

@@ -40,6 +40,10 @@ pub enum Minor {
     RequestOnlyPartlySuccessfulWarning,
     NoSpaceError,
     XaipNok,
+    XaipNokExpired,
+    XaipNokSubmTime,
+    XaipNokSig,
+    XaipNokEr,
     /// `sal#invalidSignature` (eCard's code, below the S.4 prefix as BSI's
     /// mock service writes it).
     InvalidSignature,
@@ -61,6 +65,10 @@ impl Minor {
             Minor::RequestOnlyPartlySuccessfulWarning => "arl/requestOnlyPartlySuccessfulWarning",
             Minor::NoSpaceError => "arl/noSpaceError",
             Minor::XaipNok => "arl/XAIP_NOK",
+            Minor::XaipNokExpired => "arl/XAIP_NOK_EXPIRED",
+            Minor::XaipNokSubmTime => "arl/XAIP_NOK_SUBMTIME",
+            Minor::XaipNokSig => "arl/XAIP_NOK_SIG",
+            Minor::XaipNokEr => "arl/XAIP_NOK_ER",
             Minor::InvalidSignature => "sal#invalidSignature",
         };
         format!("{API}/resultminor/{path}")

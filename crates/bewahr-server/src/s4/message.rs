@@ -106,8 +106,10 @@ pub enum Call {
         status: Option<String>,
     },
     SubmitData(Vec<ArchiveData>),
-    /// An `xaip:XAIP` submission (the package element's bytes, canonical).
-    SubmitXaip,
+    /// An `xaip:XAIP` submission: the package element taken out of the
+    /// envelope (inclusive C14N with comments: the namespaces in scope
+    /// declared on it, everything else as sent).
+    SubmitXaip(Vec<u8>),
     Retrieval {
         aoid: String,
         versions: Vec<String>,
@@ -234,7 +236,7 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         };
         return Err(result(Outcome::error(minor, e.to_string())));
     }
-    let call = read_call(op, el).map_err(result)?;
+    let call = read_call(&doc, op, el).map_err(result)?;
     Ok(Request {
         op,
         request_id,
@@ -284,7 +286,7 @@ fn input(inputs: &[Node], ns: &str, local: &str) -> Option<String> {
     inputs.iter().find(|n| xml::is(n, ns, local)).map(text)
 }
 
-fn read_call(op: Op, el: &Node) -> Result<Call, Outcome> {
+fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
     Ok(match op {
         Op::RetrieveInfo => {
             optional_inputs(el, &[])?;
@@ -295,8 +297,10 @@ fn read_call(op: Op, el: &Node) -> Result<Call, Outcome> {
         }
         Op::ArchiveSubmission => {
             optional_inputs(el, &[])?;
-            if xml::child(el, XAIP, "XAIP").is_some() {
-                Call::SubmitXaip
+            if let Some(x) = xml::child(el, XAIP, "XAIP") {
+                let bytes = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
+                    .map_err(|e| Outcome::error(Minor::XaipNok, e.to_string()))?;
+                Call::SubmitXaip(bytes)
             } else {
                 let mut data = vec![];
                 for d in xml::children(el, TR, "ArchiveData") {

@@ -27,7 +27,9 @@ use crate::api::auth::{AuditDetail, CreatedObject};
 use crate::api::AppState;
 use crate::catalog::Metadata;
 use crate::ids::VersionNo;
-use crate::service::{DeletionRequest, Operation, ServiceError, Submission};
+use crate::service::{
+    DeletionRequest, Operation, PackageFault, RecordCheck, ServiceError, Submission,
+};
 use codes::{Minor, Outcome};
 use message::{ArchiveData, Call, Op, Request, Unreadable};
 
@@ -134,6 +136,16 @@ fn outcome_of(e: &ServiceError) -> Outcome {
             Outcome::error(Minor::ParameterError, message.clone())
         }
         ServiceError::Refused { reason, .. } => Outcome::error(Minor::InvalidSignature, reason.clone()),
+        ServiceError::Package { fault, message, .. } => Outcome::error(
+            match fault {
+                PackageFault::Nok => Minor::XaipNok,
+                PackageFault::Expired => Minor::XaipNokExpired,
+                PackageFault::SubmissionTime => Minor::XaipNokSubmTime,
+                PackageFault::Signature => Minor::XaipNokSig,
+                PackageFault::EvidenceRecord => Minor::XaipNokEr,
+            },
+            message.clone(),
+        ),
         ServiceError::Pending { retry_after_secs } => Outcome::error(
             Minor::InternalError,
             format!(
@@ -164,14 +176,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             }
         }
         Call::SubmitData(data) => submit_data(state, p, data).await,
-        Call::SubmitXaip => Ok((
-            Outcome::error(
-                Minor::NotSupported,
-                "XAIP submissions are not accepted by this version of bewahr yet; submit the documents as ArchiveData",
-            ),
-            String::new(),
-            None,
-        )),
+        Call::SubmitXaip(package) => submit_xaip(state, p, package).await,
         Call::Retrieval {
             aoid,
             versions,
@@ -293,8 +298,32 @@ async fn submit_data(state: &AppState, p: &Principal, data: &[ArchiveData]) -> R
                 metadata,
                 media_type,
                 signature: None,
+                package: None,
             },
         )
+        .await
+        .map_err(|e| (e, None))?;
+    let aoid = receipt.accepted.aoid.clone();
+    let mut body = String::new();
+    respond::leaf(&mut body, "tr:AOID", &aoid);
+    Ok((Outcome::ok(), body, Some(aoid)))
+}
+
+/// ArchiveSubmission of an XAIP: the AOID the archive assigned.
+async fn submit_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
+    let who = state
+        .archive
+        .authorize(p, Operation::Submit)
+        .map_err(|e| (e, None))?;
+    let ctx = state.renewer.ctx();
+    let records = RecordCheck {
+        trusted: ctx.trusted().to_vec(),
+        policy: ctx.policy(),
+        profile: state.evidence_profile,
+    };
+    let receipt = state
+        .archive
+        .submit_xaip(&who, package.to_vec(), &records)
         .await
         .map_err(|e| (e, None))?;
     let aoid = receipt.accepted.aoid.clone();

@@ -37,6 +37,15 @@ pub enum ServiceError {
         reason: String,
         report: Option<Box<bewahr_core::signature::ValidationReport>>,
     },
+    /// An archive package (XAIP) was refused: `fault` says why in
+    /// TR-ESOR-E's terms; `report` is the signature validation or record
+    /// verification report where one was made.
+    #[error("{message}")]
+    Package {
+        fault: super::xaip::PackageFault,
+        message: String,
+        report: Option<serde_json::Value>,
+    },
     /// The version's batch is not sealed yet: ask again later.
     #[error("the version is not sealed yet")]
     Pending { retry_after_secs: u64 },

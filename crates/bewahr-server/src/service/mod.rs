@@ -15,12 +15,16 @@ mod incoming;
 mod lifecycle;
 mod objects;
 mod query;
+mod xaip;
 
 pub use error::ServiceError;
 pub use incoming::Incoming;
 pub use lifecycle::{DeletionRequest, LegalHoldChange};
 pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
+pub use xaip::{
+    PackageFault, PackageParts, RecordCheck, DEFAULT_SUBMISSION_TOLERANCE, XAIP_MEDIA_TYPE,
+};
 
 use std::time::Duration;
 
@@ -173,6 +177,8 @@ pub struct ArchiveService {
     sealer: Sealer,
     /// Seconds a client is told to wait before asking again for pending evidence.
     retry_after_secs: u64,
+    /// How far an XAIP's submission time may be from the archive's clock.
+    submission_tolerance: time::Duration,
 }
 
 /// The longest a caller may wait for a version to be sealed.
@@ -192,7 +198,15 @@ impl ArchiveService {
             evidence,
             sealer,
             retry_after_secs,
+            submission_tolerance: DEFAULT_SUBMISSION_TOLERANCE,
         }
+    }
+
+    /// How far an XAIP's submission time may be from the archive's clock
+    /// (TR-ESOR-E `XAIP_NOK_SUBMTIME`).
+    pub fn with_submission_tolerance(mut self, t: time::Duration) -> Self {
+        self.submission_tolerance = t;
+        self
     }
 
     /// The service's clock.

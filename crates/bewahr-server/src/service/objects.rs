@@ -23,6 +23,9 @@ pub struct Submission {
     pub media_type: String,
     /// A detached signature submitted beside the document (CMS, DER or PEM).
     pub signature: Option<Vec<u8>>,
+    /// An XAIP: its protected objects and its signatures' validations
+    /// (`None`: a plain document, examined for a signature).
+    pub package: Option<super::PackageParts>,
 }
 
 /// A version's bytes, exactly as submitted, as a stream of pieces (4 MiB
@@ -128,7 +131,15 @@ impl ArchiveService {
                 tenant,
                 s.metadata,
                 s.media_type,
-                s.signature,
+                match s.package {
+                    None => crate::ingest::Extras::document(s.signature),
+                    Some(p) => crate::ingest::Extras {
+                        signature: s.signature,
+                        parts: p.parts,
+                        validations: p.validations,
+                        examine: false,
+                    },
+                },
             )
             .await?)
     }

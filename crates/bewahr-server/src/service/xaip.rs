@@ -1,0 +1,303 @@
+//! Archiving an XAIP (TR-ESOR-F 1.3): the package is checked as TR-ESOR-E
+//! asks (schema, XAIPVersion, retention period, submission time, every
+//! signature it carries, every evidence record it carries), then kept byte
+//! for byte as the version's document, and each protected object of its
+//! version is stored content-addressed beside it as a member of the
+//! version's data-object group. The version's evidence record thereby
+//! covers exactly what TR-ESOR-ERS and BSI's ERVerifyTool hash for the
+//! version (`bewahr verify --xaip` checks it against the package).
+//!
+//! The AOID is assigned by the archive; retrieval writes it into the
+//! package header ([`bewahr_xaip::Xaip::with_aoid`]). The stored bytes
+//! are the package as submitted.
+
+use std::sync::Arc;
+
+use bewahr_core::verify::{self, AlgorithmPolicy, InMemory, Options, Profile};
+use bewahr_xaip::{Refusal, SignatureForm, Xaip, XaipError};
+use bytes::Bytes;
+use x509_cert::Certificate;
+
+use super::{ArchiveService, Authorized, ServiceError, Submission};
+use crate::catalog::Metadata;
+use crate::ingest::Receipt;
+use crate::validation::{Decision, Outcome};
+
+/// The catalog's media type of a version that is an XAIP (bewahr's name;
+/// no media type is registered for XAIPs).
+pub const XAIP_MEDIA_TYPE: &str = "application/vnd.bsi.tr-esor.xaip+xml";
+
+/// How far a package's submission time may be from the archive's clock
+/// unless configured (C.2's testbed: 10 days).
+pub const DEFAULT_SUBMISSION_TOLERANCE: time::Duration = time::Duration::days(10);
+
+/// An XAIP's objects as ingest takes them (see [`crate::ingest::Extras`]).
+#[derive(Default)]
+pub struct PackageParts {
+    /// The protected objects of the version, as TR-ESOR-ERS hashes them.
+    pub parts: Vec<Vec<u8>>,
+    /// Each embedded CMS signature with its validation.
+    pub validations: Vec<(Option<Vec<u8>>, Outcome)>,
+}
+
+/// Why a package was refused, by TR-ESOR-E's result codes. Nothing of it
+/// was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFault {
+    /// `XAIP_NOK`: not valid, or not an XAIP this archive takes.
+    Nok,
+    /// `XAIP_NOK_EXPIRED`.
+    Expired,
+    /// `XAIP_NOK_SUBMTIME`.
+    SubmissionTime,
+    /// `XAIP_NOK_SIG`: a signature the package carries is not valid.
+    Signature,
+    /// `XAIP_NOK_ER`: an evidence record the package carries does not verify.
+    EvidenceRecord,
+}
+
+impl PackageFault {
+    /// The REST error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            PackageFault::Nok => "xaip_nok",
+            PackageFault::Expired => "xaip_nok_expired",
+            PackageFault::SubmissionTime => "xaip_nok_submtime",
+            PackageFault::Signature => "xaip_nok_sig",
+            PackageFault::EvidenceRecord => "xaip_nok_er",
+        }
+    }
+}
+
+/// How the evidence records a package carries are judged: as the
+/// archive's own verifier judges records (its trusted TSAs, its algorithm
+/// catalogue, its profile).
+#[derive(Clone)]
+pub struct RecordCheck {
+    pub trusted: Vec<Certificate>,
+    pub policy: Arc<AlgorithmPolicy>,
+    pub profile: Profile,
+}
+
+impl ArchiveService {
+    /// Archives an XAIP as a new archive object of the caller's tenant.
+    /// Durable when it returns `Ok`; a refused package leaves nothing
+    /// behind ([`ServiceError::Package`] with the reason and, for
+    /// signatures and records, the report).
+    pub async fn submit_xaip(
+        &self,
+        who: &Authorized,
+        package: Vec<u8>,
+        records: &RecordCheck,
+    ) -> Result<Receipt, ServiceError> {
+        let now = self.now();
+        let tolerance = self.submission_tolerance;
+        let checked = {
+            let package = package.clone();
+            tokio::task::spawn_blocking(move || read_package(&package, now, tolerance))
+                .await
+                .map_err(|e| ServiceError::Task(e.to_string()))??
+        };
+        let Checked {
+            facts,
+            objects,
+            signatures,
+            records: embedded,
+        } = checked;
+        // the package's signatures, each by the archive's validator
+        let mut validations = vec![];
+        if let Some(v) = &self.ingest.validator {
+            for s in signatures {
+                // a detached signature is over its related object; an
+                // enveloping one carries what it signs
+                let outcome = if s.detached {
+                    v.validate(
+                        Arc::new(s.data.unwrap_or_default()),
+                        Some(Arc::new(s.signature.clone())),
+                        now,
+                    )
+                    .await
+                } else {
+                    v.validate(Arc::new(s.signature.clone()), None, now).await
+                };
+                let Some(o) = outcome else {
+                    return Err(package_error(
+                        PackageFault::Signature,
+                        format!(
+                            "credential {}: no signature was found in it",
+                            s.credential_id
+                        ),
+                        None,
+                    ));
+                };
+                if let Decision::Reject(reason) = v.decide(Some(&o), facts.client_id.as_deref()) {
+                    return Err(package_error(
+                        PackageFault::Signature,
+                        format!("credential {}: {reason}", s.credential_id),
+                        serde_json::to_value(&o.report).ok(),
+                    ));
+                }
+                validations.push((Some(s.signature), o));
+            }
+        }
+        // the evidence records it carries, against the version's objects
+        if !embedded.is_empty() {
+            let (records, group) = (records.clone(), objects.clone());
+            let found = tokio::task::spawn_blocking(move || {
+                embedded
+                    .into_iter()
+                    .map(|r| {
+                        let mut opts = Options::new(&records.trusted, now, &records.policy);
+                        opts.profile = records.profile;
+                        let report =
+                            verify::verify_der(&r.der, &mut InMemory(group.clone()), &opts);
+                        (r.credential_id, report)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))?;
+            for (id, report) in found {
+                if report.indication == verify::Indication::Failed {
+                    return Err(package_error(
+                        PackageFault::EvidenceRecord,
+                        format!(
+                            "credential {id}: the evidence record does not verify for version {}: {}",
+                            facts.id, report.summary
+                        ),
+                        serde_json::to_value(&report).ok(),
+                    ));
+                }
+            }
+        }
+        let metadata = Metadata {
+            system: facts.client_id.clone(),
+            retention_until: Some(facts.retention.to_string()),
+            meta: [("xaip.version".to_string(), facts.id.clone())].into(),
+            ..Default::default()
+        };
+        self.check_metadata(&metadata)?;
+        let mut incoming = self.begin_upload();
+        incoming.push(Bytes::from(package)).await?;
+        let upload = incoming.finish().await?;
+        self.submit(
+            who,
+            Submission {
+                upload,
+                metadata,
+                media_type: XAIP_MEDIA_TYPE.into(),
+                signature: None,
+                package: Some(PackageParts {
+                    parts: objects,
+                    validations,
+                }),
+            },
+        )
+        .await
+    }
+}
+
+fn package_error(
+    fault: PackageFault,
+    message: impl Into<String>,
+    report: Option<serde_json::Value>,
+) -> ServiceError {
+    ServiceError::Package {
+        fault,
+        message: message.into(),
+        report,
+    }
+}
+
+/// A signature of the package, ready for the validator.
+struct Signature {
+    credential_id: String,
+    signature: Vec<u8>,
+    /// The related object's bytes (a detached signature is over them).
+    data: Option<Vec<u8>>,
+    /// Whether the CMS carries no content of its own.
+    detached: bool,
+}
+
+struct Checked {
+    facts: bewahr_xaip::VersionFacts,
+    objects: Vec<Vec<u8>>,
+    signatures: Vec<Signature>,
+    records: Vec<bewahr_xaip::EmbeddedRecord>,
+}
+
+/// Everything that needs no validator or verifier (blocking: libxml2).
+fn read_package(
+    bytes: &[u8],
+    now: time::OffsetDateTime,
+    tolerance: time::Duration,
+) -> Result<Checked, ServiceError> {
+    let nok = |e: &dyn std::fmt::Display| package_error(PackageFault::Nok, e.to_string(), None);
+    let x = Xaip::parse_valid(bytes).map_err(|e| match e {
+        XaipError::Invalid(s) => package_error(
+            PackageFault::Nok,
+            format!("not valid against tr-esor-xaip-v1.3.xsd: {s}"),
+            None,
+        ),
+        e => nok(&e),
+    })?;
+    let facts = x.check_submission(now, tolerance).map_err(|r| match r {
+        Refusal::Nok(m) => package_error(PackageFault::Nok, m, None),
+        Refusal::Expired(m) => package_error(PackageFault::Expired, m, None),
+        Refusal::SubmissionTime(m) => package_error(PackageFault::SubmissionTime, m, None),
+    })?;
+    let objects = x
+        .protected_objects(&facts.id, &bewahr_xaip::References::default())
+        .map_err(|e| nok(&e))?
+        .into_iter()
+        .map(|o| o.bytes)
+        .collect();
+    let mut signatures = vec![];
+    for s in x.signatures().map_err(|e| nok(&e))? {
+        match s.form {
+            SignatureForm::Cms(cms) => {
+                let detached = match bewahr_core::signature::cades::parse(&cms) {
+                    Ok(p) => p.econtent.is_none(),
+                    Err(e) => {
+                        return Err(package_error(
+                            PackageFault::Signature,
+                            format!("credential {}: Base64Signature: {e}", s.credential_id),
+                            None,
+                        ))
+                    }
+                };
+                let data = s.related.first().map(|(_, b)| b.clone());
+                if detached && data.is_none() {
+                    return Err(package_error(
+                        PackageFault::Signature,
+                        format!(
+                            "credential {}: a detached signature whose relatedObjects name no data or metadata object",
+                            s.credential_id
+                        ),
+                        None,
+                    ));
+                }
+                signatures.push(Signature {
+                    credential_id: s.credential_id,
+                    signature: cms,
+                    data,
+                    detached,
+                });
+            }
+            // XAdES validation comes with issue 13: the signature is
+            // archived as part of the package, recorded as not examined
+            SignatureForm::Xml => {
+                tracing::info!(credential = %s.credential_id, "an XML signature in an XAIP is archived unexamined");
+            }
+        }
+    }
+    let records = x
+        .embedded_records(&facts.id)
+        .map_err(|e| package_error(PackageFault::EvidenceRecord, e.to_string(), None))?;
+    Ok(Checked {
+        facts,
+        objects,
+        signatures,
+        records,
+    })
+}
