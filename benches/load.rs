@@ -8,7 +8,8 @@
 //! (a postgres:// URL to run on PostgreSQL instead of SQLite),
 //! BEWAHR_BENCH_BIG_MB (default 2048: one document streamed first, to show
 //! that memory does not grow with its size; 0 skips it),
-//! BEWAHR_BENCH_PARTS (default `small,large,seal`), BEWAHR_BENCH_LARGE_CLIENTS
+//! BEWAHR_BENCH_PARTS (default `small,large,seal`; also `xaip`: C.2's
+//! XAIP_OK.xml over S.4 and over REST), BEWAHR_BENCH_LARGE_CLIENTS
 //! (default 4: concurrent submitters of 10 MB documents).
 
 mod common;
@@ -140,6 +141,94 @@ async fn submit_load(
     )
 }
 
+/// Posts bodies made by `make(client, i)` to `path` from `clients` tasks
+/// for `secs` seconds (as [`submit_load`]); every answer must be `status`
+/// and contain `must_contain`.
+#[allow(clippy::too_many_arguments)]
+async fn post_load(
+    base: &str,
+    token: &str,
+    path: &'static str,
+    content_type: &'static str,
+    make: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync>,
+    must_contain: &'static str,
+    clients: usize,
+    secs: u64,
+) -> (u64, f64, Vec<f64>) {
+    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let auth = format!("Bearer {token}");
+        let (count, make) = (count.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tcp.set_nodelay(true).unwrap();
+            let (mut send, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            let mut lat = Vec::new();
+            let mut i = 0u64;
+            while Instant::now() < end {
+                let body = make(c, i);
+                let req = axum::http::Request::post(path)
+                    .header("host", addr.to_string())
+                    .header("authorization", &auth)
+                    .header("content-type", content_type)
+                    .header("content-length", body.len().to_string())
+                    .body(axum::body::Body::from(body))
+                    .unwrap();
+                let t = Instant::now();
+                let r = send.send_request(req).await.unwrap();
+                let status = r.status();
+                let answer = axum::body::to_bytes(axum::body::Body::new(r.into_body()), 1 << 20)
+                    .await
+                    .unwrap();
+                let text = String::from_utf8_lossy(&answer);
+                assert!(
+                    status.is_success() && text.contains(must_contain),
+                    "{status}: {text}"
+                );
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                count.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    (
+        count.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64(),
+        lat,
+    )
+}
+
+/// C.2's `XAIP_OK.xml` (36 KB) with a `packageInfo` unique to (client, i):
+/// every package differs, its protected objects are the same.
+fn xaip_ok(c: usize, i: u64) -> String {
+    static PACKAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let p = PACKAGE.get_or_init(|| {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/conformance/tr-esor-c2/TESTDATA/XAIP_OK.xml"
+        ))
+        .expect("the C.2 data in ../shared")
+    });
+    p.replacen(
+        "Information über diesen AIP",
+        &format!("Paket {c:04}-{i:012}"),
+        1,
+    )
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
@@ -209,6 +298,58 @@ async fn main() {
     );
         drop(s);
     }
+    // 2b. XAIPs over S.4 and the same bytes over REST, same run
+    if part("xaip") {
+        let clients = 16;
+        let s = server(|c| c.batch.interval_ms = 2000).await;
+        let envelope: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync> = Arc::new(
+            |c, i| {
+                format!(
+                    r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveSubmissionRequest>{}</tr:ArchiveSubmissionRequest></soap:Body></soap:Envelope>"#,
+                    xaip_ok(c, i)
+                )
+                .into()
+            },
+        );
+        let (n, el, mut lat) = post_load(
+            &s.base,
+            &s.sub,
+            "/s4",
+            "text/xml; charset=utf-8",
+            envelope,
+            "resultmajor#ok",
+            clients,
+            secs,
+        )
+        .await;
+        let s4_rate = n as f64 / el;
+        println!(
+            "S.4 ArchiveSubmission of XAIP_OK.xml: {n} in {el:.1} s = {s4_rate:.0} packages/s; latency p50 {:.2} ms, p99 {:.2} ms ({clients} clients)",
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99)
+        );
+        let plain: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync> =
+            Arc::new(|c, i| xaip_ok(c + 1000, i).into());
+        let (n, el, mut lat) = post_load(
+            &s.base,
+            &s.sub,
+            "/v1/objects?system=bench",
+            "application/octet-stream",
+            plain,
+            "aoid",
+            clients,
+            secs,
+        )
+        .await;
+        let rest_rate = n as f64 / el;
+        println!(
+            "REST submission of the same bytes: {n} in {el:.1} s = {rest_rate:.0} documents/s; latency p50 {:.2} ms, p99 {:.2} ms ({clients} clients); S.4 at {:.0}% of REST",
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99),
+            100.0 * s4_rate / rest_rate
+        );
+        drop(s);
+    }
     if !part("seal") {
         return;
     }
@@ -244,7 +385,7 @@ async fn main() {
                             Some("bench".into()),
                             Default::default(),
                             "application/octet-stream".into(),
-                            None,
+                            bewahr::ingest::Extras::document(None),
                         )
                         .await
                         .unwrap();

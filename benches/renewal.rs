@@ -59,7 +59,7 @@ async fn fill(
                         Some("bench".into()),
                         Default::default(),
                         "application/octet-stream".into(),
-                        None,
+                        bewahr::ingest::Extras::document(None),
                     )
                     .await
                     .unwrap();

@@ -10,7 +10,7 @@ use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 
 use crate::support::*;
 
-fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
+pub fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
     bewahr()
         .args(["serve", "--data-dir"])
         .arg(dir)
@@ -25,7 +25,7 @@ fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
 }
 
 /// A tenant and tokens made with the command line on the data dir: (submitter, auditor, operator) clients.
-fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest::Client) {
+pub fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest::Client) {
     let o = run(bewahr()
         .args(["tenant", "create", "kill", "--data-dir"])
         .arg(dir));
@@ -54,7 +54,7 @@ fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest:
 }
 
 /// The development TSA's root, from the server (its certificate list is TSA, root).
-async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Certificate> {
+pub async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Certificate> {
     let pem = http
         .get(format!("{base}/v1/tsa/certificates"))
         .send()
@@ -66,7 +66,7 @@ async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Cer
     x509_cert::Certificate::load_pem_chain(&pem).unwrap()[1..].to_vec()
 }
 
-async fn wait_ready(http: &reqwest::Client, base: &str) {
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(r) = http.get(format!("{base}/readyz")).send().await {

@@ -106,7 +106,19 @@ async fn c2_submission_cases(db: Db) {
             "{name}: the refusal says why\n{resp}"
         );
         assert!(el(&resp, "AOID").is_none(), "{name}");
+        eprintln!("{name}: {minor}: {}", el(&resp, "ResultMessage").unwrap());
     }
+    // M-SU-07: XAIP_OK with an unknown control in OptionalInputs
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &format!(
+            r#"<tr:ArchiveSubmissionRequest><dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>{}</tr:ArchiveSubmissionRequest>"#,
+            package_text(&file("XAIP_OK.xml"))
+        ),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/notSupported"));
     assert_eq!(
         count_versions(&a).await,
         before,
@@ -174,7 +186,7 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
     result(&resp, OK, None);
     let start = resp.find("<xaip:XAIP").expect("an XAIP in the response");
     let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
-    let retrieved = resp[start..end].as_bytes().to_vec();
+    let retrieved = resp.as_bytes()[start..end].to_vec();
     let x = bewahr_xaip::Xaip::parse_valid(&retrieved).unwrap();
     assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
     let objects = |x: &bewahr_xaip::Xaip| -> Vec<Vec<u8>> {
@@ -263,4 +275,236 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+/// A real SOAP client built from the WSDL the running server publishes
+/// (Python's zeep, `tests/fixtures/zeep_s4.py`): RetrieveInfo, the C.2
+/// package submitted as zeep renders it from the WSDL's types, its
+/// evidence and its retrieval; the record verifies offline against the
+/// package zeep got back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
+    if !crate::support::have("python3", &["-c", "import zeep"]) {
+        return;
+    }
+    let dir = tempdir();
+    let (http, _, _) = crate::kill::clients(dir.path());
+    let token = submitter_token(dir.path());
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = crate::kill::spawn(dir.path(), port, 50);
+    crate::kill::wait_ready(&http, &base).await;
+    let out = tempdir();
+    let package = c2("XAIP_OK_SIG_OK.xml");
+    let o = tokio::task::spawn_blocking({
+        let (base, out) = (base.clone(), out.path().to_path_buf());
+        move || {
+            run(std::process::Command::new("python3")
+                .arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/tests/fixtures/zeep_s4.py"
+                ))
+                .arg(&base)
+                .arg(&token)
+                .arg(&package)
+                .arg(&out))
+        }
+    })
+    .await
+    .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{said}");
+    assert!(said.contains("RetrieveInfo profiles"), "{said}");
+    let aoid = std::fs::read_to_string(out.path().join("aoid.txt")).unwrap();
+    let retrieved = std::fs::read(out.path().join("retrieved.xml")).unwrap();
+    let x = bewahr_xaip::Xaip::parse_valid(&retrieved).unwrap();
+    assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
+    let pem = http
+        .get(format!("{base}/v1/tsa/certificates"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    std::fs::write(out.path().join("tsa.pem"), &pem).unwrap();
+    let o = run(bewahr()
+        .args(["verify", "--xaip"])
+        .arg(out.path().join("retrieved.xml"))
+        .arg("--er")
+        .arg(out.path().join("v1.ers"))
+        .arg("--tsa-cert")
+        .arg(out.path().join("tsa.pem")));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A submitter token of the tenant `kill` (as `kill::clients` makes them).
+fn submitter_token(dir: &std::path::Path) -> String {
+    let o = run(bewahr()
+        .args([
+            "token",
+            "create",
+            "--role",
+            "submitter",
+            "--tenant",
+            "kill",
+            "--data-dir",
+        ])
+        .arg(dir));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
+/// An S.4 envelope submitting `package` (no XML declaration in it).
+fn submission_envelope(package: &str) -> String {
+    format!(
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveSubmissionRequest>{package}</tr:ArchiveSubmissionRequest></soap:Body></soap:Envelope>"#
+    )
+}
+
+/// `kill -9` of the real server while XAIPs arrive over S.4 (and batches
+/// are sealed): after a restart every acknowledged package is there, comes
+/// back with its AOID and the protected objects it was sent with, and its
+/// version's record proves them.
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
+    let dir = tempdir();
+    let (sub, _, _) = crate::kill::clients(dir.path());
+    let original = package_text(&file("XAIP_OK.xml"));
+    let info = "<xaip:packageInfo>Information über diesen AIP</xaip:packageInfo>";
+    assert!(original.contains(info));
+    // each package differs (its packageInfo, not hashed); its data objects
+    // are the same and stored once
+    let template = std::sync::Arc::new(original.clone());
+    let make = move |tag: &str| {
+        template.replacen(
+            info,
+            &format!("<xaip:packageInfo>{tag}</xaip:packageInfo>"),
+            1,
+        )
+    };
+    let mut acknowledged: Vec<(String, String)> = vec![];
+    for round in 0..3u64 {
+        let port = crate::support::free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = crate::kill::spawn(dir.path(), port, 20 + round * 30);
+        crate::kill::wait_ready(&sub, &base).await;
+        let started = std::time::Instant::now();
+        let mut tasks = vec![];
+        for w in 0..4 {
+            let (sub, base, make) = (sub.clone(), base.clone(), make.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut ok = vec![];
+                for i in 0.. {
+                    let package = make(&format!("round {round} writer {w} package {i}"));
+                    let r = sub
+                        .post(format!("{base}/s4"))
+                        .header("content-type", "text/xml; charset=utf-8")
+                        .body(submission_envelope(&package))
+                        .send()
+                        .await;
+                    let Ok(r) = r else { break };
+                    let Ok(text) = r.text().await else { break };
+                    if el(&text, "ResultMajor") != Some(OK) {
+                        break;
+                    }
+                    ok.push((el(&text, "AOID").unwrap().to_string(), package));
+                }
+                ok
+            }));
+        }
+        let kill_after = std::time::Duration::from_millis(400 + round * 250);
+        tokio::time::sleep(kill_after.saturating_sub(started.elapsed())).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for t in tasks {
+            acknowledged.extend(t.await.unwrap());
+        }
+    }
+    assert!(acknowledged.len() > 10, "{} packages", acknowledged.len());
+
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = crate::kill::spawn(dir.path(), port, 50);
+    crate::kill::wait_ready(&sub, &base).await;
+    let trusted = crate::kill::trust_anchors(&sub, &base).await;
+    let policy = AlgorithmPolicy::default();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let first = bewahr_xaip::Xaip::parse(original.as_bytes()).unwrap();
+    let objects = |x: &bewahr_xaip::Xaip| -> Vec<Vec<u8>> {
+        x.protected_objects("V001", &Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|o| o.bytes)
+            .collect()
+    };
+    let want = objects(&first);
+    for (i, (aoid, package)) in acknowledged.iter().enumerate() {
+        let call = |body: String| {
+            let (sub, base) = (sub.clone(), base.clone());
+            async move {
+                sub.post(format!("{base}/s4"))
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .body(format!(r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body>{body}</soap:Body></soap:Envelope>"#))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap()
+            }
+        };
+        let resp = call(format!(
+            "<tr:ArchiveRetrievalRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveRetrievalRequest>"
+        ))
+        .await;
+        assert_eq!(
+            el(&resp, "ResultMajor"),
+            Some(OK),
+            "acknowledged {aoid} is lost: {resp}"
+        );
+        let start = resp.find("<xaip:XAIP").unwrap();
+        let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
+        let x = bewahr_xaip::Xaip::parse_valid(&resp.as_bytes()[start..end]).unwrap();
+        assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
+        assert_eq!(objects(&x), want, "{aoid}");
+        let tag = package
+            .split("<xaip:packageInfo>")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap();
+        assert!(resp.contains(tag), "{aoid}: not the package that was sent");
+        // every 4th: the version's evidence record (debug builds are slow)
+        if i % 4 == 0 {
+            let resp = call(format!(
+                "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
+            ))
+            .await;
+            assert_eq!(el(&resp, "ResultMajor"), Some(OK), "{aoid}: {resp}");
+            let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+            let r = verify::verify_der(&er, &mut InMemory(want.clone()), &opts);
+            assert_eq!(r.indication, Indication::Passed, "{aoid}: {}", r.to_text());
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
