@@ -67,12 +67,10 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
     }
 }
 
-/// Submits `size`-byte documents from `clients` tasks for `secs` seconds,
-/// each task on its own keep-alive HTTP/1.1 connection (hyper's client
-/// connection, without a pool: the load generator shares the two cores
-/// with the server, so it should cost as little as it can). Every document
-/// is different (its first 16 bytes: client and counter), so nothing is
-/// deduplicated.
+/// Submits `size`-byte documents from `clients` tasks for `secs` seconds
+/// (see [`post_load`]). Every document is different (its first 16 bytes:
+/// client and counter), so nothing is deduplicated; the rest is one shared
+/// buffer, not copied per request.
 async fn submit_load(
     base: &str,
     token: &str,
@@ -80,77 +78,48 @@ async fn submit_load(
     clients: usize,
     secs: u64,
 ) -> (u64, f64, Vec<f64>) {
-    let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
-    let count = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let end = start + Duration::from_secs(secs);
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let auth = format!("Bearer {token}");
-        let count = count.clone();
-        tasks.push(tokio::spawn(async move {
-            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-            tcp.set_nodelay(true).unwrap();
-            let (mut send, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
-            let mut lat = Vec::new();
-            // the document: 16 unique bytes, then the same rest (not copied per request)
-            let rest = axum::body::Bytes::from(vec![0x5au8; size - 16]);
-            let mut i = 0u64;
-            while Instant::now() < end {
-                let mut head = [0u8; 16];
-                head[..8].copy_from_slice(&i.to_le_bytes());
-                head[8..].copy_from_slice(&(c as u64).to_le_bytes());
-                let parts = [
-                    Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(&head)),
-                    Ok(rest.clone()),
-                ];
-                let req = axum::http::Request::post("/v1/objects?system=bench")
-                    .header("host", addr.to_string())
-                    .header("authorization", &auth)
-                    .header("content-type", "application/octet-stream")
-                    .header("content-length", size.to_string())
-                    .body(axum::body::Body::from_stream(futures_util::stream::iter(
-                        parts,
-                    )))
-                    .unwrap();
-                let t = Instant::now();
-                let r = send.send_request(req).await.unwrap();
-                assert_eq!(r.status(), 201);
-                axum::body::to_bytes(axum::body::Body::new(r.into_body()), 1 << 20)
-                    .await
-                    .unwrap();
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                count.fetch_add(1, Ordering::Relaxed);
-                i += 1;
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    (
-        count.load(Ordering::Relaxed),
-        start.elapsed().as_secs_f64(),
-        lat,
+    let rest = axum::body::Bytes::from(vec![0x5au8; size - 16]);
+    let make: MakeBody = Arc::new(move |c, i| {
+        let mut head = [0u8; 16];
+        head[..8].copy_from_slice(&i.to_le_bytes());
+        head[8..].copy_from_slice(&(c as u64).to_le_bytes());
+        let parts = [
+            Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(&head)),
+            Ok(rest.clone()),
+        ];
+        (
+            size,
+            axum::body::Body::from_stream(futures_util::stream::iter(parts)),
+        )
+    });
+    post_load(
+        base,
+        token,
+        "/v1/objects?system=bench",
+        "application/octet-stream",
+        make,
+        "aoid",
+        clients,
+        secs,
     )
+    .await
 }
 
+/// Makes request `i` of client `c`: its length and its body.
+type MakeBody = Arc<dyn Fn(usize, u64) -> (usize, axum::body::Body) + Send + Sync>;
+
 /// Posts bodies made by `make(client, i)` to `path` from `clients` tasks
-/// for `secs` seconds (as [`submit_load`]); every answer must be `status`
-/// and contain `must_contain`.
+/// for `secs` seconds, each task on its own keep-alive HTTP/1.1 connection
+/// (hyper's client connection, without a pool: the load generator shares
+/// the two cores with the server, so it should cost as little as it can).
+/// Every answer must be a success and contain `must_contain`.
 #[allow(clippy::too_many_arguments)]
 async fn post_load(
     base: &str,
     token: &str,
     path: &'static str,
     content_type: &'static str,
-    make: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync>,
+    make: MakeBody,
     must_contain: &'static str,
     clients: usize,
     secs: u64,
@@ -174,13 +143,13 @@ async fn post_load(
             let mut lat = Vec::new();
             let mut i = 0u64;
             while Instant::now() < end {
-                let body = make(c, i);
+                let (len, body) = make(c, i);
                 let req = axum::http::Request::post(path)
                     .header("host", addr.to_string())
                     .header("authorization", &auth)
                     .header("content-type", content_type)
-                    .header("content-length", body.len().to_string())
-                    .body(axum::body::Body::from(body))
+                    .header("content-length", len.to_string())
+                    .body(body)
                     .unwrap();
                 let t = Instant::now();
                 let r = send.send_request(req).await.unwrap();
@@ -302,15 +271,13 @@ async fn main() {
     if part("xaip") {
         let clients = 16;
         let s = server(|c| c.batch.interval_ms = 2000).await;
-        let envelope: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync> = Arc::new(
-            |c, i| {
-                format!(
-                    r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveSubmissionRequest>{}</tr:ArchiveSubmissionRequest></soap:Body></soap:Envelope>"#,
-                    xaip_ok(c, i)
-                )
-                .into()
-            },
-        );
+        let envelope: MakeBody = Arc::new(|c, i| {
+            let e = format!(
+                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveSubmissionRequest>{}</tr:ArchiveSubmissionRequest></soap:Body></soap:Envelope>"#,
+                xaip_ok(c, i)
+            );
+            (e.len(), e.into())
+        });
         let (n, el, mut lat) = post_load(
             &s.base,
             &s.sub,
@@ -328,8 +295,10 @@ async fn main() {
             percentile(&mut lat, 0.5),
             percentile(&mut lat, 0.99)
         );
-        let plain: Arc<dyn Fn(usize, u64) -> axum::body::Bytes + Send + Sync> =
-            Arc::new(|c, i| xaip_ok(c + 1000, i).into());
+        let plain: MakeBody = Arc::new(|c, i| {
+            let p = xaip_ok(c + 1000, i);
+            (p.len(), p.into())
+        });
         let (n, el, mut lat) = post_load(
             &s.base,
             &s.sub,
