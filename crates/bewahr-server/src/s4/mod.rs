@@ -28,7 +28,7 @@ use crate::api::AppState;
 use crate::catalog::Metadata;
 use crate::ids::VersionNo;
 use crate::service::{
-    DeletionRequest, Operation, PackageFault, RecordCheck, ServiceError, Submission,
+    DeletionRequest, Operation, PackageFault, RecordCheck, SchemaCheck, ServiceError, Submission,
 };
 use codes::{Minor, Outcome};
 use message::{ArchiveData, Call, Op, Request, Unreadable};
@@ -323,7 +323,12 @@ async fn submit_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
     };
     let receipt = state
         .archive
-        .submit_xaip(&who, package.to_vec(), &records)
+        .submit_xaip(
+            &who,
+            package.to_vec(),
+            SchemaCheck::DoneWithRequest,
+            &records,
+        )
         .await
         .map_err(|e| (e, None))?;
     let aoid = receipt.accepted.aoid.clone();

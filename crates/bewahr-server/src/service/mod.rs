@@ -23,7 +23,8 @@ pub use lifecycle::{DeletionRequest, LegalHoldChange};
 pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
 pub use xaip::{
-    PackageFault, PackageParts, RecordCheck, DEFAULT_SUBMISSION_TOLERANCE, XAIP_MEDIA_TYPE,
+    PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
+    XAIP_MEDIA_TYPE,
 };
 
 use std::time::Duration;

@@ -69,6 +69,18 @@ impl PackageFault {
     }
 }
 
+/// Whether the package still needs its schema check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaCheck {
+    /// Validate it against `tr-esor-xaip-v1.3.xsd` (a package on its own).
+    Needed,
+    /// The caller validated it already: an S.4 request is validated as a
+    /// whole against `tr-esor-interfaces-v1.3.xsd`, which takes the
+    /// `xaip:XAIP` in it by reference to the XAIP schema (strictly), so
+    /// a second validation would find nothing new and cost as much again.
+    DoneWithRequest,
+}
+
 /// How the evidence records a package carries are judged: as the
 /// archive's own verifier judges records (its trusted TSAs, its algorithm
 /// catalogue, its profile).
@@ -88,13 +100,14 @@ impl ArchiveService {
         &self,
         who: &Authorized,
         package: Vec<u8>,
+        schema: SchemaCheck,
         records: &RecordCheck,
     ) -> Result<Receipt, ServiceError> {
         let now = self.now();
         let tolerance = self.submission_tolerance;
         let checked = {
             let package = package.clone();
-            tokio::task::spawn_blocking(move || read_package(&package, now, tolerance))
+            tokio::task::spawn_blocking(move || read_package(&package, schema, now, tolerance))
                 .await
                 .map_err(|e| ServiceError::Task(e.to_string()))??
         };
@@ -229,11 +242,16 @@ struct Checked {
 /// Everything that needs no validator or verifier (blocking: libxml2).
 fn read_package(
     bytes: &[u8],
+    schema: SchemaCheck,
     now: time::OffsetDateTime,
     tolerance: time::Duration,
 ) -> Result<Checked, ServiceError> {
     let nok = |e: &dyn std::fmt::Display| package_error(PackageFault::Nok, e.to_string(), None);
-    let x = Xaip::parse_valid(bytes).map_err(|e| match e {
+    let parsed = match schema {
+        SchemaCheck::Needed => Xaip::parse_valid(bytes),
+        SchemaCheck::DoneWithRequest => Xaip::parse(bytes),
+    };
+    let x = parsed.map_err(|e| match e {
         XaipError::Invalid(s) => package_error(
             PackageFault::Nok,
             format!("not valid against tr-esor-xaip-v1.3.xsd: {s}"),
