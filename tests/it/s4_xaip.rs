@@ -292,7 +292,7 @@ async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
     let token = submitter_token(dir.path());
     let port = crate::support::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = crate::kill::spawn(dir.path(), port, 50);
+    let _server = Running(crate::kill::spawn(dir.path(), port, 50));
     crate::kill::wait_ready(&http, &base).await;
     let out = tempdir();
     let package = c2("XAIP_OK_SIG_OK.xml");
@@ -346,8 +346,6 @@ async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 /// A submitter token of the tenant `kill` (as `kill::clients` makes them).
@@ -404,7 +402,7 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
     for round in 0..3u64 {
         let port = crate::support::free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut child = crate::kill::spawn(dir.path(), port, 20 + round * 30);
+        let mut server = Running(crate::kill::spawn(dir.path(), port, 20 + round * 30));
         crate::kill::wait_ready(&sub, &base).await;
         let started = std::time::Instant::now();
         let mut tasks = vec![];
@@ -432,8 +430,8 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
         }
         let kill_after = std::time::Duration::from_millis(400 + round * 250);
         tokio::time::sleep(kill_after.saturating_sub(started.elapsed())).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        server.0.kill().unwrap(); // SIGKILL
+        server.0.wait().unwrap();
         for t in tasks {
             acknowledged.extend(t.await.unwrap());
         }
@@ -442,7 +440,7 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
 
     let port = crate::support::free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = crate::kill::spawn(dir.path(), port, 50);
+    let _server = Running(crate::kill::spawn(dir.path(), port, 50));
     crate::kill::wait_ready(&sub, &base).await;
     let trusted = crate::kill::trust_anchors(&sub, &base).await;
     let policy = AlgorithmPolicy::default();
@@ -505,6 +503,15 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
             assert_eq!(r.indication, Indication::Passed, "{aoid}: {}", r.to_text());
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// A server process that is killed when the test ends, also when it fails
+/// (a failed assertion must not leave `bewahr serve` running).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
