@@ -24,6 +24,20 @@ pub fn spawn(dir: &std::path::Path, port: u16, interval_ms: u64) -> Child {
         .unwrap()
 }
 
+/// A token of `role` (of the tenant `kill`, but for the operator), made
+/// with the command line on the data dir.
+pub fn token(dir: &std::path::Path, role: &str) -> String {
+    let mut c = bewahr();
+    c.args(["token", "create", "--role", role, "--data-dir"])
+        .arg(dir);
+    if role != "operator" {
+        c.args(["--tenant", "kill"]);
+    }
+    let o = run(&mut c);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    stdout(&o).lines().last().unwrap().to_string()
+}
+
 /// A tenant and tokens made with the command line on the data dir: (submitter, auditor, operator) clients.
 pub fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqwest::Client) {
     let o = run(bewahr()
@@ -31,15 +45,7 @@ pub fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqw
         .arg(dir));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let token = |role: &str| {
-        let mut c = bewahr();
-        c.args(["token", "create", "--role", role, "--data-dir"])
-            .arg(dir);
-        if role != "operator" {
-            c.args(["--tenant", "kill"]);
-        }
-        let o = run(&mut c);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let t = stdout(&o).lines().last().unwrap().to_string();
+        let t = token(dir, role);
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(
             reqwest::header::AUTHORIZATION,

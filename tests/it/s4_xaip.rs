@@ -22,6 +22,22 @@ fn package_text(bytes: &[u8]) -> String {
     }
 }
 
+/// The `xaip:XAIP` element of a retrieval response.
+fn package_in(resp: &str) -> &str {
+    let start = resp.find("<xaip:XAIP").expect("an XAIP in the response");
+    let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
+    &resp[start..end]
+}
+
+/// The bytes TR-ESOR-ERS hashes for each protected object of V001.
+fn objects(x: &bewahr_xaip::Xaip) -> Vec<Vec<u8>> {
+    x.protected_objects("V001", &Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.bytes)
+        .collect()
+}
+
 async fn submit(a: &TestArchive, package: &[u8]) -> String {
     let (st, resp) = soap(
         a,
@@ -184,18 +200,9 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
     )
     .await;
     result(&resp, OK, None);
-    let start = resp.find("<xaip:XAIP").expect("an XAIP in the response");
-    let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
-    let retrieved = resp.as_bytes()[start..end].to_vec();
+    let retrieved = package_in(&resp).as_bytes().to_vec();
     let x = bewahr_xaip::Xaip::parse_valid(&retrieved).unwrap();
     assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
-    let objects = |x: &bewahr_xaip::Xaip| -> Vec<Vec<u8>> {
-        x.protected_objects("V001", &Default::default())
-            .unwrap()
-            .into_iter()
-            .map(|o| o.bytes)
-            .collect()
-    };
     let first = bewahr_xaip::Xaip::parse(&original).unwrap();
     assert_eq!(objects(&x), objects(&first));
     assert_eq!(objects(&x).len(), 5, "DO-01, CR-01, MDO-01, DO-02, CR-02");
@@ -257,7 +264,7 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
     )
     .await;
     result(&resp, OK, None);
-    let with_er = &resp[resp.find("<xaip:XAIP").unwrap()..resp.rfind("</xaip:XAIP>").unwrap() + 12];
+    let with_er = package_in(&resp);
     let carried = bewahr_xaip::Xaip::parse_valid(with_er.as_bytes())
         .unwrap()
         .embedded_records("V001")
@@ -289,7 +296,7 @@ async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
     }
     let dir = tempdir();
     let (http, _, _) = crate::kill::clients(dir.path());
-    let token = submitter_token(dir.path());
+    let token = crate::kill::token(dir.path(), "submitter");
     let port = crate::support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let _server = Running(crate::kill::spawn(dir.path(), port, 50));
@@ -346,28 +353,6 @@ async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// A submitter token of the tenant `kill` (as `kill::clients` makes them).
-fn submitter_token(dir: &std::path::Path) -> String {
-    let o = run(bewahr()
-        .args([
-            "token",
-            "create",
-            "--role",
-            "submitter",
-            "--tenant",
-            "kill",
-            "--data-dir",
-        ])
-        .arg(dir));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .to_string()
 }
 
 /// An S.4 envelope submitting `package` (no XML declaration in it).
@@ -446,13 +431,6 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
     let policy = AlgorithmPolicy::default();
     let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
     let first = bewahr_xaip::Xaip::parse(original.as_bytes()).unwrap();
-    let objects = |x: &bewahr_xaip::Xaip| -> Vec<Vec<u8>> {
-        x.protected_objects("V001", &Default::default())
-            .unwrap()
-            .into_iter()
-            .map(|o| o.bytes)
-            .collect()
-    };
     let want = objects(&first);
     for (i, (aoid, package)) in acknowledged.iter().enumerate() {
         let call = |body: String| {
@@ -478,9 +456,7 @@ async fn kill_9_during_xaip_submissions_loses_nothing_acknowledged() {
             Some(OK),
             "acknowledged {aoid} is lost: {resp}"
         );
-        let start = resp.find("<xaip:XAIP").unwrap();
-        let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
-        let x = bewahr_xaip::Xaip::parse_valid(&resp.as_bytes()[start..end]).unwrap();
+        let x = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
         assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
         assert_eq!(objects(&x), want, "{aoid}");
         let tag = package

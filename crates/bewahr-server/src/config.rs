@@ -260,7 +260,8 @@ impl Default for Server {
             client_ca: String::new(),
             public_url: String::new(),
             max_soap_message_bytes: 64 << 20,
-            xaip_submission_tolerance_hours: 240,
+            xaip_submission_tolerance_hours: crate::service::DEFAULT_SUBMISSION_TOLERANCE
+                .whole_hours() as u32,
         }
     }
 }

@@ -70,12 +70,12 @@ pub enum SignatureForm {
 /// the date; the time zone does not move a day boundary the archive keeps.
 fn xs_date(s: &str) -> Option<Date> {
     let s = s.trim();
-    let (body, _) = if let Some(b) = s.strip_suffix('Z') {
-        (b, ())
+    let body = if let Some(b) = s.strip_suffix('Z') {
+        b
     } else if s.len() > 10 && (s[10..].starts_with('+') || s[10..].starts_with('-')) {
-        (&s[..10], ())
+        &s[..10]
     } else {
-        (s, ())
+        s
     };
     Date::parse(
         body,
@@ -249,15 +249,8 @@ impl Xaip {
         })?;
         let x = Xaip::parse(bytes)?;
         let prefix = x.header().get_namespace().map(|n| n.get_prefix());
-        let qname = |local: &str| match prefix.as_deref() {
-            Some(p) if !p.is_empty() => format!("{p}:{local}"),
-            _ => local.to_string(),
-        };
-        let esc = aoid
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        let element = format!("<{0}>{esc}</{0}>", qname("AOID"));
+        let qname = |local: &str| qualified(prefix.as_deref(), local);
+        let element = format!("<{0}>{1}</{0}>", qname("AOID"), escape(aoid));
         // the header's start tag: the first `<prefix:packageHeader` that
         // is followed by white space, `>` or `/`
         let open = format!("<{}", qname("packageHeader"));
@@ -315,15 +308,8 @@ impl Xaip {
         let x = Xaip::parse(bytes)?;
         let root = x.root();
         let prefix = root.get_namespace().map(|n| n.get_prefix());
-        let q = |local: &str| match prefix.as_deref() {
-            Some(p) if !p.is_empty() => format!("{p}:{local}"),
-            _ => local.to_string(),
-        };
-        let esc = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('"', "&quot;")
-        };
+        let q = |local: &str| qualified(prefix.as_deref(), local);
+        let esc = escape;
         let mut creds = String::new();
         for (version, der) in records {
             let mut id = format!("ER-{version}");
@@ -375,6 +361,22 @@ impl Xaip {
             _ => Ok(None),
         }
     }
+}
+
+/// `prefix:local`, or `local` in the default namespace.
+fn qualified(prefix: Option<&str>, local: &str) -> String {
+    match prefix {
+        Some(p) if !p.is_empty() => format!("{p}:{local}"),
+        _ => local.to_string(),
+    }
+}
+
+/// Text for element content or a double-quoted attribute.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The offset of a start tag `open` (`<p:name`) followed by white space,

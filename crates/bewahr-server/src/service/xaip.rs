@@ -105,6 +105,8 @@ impl ArchiveService {
     ) -> Result<Receipt, ServiceError> {
         let now = self.now();
         let tolerance = self.submission_tolerance;
+        // shared with the blocking check, not copied
+        let package = Bytes::from(package);
         let checked = {
             let package = package.clone();
             tokio::task::spawn_blocking(move || read_package(&package, schema, now, tolerance))
@@ -123,15 +125,16 @@ impl ArchiveService {
             for s in signatures {
                 // a detached signature is over its related object; an
                 // enveloping one carries what it signs
+                let signature = Arc::new(s.signature);
                 let outcome = if s.detached {
                     v.validate(
                         Arc::new(s.data.unwrap_or_default()),
-                        Some(Arc::new(s.signature.clone())),
+                        Some(signature.clone()),
                         now,
                     )
                     .await
                 } else {
-                    v.validate(Arc::new(s.signature.clone()), None, now).await
+                    v.validate(signature.clone(), None, now).await
                 };
                 let Some(o) = outcome else {
                     return Err(package_error(
@@ -150,7 +153,7 @@ impl ArchiveService {
                         serde_json::to_value(&o.report).ok(),
                     ));
                 }
-                validations.push((Some(s.signature), o));
+                validations.push((Some(Arc::unwrap_or_clone(signature)), o));
             }
         }
         // the evidence records it carries, against the version's objects
@@ -191,7 +194,7 @@ impl ArchiveService {
         };
         self.check_metadata(&metadata)?;
         let mut incoming = self.begin_upload();
-        incoming.push(Bytes::from(package)).await?;
+        incoming.push(package).await?;
         let upload = incoming.finish().await?;
         self.submit(
             who,
