@@ -62,6 +62,7 @@ pub fn load(
                 .or_else(|| package.parent().map(Path::to_path_buf))
                 .unwrap_or_else(|| PathBuf::from(".")),
         ),
+        ..Default::default()
     };
     let objects = xaip
         .protected_objects(&version, &refs)

@@ -20,6 +20,8 @@ mod kill;
 mod openssl;
 mod renewal;
 mod s4;
+mod s4_update;
+mod s4_verify;
 mod s4_xaip;
 mod seals;
 mod service;

@@ -14,7 +14,7 @@ use crate::support::{bewahr, c2, run, tempdir};
 
 /// A C.2 package as the body of an ArchiveSubmissionRequest (its XML
 /// declaration, if any, cannot stand inside the envelope).
-fn package_text(bytes: &[u8]) -> String {
+pub(crate) fn package_text(bytes: &[u8]) -> String {
     let t = String::from_utf8(bytes.to_vec()).unwrap();
     match t.strip_prefix("<?xml") {
         Some(r) => r.split_once("?>").unwrap().1.to_string(),
@@ -23,7 +23,7 @@ fn package_text(bytes: &[u8]) -> String {
 }
 
 /// The `xaip:XAIP` element of a retrieval response.
-fn package_in(resp: &str) -> &str {
+pub(crate) fn package_in(resp: &str) -> &str {
     let start = resp.find("<xaip:XAIP").expect("an XAIP in the response");
     let end = resp.rfind("</xaip:XAIP>").unwrap() + "</xaip:XAIP>".len();
     &resp[start..end]
@@ -38,7 +38,7 @@ fn objects(x: &bewahr_xaip::Xaip) -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn submit(a: &TestArchive, package: &[u8]) -> String {
+pub(crate) async fn submit(a: &TestArchive, package: &[u8]) -> String {
     let (st, resp) = soap(
         a,
         "submitter",
@@ -52,7 +52,7 @@ async fn submit(a: &TestArchive, package: &[u8]) -> String {
     resp
 }
 
-fn file(name: &str) -> Vec<u8> {
+pub(crate) fn file(name: &str) -> Vec<u8> {
     std::fs::read(c2(name)).unwrap()
 }
 

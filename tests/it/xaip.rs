@@ -230,6 +230,7 @@ fn lxaip_references_are_resolved_and_their_digests_checked() {
     let x = Xaip::parse(&std::fs::read(&pkg).unwrap()).unwrap();
     let refs = References {
         dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
     };
     // the file is missing
     assert!(x.protected_objects("V001", &refs).is_err());

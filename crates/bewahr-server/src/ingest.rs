@@ -149,6 +149,11 @@ pub struct Extras {
     /// Whether ingest examines the document itself for a signature (not
     /// for an XAIP: its signatures are its credentials).
     pub examine: bool,
+    /// The version the new one must follow: when the object's latest
+    /// version is another by the time the catalog records it, nothing is
+    /// recorded ([`WriteError::NotLatest`]). A DXAIP names the version it
+    /// updates; two updates of one version cannot both succeed.
+    pub after: Option<i64>,
 }
 
 impl Extras {
@@ -241,6 +246,7 @@ impl Ingest {
             parts,
             validations,
             examine,
+            after,
         } = extras;
         if upload.size() == 0 {
             upload.abort();
@@ -367,6 +373,7 @@ impl Ingest {
                 stored_members: stored_members.iter().map(|(s, _)| *s).collect(),
                 validation,
                 submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+                after,
             })
             .await
             .map_err(|e| match e {

@@ -10,8 +10,10 @@
 pub mod package;
 pub mod schema;
 pub mod submission;
+pub mod update;
 pub mod xml;
 
 pub use package::{EmbeddedRecord, ObjectKind, ProtectedObject, References, Xaip, XaipError};
 pub use submission::{EmbeddedSignature, Refusal, SignatureForm, VersionFacts};
+pub use update::{History, UpdateRefusal};
 pub use xml::C14n;

@@ -83,11 +83,16 @@ pub struct EmbeddedRecord {
     pub der: Vec<u8>,
 }
 
-/// Where the files an LXAIP refers to (`asic:DataObjectReference@URI`) are
-/// read from: a relative URI names a file below this directory.
+/// What a package refers to outside itself.
 #[derive(Clone, Debug, Default)]
 pub struct References {
+    /// Where the files an LXAIP refers to (`asic:DataObjectReference@URI`)
+    /// are read from: a relative URI names a file below this directory.
     pub dir: Option<PathBuf>,
+    /// The objects of earlier versions that a DXAIP's placeholders
+    /// (`updateSection/placeHolder@objectID`) stand for, by ID, with the
+    /// bytes TR-ESOR-ERS hashes for each ([`crate::History::earlier`]).
+    pub earlier: HashMap<String, (ObjectKind, Vec<u8>)>,
 }
 
 /// A parsed XAIP or DXAIP.
@@ -105,6 +110,8 @@ const ID_ATTRIBUTES: &[&str] = &[
     "metaDataID",
     "dataObjectID",
     "credentialID",
+    // a DXAIP's placeHolder
+    "objectID",
     "Id",
 ];
 
@@ -152,6 +159,11 @@ impl Xaip {
         xml::child(&self.header, XAIP_NS, "AOID").map(|n| n.get_content().trim().to_string())
     }
 
+    /// `packageHeader@packageID`.
+    pub fn package_id(&self) -> Option<String> {
+        self.header.get_attribute("packageID")
+    }
+
     /// The version IDs, in the order of the manifests.
     pub fn versions(&self) -> Vec<String> {
         xml::children(&self.header, XAIP_NS, "versionManifest")
@@ -186,13 +198,24 @@ impl Xaip {
 
     /// The bytes TR-ESOR-ERS hashes for the object `id`.
     pub(crate) fn bytes_of(&self, id: &str, refs: &References) -> Result<Vec<u8>, XaipError> {
+        Ok(self.object_of(id, refs)?.1)
+    }
+
+    /// The kind of the object `id` and the bytes TR-ESOR-ERS hashes for it.
+    pub(crate) fn object_of(
+        &self,
+        id: &str,
+        refs: &References,
+    ) -> Result<(ObjectKind, Vec<u8>), XaipError> {
         let node = self.ids.get(id).ok_or_else(|| XaipError::Object {
             id: id.to_string(),
             what: "no object has this ID".into(),
         })?;
-        Ok(self
-            .object_bytes(id, node, self.canonicalization()?, refs)?
-            .1)
+        self.object_bytes(id, node, self.canonicalization()?, refs)
+    }
+
+    pub(crate) fn doc(&self) -> &Document {
+        &self.doc
     }
 
     fn manifest(&self, version: &str) -> Result<Node, XaipError> {
@@ -275,6 +298,11 @@ impl Xaip {
             what,
         };
         let canon = |n: &Node| xml::canonicalize(&self.doc, n, c14n).map_err(XaipError::from);
+        if xml::is(node, XAIP_NS, "placeHolder") {
+            return refs.earlier.get(id).cloned().ok_or_else(|| {
+                err("a placeholder for an object that no earlier version of the archive object holds".into())
+            });
+        }
         if xml::is(node, XAIP_NS, "dataObject") {
             let bytes = if let Some(b) = xml::child(node, XAIP_NS, "binaryData") {
                 decode(&b).map_err(err)?

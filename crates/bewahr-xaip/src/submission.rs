@@ -8,7 +8,7 @@
 
 use time::{Date, OffsetDateTime};
 
-use crate::package::{Xaip, XaipError, XAIP_NS};
+use crate::package::{ObjectKind, References, Xaip, XaipError, XAIP_NS};
 use crate::xml;
 
 const DSS_NS: &str = "urn:oasis:names:tc:dss:1.0:core:schema";
@@ -68,7 +68,7 @@ pub enum SignatureForm {
 
 /// Parses an `xs:date` (`2100-01-01`, `2100-01-01+01:00`, `2100-01-01Z`):
 /// the date; the time zone does not move a day boundary the archive keeps.
-fn xs_date(s: &str) -> Option<Date> {
+pub(crate) fn xs_date(s: &str) -> Option<Date> {
     let s = s.trim();
     let body = if let Some(b) = s.strip_suffix('Z') {
         b
@@ -196,7 +196,7 @@ impl Xaip {
 
     /// The signatures the package carries (every credential with a
     /// `dss:SignatureObject/dss:Base64Signature` or a `ds:Signature`).
-    pub fn signatures(&self) -> Result<Vec<EmbeddedSignature>, XaipError> {
+    pub fn signatures(&self, refs: &References) -> Result<Vec<EmbeddedSignature>, XaipError> {
         let mut out = vec![];
         let Some(section) = xml::child(&self.root(), XAIP_NS, "credentialsSection") else {
             return Ok(out);
@@ -224,7 +224,7 @@ impl Xaip {
                 .unwrap_or_default()
                 .split_whitespace()
             {
-                if let Some(bytes) = self.related_bytes(r)? {
+                if let Some(bytes) = self.related_bytes(r, refs)? {
                     related.push((r.to_string(), bytes));
                 }
             }
@@ -351,20 +351,27 @@ impl Xaip {
 
     /// The bytes of a related object (a data or metadata object), as
     /// TR-ESOR-ERS hashes them; `None` for other IDs (a version, say).
-    fn related_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, XaipError> {
+    fn related_bytes(&self, id: &str, refs: &References) -> Result<Option<Vec<u8>>, XaipError> {
         match self.node(id) {
             Some(n)
                 if xml::is(&n, XAIP_NS, "dataObject") || xml::is(&n, XAIP_NS, "metaDataObject") =>
             {
-                Ok(Some(self.bytes_of(id, &crate::References::default())?))
+                Ok(Some(self.bytes_of(id, refs)?))
             }
+            // an object of an earlier version (a DXAIP's placeholder)
+            Some(n) if xml::is(&n, XAIP_NS, "placeHolder") => match refs.earlier.get(id) {
+                Some((ObjectKind::DataObject | ObjectKind::MetaDataObject, b)) => {
+                    Ok(Some(b.clone()))
+                }
+                _ => Ok(None),
+            },
             _ => Ok(None),
         }
     }
 }
 
 /// `prefix:local`, or `local` in the default namespace.
-fn qualified(prefix: Option<&str>, local: &str) -> String {
+pub(crate) fn qualified(prefix: Option<&str>, local: &str) -> String {
     match prefix {
         Some(p) if !p.is_empty() => format!("{p}:{local}"),
         _ => local.to_string(),
@@ -372,7 +379,7 @@ fn qualified(prefix: Option<&str>, local: &str) -> String {
 }
 
 /// Text for element content or a double-quoted attribute.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -381,7 +388,7 @@ fn escape(s: &str) -> String {
 
 /// The offset of a start tag `open` (`<p:name`) followed by white space,
 /// `>` or `/`, outside comments.
-fn find_tag(text: &str, open: &str) -> Option<usize> {
+pub(crate) fn find_tag(text: &str, open: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = text[from..].find(open) {
         let at = from + i;
@@ -486,7 +493,7 @@ mod tests {
             return;
         };
         let x = Xaip::parse_valid(&b).unwrap();
-        let sigs = x.signatures().unwrap();
+        let sigs = x.signatures(&References::default()).unwrap();
         assert_eq!(sigs.len(), 2);
         for s in &sigs {
             assert!(matches!(s.form, SignatureForm::Cms(_)));

@@ -6,6 +6,11 @@
 
 mod policy;
 mod report;
+
+/// How a finding that a hash algorithm is no longer suitable begins
+/// (eCard's `hashAlgorithmNotSuitable`; interfaces report it by this).
+pub const HASH_UNSUITABLE: &str = "hash algorithm not suitable";
+
 pub mod tsa;
 
 pub use policy::{
@@ -371,7 +376,7 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 reports[k].add(
                     Indeterminate,
                     Some(S::CryptoConstraintsFailureNoPoe),
-                    format!("hash algorithm not suitable: {what} uses {d}, suitable until {}, but had to protect until {}", trust::rfc3339(end), trust::rfc3339(until)),
+                    format!("{HASH_UNSUITABLE}: {what} uses {d}, suitable until {}, but had to protect until {}", trust::rfc3339(end), trust::rfc3339(until)),
                 );
             }
         }
@@ -391,7 +396,12 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
             reports[k].add(
                 Indeterminate,
                 Some(S::CryptoConstraintsFailureNoPoe),
-                format!("hash algorithm not suitable: {} was suitable until {} but had to protect until {}", tok.imprint_algorithm, trust::rfc3339(end), trust::rfc3339(until)),
+                format!(
+                    "{HASH_UNSUITABLE}: {} was suitable until {} but had to protect until {}",
+                    tok.imprint_algorithm,
+                    trust::rfc3339(end),
+                    trust::rfc3339(until)
+                ),
             );
         }
         let family = if tok.key.curve.is_some() {
@@ -427,7 +437,7 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                     reports[start_k].add(
                         Indeterminate,
                         Some(S::CryptoConstraintsFailureNoPoe),
-                        format!("hash algorithm not suitable: chain {} uses {alg}, suitable until {}, but no hash-tree renewal followed before {}", ci + 1, trust::rfc3339(end), trust::rfc3339(until)),
+                        format!("{HASH_UNSUITABLE}: chain {} uses {alg}, suitable until {}, but no hash-tree renewal followed before {}", ci + 1, trust::rfc3339(end), trust::rfc3339(until)),
                     );
                 }
             }

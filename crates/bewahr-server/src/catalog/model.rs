@@ -44,6 +44,9 @@ pub struct NewVersion {
     /// The signature validation, if the document was signed.
     pub validation: Option<Box<ValidationRow>>,
     pub submitted_at_ms: i64,
+    /// For a new version: the version it must follow (`None`: whichever is
+    /// the latest when it is recorded).
+    pub after: Option<i64>,
 }
 
 /// What the catalog keeps of a signature validation (the report itself is in the store).

@@ -15,6 +15,13 @@ use crate::store::{Listed, Store, StoreError};
 pub enum WriteError {
     #[error("unknown archive object {0}")]
     UnknownAoid(String),
+    /// The version was to follow another than the object's latest.
+    #[error("archive object {aoid}: the new version was to follow version {after}, but the latest is {latest}")]
+    NotLatest {
+        aoid: String,
+        after: i64,
+        latest: i64,
+    },
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     /// The content store failed (shared by every submission of the group).
@@ -489,17 +496,43 @@ async fn insert_all(
             Some(aoid) => {
                 // a deleted object takes no new version, even one whose handler checked
                 // ownership before the deletion was committed (the writer orders both)
-                let row = sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 AND deleted_at IS NULL RETURNING latest_version")
-                    .bind(aoid)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let row = match v.after {
+                    None => sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 AND deleted_at IS NULL RETURNING latest_version")
+                        .bind(aoid)
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                    // only after the version it names (an update of an XAIP)
+                    Some(after) => sqlx::query("UPDATE objects SET latest_version = latest_version + 1 WHERE aoid = $1 AND deleted_at IS NULL AND latest_version = $2 RETURNING latest_version")
+                        .bind(aoid)
+                        .bind(after)
+                        .fetch_optional(&mut *tx)
+                        .await?,
+                };
                 out.push(match row {
                     Some(r) => Ok(Accepted {
                         aoid: aoid.clone(),
                         version: r.try_get(0)?,
                         seq: 0,
                     }),
-                    None => Err(WriteError::UnknownAoid(aoid.clone())),
+                    None => {
+                        let latest: Option<i64> = match v.after {
+                            None => None,
+                            Some(_) => sqlx::query("SELECT latest_version FROM objects WHERE aoid = $1 AND deleted_at IS NULL")
+                                .bind(aoid)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .map(|r| r.try_get(0))
+                                .transpose()?,
+                        };
+                        Err(match (latest, v.after) {
+                            (Some(latest), Some(after)) => WriteError::NotLatest {
+                                aoid: aoid.clone(),
+                                after,
+                                latest,
+                            },
+                            _ => WriteError::UnknownAoid(aoid.clone()),
+                        })
+                    }
                 });
             }
         }

@@ -44,6 +44,19 @@ pub enum Minor {
     XaipNokSubmTime,
     XaipNokSig,
     XaipNokEr,
+    DxaipNok,
+    DxaipNokAoid,
+    DxaipNokExpired,
+    DxaipNokSubmTime,
+    DxaipNokSig,
+    DxaipNokEr,
+    DxaipNokId,
+    /// `DXAIP_NOK_Version`, as TR-ESOR-E 1.3 writes it (C.2 expects
+    /// `DXAIP_NOK_VERSION`: the standard is followed, see docs/s4.md).
+    DxaipNokVersion,
+    /// `il/algorithm#hashAlgorithmNotSuitable` (eCard's code, as C.2's
+    /// M-VE-07 expects it for records over SHA-1, SHA-224 and SHA3-224).
+    HashAlgorithmNotSuitable,
     /// `sal#invalidSignature` (eCard's code, below the S.4 prefix as BSI's
     /// mock service writes it).
     InvalidSignature,
@@ -69,7 +82,16 @@ impl Minor {
             Minor::XaipNokSubmTime => "arl/XAIP_NOK_SUBMTIME",
             Minor::XaipNokSig => "arl/XAIP_NOK_SIG",
             Minor::XaipNokEr => "arl/XAIP_NOK_ER",
+            Minor::DxaipNok => "arl/DXAIP_NOK",
+            Minor::DxaipNokAoid => "arl/DXAIP_NOK_AOID",
+            Minor::DxaipNokExpired => "arl/DXAIP_NOK_EXPIRED",
+            Minor::DxaipNokSubmTime => "arl/DXAIP_NOK_SUBMTIME",
+            Minor::DxaipNokSig => "arl/DXAIP_NOK_SIG",
+            Minor::DxaipNokEr => "arl/DXAIP_NOK_ER",
+            Minor::DxaipNokId => "arl/DXAIP_NOK_ID",
+            Minor::DxaipNokVersion => "arl/DXAIP_NOK_Version",
             Minor::InvalidSignature => "sal#invalidSignature",
+            Minor::HashAlgorithmNotSuitable => "il/algorithm#hashAlgorithmNotSuitable",
         };
         format!("{API}/resultminor/{path}")
     }

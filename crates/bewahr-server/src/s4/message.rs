@@ -18,6 +18,12 @@ pub const TR: &str = "http://www.bsi.bund.de/tr-esor/api/1.3";
 pub const DSS: &str = "urn:oasis:names:tc:dss:1.0:core:schema";
 pub const XAIP: &str = "http://www.bsi.bund.de/tr-esor/xaip";
 pub const PRES: &str = "http://uri.etsi.org/19512/v1.1.2#";
+pub const VR: &str = "urn:oasis:names:tc:dss-x:1.0:profiles:verificationreport:schema#";
+/// OASIS DSS 1.0's signature policy profile (`VerifyUnderSignaturePolicy`).
+const SIGPOL: &str = "urn:oasis:names:tc:dss:1.0:profiles:SignaturePolicy:schema#";
+/// The signature policy of TR-ESOR-E for Verify (also with `/DE/`, as
+/// TR-ESOR-E writes it, and its `/shell` and `/chain` forms).
+const VERIFY_XAIP_POLICY: &str = "http://www.bsi.bund.de/tr-esor/sigpolicy/verify-xaip";
 
 /// The nine operations of `tr-esor-S-4-v1.3.wsdl`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +97,36 @@ pub struct ArchiveData {
     pub bytes: Vec<u8>,
 }
 
+/// One `dss:Document` of a VerifyRequest.
+#[derive(Clone, Debug)]
+pub struct InputDocument {
+    /// `InlineXML` (the element taken out as an XAIP is), `Base64XML` or
+    /// `Base64Data` (decoded).
+    pub bytes: Vec<u8>,
+}
+
+/// A VerifyRequest's `dss:SignatureObject`.
+#[derive(Clone, Debug)]
+pub enum SignatureInput {
+    /// `dss:Base64Signature`: a CMS signature (detached over the document).
+    Cms(Vec<u8>),
+    /// `dss:Other/xaip:evidenceRecord` (its `asn1EvidenceRecord`).
+    Record {
+        aoid: Option<String>,
+        version: Option<String>,
+        der: Vec<u8>,
+    },
+}
+
+/// A VerifyRequest.
+#[derive(Clone, Debug)]
+pub struct VerifyCall {
+    pub documents: Vec<InputDocument>,
+    pub signature: Option<SignatureInput>,
+    /// `vr:ReturnVerificationReport` was given.
+    pub report: bool,
+}
+
 /// `tr:ReasonOfDeletion`.
 #[derive(Clone, Debug)]
 pub struct ReasonOfDeletion {
@@ -110,6 +146,8 @@ pub enum Call {
     /// envelope (inclusive C14N with comments: the namespaces in scope
     /// declared on it, everything else as sent).
     SubmitXaip(Vec<u8>),
+    /// An ArchiveUpdate's `xaip:DXAIP`, taken out as an XAIP is.
+    Update(Vec<u8>),
     Retrieval {
         aoid: String,
         versions: Vec<String>,
@@ -128,7 +166,8 @@ pub enum Call {
     Trace {
         aoid: String,
     },
-    /// ArchiveUpdate, ArchiveData and Verify: not offered yet.
+    Verify(VerifyCall),
+    /// ArchiveData: not offered yet.
     Other,
 }
 
@@ -231,6 +270,15 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
     if let Err(e) = valid {
         let minor = if op == Op::ArchiveSubmission && xml::child(el, XAIP, "XAIP").is_some() {
             Minor::XaipNok
+        } else if op == Op::ArchiveUpdate && xml::child(el, XAIP, "DXAIP").is_some() {
+            Minor::DxaipNok
+        } else if let Some(root) = (op == Op::Verify).then(|| inline_package(el)).flatten() {
+            // a package to verify that is not valid: the package's fault
+            if xml::is(&root, XAIP, "DXAIP") {
+                Minor::DxaipNok
+            } else {
+                Minor::XaipNok
+            }
         } else {
             Minor::ParameterError
         };
@@ -242,6 +290,16 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         request_id,
         call,
     })
+}
+
+/// The XAIP or DXAIP given inline to a VerifyRequest, if any.
+fn inline_package(el: &Node) -> Option<Node> {
+    let docs = xml::child(el, DSS, "InputDocuments")?;
+    let found = xml::children(&docs, DSS, "Document")
+        .filter_map(|d| xml::child(&d, DSS, "InlineXML"))
+        .flat_map(|x| x.get_child_elements())
+        .find(|r| xml::is(r, XAIP, "XAIP") || xml::is(r, XAIP, "DXAIP"));
+    found
 }
 
 fn text(n: &Node) -> String {
@@ -369,7 +427,119 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
                 aoid: required(el, TR, "AOID")?,
             }
         }
-        Op::ArchiveUpdate | Op::ArchiveData | Op::Verify => Call::Other,
+        Op::ArchiveUpdate => {
+            optional_inputs(el, &[])?;
+            let x = xml::child(el, XAIP, "DXAIP").ok_or_else(|| {
+                Outcome::error(
+                    Minor::NotSupported,
+                    "an update of an LXAIP (xaip:DLXAIP) is not accepted by this version of bewahr; send an xaip:DXAIP",
+                )
+            })?;
+            let bytes = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
+                .map_err(|e| Outcome::error(Minor::DxaipNok, e.to_string()))?;
+            Call::Update(bytes)
+        }
+        Op::Verify => Call::Verify(read_verify(doc, el)?),
+        Op::ArchiveData => Call::Other,
+    })
+}
+
+fn b64(what: &str, text: &str) -> Result<Vec<u8>, Outcome> {
+    let t: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(t.as_bytes())
+        .map_err(|e| Outcome::error(Minor::ParameterError, format!("{what}: not base64 ({e})")))
+}
+
+fn read_verify(doc: &Document, el: &Node) -> Result<VerifyCall, Outcome> {
+    let inputs = optional_inputs(
+        el,
+        &[
+            (VR, "ReturnVerificationReport"),
+            (SIGPOL, "VerifyUnderSignaturePolicy"),
+        ],
+    )?;
+    if let Some(p) = inputs
+        .iter()
+        .find(|n| xml::is(n, SIGPOL, "VerifyUnderSignaturePolicy"))
+    {
+        // the policy named, wherever the profile puts its identifier
+        let named = p.get_content();
+        let named = named.trim();
+        let known = named.is_empty()
+            || named.starts_with(VERIFY_XAIP_POLICY)
+            || named.starts_with("http://www.bsi.bund.de/DE/tr-esor/sigpolicy/verify-xaip");
+        if !known {
+            return Err(Outcome::error(
+                Minor::NotSupported,
+                format!("the signature policy {named} is not one of this archive (it verifies under {VERIFY_XAIP_POLICY})"),
+            ));
+        }
+    }
+    let mut documents = vec![];
+    if let Some(ds) = xml::child(el, DSS, "InputDocuments") {
+        for d in xml::children(&ds, DSS, "Document") {
+            let bytes = if let Some(x) = xml::child(&d, DSS, "InlineXML") {
+                let inner = x.get_child_elements().into_iter().next().ok_or_else(|| {
+                    Outcome::error(Minor::ParameterError, "an InlineXML without an element")
+                })?;
+                xml::canonicalize(doc, &inner, C14n::Inclusive10 { comments: true })
+                    .map_err(|e| Outcome::error(Minor::ParameterError, e.to_string()))?
+            } else if let Some(x) = xml::child(&d, DSS, "Base64XML") {
+                b64("Base64XML", &x.get_content())?
+            } else if let Some(x) = xml::child(&d, DSS, "Base64Data") {
+                b64("Base64Data", &x.get_content())?
+            } else {
+                return Err(Outcome::error(
+                    Minor::NotSupported,
+                    "a document is given as InlineXML, Base64XML or Base64Data",
+                ));
+            };
+            documents.push(InputDocument { bytes });
+        }
+    }
+    let signature = match xml::child(el, DSS, "SignatureObject") {
+        None => None,
+        Some(so) => {
+            if let Some(s) = xml::child(&so, DSS, "Base64Signature") {
+                Some(SignatureInput::Cms(b64(
+                    "Base64Signature",
+                    &s.get_content(),
+                )?))
+            } else if let Some(er) =
+                xml::child(&so, DSS, "Other").and_then(|o| xml::child(&o, XAIP, "evidenceRecord"))
+            {
+                let Some(a) = xml::child(&er, XAIP, "asn1EvidenceRecord") else {
+                    return Err(Outcome::error(
+                        Minor::NotSupported,
+                        "evidence records in their XML form (RFC 6283) are not verified by this version of bewahr; give the asn1EvidenceRecord",
+                    ));
+                };
+                Some(SignatureInput::Record {
+                    aoid: er.get_attribute("AOID"),
+                    version: er.get_attribute("VersionID"),
+                    der: b64("asn1EvidenceRecord", &a.get_content())?,
+                })
+            } else {
+                return Err(Outcome::error(
+                    Minor::NotSupported,
+                    "a SignatureObject is verified when it is a Base64Signature (CMS) or an xaip:evidenceRecord in Other; XML signatures and time-stamps on their own are not yet",
+                ));
+            }
+        }
+    };
+    if documents.is_empty() && signature.is_none() {
+        return Err(Outcome::error(
+            Minor::ParameterError,
+            "nothing to verify: give InputDocuments, a SignatureObject, or both",
+        ));
+    }
+    Ok(VerifyCall {
+        documents,
+        signature,
+        report: inputs
+            .iter()
+            .any(|n| xml::is(n, VR, "ReturnVerificationReport")),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod message;
 pub mod profile;
 pub mod respond;
+mod verify_out;
 pub mod wsdl;
 mod xaip_out;
 
@@ -143,6 +144,10 @@ fn outcome_of(e: &ServiceError) -> Outcome {
                 PackageFault::SubmissionTime => Minor::XaipNokSubmTime,
                 PackageFault::Signature => Minor::XaipNokSig,
                 PackageFault::EvidenceRecord => Minor::XaipNokEr,
+                // the faults of updates, should one reach here
+                PackageFault::Aoid => Minor::UnknownAoid,
+                PackageFault::Version => Minor::DxaipNokVersion,
+                PackageFault::Id => Minor::DxaipNokId,
             },
             message.clone(),
         ),
@@ -156,6 +161,28 @@ fn outcome_of(e: &ServiceError) -> Outcome {
             tracing::error!(error = %e, "S.4 request failed");
             Outcome::error(Minor::InternalError, e.to_string())
         }
+    }
+}
+
+/// The result code of a failed ArchiveUpdate: the DXAIP codes of
+/// TR-ESOR-E where they apply.
+fn update_outcome(e: &ServiceError) -> Outcome {
+    match e {
+        ServiceError::NotFound(m) => Outcome::error(Minor::DxaipNokAoid, m.clone()),
+        ServiceError::Package { fault, message, .. } => Outcome::error(
+            match fault {
+                PackageFault::Nok => Minor::DxaipNok,
+                PackageFault::Expired => Minor::DxaipNokExpired,
+                PackageFault::SubmissionTime => Minor::DxaipNokSubmTime,
+                PackageFault::Signature => Minor::DxaipNokSig,
+                PackageFault::EvidenceRecord => Minor::DxaipNokEr,
+                PackageFault::Aoid => Minor::DxaipNokAoid,
+                PackageFault::Version => Minor::DxaipNokVersion,
+                PackageFault::Id => Minor::DxaipNokId,
+            },
+            message.clone(),
+        ),
+        e => outcome_of(e),
     }
 }
 
@@ -177,6 +204,10 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
         }
         Call::SubmitData(data) => submit_data(state, p, data).await,
         Call::SubmitXaip(package) => submit_xaip(state, p, package).await,
+        Call::Update(package) => match update_xaip(state, p, package).await {
+            Err((e, aoid)) => Ok((update_outcome(&e), String::new(), aoid)),
+            ok => ok,
+        },
         Call::Retrieval {
             aoid,
             versions,
@@ -218,6 +249,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             }
         }
         Call::Trace { aoid } => xaip_out::trace(state, p, aoid).await,
+        Call::Verify(v) => verify_out::verify(state, p, v).await,
         Call::Other => Ok((
             Outcome::error(
                 Minor::NotSupported,
@@ -334,6 +366,64 @@ async fn submit_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
     let aoid = receipt.accepted.aoid.clone();
     let mut body = String::new();
     respond::leaf(&mut body, "tr:AOID", &aoid);
+    Ok((Outcome::ok(), body, Some(aoid)))
+}
+
+/// ArchiveUpdate of an XAIP by a DXAIP: the new version's VersionID. The
+/// object is the one the DXAIP's `packageHeader/AOID` names.
+async fn update_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
+    let (aoid, vid) = {
+        let package = package.to_vec();
+        tokio::task::spawn_blocking(move || {
+            bewahr_xaip::Xaip::parse(&package)
+                .map(|x| (x.aoid(), x.versions().pop().unwrap_or_default()))
+        })
+        .await
+        .map_err(|e| (ServiceError::Task(e.to_string()), None))?
+        .map_err(|e| {
+            (
+                ServiceError::Package {
+                    fault: PackageFault::Nok,
+                    message: e.to_string(),
+                    report: None,
+                },
+                None,
+            )
+        })?
+    };
+    let Some(aoid) = aoid.filter(|a| !a.is_empty()) else {
+        return Err((
+            ServiceError::Package {
+                fault: PackageFault::Aoid,
+                message: "the DXAIP names no archive object: packageHeader/AOID is required".into(),
+                report: None,
+            },
+            None,
+        ));
+    };
+    let obj = state
+        .archive
+        .authorize_object(p, Operation::AddVersion, &aoid)
+        .await
+        .map_err(|e| (e, Some(aoid.clone())))?;
+    let ctx = state.renewer.ctx();
+    let records = RecordCheck {
+        trusted: ctx.trusted().to_vec(),
+        policy: ctx.policy(),
+        profile: state.evidence_profile,
+    };
+    state
+        .archive
+        .update_xaip(
+            &obj,
+            package.to_vec(),
+            SchemaCheck::DoneWithRequest,
+            &records,
+        )
+        .await
+        .map_err(|e| (e, Some(aoid.clone())))?;
+    let mut body = String::new();
+    respond::leaf(&mut body, "tr:VersionID", &vid);
     Ok((Outcome::ok(), body, Some(aoid)))
 }
 

@@ -176,8 +176,21 @@ pub async fn retrieve(
         .authorize_object(p, Operation::ReadContent, aoid)
         .await
         .map_err(|e| (e, Some(aoid.to_string())))?;
-    let mut contents = Vec::with_capacity(selected.len());
-    for v in &selected {
+    let is_package = view
+        .versions
+        .iter()
+        .any(|v| v.media_type == crate::service::XAIP_MEDIA_TYPE);
+    // a package's versions are read whole: each one's objects may be in
+    // an earlier one
+    let reading: Vec<&VersionView> = if is_package {
+        let mut all: Vec<&VersionView> = view.versions.iter().collect();
+        all.sort_by_key(|v| v.version);
+        all
+    } else {
+        selected.clone()
+    };
+    let mut contents = Vec::with_capacity(reading.len());
+    for v in &reading {
         let n = number(v)?;
         let mut c = state
             .archive
@@ -213,11 +226,9 @@ pub async fn retrieve(
             records.push(der);
         }
     }
-    if selected
-        .iter()
-        .any(|v| v.media_type == crate::service::XAIP_MEDIA_TYPE)
-    {
-        return archived_package(&view.aoid, &selected, contents, records)
+    if is_package {
+        let all = selected.len() == view.versions.len();
+        return archived_package(&view.aoid, &selected, all, contents, records)
             .await
             .map(|out| (outcome, out, Some(aoid.to_string())))
             .map_err(|e| (e, Some(aoid.to_string())));
@@ -227,29 +238,33 @@ pub async fn retrieve(
     Ok((outcome, out, Some(aoid.to_string())))
 }
 
-/// An object archived as an XAIP comes back as the package it was, with
-/// the archive's AOID in its header (and the evidence records asked for
-/// in its credentials section). Its versions after the first (DXAIP
-/// updates) are not merged yet: one version is given.
+/// An object archived as an XAIP comes back as a package, with the
+/// archive's AOID in its header and the evidence records asked for in its
+/// credentials section. An object of one version is the package as it was
+/// submitted; one updated by DXAIPs is the union of its versions
+/// ([`bewahr_xaip::History::union`]): the manifests of the versions asked
+/// for and the objects they name. `packages` are all the object's stored
+/// packages, oldest first; `all`: every version was asked for.
 async fn archived_package(
     aoid: &str,
     selected: &[&VersionView],
-    contents: Vec<Vec<u8>>,
+    all: bool,
+    packages: Vec<Vec<u8>>,
     records: Vec<Vec<u8>>,
 ) -> Result<String, crate::service::ServiceError> {
     use crate::service::ServiceError;
-    let ([v], [package]) = (selected, contents.as_slice()) else {
-        return Err(ServiceError::invalid(
-            "one_version",
-            "this archive object is an XAIP: ask for one version of it",
-        ));
-    };
-    let (aoid, vid) = (aoid.to_string(), vid_of(v));
-    let package = package.clone();
+    let aoid = aoid.to_string();
+    let vids: Vec<String> = selected.iter().map(|v| vid_of(v)).collect();
     let out = tokio::task::spawn_blocking(move || {
-        let mut p = bewahr_xaip::Xaip::with_aoid(&package, &aoid)?;
-        if let Some(der) = records.into_iter().next() {
-            p = bewahr_xaip::Xaip::with_records(&p, &aoid, &[(vid, der)])?;
+        let mut p = if let [package] = packages.as_slice() {
+            bewahr_xaip::Xaip::with_aoid(package, &aoid)?
+        } else {
+            let history = bewahr_xaip::History::parse(&packages)?;
+            history.union(&aoid, (!all).then_some(vids.as_slice()))?
+        };
+        if !records.is_empty() {
+            let pairs: Vec<(String, Vec<u8>)> = vids.into_iter().zip(records).collect();
+            p = bewahr_xaip::Xaip::with_records(&p, &aoid, &pairs)?;
         }
         Ok::<_, bewahr_xaip::XaipError>(p)
     })

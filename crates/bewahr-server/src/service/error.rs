@@ -108,6 +108,10 @@ impl From<WriteError> for ServiceError {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::UnknownAoid(_) => ServiceError::not_found("no such archive object"),
+            e @ WriteError::NotLatest { .. } => ServiceError::Conflict {
+                code: "not_latest_version",
+                message: e.to_string(),
+            },
             WriteError::Refused(message) => ServiceError::Conflict {
                 code: "deletion_refused",
                 message,

@@ -15,6 +15,7 @@ mod incoming;
 mod lifecycle;
 mod objects;
 mod query;
+mod verify;
 mod xaip;
 
 pub use error::ServiceError;
@@ -22,6 +23,7 @@ pub use incoming::Incoming;
 pub use lifecycle::{DeletionRequest, LegalHoldChange};
 pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
+pub use verify::{DetachedRecord, Judgement, PackageVerdict, Verdict};
 pub use xaip::{
     PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
     XAIP_MEDIA_TYPE,

@@ -138,6 +138,7 @@ impl ArchiveService {
                         parts: p.parts,
                         validations: p.validations,
                         examine: false,
+                        after: p.after,
                     },
                 },
             )

@@ -14,12 +14,12 @@
 use std::sync::Arc;
 
 use bewahr_core::verify::{self, AlgorithmPolicy, InMemory, Options, Profile};
-use bewahr_xaip::{Refusal, SignatureForm, Xaip, XaipError};
+use bewahr_xaip::{History, References, Refusal, SignatureForm, UpdateRefusal, Xaip, XaipError};
 use bytes::Bytes;
 use x509_cert::Certificate;
 
-use super::{ArchiveService, Authorized, ServiceError, Submission};
-use crate::catalog::Metadata;
+use super::{ArchiveService, Authorized, Operation, Owned, ServiceError, Submission};
+use crate::catalog::{Metadata, VersionView};
 use crate::ingest::Receipt;
 use crate::validation::{Decision, Outcome};
 
@@ -38,6 +38,8 @@ pub struct PackageParts {
     pub parts: Vec<Vec<u8>>,
     /// Each embedded CMS signature with its validation.
     pub validations: Vec<(Option<Vec<u8>>, Outcome)>,
+    /// The version a DXAIP updates (see [`crate::ingest::Extras::after`]).
+    pub after: Option<i64>,
 }
 
 /// Why a package was refused, by TR-ESOR-E's result codes. Nothing of it
@@ -54,6 +56,15 @@ pub enum PackageFault {
     Signature,
     /// `XAIP_NOK_ER`: an evidence record the package carries does not verify.
     EvidenceRecord,
+    /// `DXAIP_NOK_AOID`: the update names no archive object of the
+    /// caller's that was archived as an XAIP.
+    Aoid,
+    /// `DXAIP_NOK_Version`: `prevVersion` is not the latest version (or
+    /// the new VersionID is taken).
+    Version,
+    /// `DXAIP_NOK_ID`: a placeholder for no earlier object, or a new
+    /// object with an earlier one's ID.
+    Id,
 }
 
 impl PackageFault {
@@ -65,6 +76,9 @@ impl PackageFault {
             PackageFault::SubmissionTime => "xaip_nok_submtime",
             PackageFault::Signature => "xaip_nok_sig",
             PackageFault::EvidenceRecord => "xaip_nok_er",
+            PackageFault::Aoid => "dxaip_nok_aoid",
+            PackageFault::Version => "dxaip_nok_version",
+            PackageFault::Id => "dxaip_nok_id",
         }
     }
 }
@@ -103,16 +117,153 @@ impl ArchiveService {
         schema: SchemaCheck,
         records: &RecordCheck,
     ) -> Result<Receipt, ServiceError> {
-        let now = self.now();
-        let tolerance = self.submission_tolerance;
         // shared with the blocking check, not copied
         let package = Bytes::from(package);
-        let checked = {
-            let package = package.clone();
-            tokio::task::spawn_blocking(move || read_package(&package, schema, now, tolerance))
-                .await
-                .map_err(|e| ServiceError::Task(e.to_string()))??
-        };
+        let checked = self.check_package(package.clone(), schema, None).await?;
+        let (metadata, parts) = self.judge(checked, records).await?;
+        let mut incoming = self.begin_upload();
+        incoming.push(package).await?;
+        let upload = incoming.finish().await?;
+        self.submit(
+            who,
+            Submission {
+                upload,
+                metadata,
+                media_type: XAIP_MEDIA_TYPE.into(),
+                signature: None,
+                package: Some(parts),
+            },
+        )
+        .await
+    }
+
+    /// Adds the version a DXAIP brings to the archive object archived as
+    /// an XAIP that `obj` names (TR-ESOR-E ArchiveUpdate). The DXAIP is
+    /// kept as submitted as the new version's document; the version's
+    /// protected objects, those of earlier versions its placeholders
+    /// stand for included, are its data-object group. Its `prevVersion`
+    /// must be the latest version, also at the moment the catalog records
+    /// it (two updates of one version: one wins, the other is refused).
+    pub async fn update_xaip(
+        &self,
+        obj: &Owned,
+        package: Vec<u8>,
+        schema: SchemaCheck,
+        records: &RecordCheck,
+    ) -> Result<Receipt, ServiceError> {
+        obj.expect(Operation::AddVersion)?;
+        let view = self
+            .catalog
+            .object(obj.aoid().as_str())
+            .await?
+            .ok_or_else(|| {
+                package_error(
+                    PackageFault::Aoid,
+                    format!("no archive object {}", obj.aoid()),
+                    None,
+                )
+            })?;
+        let mut versions: Vec<&VersionView> = view.versions.iter().collect();
+        versions.sort_by_key(|v| v.version);
+        if versions.is_empty() || versions.iter().any(|v| v.media_type != XAIP_MEDIA_TYPE) {
+            return Err(package_error(
+                PackageFault::Aoid,
+                format!(
+                    "archive object {} was not archived as an XAIP: it takes new versions by the REST API, not as DXAIPs",
+                    obj.aoid()
+                ),
+                None,
+            ));
+        }
+        let latest = versions.last().map(|v| v.version).unwrap_or_default();
+        let mut history = Vec::with_capacity(versions.len());
+        for v in &versions {
+            history.push(self.stored_document(obj, v.version).await?);
+        }
+        let package = Bytes::from(package);
+        let checked = self
+            .check_package(package.clone(), schema, Some(history))
+            .await?;
+        let (metadata, mut parts) = self.judge(checked, records).await?;
+        parts.after = Some(latest);
+        let mut incoming = self.begin_upload();
+        incoming.push(package).await?;
+        let upload = incoming.finish().await?;
+        self.add_version(
+            obj,
+            Submission {
+                upload,
+                metadata,
+                media_type: XAIP_MEDIA_TYPE.into(),
+                signature: None,
+                package: Some(parts),
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            ServiceError::Conflict {
+                code: "not_latest_version",
+                message,
+            } => package_error(PackageFault::Version, message, None),
+            e => e,
+        })
+    }
+
+    /// A stored version's bytes, whole (a package is read to be parsed).
+    pub(super) async fn stored_document(
+        &self,
+        obj: &Owned,
+        v: i64,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let location = self
+            .catalog
+            .locate(obj.aoid().as_str(), Some(v))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Corrupt(format!("{} v{v} is not in the catalog", obj.aoid()))
+            })?;
+        let store = self.ingest.store.clone();
+        let what = format!("{} v{v}", obj.aoid());
+        tokio::task::spawn_blocking(move || {
+            let mut reader = store.read(&location.sha256)?.ok_or_else(|| {
+                ServiceError::Corrupt(format!("the content of {what} is missing from the store"))
+            })?;
+            let mut out = Vec::new();
+            while let Some(piece) = reader.next_piece()? {
+                out.extend_from_slice(&piece);
+            }
+            Ok(out)
+        })
+        .await?
+    }
+
+    /// Reads and checks a package on a blocking thread: an XAIP, or with
+    /// the packages of the object it updates, a DXAIP.
+    async fn check_package(
+        &self,
+        package: Bytes,
+        schema: SchemaCheck,
+        history: Option<Vec<Vec<u8>>>,
+    ) -> Result<Checked, ServiceError> {
+        let now = self.now();
+        let tolerance = self.submission_tolerance;
+        tokio::task::spawn_blocking(move || {
+            read_package(&package, schema, history.as_deref(), now, tolerance)
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?
+    }
+
+    /// Judges what a checked package carries: each signature by the
+    /// archive's validator and the submitting system's policy, each
+    /// evidence record by the archive's verifier against the version's
+    /// protected objects. The version's metadata and parts if all hold.
+    async fn judge(
+        &self,
+        checked: Checked,
+        records: &RecordCheck,
+    ) -> Result<(Metadata, PackageParts), ServiceError> {
+        let now = self.now();
         let Checked {
             facts,
             objects,
@@ -193,23 +344,14 @@ impl ArchiveService {
             ..Default::default()
         };
         self.check_metadata(&metadata)?;
-        let mut incoming = self.begin_upload();
-        incoming.push(package).await?;
-        let upload = incoming.finish().await?;
-        self.submit(
-            who,
-            Submission {
-                upload,
-                metadata,
-                media_type: XAIP_MEDIA_TYPE.into(),
-                signature: None,
-                package: Some(PackageParts {
-                    parts: objects,
-                    validations,
-                }),
+        Ok((
+            metadata,
+            PackageParts {
+                parts: objects,
+                validations,
+                after: None,
             },
-        )
-        .await
+        ))
     }
 }
 
@@ -242,10 +384,13 @@ struct Checked {
     records: Vec<bewahr_xaip::EmbeddedRecord>,
 }
 
-/// Everything that needs no validator or verifier (blocking: libxml2).
+/// Everything that needs no validator or verifier (blocking: libxml2). With
+/// `history` (the stored packages of the object, oldest first) the package
+/// is a DXAIP updating it.
 fn read_package(
     bytes: &[u8],
     schema: SchemaCheck,
+    history: Option<&[Vec<u8>]>,
     now: time::OffsetDateTime,
     tolerance: time::Duration,
 ) -> Result<Checked, ServiceError> {
@@ -262,19 +407,50 @@ fn read_package(
         ),
         e => nok(&e),
     })?;
-    let facts = x.check_submission(now, tolerance).map_err(|r| match r {
-        Refusal::Nok(m) => package_error(PackageFault::Nok, m, None),
-        Refusal::Expired(m) => package_error(PackageFault::Expired, m, None),
-        Refusal::SubmissionTime(m) => package_error(PackageFault::SubmissionTime, m, None),
-    })?;
+    let (facts, refs) = match history {
+        None => (
+            x.check_submission(now, tolerance).map_err(|r| match r {
+                Refusal::Nok(m) => package_error(PackageFault::Nok, m, None),
+                Refusal::Expired(m) => package_error(PackageFault::Expired, m, None),
+                Refusal::SubmissionTime(m) => package_error(PackageFault::SubmissionTime, m, None),
+            })?,
+            References::default(),
+        ),
+        Some(packages) => {
+            let history = History::parse(packages)
+                .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
+            let facts = x
+                .check_update(&history, now, tolerance)
+                .map_err(|r| match r {
+                    UpdateRefusal::Nok(m) => package_error(PackageFault::Nok, m, None),
+                    UpdateRefusal::Expired(m) => package_error(PackageFault::Expired, m, None),
+                    UpdateRefusal::SubmissionTime(m) => {
+                        package_error(PackageFault::SubmissionTime, m, None)
+                    }
+                    UpdateRefusal::Version(m) => package_error(PackageFault::Version, m, None),
+                    UpdateRefusal::Id(m) => package_error(PackageFault::Id, m, None),
+                })?;
+            let placeholders = x.placeholders();
+            let earlier = history
+                .earlier(placeholders.iter().map(String::as_str))
+                .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
+            (
+                facts,
+                References {
+                    earlier,
+                    ..Default::default()
+                },
+            )
+        }
+    };
     let objects = x
-        .protected_objects(&facts.id, &bewahr_xaip::References::default())
+        .protected_objects(&facts.id, &refs)
         .map_err(|e| nok(&e))?
         .into_iter()
         .map(|o| o.bytes)
         .collect();
     let mut signatures = vec![];
-    for s in x.signatures().map_err(|e| nok(&e))? {
+    for s in x.signatures(&refs).map_err(|e| nok(&e))? {
         match s.form {
             SignatureForm::Cms(cms) => {
                 let detached = match bewahr_core::signature::cades::parse(&cms) {

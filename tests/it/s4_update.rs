@@ -1,0 +1,272 @@
+//! Versions of an archived XAIP over S.4 (TR-ESOR-E ArchiveUpdate, C.2
+//! M-UP-01 to M-UP-09) through the real router, with the C.2 DXAIPs byte
+//! for byte except for what the test cases themselves change (the AOID,
+//! and a date the files cannot carry): what is accepted, which code a
+//! refusal gets (and that it leaves nothing), retrieval of the union of
+//! the versions, and each version's evidence record verified against it.
+
+use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
+
+use crate::api::{archive, count_versions, js, post, send, Db, TestArchive};
+use crate::s4::{el, result, soap, unb64, ERROR, OK};
+use crate::s4_xaip::{file, package_in, package_text, submit};
+
+/// A C.2 DXAIP template with the AOID inserted (C.2: "Insert AOID-01
+/// into the prepared DXAIP_OK-template").
+fn dxaip(name: &str, aoid: &str) -> String {
+    let t = package_text(&file(name));
+    assert!(t.contains("TO_BE_CHANGED"), "{name}");
+    t.replacen("TO_BE_CHANGED", aoid, 1)
+}
+
+async fn update(a: &TestArchive, package: &str, optional: &str) -> String {
+    let (st, resp) = soap(
+        a,
+        "submitter",
+        &format!("<tr:ArchiveUpdateRequest RequestID=\"UP\">{optional}{package}</tr:ArchiveUpdateRequest>"),
+    )
+    .await;
+    assert_eq!(st, axum::http::StatusCode::OK, "{resp}");
+    resp
+}
+
+async fn new_object(a: &TestArchive) -> String {
+    let resp = submit(a, &file("XAIP_OK.xml")).await;
+    result(&resp, OK, None);
+    el(&resp, "AOID").unwrap().to_string()
+}
+
+const UNKNOWN_OPTIONAL_INPUT: &str = r#"<dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>"#;
+
+async fn c2_update_cases(db: Db) {
+    let Some(a) = archive(db).await else { return };
+
+    // M-UP-01: V002 and V003 of AOID-01
+    let aoid1 = new_object(&a).await;
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", &aoid1), "").await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V002"), "{resp}");
+    let resp = update(&a, &dxaip("DXAIP_OK_2.xml", &aoid1), "").await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V003"), "{resp}");
+    // step 7: a version whose only new object is a signature over DO-01
+    let aoid1z = new_object(&a).await;
+    let resp = update(&a, &dxaip("DXAIP_OK_SIG_ONLY.xml", &aoid1z), "").await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V002"), "{resp}");
+
+    let aoid4 = new_object(&a).await;
+    let before = count_versions(&a).await;
+    let expired = dxaip("DXAIP_NOK_EXPIRED.xml", &aoid4).replace("2100-01-01", "2021-01-01");
+    let submitted_at = |at: time::OffsetDateTime| {
+        let t = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let d = dxaip("DXAIP_NOK_SUBMTIME.xml", &aoid4);
+        assert!(d.contains("2021-10-01T00:00:00.000+01:00"));
+        d.replace("2021-10-01T00:00:00.000+01:00", &t)
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let refused: Vec<(&str, String, &str, &str)> = vec![
+        // M-UP-02: an AOID the archive never assigned
+        (
+            "DXAIP_NOK_AOID",
+            dxaip("DXAIP_NOK_AOID.xml", "AOID-03-never-assigned"),
+            "",
+            "arl/DXAIP_NOK_AOID",
+        ),
+        // M-UP-03: against the schema (an AOID inside a packageInfoUnit)
+        (
+            "DXAIP_NOK",
+            dxaip("DXAIP_NOK.xml", &aoid4),
+            "",
+            "arl/DXAIP_NOK",
+        ),
+        // M-UP-04: the file's retention period (2100) is not over; C.2
+        // means one that is
+        ("DXAIP_NOK_EXPIRED", expired, "", "arl/DXAIP_NOK_EXPIRED"),
+        // M-UP-05: a submission time in the past, then in the future
+        (
+            "DXAIP_NOK_SUBMTIME (past)",
+            dxaip("DXAIP_NOK_SUBMTIME.xml", &aoid4),
+            "",
+            "arl/DXAIP_NOK_SUBMTIME",
+        ),
+        (
+            "DXAIP_NOK_SUBMTIME (future)",
+            submitted_at(now + time::Duration::days(30)),
+            "",
+            "arl/DXAIP_NOK_SUBMTIME",
+        ),
+        // M-UP-06: the text's signature related to the PDF (a placeholder)
+        (
+            "DXAIP_NOK_SIG",
+            dxaip("DXAIP_NOK_SIG.xml", &aoid4),
+            "",
+            "arl/DXAIP_NOK_SIG",
+        ),
+        // M-UP-07: a CMS p7m posing as the version's evidence record
+        (
+            "DXAIP_NOK_ER",
+            dxaip("DXAIP_NOK_ER.xml", &aoid4),
+            "",
+            "arl/DXAIP_NOK_ER",
+        ),
+        // M-UP-08 step 2: prevVersion V010
+        (
+            "DXAIP_NOK_VERSION (V010)",
+            dxaip("DXAIP_NOK_VERSION.xml", &aoid4),
+            "",
+            "arl/DXAIP_NOK_Version",
+        ),
+        // M-UP-09 step 3: an unknown control among the OptionalInputs
+        (
+            "DXAIP_OK + unknown optional input",
+            dxaip("DXAIP_OK.xml", &aoid4),
+            UNKNOWN_OPTIONAL_INPUT,
+            "arl/notSupported",
+        ),
+        // a DXAIP whose placeholder stands for nothing archived
+        (
+            "placeholder for no object",
+            dxaip("DXAIP_OK.xml", &aoid4).replace(
+                "<xaip:placeHolder objectID=\"DO-02\"/>",
+                "<xaip:placeHolder objectID=\"DO-02\"/><xaip:placeHolder objectID=\"DO-77\"/>",
+            ),
+            "",
+            "arl/DXAIP_NOK_ID",
+        ),
+    ];
+    for (name, package, optional, minor) in &refused {
+        let resp = update(&a, package, optional).await;
+        result(&resp, ERROR, Some(minor));
+        assert!(
+            el(&resp, "ResultMessage").is_some_and(|m| !m.is_empty()),
+            "{name}: the refusal says why\n{resp}"
+        );
+        assert!(el(&resp, "VersionID").is_none(), "{name}");
+        eprintln!("{name}: {minor}: {}", el(&resp, "ResultMessage").unwrap());
+    }
+    assert_eq!(
+        count_versions(&a).await,
+        before,
+        "a refused update leaves nothing"
+    );
+
+    // M-UP-08 steps 4 and 6; M-UP-09 steps 4 and 6
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", &aoid4), "").await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V002"));
+    let stale = dxaip("DXAIP_NOK_VERSION.xml", &aoid4).replace(
+        "<xaip:prevVersion>V010</xaip:prevVersion>",
+        "<xaip:prevVersion>V001</xaip:prevVersion>",
+    );
+    let resp = update(&a, &stale, "").await;
+    result(&resp, ERROR, Some("arl/DXAIP_NOK_Version"));
+    let resp = update(&a, &dxaip("DXAIP_OK_2.xml", &aoid4), "").await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V003"));
+    assert_eq!(count_versions(&a).await, before + 2);
+
+    // an object submitted as a document, not an XAIP, takes no DXAIP
+    let (st, _, body) = send(
+        &a.router,
+        post("/v1/objects", "text/plain", "a plain document"),
+    )
+    .await;
+    assert_eq!(st, axum::http::StatusCode::CREATED);
+    let plain = js(&body)["aoid"].as_str().unwrap().to_string();
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", &plain), "").await;
+    result(&resp, ERROR, Some("arl/DXAIP_NOK_AOID"));
+
+    union_and_evidence(&a, &aoid1).await;
+}
+
+/// Retrieval of every version gives their union (TR-ESOR-F; C.2's
+/// `XAIP_OK_V1_V2_V3.xml`), valid against the XAIP schema, in which each
+/// version's evidence record proves that version's protected objects;
+/// retrieval of one version gives its manifest and what it names.
+async fn union_and_evidence(a: &TestArchive, aoid: &str) {
+    let (_, resp) = soap(
+        a,
+        "submitter",
+        &format!("<tr:ArchiveRetrievalRequest><tr:AOID>{aoid}</tr:AOID><tr:VersionID>ALL</tr:VersionID></tr:ArchiveRetrievalRequest>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    let union = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
+    assert_eq!(union.versions(), ["V001", "V002", "V003"]);
+    assert_eq!(union.aoid().as_deref(), Some(aoid));
+    let policy = AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let (_, resp) = soap(
+        a,
+        "auditor",
+        &format!("<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID><tr:VersionID>ALL</tr:VersionID></tr:ArchiveEvidenceRequest>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    let mut records = resp.split("<xaip:evidenceRecord ").skip(1);
+    for (v, ids) in [
+        ("V001", vec!["DO-01", "MDO-01", "DO-02"]),
+        ("V002", vec!["DO-01", "MDO-01", "DO-02", "CR-01"]),
+        ("V003", vec!["DO-01", "MDO-01", "CR-01", "DO-03", "CR-02"]),
+    ] {
+        let r = records
+            .next()
+            .unwrap_or_else(|| panic!("a record for {v}: {resp}"));
+        assert!(
+            r.starts_with(&format!("AOID=\"{aoid}\" VersionID=\"{v}\"")),
+            "{r}"
+        );
+        let der = unb64(el(r, "asn1EvidenceRecord").unwrap());
+        let objects = union.protected_objects(v, &Default::default()).unwrap();
+        let got: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(got, ids, "{v}");
+        let bytes: Vec<Vec<u8>> = objects.into_iter().map(|o| o.bytes).collect();
+        let report = verify::verify_der(&der, &mut InMemory(bytes.clone()), &opts);
+        assert_eq!(
+            report.indication,
+            Indication::Passed,
+            "{v}: {}",
+            report.to_text()
+        );
+        // nor an object the version does not have
+        let mut other = bytes;
+        let last = other.len() - 1;
+        other[last].push(b'!');
+        let report = verify::verify_der(&der, &mut InMemory(other), &opts);
+        assert_eq!(report.indication, Indication::Failed, "{v}");
+    }
+
+    // one version: V003 dropped DO-02, which the union still holds
+    let (_, resp) = soap(
+        a,
+        "submitter",
+        &format!("<tr:ArchiveRetrievalRequest><dss:OptionalInputs><tr:IncludeERS>urn:ietf:rfc:4998</tr:IncludeERS></dss:OptionalInputs><tr:AOID>{aoid}</tr:AOID><tr:VersionID>V003</tr:VersionID></tr:ArchiveRetrievalRequest>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    let one = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
+    assert_eq!(one.versions(), ["V003"]);
+    assert_eq!(one.embedded_records("V003").unwrap().len(), 1);
+    assert!(union
+        .protected_ids("V001")
+        .unwrap()
+        .contains(&"DO-02".to_string()));
+    assert!(
+        !package_in(&resp).contains("dataObjectID=\"DO-02\""),
+        "V003 dropped DO-02"
+    );
+}
+
+#[tokio::test]
+async fn c2_xaip_updates_sqlite() {
+    c2_update_cases(Db::Sqlite).await
+}
+
+#[tokio::test]
+async fn c2_xaip_updates_postgres() {
+    c2_update_cases(Db::Postgres).await
+}
