@@ -270,3 +270,91 @@ async fn c2_xaip_updates_sqlite() {
 async fn c2_xaip_updates_postgres() {
     c2_update_cases(Db::Postgres).await
 }
+
+/// TR-ESOR-E's optional inputs of ArchiveSubmission and ArchiveUpdate: an
+/// AOID the caller chose (`xaip:AOID`; one in use is `existingAOID`) and
+/// `vr:ReturnVerificationReport` (the report of what was submitted, also
+/// with a refusal), each answer valid against the schema.
+#[tokio::test]
+async fn a_chosen_aoid_and_the_verification_report_of_a_submission() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    const VR: &str = r#"<vr:ReturnVerificationReport xmlns:vr="urn:oasis:names:tc:dss-x:1.0:profiles:verificationreport:schema#"/>"#;
+    let with = |inputs: &str, package: &[u8]| {
+        format!(
+            "<tr:ArchiveSubmissionRequest><dss:OptionalInputs>{inputs}</dss:OptionalInputs>{}</tr:ArchiveSubmissionRequest>",
+            package_text(package)
+        )
+    };
+    let chosen = "3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b";
+    let aoid_input = format!("<xaip:AOID>{chosen}</xaip:AOID>");
+    let before = count_versions(&a).await;
+    let (_, resp) = soap(&a, "submitter", &with(&aoid_input, &file("XAIP_OK.xml"))).await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "AOID"), Some(chosen));
+    // the same AOID again: in use; nothing is stored
+    let (_, resp) = soap(&a, "submitter", &with(&aoid_input, &file("XAIP_OK.xml"))).await;
+    result(&resp, ERROR, Some("arl/existingAOID"));
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &with("<xaip:AOID>AOID-01</xaip:AOID>", &file("XAIP_OK.xml")),
+    )
+    .await;
+    result(&resp, ERROR, Some("al/common#parameterError"));
+    assert_eq!(count_versions(&a).await, before + 1);
+    // the object answers by the chosen AOID
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", chosen), "").await;
+    result(&resp, OK, None);
+
+    // a refused package with its report: the signature that fails it
+    let (_, resp) = soap(&a, "submitter", &with(VR, &file("XAIP_NOK_SIG.xml"))).await;
+    result(&resp, ERROR, Some("arl/XAIP_NOK_SIG"));
+    assert!(
+        resp.contains("<vr:VerificationReport") && resp.contains("XAIPReport"),
+        "{resp}"
+    );
+    assert!(resp.contains("detail:invalid"), "{resp}");
+    // an accepted one: the report, then the AOID
+    let (_, resp) = soap(&a, "submitter", &with(VR, &file("XAIP_OK_SIG_OK.xml"))).await;
+    result(&resp, OK, None);
+    let (r, id) = (
+        resp.find("VerificationReport").unwrap(),
+        resp.find("<tr:AOID>").unwrap(),
+    );
+    assert!(r < id, "{resp}");
+    let aoid = el(&resp, "AOID").unwrap().to_string();
+    // an update with its report, then the VersionID
+    let resp = update(
+        &a,
+        &dxaip("DXAIP_OK_SIG_OK.xml", &aoid),
+        &format!("<dss:OptionalInputs>{VR}</dss:OptionalInputs>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    assert!(
+        resp.contains("XAIPReport") && el(&resp, "VersionID") == Some("V002"),
+        "{resp}"
+    );
+    // a signed document's report
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &format!(
+            r#"<tr:ArchiveSubmissionRequest><dss:OptionalInputs>{VR}</dss:OptionalInputs><tr:ArchiveData Type="http://uri.etsi.org/ades/CAdES" archiveDataID="AD-1">{}</tr:ArchiveData></tr:ArchiveSubmissionRequest>"#,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, file("TXT_DATA.txt.p7m"))
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    assert!(resp.contains("IndividualReport"), "{resp}");
+    // xaip:AOID is no optional input of an update
+    let resp = update(
+        &a,
+        &dxaip("DXAIP_OK_2.xml", chosen),
+        &format!("<dss:OptionalInputs>{aoid_input}</dss:OptionalInputs>"),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/notSupported"));
+}

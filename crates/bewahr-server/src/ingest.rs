@@ -154,6 +154,10 @@ pub struct Extras {
     /// recorded ([`WriteError::NotLatest`]). A DXAIP names the version it
     /// updates; two updates of one version cannot both succeed.
     pub after: Option<i64>,
+    /// For a new archive object: the AOID its submitter chose (TR-ESOR-E:
+    /// `xaip:AOID` as an optional input); `None`: the archive assigns one.
+    /// An AOID in use, or once used, is refused ([`WriteError::ExistingAoid`]).
+    pub aoid: Option<String>,
 }
 
 impl Extras {
@@ -247,6 +251,7 @@ impl Ingest {
             validations,
             examine,
             after,
+            aoid: requested_aoid,
         } = extras;
         if upload.size() == 0 {
             upload.abort();
@@ -374,6 +379,7 @@ impl Ingest {
                 validation,
                 submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
                 after,
+                requested_aoid,
             })
             .await
             .map_err(|e| match e {

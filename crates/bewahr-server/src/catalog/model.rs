@@ -47,6 +47,8 @@ pub struct NewVersion {
     /// For a new version: the version it must follow (`None`: whichever is
     /// the latest when it is recorded).
     pub after: Option<i64>,
+    /// For a new archive object: the AOID its submitter chose.
+    pub requested_aoid: Option<String>,
 }
 
 /// What the catalog keeps of a signature validation (the report itself is in the store).

@@ -22,6 +22,10 @@ pub enum WriteError {
         after: i64,
         latest: i64,
     },
+    /// The AOID a submitter chose names an archive object already (or
+    /// one that was deleted: an AOID is never given twice).
+    #[error("the AOID {0} is in use")]
+    ExistingAoid(String),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     /// The content store failed (shared by every submission of the group).
@@ -486,12 +490,35 @@ async fn insert_all(
     for (i, v) in group.iter().enumerate() {
         match &v.aoid {
             None => {
-                created.push(i);
-                out.push(Ok(Accepted {
-                    aoid: new_aoid(),
-                    version: 1,
-                    seq: 0,
-                }));
+                let aoid = match &v.requested_aoid {
+                    None => Some(new_aoid()),
+                    Some(wanted) => {
+                        // taken in the catalog, or by an earlier submission of this group
+                        let in_group = created
+                            .iter()
+                            .any(|&j| out[j].as_ref().is_ok_and(|a| a.aoid == *wanted));
+                        let in_catalog = !in_group
+                            && sqlx::query("SELECT 1 FROM objects WHERE aoid = $1")
+                                .bind(wanted)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .is_some();
+                        (!in_group && !in_catalog).then(|| wanted.clone())
+                    }
+                };
+                match aoid {
+                    Some(aoid) => {
+                        created.push(i);
+                        out.push(Ok(Accepted {
+                            aoid,
+                            version: 1,
+                            seq: 0,
+                        }));
+                    }
+                    None => out.push(Err(WriteError::ExistingAoid(
+                        v.requested_aoid.clone().unwrap_or_default(),
+                    ))),
+                }
             }
             Some(aoid) => {
                 // a deleted object takes no new version, even one whose handler checked

@@ -33,6 +33,8 @@ pub enum Minor {
     NotSupported,
     UnknownUri,
     UnknownAoid,
+    /// `arl/existingAOID`: the AOID given for a new object is in use.
+    ExistingAoid,
     UnknownVersionId,
     UnknownArchiveDataType,
     UnknownPoFormat,
@@ -71,6 +73,7 @@ impl Minor {
             Minor::NotSupported => "arl/notSupported",
             Minor::UnknownUri => "arl/unknownURI",
             Minor::UnknownAoid => "arl/unknownAOID",
+            Minor::ExistingAoid => "arl/existingAOID",
             Minor::UnknownVersionId => "arl/unknownVersionID",
             Minor::UnknownArchiveDataType => "arl/unknownArchiveDataType",
             Minor::UnknownPoFormat => "arl/unknownPOFormat",

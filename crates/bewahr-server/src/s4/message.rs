@@ -97,6 +97,31 @@ pub struct ArchiveData {
     pub bytes: Vec<u8>,
 }
 
+/// The optional inputs of ArchiveSubmission and ArchiveUpdate that
+/// TR-ESOR-E names (A3.1.1-1).
+#[derive(Clone, Debug, Default)]
+pub struct SubmitOptions {
+    /// `xaip:AOID`: the AOID the caller chose for the new object.
+    pub aoid: Option<String>,
+    /// `vr:ReturnVerificationReport`.
+    pub report: bool,
+}
+
+fn submit_options(el: &Node, aoid_allowed: bool) -> Result<SubmitOptions, Outcome> {
+    let known: &[(&str, &str)] = if aoid_allowed {
+        &[(XAIP, "AOID"), (VR, "ReturnVerificationReport")]
+    } else {
+        &[(VR, "ReturnVerificationReport")]
+    };
+    let inputs = optional_inputs(el, known)?;
+    Ok(SubmitOptions {
+        aoid: input(&inputs, XAIP, "AOID"),
+        report: inputs
+            .iter()
+            .any(|n| xml::is(n, VR, "ReturnVerificationReport")),
+    })
+}
+
 /// One `dss:Document` of a VerifyRequest.
 #[derive(Clone, Debug)]
 pub struct InputDocument {
@@ -141,13 +166,13 @@ pub enum Call {
         profile: Option<String>,
         status: Option<String>,
     },
-    SubmitData(Vec<ArchiveData>),
+    SubmitData(Vec<ArchiveData>, SubmitOptions),
     /// An `xaip:XAIP` submission: the package element taken out of the
     /// envelope (inclusive C14N with comments: the namespaces in scope
     /// declared on it, everything else as sent).
-    SubmitXaip(Vec<u8>),
+    SubmitXaip(Vec<u8>, SubmitOptions),
     /// An ArchiveUpdate's `xaip:DXAIP`, taken out as an XAIP is.
-    Update(Vec<u8>),
+    Update(Vec<u8>, SubmitOptions),
     Retrieval {
         aoid: String,
         versions: Vec<String>,
@@ -354,11 +379,11 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
             }
         }
         Op::ArchiveSubmission => {
-            optional_inputs(el, &[])?;
+            let options = submit_options(el, true)?;
             if let Some(x) = xml::child(el, XAIP, "XAIP") {
                 let bytes = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
                     .map_err(|e| Outcome::error(Minor::XaipNok, e.to_string()))?;
-                Call::SubmitXaip(bytes)
+                Call::SubmitXaip(bytes, options)
             } else {
                 let mut data = vec![];
                 for d in xml::children(el, TR, "ArchiveData") {
@@ -383,7 +408,7 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
                         bytes,
                     });
                 }
-                Call::SubmitData(data)
+                Call::SubmitData(data, options)
             }
         }
         Op::ArchiveRetrieval => {
@@ -428,7 +453,7 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
             }
         }
         Op::ArchiveUpdate => {
-            optional_inputs(el, &[])?;
+            let options = submit_options(el, false)?;
             let x = xml::child(el, XAIP, "DXAIP").ok_or_else(|| {
                 Outcome::error(
                     Minor::NotSupported,
@@ -437,7 +462,7 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
             })?;
             let bytes = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
                 .map_err(|e| Outcome::error(Minor::DxaipNok, e.to_string()))?;
-            Call::Update(bytes)
+            Call::Update(bytes, options)
         }
         Op::Verify => Call::Verify(read_verify(doc, el)?),
         Op::ArchiveData => Call::Other,

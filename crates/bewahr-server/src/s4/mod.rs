@@ -27,12 +27,13 @@ use crate::access::Principal;
 use crate::api::auth::{AuditDetail, CreatedObject};
 use crate::api::AppState;
 use crate::catalog::Metadata;
+use crate::ids::Aoid;
 use crate::ids::VersionNo;
 use crate::service::{
     DeletionRequest, Operation, PackageFault, RecordCheck, SchemaCheck, ServiceError, Submission,
 };
 use codes::{Minor, Outcome};
-use message::{ArchiveData, Call, Op, Request, Unreadable};
+use message::{ArchiveData, Call, Op, Request, SubmitOptions, Unreadable};
 
 /// The routes of the S.4 interface (their body limit is set in `app()`).
 pub fn routes() -> Router<AppState> {
@@ -133,6 +134,10 @@ fn outcome_of(e: &ServiceError) -> Outcome {
             code: "reason_required",
             message,
         } => Outcome::error(Minor::MissingReasonOfDeletion, message.clone()),
+        ServiceError::Conflict {
+            code: "existing_aoid",
+            message,
+        } => Outcome::error(Minor::ExistingAoid, message.clone()),
         ServiceError::Conflict { message, .. } => {
             Outcome::error(Minor::ParameterError, message.clone())
         }
@@ -202,12 +207,28 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
                 Err(o) => Ok((o, String::new(), None)),
             }
         }
-        Call::SubmitData(data) => submit_data(state, p, data).await,
-        Call::SubmitXaip(package) => submit_xaip(state, p, package).await,
-        Call::Update(package) => match update_xaip(state, p, package).await {
-            Err((e, aoid)) => Ok((update_outcome(&e), String::new(), aoid)),
-            ok => ok,
-        },
+        Call::SubmitData(data, options) => {
+            let r = submit_data(state, p, data, options).await;
+            let subject = match (options.report, data.as_slice()) {
+                (true, [d]) => Some(verify_out::Subject::Signed(&d.bytes)),
+                _ => None,
+            };
+            Ok(with_report(state, p, r, subject, outcome_of).await)
+        }
+        Call::SubmitXaip(package, options) => {
+            let r = submit_xaip(state, p, package, options).await;
+            let subject = options
+                .report
+                .then_some(verify_out::Subject::Package(package));
+            Ok(with_report(state, p, r, subject, outcome_of).await)
+        }
+        Call::Update(package, options) => {
+            let r = update_xaip(state, p, package).await;
+            let subject = options
+                .report
+                .then_some(verify_out::Subject::Package(package));
+            Ok(with_report(state, p, r, subject, update_outcome).await)
+        }
         Call::Retrieval {
             aoid,
             versions,
@@ -270,10 +291,39 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
 
 type Ran = Result<(Outcome, String, Option<String>), (ServiceError, Option<String>)>;
 
+/// A submission's or update's answer with, when `subject` is given (the
+/// caller asked by `vr:ReturnVerificationReport`), the verification report
+/// of what was submitted in `dss:OptionalOutputs`, before the AOID or
+/// VersionID, also when the submission was refused.
+async fn with_report(
+    state: &AppState,
+    p: &Principal,
+    r: Ran,
+    subject: Option<verify_out::Subject<'_>>,
+    outcome: fn(&ServiceError) -> Outcome,
+) -> (Outcome, String, Option<String>) {
+    let (o, body, aoid) = match r {
+        Ok(x) => x,
+        Err((e, aoid)) => (outcome(&e), String::new(), aoid),
+    };
+    match subject {
+        None => (o, body, aoid),
+        Some(s) => {
+            let report = verify_out::report_of(state, p, s).await;
+            (o, format!("{report}{body}"), aoid)
+        }
+    }
+}
+
 /// ArchiveSubmission of one `ArchiveData`: a new archive object whose
 /// version 1 is the decoded bytes, validated and stored like every
 /// document; its `Type` and `archiveDataID` are kept as metadata.
-async fn submit_data(state: &AppState, p: &Principal, data: &[ArchiveData]) -> Ran {
+async fn submit_data(
+    state: &AppState,
+    p: &Principal,
+    data: &[ArchiveData],
+    options: &SubmitOptions,
+) -> Ran {
     let no = |o: Outcome| Ok((o, String::new(), None));
     let [d] = data else {
         return no(Outcome::error(
@@ -321,10 +371,12 @@ async fn submit_data(state: &AppState, p: &Principal, data: &[ArchiveData]) -> R
         .clone()
         .filter(|m| m.parse::<axum::http::HeaderValue>().is_ok() && m.contains('/'))
         .unwrap_or_else(|| "application/octet-stream".into());
+    let aoid = requested_aoid(options)?;
     let receipt = state
         .archive
-        .submit(
+        .submit_as(
             &who,
+            aoid,
             Submission {
                 upload,
                 metadata,
@@ -342,7 +394,33 @@ async fn submit_data(state: &AppState, p: &Principal, data: &[ArchiveData]) -> R
 }
 
 /// ArchiveSubmission of an XAIP: the AOID the archive assigned.
-async fn submit_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
+/// The AOID the caller chose (`xaip:AOID`), which must be of the archive's
+/// form.
+fn requested_aoid(options: &SubmitOptions) -> Result<Option<Aoid>, (ServiceError, Option<String>)> {
+    options
+        .aoid
+        .as_deref()
+        .map(|a| {
+            Aoid::parse(a).map_err(|_| {
+                (
+                    ServiceError::invalid(
+                        "bad_aoid",
+                        format!("the AOID {a:?} given as an optional input is not of this archive's form: a UUID, 36 characters, lowercase hex with hyphens (e.g. 3f2b8c1e-5d4a-4e6f-9a7b-0c1d2e3f4a5b)"),
+                    ),
+                    None,
+                )
+            })
+        })
+        .transpose()
+}
+
+async fn submit_xaip(
+    state: &AppState,
+    p: &Principal,
+    package: &[u8],
+    options: &SubmitOptions,
+) -> Ran {
+    let aoid = requested_aoid(options)?;
     let who = state
         .archive
         .authorize(p, Operation::Submit)
@@ -357,6 +435,7 @@ async fn submit_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
         .archive
         .submit_xaip(
             &who,
+            aoid,
             package.to_vec(),
             SchemaCheck::DoneWithRequest,
             &records,

@@ -170,6 +170,62 @@ async fn signed(
     Ok((outcome, body, None))
 }
 
+/// What a submission's verification report is about.
+pub enum Subject<'a> {
+    /// An XAIP or DXAIP.
+    Package(&'a [u8]),
+    /// A signed document (`ArchiveData`).
+    Signed(&'a [u8]),
+}
+
+/// The `dss:OptionalOutputs` with the verification report of what a
+/// submission carried (TR-ESOR-E: `vr:ReturnVerificationReport` on
+/// ArchiveSubmission and ArchiveUpdate), made by the same verification as
+/// Verify's. Empty if the caller may not verify or nothing could be
+/// examined; the submission's own result stands either way.
+pub async fn report_of(state: &AppState, p: &Principal, subject: Subject<'_>) -> String {
+    let Ok(who) = state.archive.authorize(p, Operation::Verify) else {
+        return String::new();
+    };
+    let now = state.archive.now();
+    match subject {
+        Subject::Package(bytes) => {
+            let ctx = state.renewer.ctx();
+            let checks = RecordCheck {
+                trusted: ctx.trusted().to_vec(),
+                policy: ctx.policy(),
+                profile: state.evidence_profile,
+            };
+            match state
+                .archive
+                .verify_package(&who, bytes.to_vec(), None, &checks)
+                .await
+            {
+                Ok(v) => report(now, |out| package_report(out, &v)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the verification report of a submission could not be made");
+                    String::new()
+                }
+            }
+        }
+        Subject::Signed(bytes) => match state
+            .archive
+            .verify_signature(&who, bytes.to_vec(), None)
+            .await
+        {
+            Ok(Some(j)) => report(now, |out| {
+                individual(
+                    out,
+                    "/tr:ArchiveSubmissionRequest/tr:ArchiveData[1]",
+                    &j,
+                    |_| {},
+                )
+            }),
+            _ => String::new(),
+        },
+    }
+}
+
 /// The result code of a package's verification.
 fn package_outcome(v: &PackageVerdict) -> Outcome {
     if let Some((fault, message)) = &v.fault {

@@ -108,6 +108,10 @@ impl From<WriteError> for ServiceError {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::UnknownAoid(_) => ServiceError::not_found("no such archive object"),
+            e @ WriteError::ExistingAoid(_) => ServiceError::Conflict {
+                code: "existing_aoid",
+                message: e.to_string(),
+            },
             e @ WriteError::NotLatest { .. } => ServiceError::Conflict {
                 code: "not_latest_version",
                 message: e.to_string(),

@@ -9,7 +9,7 @@ use futures_util::stream::BoxStream;
 use super::{ArchiveService, Authorized, Operation, Owned, ServiceError};
 use crate::catalog::{Location, Metadata, ObjectView, ValidationRow};
 use crate::evidence::EvidenceError;
-use crate::ids::VersionNo;
+use crate::ids::{Aoid, VersionNo};
 use crate::ingest::Receipt;
 use crate::store::Upload;
 
@@ -95,6 +95,17 @@ impl ArchiveService {
     /// A new archive object with version 1 of the caller's tenant.
     /// Durable when it returns `Ok`.
     pub async fn submit(&self, who: &Authorized, s: Submission) -> Result<Receipt, ServiceError> {
+        self.submit_as(who, None, s).await
+    }
+
+    /// [`Self::submit`] with the AOID the submitter chose (`None`: the
+    /// archive's). An AOID in use or once used: `Conflict` `existing_aoid`.
+    pub async fn submit_as(
+        &self,
+        who: &Authorized,
+        aoid: Option<Aoid>,
+        s: Submission,
+    ) -> Result<Receipt, ServiceError> {
         if who.op != Operation::Submit {
             s.upload.abort();
             return Err(ServiceError::Forbidden {
@@ -103,7 +114,8 @@ impl ArchiveService {
             });
         }
         let tenant = who.principal.tenant.as_ref().map(|t| t.to_string());
-        self.commit(None, tenant, s).await
+        self.commit(None, aoid.map(Aoid::into_string), tenant, s)
+            .await
     }
 
     /// A new version of an owned object. Durable when it returns `Ok`; an
@@ -114,12 +126,14 @@ impl ArchiveService {
             return Err(e);
         }
         let tenant = obj.principal.tenant.as_ref().map(|t| t.to_string());
-        self.commit(Some(obj.aoid.to_string()), tenant, s).await
+        self.commit(Some(obj.aoid.to_string()), None, tenant, s)
+            .await
     }
 
     async fn commit(
         &self,
         aoid: Option<String>,
+        requested: Option<String>,
         tenant: Option<String>,
         s: Submission,
     ) -> Result<Receipt, ServiceError> {
@@ -131,15 +145,19 @@ impl ArchiveService {
                 tenant,
                 s.metadata,
                 s.media_type,
-                match s.package {
-                    None => crate::ingest::Extras::document(s.signature),
-                    Some(p) => crate::ingest::Extras {
-                        signature: s.signature,
-                        parts: p.parts,
-                        validations: p.validations,
-                        examine: false,
-                        after: p.after,
-                    },
+                crate::ingest::Extras {
+                    aoid: requested,
+                    ..match s.package {
+                        None => crate::ingest::Extras::document(s.signature),
+                        Some(p) => crate::ingest::Extras {
+                            signature: s.signature,
+                            parts: p.parts,
+                            validations: p.validations,
+                            examine: false,
+                            after: p.after,
+                            aoid: None,
+                        },
+                    }
                 },
             )
             .await?)

@@ -113,6 +113,7 @@ impl ArchiveService {
     pub async fn submit_xaip(
         &self,
         who: &Authorized,
+        aoid: Option<crate::ids::Aoid>,
         package: Vec<u8>,
         schema: SchemaCheck,
         records: &RecordCheck,
@@ -124,8 +125,9 @@ impl ArchiveService {
         let mut incoming = self.begin_upload();
         incoming.push(package).await?;
         let upload = incoming.finish().await?;
-        self.submit(
+        self.submit_as(
             who,
+            aoid,
             Submission {
                 upload,
                 metadata,
