@@ -358,3 +358,84 @@ async fn a_chosen_aoid_and_the_verification_report_of_a_submission() {
     .await;
     result(&resp, ERROR, Some("arl/notSupported"));
 }
+
+/// ArchiveData (TR-ESOR-E 3.6): discrete data of an archived XAIP by
+/// XPath, over the union of its versions; each location answers on its
+/// own (`unknownLocation`, a malformed expression, an unknown Type).
+#[tokio::test]
+async fn archive_data_reads_the_package_by_xpath() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let aoid = new_object(&a).await;
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", &aoid), "").await;
+    result(&resp, OK, None);
+    const XPATH: &str = "http://www.w3.org/TR/2007/REC-xpath20-20070123/";
+    let ask = |locations: &[(&str, &str)]| {
+        let mut body = format!("<tr:ArchiveDataRequest><tr:AOID>{aoid}</tr:AOID>");
+        for (ty, expr) in locations {
+            body.push_str(&format!(
+                "<tr:DataLocation Type=\"{ty}\"><tr:XPathFilter>{expr}</tr:XPathFilter></tr:DataLocation>"
+            ));
+        }
+        body.push_str("</tr:ArchiveDataRequest>");
+        body
+    };
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &ask(&[
+            (XPATH, "//xaip:versionManifest/@VersionID"),
+            (XPATH, "string(//xaip:packageHeader/xaip:AOID)"),
+            (XPATH, "//xaip:versionManifest[@VersionID='V002']/xaip:preservationInfo/xaip:retentionPeriod"),
+        ]),
+    )
+    .await;
+    result(&resp, OK, None);
+    let values: Vec<&str> = resp
+        .split("<tr:Value>")
+        .skip(1)
+        .map(|v| v.split("</tr:Value>").next().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3, "{resp}");
+    assert_eq!(values[0], "V001\nV002");
+    assert_eq!(values[1], aoid);
+    assert!(
+        values[2].contains("2100-01-01+01:00") && values[2].contains("retentionPeriod"),
+        "{}",
+        values[2]
+    );
+
+    // one location found, one not, one malformed, one of an unknown Type
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &ask(&[
+            (XPATH, "//xaip:dataObject/@dataObjectID"),
+            (XPATH, "//xaip:nothing"),
+            (XPATH, "//xaip:dataObject["),
+            ("urn:example:sql", "SELECT 1"),
+        ]),
+    )
+    .await;
+    result(
+        &resp,
+        "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#warning",
+        Some("arl/requestOnlyPartlySuccessfulWarning"),
+    );
+    for minor in [
+        "arl/unknownLocation",
+        "al/common#parameterError",
+        "arl/notSupported",
+    ] {
+        assert!(resp.contains(minor), "{minor}: {resp}");
+    }
+    // an unknown object
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &ask(&[(XPATH, "//xaip:AOID")]).replace(&aoid, "00000000-0000-4000-8000-000000000000"),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/unknownAOID"));
+}

@@ -9,6 +9,7 @@
 
 pub mod package;
 pub mod schema;
+pub mod select;
 pub mod submission;
 pub mod update;
 pub mod xml;

@@ -38,6 +38,8 @@ pub enum Minor {
     UnknownVersionId,
     UnknownArchiveDataType,
     UnknownPoFormat,
+    /// `arl/unknownLocation`: a DataLocation that selects nothing.
+    UnknownLocation,
     MissingReasonOfDeletion,
     RequestOnlyPartlySuccessfulWarning,
     NoSpaceError,
@@ -77,6 +79,7 @@ impl Minor {
             Minor::UnknownVersionId => "arl/unknownVersionID",
             Minor::UnknownArchiveDataType => "arl/unknownArchiveDataType",
             Minor::UnknownPoFormat => "arl/unknownPOFormat",
+            Minor::UnknownLocation => "arl/unknownLocation",
             Minor::MissingReasonOfDeletion => "arl/missingReasonOfDeletion",
             Minor::RequestOnlyPartlySuccessfulWarning => "arl/requestOnlyPartlySuccessfulWarning",
             Minor::NoSpaceError => "arl/noSpaceError",

@@ -122,6 +122,19 @@ fn submit_options(el: &Node, aoid_allowed: bool) -> Result<SubmitOptions, Outcom
     })
 }
 
+/// One `tr:DataLocation` of an ArchiveDataRequest.
+#[derive(Clone, Debug)]
+pub struct DataLocation {
+    /// `@Type`: how the location is given (XPath).
+    pub type_uri: Option<String>,
+    /// The expression: the text of the location's child element (TR-ESOR-E:
+    /// an `XPathFilter`), or its own text.
+    pub expression: String,
+    /// The namespaces in scope where the expression is written, which bind
+    /// its prefixes (as XML-DSig binds an XPath filter's).
+    pub namespaces: Vec<(String, String)>,
+}
+
 /// One `dss:Document` of a VerifyRequest.
 #[derive(Clone, Debug)]
 pub struct InputDocument {
@@ -192,8 +205,11 @@ pub enum Call {
         aoid: String,
     },
     Verify(VerifyCall),
-    /// ArchiveData: not offered yet.
-    Other,
+    /// ArchiveData: discrete data of an archived object by XPath.
+    Data {
+        aoid: String,
+        locations: Vec<DataLocation>,
+    },
 }
 
 /// A request read from its envelope.
@@ -465,7 +481,30 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
             Call::Update(bytes, options)
         }
         Op::Verify => Call::Verify(read_verify(doc, el)?),
-        Op::ArchiveData => Call::Other,
+        Op::ArchiveData => {
+            optional_inputs(el, &[])?;
+            let mut locations = vec![];
+            for l in xml::children(el, TR, "DataLocation") {
+                let holder = l
+                    .get_child_elements()
+                    .into_iter()
+                    .next()
+                    .unwrap_or(l.clone());
+                locations.push(DataLocation {
+                    type_uri: l.get_attribute("Type"),
+                    expression: holder.get_content().trim().to_string(),
+                    namespaces: holder
+                        .get_namespaces(doc)
+                        .into_iter()
+                        .map(|n| (n.get_prefix(), n.get_href()))
+                        .collect(),
+                });
+            }
+            Call::Data {
+                aoid: required(el, TR, "AOID")?,
+                locations,
+            }
+        }
     })
 }
 

@@ -271,17 +271,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
         }
         Call::Trace { aoid } => xaip_out::trace(state, p, aoid).await,
         Call::Verify(v) => verify_out::verify(state, p, v).await,
-        Call::Other => Ok((
-            Outcome::error(
-                Minor::NotSupported,
-                format!(
-                    "{} is not offered by this version of bewahr yet (see RetrieveInfo)",
-                    req.op.name()
-                ),
-            ),
-            String::new(),
-            None,
-        )),
+        Call::Data { aoid, locations } => xaip_out::data(state, p, aoid, locations).await,
     };
     match r {
         Ok(x) => x,

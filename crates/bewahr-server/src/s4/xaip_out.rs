@@ -511,3 +511,112 @@ pub async fn trace(state: &AppState, p: &Principal, aoid: &str) -> Ran {
     };
     Ok((outcome, out, Some(aoid.to_string())))
 }
+
+/// The `Type`s of a `tr:DataLocation` that name XPath: TR-ESOR-E's XPath
+/// 2.0 URI (evaluated as XPath 1.0, see [`bewahr_xaip::select`]) and XPath
+/// 1.0's.
+const XPATH_TYPES: &[&str] = &[
+    "http://www.w3.org/TR/2007/REC-xpath20-20070123/",
+    "http://www.w3.org/TR/2007/REC-xpath20-20070123",
+    "http://www.w3.org/TR/1999/REC-xpath-19991116",
+];
+
+/// ArchiveData: what each `DataLocation` selects in the archive object as
+/// an XAIP (exactly the package ArchiveRetrieval of `ALL` gives: for an
+/// object archived as an XAIP the union of its versions with the archive's
+/// AOID). Each location's own result and value in its `tr:XAIPData`; the
+/// request's result is ok if every location selected something, a warning
+/// if some did.
+pub async fn data(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    locations: &[super::message::DataLocation],
+) -> Ran {
+    let (outcome, package, _) = retrieve(state, p, aoid, &["ALL".to_string()], None, None).await?;
+    if !outcome.is_ok() {
+        return stop(outcome, aoid);
+    }
+    let package = std::sync::Arc::new(package.into_bytes());
+    let mut body = String::new();
+    let mut found = 0;
+    for l in locations {
+        let ty = l.type_uri.as_deref().unwrap_or(XPATH_TYPES[0]);
+        let selected = if !XPATH_TYPES.contains(&ty) {
+            Err(Outcome::error(
+                Minor::NotSupported,
+                format!(
+                    "a DataLocation of Type {ty}: this archive reads XPath ({})",
+                    XPATH_TYPES[0]
+                ),
+            ))
+        } else {
+            let (package, loc) = (package.clone(), l.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                bewahr_xaip::select::select(&package, &loc.expression, &loc.namespaces)
+            })
+            .await
+            .map_err(|e| {
+                (
+                    crate::service::ServiceError::Task(e.to_string()),
+                    Some(aoid.to_string()),
+                )
+            })?;
+            match r {
+                Ok(items) if items.is_empty() => Err(Outcome::error(
+                    Minor::UnknownLocation,
+                    format!("{} selects nothing in archive object {aoid}", l.expression),
+                )),
+                Ok(items) => Ok(items),
+                Err(e) => Err(Outcome::error(Minor::ParameterError, e.to_string())),
+            }
+        };
+        body.push_str("<tr:XAIPData>");
+        match &selected {
+            Ok(_) => super::respond::result(&mut body, &Outcome::ok()),
+            Err(o) => super::respond::result(&mut body, o),
+        }
+        body.push_str(&format!("<tr:DataLocation Type=\"{}\">", esc(ty)));
+        body.push_str(&esc(&l.expression));
+        body.push_str("</tr:DataLocation>");
+        if let Ok(items) = selected {
+            found += 1;
+            body.push_str("<tr:Value>");
+            let mut first = true;
+            for item in items {
+                match item {
+                    bewahr_xaip::select::Selected::Element(x) => {
+                        body.push_str(&String::from_utf8_lossy(&x))
+                    }
+                    bewahr_xaip::select::Selected::Text(t) => {
+                        if !first {
+                            body.push('\n');
+                        }
+                        body.push_str(&esc(&t));
+                    }
+                }
+                first = false;
+            }
+            body.push_str("</tr:Value>");
+        }
+        body.push_str("</tr:XAIPData>");
+    }
+    let outcome = if found == locations.len() {
+        Outcome::ok()
+    } else if found > 0 {
+        Outcome::warning(
+            Minor::RequestOnlyPartlySuccessfulWarning,
+            format!(
+                "{} of {} locations selected nothing or could not be read",
+                locations.len() - found,
+                locations.len()
+            ),
+        )
+    } else {
+        Outcome::error(
+            Minor::ParameterError,
+            "no DataLocation could be read (each XAIPData says why)",
+        )
+    };
+    Ok((outcome, body, Some(aoid.to_string())))
+}
