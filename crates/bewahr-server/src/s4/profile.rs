@@ -31,9 +31,12 @@ pub const PROFILES: &[Profile] = &[
         operations: &[
             "RetrieveInfo",
             "ArchiveSubmission",
+            "ArchiveUpdate",
             "ArchiveRetrieval",
             "ArchiveEvidence",
             "ArchiveDeletion",
+            "ArchiveData",
+            "Verify",
             "ArchiveTrace",
         ],
     },
