@@ -9,7 +9,8 @@
 //! BEWAHR_BENCH_BIG_MB (default 2048: one document streamed first, to show
 //! that memory does not grow with its size; 0 skips it),
 //! BEWAHR_BENCH_PARTS (default `small,large,seal`; also `xaip`: C.2's
-//! XAIP_OK.xml over S.4 and over REST), BEWAHR_BENCH_LARGE_CLIENTS
+//! XAIP_OK.xml over S.4 and over REST; `xaip-evidence`: ArchiveEvidence
+//! with BEWAHR_BENCH_XAIPS packages archived, default 100000), BEWAHR_BENCH_LARGE_CLIENTS
 //! (default 4: concurrent submitters of 10 MB documents).
 
 mod common;
@@ -198,6 +199,120 @@ fn xaip_ok(c: usize, i: u64) -> String {
     )
 }
 
+/// `n` packages (C.2's XAIP_OK.xml, each with its own packageInfo)
+/// archived through the archive service as S.4 does it (minus HTTP and the
+/// envelope), sealed, then S.4 ArchiveEvidence requests for random ones
+/// over HTTP with 1, 4 and 16 clients.
+async fn xaip_evidence(n: u64) {
+    use bewahr::service::{Operation, RecordCheck, SchemaCheck};
+    let s = server(|c| {
+        c.batch.interval_ms = 3_600_000;
+        c.batch.max_objects = 1 << 40;
+    })
+    .await;
+    let state = s.archive.state.clone();
+    let principal = bewahr::access::Principal {
+        token: "bench".into(),
+        tenant: Some(bewahr::ids::TenantId::parse("bench").unwrap()),
+        role: bewahr::access::Role::Submitter,
+    };
+    let ctx = state.renewer.ctx();
+    let records = RecordCheck {
+        trusted: ctx.trusted().to_vec(),
+        policy: ctx.policy(),
+        profile: state.evidence_profile,
+    };
+    let t = Instant::now();
+    let mut aoids = Vec::new();
+    let mut done = 0u64;
+    while done < n {
+        let chunk = (n - done).min(100_000);
+        let mut tasks = Vec::new();
+        for w in 0..32u64 {
+            let (state, principal, records) = (state.clone(), principal.clone(), records.clone());
+            tasks.push(tokio::spawn(async move {
+                let who = state
+                    .archive
+                    .authorize(&principal, Operation::Submit)
+                    .unwrap();
+                let mut out = Vec::new();
+                for i in (w..chunk).step_by(32) {
+                    let p = xaip_ok(w as usize, done + i).into_bytes();
+                    let r = state
+                        .archive
+                        .submit_xaip(&who, None, p, SchemaCheck::Needed, &records)
+                        .await
+                        .unwrap();
+                    out.push(r.accepted.aoid);
+                }
+                out
+            }));
+        }
+        for t in tasks {
+            aoids.extend(t.await.unwrap());
+        }
+        done += chunk;
+        seal_now(&s.archive, 100_000).await;
+    }
+    println!(
+        "archived and sealed {n} XAIPs in {:.0} s ({:.0} packages/s through the service, schema checked)",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+    let http = reqwest::Client::new();
+    let mut rng = 0x2545f4914f6cdd1du64;
+    for clients in [1usize, 4, 16] {
+        let requests = 2000 * clients.min(4);
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (http, base, aud) = (http.clone(), s.base.clone(), s.aud.clone());
+            let picks: Vec<String> = (0..requests / clients)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    aoids[(rng % aoids.len() as u64) as usize].clone()
+                })
+                .collect();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for a in picks {
+                    let body = format!(
+                        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveEvidenceRequest><tr:AOID>{a}</tr:AOID><tr:VersionID>V001</tr:VersionID></tr:ArchiveEvidenceRequest></soap:Body></soap:Envelope>"#
+                    );
+                    let t = Instant::now();
+                    let r = http
+                        .post(format!("{base}/s4"))
+                        .bearer_auth(&aud)
+                        .header("content-type", "text/xml; charset=utf-8")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    let text = r.text().await.unwrap();
+                    assert!(text.contains("resultmajor#ok") && text.contains("asn1EvidenceRecord"), "{text}");
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let el = t.elapsed().as_secs_f64();
+        println!(
+            "S.4 ArchiveEvidence of one XAIP version with {n} packages archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({clients} client(s))",
+            lat.len(),
+            lat.len() as f64 / el,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99)
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
@@ -318,6 +433,10 @@ async fn main() {
             100.0 * s4_rate / rest_rate
         );
         drop(s);
+    }
+    // 2c. ArchiveEvidence of one XAIP version over S.4 with many packages archived
+    if part("xaip-evidence") {
+        xaip_evidence(env("BEWAHR_BENCH_XAIPS", 100_000)).await;
     }
     if !part("seal") {
         return;
