@@ -194,6 +194,7 @@ async fn union_and_evidence(a: &TestArchive, aoid: &str) {
     )
     .await;
     result(&resp, OK, None);
+    let union_resp = resp.clone();
     let union = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
     assert_eq!(union.versions(), ["V001", "V002", "V003"]);
     assert_eq!(union.aoid().as_deref(), Some(aoid));
@@ -239,6 +240,34 @@ async fn union_and_evidence(a: &TestArchive, aoid: &str) {
         let report = verify::verify_der(&der, &mut InMemory(other), &opts);
         assert_eq!(report.indication, Indication::Failed, "{v}");
     }
+
+    // C.2 M-ADD-01 step 3: the union verified with the three records
+    // beside it, one per version
+    let beside: String = resp
+        .split("<xaip:evidenceRecord ")
+        .skip(1)
+        .map(|r| {
+            format!(
+                "<xaip:evidenceRecord {}</xaip:evidenceRecord>",
+                r.split("</xaip:evidenceRecord>").next().unwrap()
+            )
+        })
+        .collect();
+    let (_, verified) = soap(
+        a,
+        "auditor",
+        &format!(
+            r#"<dss:VerifyRequest><dss:OptionalInputs><vr:ReturnVerificationReport xmlns:vr="urn:oasis:names:tc:dss-x:1.0:profiles:verificationreport:schema#"/></dss:OptionalInputs><dss:InputDocuments><dss:Document><dss:InlineXML>{}</dss:InlineXML></dss:Document></dss:InputDocuments><dss:SignatureObject><dss:Other>{beside}</dss:Other></dss:SignatureObject></dss:VerifyRequest>"#,
+            package_in(&union_resp)
+        ),
+    )
+    .await;
+    result(&verified, OK, None);
+    assert_eq!(
+        verified.matches("<esorvr:EvidenceRecordReport").count(),
+        3,
+        "{verified}"
+    );
 
     // one version: V003 dropped DO-02, which the union still holds
     let (_, resp) = soap(

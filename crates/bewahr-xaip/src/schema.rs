@@ -18,7 +18,7 @@ use libxml::bindings::{
     xmlRegisterInputCallbacks,
 };
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
-use libxml::tree::Document;
+use libxml::tree::{Document, Node};
 
 /// The URI prefix the embedded schemas are known by.
 const BASE: &str = "bewahr-schemas:///";
@@ -321,6 +321,22 @@ pub fn validate(doc: &Document) -> Result<(), SchemaErrors> {
 
 /// Validates a parsed document against one of the embedded schemas.
 pub fn validate_against(doc: &Document, schema: Schema) -> Result<(), SchemaErrors> {
+    with_schema(schema, |ctx| ctx.validate_document(doc))
+}
+
+/// Validates one element of a document, where it is, against one of the
+/// embedded schemas: an S.4 request inside its SOAP envelope, without
+/// taking it out and parsing it again (libxml2's
+/// `xmlSchemaValidateOneElement`; the namespaces in scope are the
+/// element's own in the tree).
+pub fn validate_element(element: &Node, schema: Schema) -> Result<(), SchemaErrors> {
+    with_schema(schema, |ctx| ctx.validate_node(element))
+}
+
+fn with_schema(
+    schema: Schema,
+    run: impl FnOnce(&mut SchemaValidationContext) -> Result<(), Vec<libxml::error::StructuredError>>,
+) -> Result<(), SchemaErrors> {
     init_libxml2();
     COMPILED.with(|cell| {
         let mut compiled = cell.borrow_mut();
@@ -340,20 +356,17 @@ pub fn validate_against(doc: &Document, schema: Schema) -> Result<(), SchemaErro
                 compiled.len() - 1
             }
         };
-        compiled[i]
-            .1
-            .validate_document(doc)
-            .map_err(|errs| SchemaErrors {
-                schema: schema.name(),
-                findings: errs
-                    .iter()
-                    .map(|e| match (&e.line, &e.message) {
-                        (Some(l), Some(m)) => format!("line {l}: {}", m.trim()),
-                        (_, Some(m)) => m.trim().to_string(),
-                        _ => "an error without a message".to_string(),
-                    })
-                    .collect(),
-            })
+        run(&mut compiled[i].1).map_err(|errs| SchemaErrors {
+            schema: schema.name(),
+            findings: errs
+                .iter()
+                .map(|e| match (&e.line, &e.message) {
+                    (Some(l), Some(m)) => format!("line {l}: {}", m.trim()),
+                    (_, Some(m)) => m.trim().to_string(),
+                    _ => "an error without a message".to_string(),
+                })
+                .collect(),
+        })
     })
 }
 

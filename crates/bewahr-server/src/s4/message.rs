@@ -148,12 +148,17 @@ pub struct InputDocument {
 pub enum SignatureInput {
     /// `dss:Base64Signature`: a CMS signature (detached over the document).
     Cms(Vec<u8>),
-    /// `dss:Other/xaip:evidenceRecord` (its `asn1EvidenceRecord`).
-    Record {
-        aoid: Option<String>,
-        version: Option<String>,
-        der: Vec<u8>,
-    },
+    /// The `xaip:evidenceRecord`s in `dss:Other` (each one's
+    /// `asn1EvidenceRecord`), e.g. one per version (C.2 M-ADD-01).
+    Records(Vec<GivenRecord>),
+}
+
+/// An `xaip:evidenceRecord` given to Verify.
+#[derive(Clone, Debug)]
+pub struct GivenRecord {
+    pub aoid: Option<String>,
+    pub version: Option<String>,
+    pub der: Vec<u8>,
 }
 
 /// A VerifyRequest.
@@ -306,9 +311,8 @@ pub fn read(body: &[u8]) -> Result<Request, Unreadable> {
         request_id: request_id.clone(),
         outcome,
     };
-    // the request on its own, against the interface's schema
-    let valid = valid_alone(&doc, el).map_err(|e| fault("Server", e.to_string()))?;
-    if let Err(e) = valid {
+    // the request, where it is in the envelope, against the interface's schema
+    if let Err(e) = schema::validate_element(el, Schema::S4) {
         let minor = if op == Op::ArchiveSubmission && xml::child(el, XAIP, "XAIP").is_some() {
             Minor::XaipNok
         } else if op == Op::ArchiveUpdate && xml::child(el, XAIP, "DXAIP").is_some() {
@@ -570,20 +574,28 @@ fn read_verify(doc: &Document, el: &Node) -> Result<VerifyCall, Outcome> {
                     "Base64Signature",
                     &s.get_content(),
                 )?))
-            } else if let Some(er) =
-                xml::child(&so, DSS, "Other").and_then(|o| xml::child(&o, XAIP, "evidenceRecord"))
-            {
-                let Some(a) = xml::child(&er, XAIP, "asn1EvidenceRecord") else {
+            } else if let Some(other) = xml::child(&so, DSS, "Other") {
+                let mut records = vec![];
+                for er in xml::children(&other, XAIP, "evidenceRecord") {
+                    let Some(a) = xml::child(&er, XAIP, "asn1EvidenceRecord") else {
+                        return Err(Outcome::error(
+                            Minor::NotSupported,
+                            "evidence records in their XML form (RFC 6283) are not verified by this version of bewahr; give the asn1EvidenceRecord",
+                        ));
+                    };
+                    records.push(GivenRecord {
+                        aoid: er.get_attribute("AOID"),
+                        version: er.get_attribute("VersionID"),
+                        der: b64("asn1EvidenceRecord", &a.get_content())?,
+                    });
+                }
+                if records.is_empty() {
                     return Err(Outcome::error(
                         Minor::NotSupported,
-                        "evidence records in their XML form (RFC 6283) are not verified by this version of bewahr; give the asn1EvidenceRecord",
+                        "dss:Other is verified when it holds xaip:evidenceRecord elements",
                     ));
-                };
-                Some(SignatureInput::Record {
-                    aoid: er.get_attribute("AOID"),
-                    version: er.get_attribute("VersionID"),
-                    der: b64("asn1EvidenceRecord", &a.get_content())?,
-                })
+                }
+                Some(SignatureInput::Records(records))
             } else {
                 return Err(Outcome::error(
                     Minor::NotSupported,

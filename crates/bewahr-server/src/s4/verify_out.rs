@@ -13,6 +13,8 @@ use crate::service::{
     DetachedRecord, Judgement, Operation, PackageFault, PackageVerdict, RecordCheck, Verdict,
 };
 
+use crate::service::BESIDE;
+
 const VR_NS: &str = "urn:oasis:names:tc:dss-x:1.0:profiles:verificationreport:schema#";
 const ESORVR_NS: &str = "http://www.bsi.bund.de/tr-esor/vr";
 
@@ -66,12 +68,15 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
     match document {
         Some(doc) if is_package(&doc) => {
             let detached = match &call.signature {
-                None => None,
-                Some(SignatureInput::Record { aoid, version, der }) => Some(DetachedRecord {
-                    aoid: aoid.clone(),
-                    version: version.clone(),
-                    der: der.clone(),
-                }),
+                None => vec![],
+                Some(SignatureInput::Records(given)) => given
+                    .iter()
+                    .map(|r| DetachedRecord {
+                        aoid: r.aoid.clone(),
+                        version: r.version.clone(),
+                        der: r.der.clone(),
+                    })
+                    .collect(),
                 Some(SignatureInput::Cms(_)) => {
                     return stop(Outcome::error(
                         Minor::ParameterError,
@@ -102,7 +107,7 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
             let signature = match &call.signature {
                 None => None,
                 Some(SignatureInput::Cms(s)) => Some(s.clone()),
-                Some(SignatureInput::Record { .. }) => {
+                Some(SignatureInput::Records(_)) => {
                     return stop(Outcome::error(
                         Minor::NotSupported,
                         "an evidence record is verified here with the XAIP it is for; for a record over other data use POST /v1/verify or `bewahr verify`",
@@ -198,7 +203,7 @@ pub async fn report_of(state: &AppState, p: &Principal, subject: Subject<'_>) ->
             };
             match state
                 .archive
-                .verify_package(&who, bytes.to_vec(), None, &checks)
+                .verify_package(&who, bytes.to_vec(), vec![], &checks)
                 .await
             {
                 Ok(v) => report(now, |out| package_report(out, &v)),
@@ -383,7 +388,7 @@ fn package_report(out: &mut String, v: &PackageVerdict) {
     let carried: Vec<&Judgement> = v
         .judgements
         .iter()
-        .filter(|j| j.id != "SignatureObject")
+        .filter(|j| !j.id.starts_with(BESIDE))
         .collect();
     if !carried.is_empty() {
         out.push_str("<esorvr:credentialsSection>");
@@ -404,10 +409,18 @@ fn package_report(out: &mut String, v: &PackageVerdict) {
         out.push_str("</esorvr:credentialsSection>");
     }
     out.push_str("</esorvr:XAIPReport></vr:Details></vr:IndividualReport>");
-    for j in v.judgements.iter().filter(|j| j.id == "SignatureObject") {
+    for (n, j) in v
+        .judgements
+        .iter()
+        .filter(|j| j.id.starts_with(BESIDE))
+        .enumerate()
+    {
         individual(
             out,
-            "/dss:VerifyRequest/dss:SignatureObject/dss:Other/xaip:evidenceRecord",
+            &format!(
+                "/dss:VerifyRequest/dss:SignatureObject/dss:Other/xaip:evidenceRecord[{}]",
+                n + 1
+            ),
             j,
             |o| record_report(o, j),
         );

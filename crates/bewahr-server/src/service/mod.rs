@@ -23,7 +23,7 @@ pub use incoming::Incoming;
 pub use lifecycle::{DeletionRequest, LegalHoldChange};
 pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
-pub use verify::{DetachedRecord, Judgement, PackageVerdict, Verdict};
+pub use verify::{DetachedRecord, Judgement, PackageVerdict, Verdict, BESIDE};
 pub use xaip::{
     PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
     XAIP_MEDIA_TYPE,

@@ -29,8 +29,9 @@ use super::{ArchiveService, Authorized, Operation, PackageFault, RecordCheck, Se
 /// What a verification found about one signature or evidence record.
 #[derive(Clone, Debug)]
 pub struct Judgement {
-    /// The credential's ID, or `SignatureObject` for a record given beside
-    /// the package, or `Document` for a signed document.
+    /// The credential's ID, or `SignatureObject/n` ([`BESIDE`]) for the
+    /// n-th record given beside the package, or `Document` for a signed
+    /// document.
     pub id: String,
     /// An evidence record (else a signature).
     pub record: bool,
@@ -86,6 +87,10 @@ pub struct PackageVerdict {
     pub unsuitable: Option<String>,
 }
 
+/// How a judgement of a record given beside the package is named
+/// (`SignatureObject/1`, ...); a credential's is its ID.
+pub const BESIDE: &str = "SignatureObject";
+
 /// An evidence record given beside a package (`dss:SignatureObject/dss:Other/xaip:evidenceRecord`).
 #[derive(Clone, Debug)]
 pub struct DetachedRecord {
@@ -130,7 +135,7 @@ impl ArchiveService {
         &self,
         who: &Authorized,
         package: Vec<u8>,
-        detached: Option<DetachedRecord>,
+        detached: Vec<DetachedRecord>,
         checks: &RecordCheck,
     ) -> Result<PackageVerdict, ServiceError> {
         if who.op != Operation::Verify {
@@ -448,7 +453,7 @@ fn judgement_of(id: &str, o: &crate::validation::Outcome) -> Judgement {
 fn read(
     bytes: &[u8],
     history: Option<Vec<Vec<u8>>>,
-    detached: Option<DetachedRecord>,
+    detached: Vec<DetachedRecord>,
 ) -> Result<Read, (bool, String)> {
     let claims_update = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).contains("DXAIP");
     let x = Xaip::parse_valid(bytes).map_err(|e| match e {
@@ -509,7 +514,7 @@ fn read(
     // a record given beside the package must name it (TR-ESOR-E:
     // evidenceRecord@AOID and @VersionID)
     let mut mismatch = None;
-    if let Some(d) = detached {
+    for (n, d) in detached.into_iter().enumerate() {
         let version = d
             .version
             .clone()
@@ -527,7 +532,7 @@ fn read(
                     versions.join(", ")
                 ))
             }
-            _ => records.push(("SignatureObject".into(), version, d.der)),
+            _ => records.push((format!("{BESIDE}/{}", n + 1), version, d.der)),
         }
     }
     let mut signatures = vec![];
