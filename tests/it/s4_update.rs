@@ -468,3 +468,111 @@ async fn archive_data_reads_the_package_by_xpath() {
     .await;
     result(&resp, ERROR, Some("arl/unknownAOID"));
 }
+
+/// The records of every version of an updated XAIP, fetched by
+/// ArchiveEvidence `ALL`, with the evidence that proves each version's
+/// protected objects in the union.
+async fn records_prove_the_union(a: &TestArchive, aoid: &str) -> Vec<bewahr::verify::Report> {
+    let (_, resp) = soap(
+        a,
+        "submitter",
+        &format!("<tr:ArchiveRetrievalRequest><tr:AOID>{aoid}</tr:AOID><tr:VersionID>ALL</tr:VersionID></tr:ArchiveRetrievalRequest>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    let union = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
+    let (_, resp) = soap(
+        a,
+        "auditor",
+        &format!("<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID><tr:VersionID>ALL</tr:VersionID></tr:ArchiveEvidenceRequest>"),
+    )
+    .await;
+    result(&resp, OK, None);
+    let policy = AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let mut out = vec![];
+    for (v, r) in ["V001", "V002", "V003"]
+        .iter()
+        .zip(resp.split("<xaip:evidenceRecord ").skip(1))
+    {
+        let der = unb64(el(r, "asn1EvidenceRecord").unwrap());
+        let objects: Vec<Vec<u8>> = union
+            .protected_objects(v, &Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|o| o.bytes)
+            .collect();
+        let report = verify::verify_der(&der, &mut InMemory(objects), &opts);
+        assert_eq!(
+            report.indication,
+            Indication::Passed,
+            "{v}: {}",
+            report.to_text()
+        );
+        out.push(report);
+    }
+    assert_eq!(out.len(), 3);
+    out
+}
+
+/// C.2 M-ADD-01 (time-stamp renewal, "resigning") and M-ADD-02 (hash-tree
+/// renewal, "rehashing") on an XAIP with three versions: afterwards each
+/// version's record still proves exactly that version's protected objects
+/// in the union retrieval gives; hash-tree renewal rehashed the objects
+/// the DXAIPs' placeholders stand for from the store.
+#[tokio::test]
+async fn c2_renewals_keep_every_version_of_an_xaip_proved() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let aoid = new_object(&a).await;
+    for (d, v) in [("DXAIP_OK.xml", "V002"), ("DXAIP_OK_2.xml", "V003")] {
+        let resp = update(&a, &dxaip(d, &aoid), "").await;
+        result(&resp, OK, None);
+        assert_eq!(el(&resp, "VersionID"), Some(v));
+    }
+    let before = records_prove_the_union(&a, &aoid).await;
+    assert!(before
+        .iter()
+        .all(|r| r.chains == 1 && r.archive_time_stamps.len() == 1));
+    let renew = |body: &'static str| {
+        let a = &a;
+        async move {
+            let (st, _, b) = send(
+                &a.router,
+                post("/v1/admin/renewals", "application/json", body),
+            )
+            .await;
+            assert_eq!(
+                st,
+                axum::http::StatusCode::ACCEPTED,
+                "{}",
+                String::from_utf8_lossy(&b)
+            );
+            let id = js(&b)["id"].as_i64().unwrap();
+            let done = a
+                .state()
+                .renewer
+                .wait(id, std::time::Duration::from_secs(30))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(done.state, "done", "{done:?}");
+        }
+    };
+    // M-ADD-01: a new time-stamp over each chain
+    renew(r#"{"kind": "timestamp"}"#).await;
+    let resigned = records_prove_the_union(&a, &aoid).await;
+    assert!(resigned
+        .iter()
+        .all(|r| r.chains == 1 && r.archive_time_stamps.len() == 2));
+    // M-ADD-02: a new hash tree (SHA-512) over the stored objects
+    renew(r#"{"kind": "hashtree", "digest_algorithm": "sha512"}"#).await;
+    let rehashed = records_prove_the_union(&a, &aoid).await;
+    assert!(
+        rehashed.iter().all(|r| r.chains == 2),
+        "{:?}",
+        rehashed.iter().map(|r| r.chains).collect::<Vec<_>>()
+    );
+}
