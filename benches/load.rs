@@ -240,7 +240,7 @@ async fn xaip_evidence(n: u64) {
                     let p = xaip_ok(w as usize, done + i).into_bytes();
                     let r = state
                         .archive
-                        .submit_xaip(&who, None, p, SchemaCheck::Needed, &records)
+                        .submit_xaip(&who, None, p, SchemaCheck::Needed, &records, &[])
                         .await
                         .unwrap();
                     out.push(r.accepted.aoid);

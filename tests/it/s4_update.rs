@@ -576,3 +576,110 @@ async fn c2_renewals_keep_every_version_of_an_xaip_proved() {
         rehashed.iter().map(|r| r.chains).collect::<Vec<_>>()
     );
 }
+
+/// ImportEvidence (TR-ESOR-E A3.1.1-2): records an earlier archive made
+/// for a version are checked completely (PASSED, to a trust anchor of
+/// this archive) and then kept: ArchiveEvidence gives them beside the
+/// archive's own, whose data-object group holds them. Here the earlier
+/// archive is this one (its own TSA is its trust anchor); C.2's records
+/// by qualified TSAs this archive does not trust are refused.
+#[tokio::test]
+async fn imported_evidence_is_checked_completely_and_kept() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let package = file("XAIP_OK_SIG_OK.xml");
+    let resp = submit(&a, &package).await;
+    let first = el(&resp, "AOID").unwrap().to_string();
+    let (_, resp) = soap(
+        &a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{first}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    let earlier = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let with_import = |records: &str| {
+        format!(
+            "<tr:ArchiveSubmissionRequest><dss:OptionalInputs><tr:ImportEvidence>{records}</tr:ImportEvidence></dss:OptionalInputs>{}</tr:ArchiveSubmissionRequest>",
+            package_text(&package)
+        )
+    };
+    let record = |version: &str, der: &[u8]| {
+        format!(
+            "<xaip:evidenceRecord AOID=\"{first}\" VersionID=\"{version}\"><xaip:asn1EvidenceRecord>{}</xaip:asn1EvidenceRecord></xaip:evidenceRecord>",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der)
+        )
+    };
+    let before = count_versions(&a).await;
+    for (name, records) in [
+        ("a record for another version", record("V002", &earlier)),
+        (
+            "a record whose TSA this archive does not trust (INDETERMINATE)",
+            record("V001", &file("ER_OK_SHA256_DGN_XAIP_OK_SIG_OK.ers")),
+        ),
+        (
+            "a record that does not prove the package",
+            record("V001", &file("ER_NOK_SHA256_DGN_XAIP_OK_SIG_OK.ers")),
+        ),
+        (
+            "a credential that is no evidence record",
+            "<tr:CredentialID>CR-01</tr:CredentialID>".to_string(),
+        ),
+    ] {
+        let (_, resp) = soap(&a, "submitter", &with_import(&records)).await;
+        result(&resp, ERROR, Some("arl/XAIP_NOK_ER"));
+        eprintln!("{name}: {}", el(&resp, "ResultMessage").unwrap());
+    }
+    assert_eq!(
+        count_versions(&a).await,
+        before,
+        "a refused import stores nothing"
+    );
+
+    // the archive's own earlier record verifies completely: imported
+    let (_, resp) = soap(&a, "submitter", &with_import(&record("V001", &earlier))).await;
+    result(&resp, OK, None);
+    let second = el(&resp, "AOID").unwrap().to_string();
+    let (_, resp) = soap(
+        &a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{second}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    let records: Vec<Vec<u8>> = resp
+        .split("<xaip:asn1EvidenceRecord>")
+        .skip(1)
+        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "the archive's record, then the imported one: {resp}"
+    );
+    assert_eq!(records[1], earlier);
+    // the archive's record proves the package's objects and the imported record
+    let x = bewahr_xaip::Xaip::parse(&package).unwrap();
+    let mut objects: Vec<Vec<u8>> = x
+        .protected_objects("V001", &Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.bytes)
+        .collect();
+    objects.push(earlier.clone());
+    let policy = AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let report = verify::verify_der(&records[0], &mut InMemory(objects), &opts);
+    assert_eq!(
+        report.indication,
+        Indication::Passed,
+        "{}",
+        report.to_text()
+    );
+}

@@ -105,20 +105,47 @@ pub struct SubmitOptions {
     pub aoid: Option<String>,
     /// `vr:ReturnVerificationReport`.
     pub report: bool,
+    /// `tr:ImportEvidence`: records of an earlier archive to import.
+    pub import: Vec<crate::service::Import>,
 }
 
 fn submit_options(el: &Node, aoid_allowed: bool) -> Result<SubmitOptions, Outcome> {
+    use crate::service::Import;
     let known: &[(&str, &str)] = if aoid_allowed {
-        &[(XAIP, "AOID"), (VR, "ReturnVerificationReport")]
+        &[
+            (XAIP, "AOID"),
+            (VR, "ReturnVerificationReport"),
+            (TR, "ImportEvidence"),
+        ]
     } else {
-        &[(VR, "ReturnVerificationReport")]
+        &[(VR, "ReturnVerificationReport"), (TR, "ImportEvidence")]
     };
     let inputs = optional_inputs(el, known)?;
+    let mut import = vec![];
+    for i in inputs.iter().filter(|n| xml::is(n, TR, "ImportEvidence")) {
+        for c in i.get_child_elements() {
+            if xml::is(&c, TR, "CredentialID") {
+                import.push(Import::Credential(text(&c)));
+            } else if xml::is(&c, XAIP, "evidenceRecord") {
+                let Some(a) = xml::child(&c, XAIP, "asn1EvidenceRecord") else {
+                    return Err(Outcome::error(
+                        Minor::NotSupported,
+                        "evidence records in their XML form (RFC 6283) are not imported by this version of bewahr; give the asn1EvidenceRecord",
+                    ));
+                };
+                import.push(Import::Record {
+                    version: c.get_attribute("VersionID"),
+                    der: b64("asn1EvidenceRecord", &a.get_content())?,
+                });
+            }
+        }
+    }
     Ok(SubmitOptions {
         aoid: input(&inputs, XAIP, "AOID"),
         report: inputs
             .iter()
             .any(|n| xml::is(n, VR, "ReturnVerificationReport")),
+        import,
     })
 }
 

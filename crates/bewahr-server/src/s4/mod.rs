@@ -223,7 +223,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             Ok(with_report(state, p, r, subject, outcome_of).await)
         }
         Call::Update(package, options) => {
-            let r = update_xaip(state, p, package).await;
+            let r = update_xaip(state, p, package, options).await;
             let subject = options
                 .report
                 .then_some(verify_out::Subject::Package(package));
@@ -315,6 +315,12 @@ async fn submit_data(
     options: &SubmitOptions,
 ) -> Ran {
     let no = |o: Outcome| Ok((o, String::new(), None));
+    if !options.import.is_empty() {
+        return no(Outcome::error(
+            Minor::NotSupported,
+            "ImportEvidence is taken with an XAIP (its records are for a version of it), not yet with ArchiveData",
+        ));
+    }
     let [d] = data else {
         return no(Outcome::error(
             Minor::NotSupported,
@@ -429,6 +435,7 @@ async fn submit_xaip(
             package.to_vec(),
             SchemaCheck::DoneWithRequest,
             &records,
+            &options.import,
         )
         .await
         .map_err(|e| (e, None))?;
@@ -440,7 +447,12 @@ async fn submit_xaip(
 
 /// ArchiveUpdate of an XAIP by a DXAIP: the new version's VersionID. The
 /// object is the one the DXAIP's `packageHeader/AOID` names.
-async fn update_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
+async fn update_xaip(
+    state: &AppState,
+    p: &Principal,
+    package: &[u8],
+    options: &SubmitOptions,
+) -> Ran {
     let (aoid, vid) = {
         let package = package.to_vec();
         tokio::task::spawn_blocking(move || {
@@ -488,6 +500,7 @@ async fn update_xaip(state: &AppState, p: &Principal, package: &[u8]) -> Ran {
             package.to_vec(),
             SchemaCheck::DoneWithRequest,
             &records,
+            &options.import,
         )
         .await
         .map_err(|e| (e, Some(aoid.clone())))?;

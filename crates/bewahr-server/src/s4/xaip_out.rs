@@ -432,7 +432,18 @@ pub async fn evidence(
         let vid = vid_of(v);
         let n = number(v)?;
         match state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await {
-            Ok((_, der)) => write_record(&mut out, &view.aoid, &vid, &der),
+            Ok((_, der)) => {
+                write_record(&mut out, &view.aoid, &vid, &der);
+                // then those of an earlier archive, imported with the version
+                match state.archive.imported_records(&ev, n).await {
+                    Ok(imported) => {
+                        for der in imported {
+                            write_record(&mut out, &view.aoid, &vid, &der);
+                        }
+                    }
+                    Err(e) => failed.push((vid, outcome_of(&e))),
+                }
+            }
             Err(e) => failed.push((vid, outcome_of(&e))),
         }
     }

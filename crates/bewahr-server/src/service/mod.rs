@@ -25,8 +25,8 @@ pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
 pub use verify::{DetachedRecord, Judgement, PackageVerdict, Verdict, BESIDE};
 pub use xaip::{
-    PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
-    XAIP_MEDIA_TYPE,
+    Import, PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
+    IMPORTED_RECORDS, XAIP_MEDIA_TYPE,
 };
 
 use std::time::Duration;

@@ -83,6 +83,28 @@ impl PackageFault {
     }
 }
 
+/// An evidence record to import with a package (TR-ESOR-E A3.1.1-2,
+/// `tr:ImportEvidence`): made by an earlier archive for the version. It
+/// must verify completely (PASSED: its time-stamps to a trust anchor of
+/// this archive), or the package is refused (`XAIP_NOK_ER`). Imported, it
+/// is preserved with the version: a member of its data-object group, so
+/// the archive's own record proves it, and given back by ArchiveEvidence
+/// beside the archive's record.
+#[derive(Clone, Debug)]
+pub enum Import {
+    /// `xaip:evidenceRecord` (DER), for the VersionID it names.
+    Record {
+        version: Option<String>,
+        der: Vec<u8>,
+    },
+    /// `tr:CredentialID`: a record the package carries.
+    Credential(String),
+}
+
+/// The metadata key under which a version lists the SHA-256 (hex, comma
+/// separated) of the evidence records imported with it.
+pub const IMPORTED_RECORDS: &str = "xaip.imported_records";
+
 /// Whether the package still needs its schema check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SchemaCheck {
@@ -117,11 +139,12 @@ impl ArchiveService {
         package: Vec<u8>,
         schema: SchemaCheck,
         records: &RecordCheck,
+        import: &[Import],
     ) -> Result<Receipt, ServiceError> {
         // shared with the blocking check, not copied
         let package = Bytes::from(package);
         let checked = self.check_package(package.clone(), schema, None).await?;
-        let (metadata, parts) = self.judge(checked, records).await?;
+        let (metadata, parts) = self.judge(checked, records, import).await?;
         let mut incoming = self.begin_upload();
         incoming.push(package).await?;
         let upload = incoming.finish().await?;
@@ -152,6 +175,7 @@ impl ArchiveService {
         package: Vec<u8>,
         schema: SchemaCheck,
         records: &RecordCheck,
+        import: &[Import],
     ) -> Result<Receipt, ServiceError> {
         obj.expect(Operation::AddVersion)?;
         let view = self
@@ -186,7 +210,7 @@ impl ArchiveService {
         let checked = self
             .check_package(package.clone(), schema, Some(history))
             .await?;
-        let (metadata, mut parts) = self.judge(checked, records).await?;
+        let (metadata, mut parts) = self.judge(checked, records, import).await?;
         parts.after = Some(latest);
         let mut incoming = self.begin_upload();
         incoming.push(package).await?;
@@ -209,6 +233,54 @@ impl ArchiveService {
             } => package_error(PackageFault::Version, message, None),
             e => e,
         })
+    }
+
+    /// The evidence records imported with a version ([`Import`]), as they
+    /// were given, from the store.
+    pub async fn imported_records(
+        &self,
+        obj: &Owned,
+        v: crate::ids::VersionNo,
+    ) -> Result<Vec<Vec<u8>>, ServiceError> {
+        obj.expect(Operation::Evidence)?;
+        let view = self
+            .catalog
+            .object(obj.aoid().as_str())
+            .await?
+            .ok_or_else(|| ServiceError::not_found("no such archive object"))?;
+        let Some(listed) = view
+            .versions
+            .iter()
+            .find(|x| x.version == v.get())
+            .and_then(|x| x.metadata.meta.get(IMPORTED_RECORDS).cloned())
+        else {
+            return Ok(vec![]);
+        };
+        let mut out = vec![];
+        for h in listed.split(',').filter(|h| !h.is_empty()) {
+            let sha: [u8; 32] = hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    ServiceError::Corrupt(format!("{}: {IMPORTED_RECORDS} {h:?}", obj.aoid()))
+                })?;
+            let store = self.ingest.store.clone();
+            let what = format!("the imported record {h} of {} v{v}", obj.aoid());
+            out.push(
+                tokio::task::spawn_blocking(move || {
+                    let mut r = store.read(&sha)?.ok_or_else(|| {
+                        ServiceError::Corrupt(format!("{what} is missing from the store"))
+                    })?;
+                    let mut bytes = Vec::new();
+                    while let Some(p) = r.next_piece()? {
+                        bytes.extend_from_slice(&p);
+                    }
+                    Ok::<_, ServiceError>(bytes)
+                })
+                .await??,
+            );
+        }
+        Ok(out)
     }
 
     /// A stored version's bytes, whole (a package is read to be parsed).
@@ -264,14 +336,57 @@ impl ArchiveService {
         &self,
         checked: Checked,
         records: &RecordCheck,
+        import: &[Import],
     ) -> Result<(Metadata, PackageParts), ServiceError> {
         let now = self.now();
         let Checked {
             facts,
-            objects,
+            mut objects,
             signatures,
-            records: embedded,
+            records: mut embedded,
         } = checked;
+        // the records to import: those the package carries are named by
+        // their credential; the others are checked like them, then kept
+        let mut must_pass: Vec<String> = vec![];
+        let mut imported: Vec<Vec<u8>> = vec![];
+        for (n, i) in import.iter().enumerate() {
+            match i {
+                Import::Credential(id) => {
+                    if !embedded.iter().any(|r| r.credential_id == *id) {
+                        return Err(package_error(
+                            PackageFault::EvidenceRecord,
+                            format!(
+                                "ImportEvidence names credential {id}, which is no evidence record of version {}",
+                                facts.id
+                            ),
+                            None,
+                        ));
+                    }
+                    must_pass.push(id.clone());
+                }
+                Import::Record { version, der } => {
+                    if version.as_deref() != Some(facts.id.as_str()) {
+                        return Err(package_error(
+                            PackageFault::EvidenceRecord,
+                            format!(
+                                "the evidence record {} to import is for version {}, the package's is {}",
+                                n + 1,
+                                version.as_deref().unwrap_or("(none given)"),
+                                facts.id
+                            ),
+                            None,
+                        ));
+                    }
+                    let id = format!("ImportEvidence/{}", n + 1);
+                    embedded.push(bewahr_xaip::EmbeddedRecord {
+                        credential_id: id.clone(),
+                        der: der.clone(),
+                    });
+                    must_pass.push(id);
+                    imported.push(der.clone());
+                }
+            }
+        }
         // the package's signatures, each by the archive's validator
         let mut validations = vec![];
         if let Some(v) = &self.ingest.validator {
@@ -327,6 +442,16 @@ impl ArchiveService {
             .await
             .map_err(|e| ServiceError::Task(e.to_string()))?;
             for (id, report) in found {
+                if must_pass.contains(&id) && report.indication != verify::Indication::Passed {
+                    return Err(package_error(
+                        PackageFault::EvidenceRecord,
+                        format!(
+                            "{id}: an evidence record to import must verify completely, its time-stamps to a trust anchor of this archive; for version {} it is {}: {}",
+                            facts.id, report.indication, report.summary
+                        ),
+                        serde_json::to_value(&report).ok(),
+                    ));
+                }
                 if report.indication == verify::Indication::Failed {
                     return Err(package_error(
                         PackageFault::EvidenceRecord,
@@ -339,10 +464,25 @@ impl ArchiveService {
                 }
             }
         }
+        let mut meta: std::collections::BTreeMap<String, String> =
+            [("xaip.version".to_string(), facts.id.clone())].into();
+        if !imported.is_empty() {
+            use sha2::Digest;
+            meta.insert(
+                IMPORTED_RECORDS.to_string(),
+                imported
+                    .iter()
+                    .map(|d| hex::encode(sha2::Sha256::digest(d)))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        }
+        // each imported record is a member of the version's group
+        objects.extend(imported);
         let metadata = Metadata {
             system: facts.client_id.clone(),
             retention_until: Some(facts.retention.to_string()),
-            meta: [("xaip.version".to_string(), facts.id.clone())].into(),
+            meta,
             ..Default::default()
         };
         self.check_metadata(&metadata)?;
