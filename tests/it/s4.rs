@@ -395,7 +395,7 @@ async fn archive_data_round_trip(db: Db) {
 
 /// ArchiveTrace until an entry's detail contains `needle` (the audit trail
 /// is written by its own worker, a moment after the answer).
-async fn trace_until(a: &TestArchive, who: &str, aoid: &str, needle: &str) -> String {
+pub(crate) async fn trace_until(a: &TestArchive, who: &str, aoid: &str, needle: &str) -> String {
     for _ in 0..100 {
         let (_, resp) = soap(
             a,

@@ -683,3 +683,125 @@ async fn imported_evidence_is_checked_completely_and_kept() {
         report.to_text()
     );
 }
+
+/// C.2 M-RE-02 to 04, M-EV-02 to 04 and M-DE-01 to 05 on XAIPs: known and
+/// unknown AOIDs and VersionIDs, unknown optional inputs, and deletion
+/// with and without a reason before and after the retention period ends
+/// (the archive's clock is moved past it, as C.2's "imported some days
+/// ago" object is).
+#[tokio::test]
+async fn c2_retrieval_evidence_and_deletion_of_xaips() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let now = time::OffsetDateTime::now_utc();
+    let at = std::sync::Arc::new(AtomicI64::new(now.unix_timestamp()));
+    let clock: bewahr::seal::Clock = {
+        let at = at.clone();
+        std::sync::Arc::new(move || {
+            time::OffsetDateTime::from_unix_timestamp(at.load(Ordering::SeqCst)).unwrap()
+        })
+    };
+    let Some(a) = crate::api::archive_at(Db::Sqlite, |_| {}, None, clock).await else {
+        return;
+    };
+    let aoid = new_object(&a).await;
+    let resp = update(&a, &dxaip("DXAIP_OK.xml", &aoid), "").await;
+    result(&resp, OK, None);
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let call = |op: &str, aoid: &str, inner: &str, optional: &str| {
+        format!("<tr:{op}Request>{optional}<tr:AOID>{aoid}</tr:AOID>{inner}</tr:{op}Request>")
+    };
+    let warning = "http://www.bsi.bund.de/tr-esor/api/1.3/resultmajor#warning";
+    for op in ["ArchiveRetrieval", "ArchiveEvidence"] {
+        // M-RE-02 / M-EV-02: known and unknown AOIDs
+        let (_, resp) = soap(&a, "submitter", &call(op, &aoid, "", "")).await;
+        result(&resp, OK, None);
+        let (_, resp) = soap(&a, "submitter", &call(op, unknown, "", "")).await;
+        result(&resp, ERROR, Some("arl/unknownAOID"));
+        // M-RE-03 / M-EV-03: known and unknown VersionIDs
+        let (_, resp) = soap(
+            &a,
+            "submitter",
+            &call(
+                op,
+                &aoid,
+                "<tr:VersionID>V002</tr:VersionID><tr:VersionID>V009</tr:VersionID>",
+                "",
+            ),
+        )
+        .await;
+        result(
+            &resp,
+            warning,
+            Some("arl/requestOnlyPartlySuccessfulWarning"),
+        );
+        assert!(
+            el(&resp, "ResultMessage").unwrap().contains("V009"),
+            "{resp}"
+        );
+        let (_, resp) = soap(
+            &a,
+            "submitter",
+            &call(op, &aoid, "<tr:VersionID>V009</tr:VersionID>", ""),
+        )
+        .await;
+        result(&resp, ERROR, Some("arl/unknownVersionID"));
+        // M-RE-04 / M-EV-04: an unknown control among the OptionalInputs
+        let (_, resp) = soap(
+            &a,
+            "submitter",
+            &call(op, &aoid, "", UNKNOWN_OPTIONAL_INPUT),
+        )
+        .await;
+        result(&resp, ERROR, Some("arl/notSupported"));
+    }
+
+    // M-DE-01: the retention period runs (2100): no deletion without a reason
+    let (_, resp) = soap(&a, "submitter", &call("ArchiveDeletion", &aoid, "", "")).await;
+    result(&resp, ERROR, Some("arl/missingReasonOfDeletion"));
+    let (_, resp) = soap(&a, "submitter", &call("ArchiveRetrieval", &aoid, "", "")).await;
+    result(&resp, OK, None);
+    // ... an object whose retention period has ended is deleted without one
+    let soon = (now + time::Duration::days(2)).date().to_string();
+    let short =
+        String::from_utf8(file("XAIP_OK.xml"))
+            .unwrap()
+            .replacen("2100-01-01+01:00", &soon, 1);
+    let resp = submit(&a, short.as_bytes()).await;
+    result(&resp, OK, None);
+    let expired = el(&resp, "AOID").unwrap().to_string();
+    // its batch is sealed before the clock moves on
+    let (_, resp) = soap(&a, "auditor", &call("ArchiveEvidence", &expired, "", "")).await;
+    result(&resp, OK, None);
+    at.store(
+        (now + time::Duration::days(5)).unix_timestamp(),
+        Ordering::SeqCst,
+    );
+    let (_, resp) = soap(&a, "submitter", &call("ArchiveDeletion", &expired, "", "")).await;
+    result(&resp, OK, None);
+    let (_, resp) = soap(&a, "submitter", &call("ArchiveRetrieval", &expired, "", "")).await;
+    result(&resp, ERROR, Some("arl/unknownAOID"));
+    // M-DE-05: an unknown control; M-DE-02: with a reason
+    let reason = "<dss:OptionalInputs><tr:ReasonOfDeletion><tr:RequestorName>Sachbearbeitung</tr:RequestorName><tr:RequestInfo>Akte abgegeben, Az. 1-2-3</tr:RequestInfo></tr:ReasonOfDeletion></dss:OptionalInputs>";
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &call("ArchiveDeletion", &aoid, "", UNKNOWN_OPTIONAL_INPUT),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/notSupported"));
+    let (_, resp) = soap(&a, "submitter", &call("ArchiveDeletion", &aoid, "", reason)).await;
+    result(&resp, OK, None);
+    // M-DE-03 / M-DE-04: unknown objects, without and with a reason
+    for optional in ["", reason] {
+        let (_, resp) = soap(
+            &a,
+            "submitter",
+            &call("ArchiveDeletion", unknown, "", optional),
+        )
+        .await;
+        result(&resp, ERROR, Some("arl/unknownAOID"));
+    }
+    // the reason is in the object's trail (written as the answer leaves)
+    let trail = crate::s4::trace_until(&a, "auditor", &aoid, "Akte abgegeben").await;
+    assert!(trail.contains("requestor: Sachbearbeitung"), "{trail}");
+}

@@ -71,7 +71,16 @@ async fn call(
             op,
             request_id,
             outcome,
-        }) => return answer(op, request_id.as_deref(), outcome, String::new(), None),
+        }) => {
+            return answer(
+                op,
+                request_id.as_deref(),
+                outcome,
+                String::new(),
+                None,
+                None,
+            )
+        }
     };
     // a SOAPAction, if sent, must name the operation of the body
     if let Some(action) = headers.get("soapaction").and_then(|v| v.to_str().ok()) {
@@ -87,7 +96,19 @@ async fn call(
         }
     }
     let (outcome, body, aoid) = run(&state, &principal, &req).await;
-    answer(req.op, req.request_id.as_deref(), outcome, body, aoid)
+    // a deletion's reason and requestor go into the trail with it
+    let extra = match &req.call {
+        Call::Deletion { reason, .. } => Some(deletion_request(reason.as_ref()).audit_detail()),
+        _ => None,
+    };
+    answer(
+        req.op,
+        req.request_id.as_deref(),
+        outcome,
+        body,
+        aoid,
+        extra,
+    )
 }
 
 fn answer(
@@ -96,6 +117,7 @@ fn answer(
     outcome: Outcome,
     body: String,
     aoid: Option<String>,
+    extra: Option<String>,
 ) -> Response {
     // the elements the schema requires even of a failed answer
     let body = match op {
@@ -113,6 +135,10 @@ fn answer(
     if let Some(m) = outcome.minor {
         detail.push(' ');
         detail.push_str(&m.uri());
+    }
+    if let Some(x) = extra {
+        detail.push_str("; ");
+        detail.push_str(&x);
     }
     resp.extensions_mut().insert(AuditDetail(detail));
     if let Some(a) = aoid {
@@ -166,6 +192,14 @@ fn outcome_of(e: &ServiceError) -> Outcome {
             tracing::error!(error = %e, "S.4 request failed");
             Outcome::error(Minor::InternalError, e.to_string())
         }
+    }
+}
+
+/// The service's deletion request of an S.4 `ReasonOfDeletion`.
+fn deletion_request(reason: Option<&message::ReasonOfDeletion>) -> DeletionRequest {
+    DeletionRequest {
+        reason: reason.map(|r| r.info.clone()),
+        requestor: reason.map(|r| r.requestor.clone()),
     }
 }
 
@@ -258,10 +292,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             match owned {
                 Err(e) => Err((e, Some(aoid.clone()))),
                 Ok(obj) => {
-                    let d = DeletionRequest {
-                        reason: reason.as_ref().map(|r| r.info.clone()),
-                        requestor: reason.as_ref().map(|r| r.requestor.clone()),
-                    };
+                    let d = deletion_request(reason.as_ref());
                     match state.archive.delete(&obj, &d).await {
                         Ok(_) => Ok((Outcome::ok(), String::new(), Some(aoid.clone()))),
                         Err(e) => Err((e, Some(aoid.clone()))),
