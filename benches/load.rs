@@ -199,6 +199,75 @@ fn xaip_ok(c: usize, i: u64) -> String {
     )
 }
 
+/// One request of a latency measurement, for an archive object.
+type Call = Arc<
+    dyn Fn(reqwest::Client, String) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync,
+>;
+
+/// `requests` calls over `clients` concurrent clients, each for an
+/// archive object picked at random (xorshift from `rng`) from `aoids`:
+/// each call's latency in ms, and the seconds all took.
+async fn latencies(
+    aoids: &[String],
+    rng: &mut u64,
+    clients: usize,
+    requests: usize,
+    call: Call,
+) -> (Vec<f64>, f64) {
+    let http = reqwest::Client::new();
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let picks: Vec<String> = (0..requests / clients)
+            .map(|_| {
+                *rng ^= *rng << 13;
+                *rng ^= *rng >> 7;
+                *rng ^= *rng << 17;
+                aoids[(*rng % aoids.len() as u64) as usize].clone()
+            })
+            .collect();
+        let (http, call) = (http.clone(), call.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for a in picks {
+                let t = Instant::now();
+                call(http.clone(), a).await;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    (lat, t.elapsed().as_secs_f64())
+}
+
+/// [`latencies`] with 1, 4 and 16 clients (`per_client` requests per
+/// client, for at most 4 clients' worth), each a printed line.
+async fn latency_table(
+    aoids: &[String],
+    seed: u64,
+    per_client: usize,
+    call: Call,
+    line: impl Fn(usize, String) -> String,
+) {
+    let mut rng = seed;
+    for clients in [1usize, 4, 16] {
+        let requests = per_client * clients.min(4);
+        let (mut lat, el) = latencies(aoids, &mut rng, clients, requests, call.clone()).await;
+        let figures = format!(
+            "{} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            lat.len(),
+            lat.len() as f64 / el,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99)
+        );
+        println!("{}", line(clients, figures));
+    }
+}
+
 /// `n` packages (C.2's XAIP_OK.xml, each with its own packageInfo)
 /// archived through the archive service as S.4 does it (minus HTTP and the
 /// envelope), sealed, then S.4 ArchiveEvidence requests for random ones
@@ -259,58 +328,33 @@ async fn xaip_evidence(n: u64) {
         t.elapsed().as_secs_f64(),
         n as f64 / t.elapsed().as_secs_f64()
     );
-    let http = reqwest::Client::new();
-    let mut rng = 0x2545f4914f6cdd1du64;
-    for clients in [1usize, 4, 16] {
-        let requests = 2000 * clients.min(4);
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (http, base, aud) = (http.clone(), s.base.clone(), s.aud.clone());
-            let picks: Vec<String> = (0..requests / clients)
-                .map(|_| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    aoids[(rng % aoids.len() as u64) as usize].clone()
-                })
-                .collect();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                for a in picks {
-                    let body = format!(
-                        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveEvidenceRequest><tr:AOID>{a}</tr:AOID><tr:VersionID>V001</tr:VersionID></tr:ArchiveEvidenceRequest></soap:Body></soap:Envelope>"#
-                    );
-                    let t = Instant::now();
-                    let r = http
-                        .post(format!("{base}/s4"))
-                        .bearer_auth(&aud)
-                        .header("content-type", "text/xml; charset=utf-8")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                    let text = r.text().await.unwrap();
-                    assert!(text.contains("resultmajor#ok") && text.contains("asn1EvidenceRecord"), "{text}");
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                lat
-            }));
-        }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
-        let el = t.elapsed().as_secs_f64();
-        println!(
-            "S.4 ArchiveEvidence of one XAIP version with {n} packages archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({clients} client(s))",
-            lat.len(),
-            lat.len() as f64 / el,
-            percentile(&mut lat, 0.5),
-            percentile(&mut lat, 0.99)
-        );
-    }
+    let (base, aud) = (s.base.clone(), s.aud.clone());
+    let call: Call = Arc::new(move |http, a| {
+        let (base, aud) = (base.clone(), aud.clone());
+        Box::pin(async move {
+            let body = format!(
+                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:tr="http://www.bsi.bund.de/tr-esor/api/1.3"><soap:Body><tr:ArchiveEvidenceRequest><tr:AOID>{a}</tr:AOID><tr:VersionID>V001</tr:VersionID></tr:ArchiveEvidenceRequest></soap:Body></soap:Envelope>"#
+            );
+            let r = http
+                .post(format!("{base}/s4"))
+                .bearer_auth(&aud)
+                .header("content-type", "text/xml; charset=utf-8")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let text = r.text().await.unwrap();
+            assert!(
+                text.contains("resultmajor#ok") && text.contains("asn1EvidenceRecord"),
+                "{text}"
+            );
+        })
+    });
+    latency_table(&aoids, 0x2545f4914f6cdd1d, 2000, call, |clients, line| {
+        format!("S.4 ArchiveEvidence of one XAIP version with {n} packages archived: {line} ({clients} client(s))")
+    })
+    .await;
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -449,7 +493,6 @@ async fn main() {
         c.batch.max_objects = 1 << 40; // the bench seals by itself, 100,000 at a time
     })
     .await;
-    let http = reqwest::Client::new();
     let mut aoids = Vec::new();
     let t = Instant::now();
     let mut sealing = Vec::new();
@@ -507,51 +550,22 @@ async fn main() {
             percentile(&mut secs_per_batch, 1.0)
         );
     }
-    let mut rng = 0x9e3779b97f4a7c15u64;
-    for clients in [1usize, 4, 16] {
-        let requests = 4000 * clients.min(4);
-        let t = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let http = http.clone();
-            let base = s.base.clone();
-            let aud = s.aud.clone();
-            let picks: Vec<String> = (0..requests / clients)
-                .map(|_| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    aoids[(rng % aoids.len() as u64) as usize].clone()
-                })
-                .collect();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                for a in picks {
-                    let t = Instant::now();
-                    let r = http
-                        .get(format!("{base}/v1/objects/{a}/evidence"))
-                        .bearer_auth(&aud)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                    let _ = r.bytes().await.unwrap();
-                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                lat
-            }));
-        }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await.unwrap());
-        }
-        let el = t.elapsed().as_secs_f64();
-        println!(
-            "GET evidence with {objects} objects archived: {} requests, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({clients} client(s))",
-            lat.len(),
-            lat.len() as f64 / el,
-            percentile(&mut lat, 0.5),
-            percentile(&mut lat, 0.99)
-        );
-    }
+    let (base, aud) = (s.base.clone(), s.aud.clone());
+    let call: Call = Arc::new(move |http, a| {
+        let (base, aud) = (base.clone(), aud.clone());
+        Box::pin(async move {
+            let r = http
+                .get(format!("{base}/v1/objects/{a}/evidence"))
+                .bearer_auth(&aud)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let _ = r.bytes().await.unwrap();
+        })
+    });
+    latency_table(&aoids, 0x9e3779b97f4a7c15, 4000, call, |clients, line| {
+        format!("GET evidence with {objects} objects archived: {line} ({clients} client(s))")
+    })
+    .await;
 }

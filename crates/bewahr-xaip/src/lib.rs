@@ -18,3 +18,15 @@ pub use package::{EmbeddedRecord, ObjectKind, ProtectedObject, References, Xaip,
 pub use submission::{EmbeddedSignature, Refusal, SignatureForm, VersionFacts};
 pub use update::{History, UpdateRefusal};
 pub use xml::C14n;
+
+/// A C.2 file (`../shared` beside the clone, as in CI), for the tests.
+#[cfg(test)]
+pub(crate) fn c2(name: &str) -> Option<Vec<u8>> {
+    const C2: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance/tr-esor-c2/TESTDATA/"
+    );
+    Some(std::fs::read(format!("{C2}{name}")).unwrap_or_else(|e| {
+        panic!("{C2}{name}: {e} (the C.2 data belongs in ../shared beside the clone)")
+    }))
+}

@@ -45,6 +45,39 @@ pub struct VersionFacts {
     pub submission_time: Option<OffsetDateTime>,
 }
 
+impl VersionFacts {
+    /// The checks of a new version's dates (on submission and on update):
+    /// its retention period not over on `now`'s date, and its submission
+    /// time, when given, within `tolerance` of `now`.
+    pub fn check_times(
+        &self,
+        now: OffsetDateTime,
+        tolerance: time::Duration,
+    ) -> Result<(), Refusal> {
+        if self.retention < now.date() {
+            return Err(Refusal::Expired(format!(
+                "version {}: the retention period ended on {} (today is {})",
+                self.id,
+                self.retention,
+                now.date()
+            )));
+        }
+        if let Some(t) = self.submission_time {
+            let off = (t - now).abs();
+            if off > tolerance {
+                return Err(Refusal::SubmissionTime(format!(
+                    "version {}: the submission time {} is {} hours from now; at most {} hours are accepted",
+                    self.id,
+                    t,
+                    off.whole_hours(),
+                    tolerance.whole_hours()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A signature the package carries: a credential with
 /// `dss:SignatureObject/dss:Base64Signature` (CMS: a detached signature
 /// over its related object, or an enveloping one), or an XML signature.
@@ -171,26 +204,7 @@ impl Xaip {
             )));
         }
         let v = facts.remove(0);
-        if v.retention < now.date() {
-            return Err(Refusal::Expired(format!(
-                "version {}: the retention period ended on {} (today is {})",
-                v.id,
-                v.retention,
-                now.date()
-            )));
-        }
-        if let Some(t) = v.submission_time {
-            let off = (t - now).abs();
-            if off > tolerance {
-                return Err(Refusal::SubmissionTime(format!(
-                    "version {}: the submission time {} is {} hours from now; at most {} hours are accepted",
-                    v.id,
-                    t,
-                    off.whole_hours(),
-                    tolerance.whole_hours()
-                )));
-            }
-        }
+        v.check_times(now, tolerance)?;
         Ok(v)
     }
 
@@ -409,17 +423,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    const C2: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/tr-esor-c2/TESTDATA/"
-    );
-
-    /// A C.2 file (`../shared` beside the clone, as in CI).
-    fn c2(name: &str) -> Option<Vec<u8>> {
-        Some(std::fs::read(format!("{C2}{name}")).unwrap_or_else(|e| {
-            panic!("{C2}{name}: {e} (the C.2 data belongs in ../shared beside the clone)")
-        }))
-    }
+    use crate::c2;
 
     #[test]
     fn dates_of_the_schema() {

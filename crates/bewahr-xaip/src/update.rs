@@ -24,7 +24,7 @@ use libxml::tree::Node;
 use time::OffsetDateTime;
 
 use crate::package::{ObjectKind, References, Xaip, XaipError, XAIP_NS};
-use crate::submission::{escape, qualified, VersionFacts, XAIP_VERSION};
+use crate::submission::{escape, qualified, Refusal, VersionFacts, XAIP_VERSION};
 use crate::xml;
 
 const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -41,15 +41,10 @@ const SECTIONS: [(&str, &str, &str); 3] = [
 /// (ArchiveUpdate).
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateRefusal {
-    /// `DXAIP_NOK`: not a DXAIP this archive takes.
-    #[error("{0}")]
-    Nok(String),
-    /// `DXAIP_NOK_EXPIRED`.
-    #[error("{0}")]
-    Expired(String),
-    /// `DXAIP_NOK_SUBMTIME`.
-    #[error("{0}")]
-    SubmissionTime(String),
+    /// What a submission is refused for, in its `DXAIP_` form
+    /// (`DXAIP_NOK`, `DXAIP_NOK_EXPIRED`, `DXAIP_NOK_SUBMTIME`).
+    #[error(transparent)]
+    Package(#[from] Refusal),
     /// `DXAIP_NOK_Version`: `prevVersion` is not the latest version, or
     /// the new VersionID exists already.
     #[error("{0}")]
@@ -58,6 +53,12 @@ pub enum UpdateRefusal {
     /// holds, or a new object with the ID of an earlier one.
     #[error("{0}")]
     Id(String),
+}
+
+impl UpdateRefusal {
+    fn nok(m: impl Into<String>) -> Self {
+        UpdateRefusal::Package(Refusal::Nok(m.into()))
+    }
 }
 
 /// An archive object's packages, oldest first: its XAIP, then each DXAIP
@@ -321,15 +322,14 @@ impl Xaip {
         tolerance: time::Duration,
     ) -> Result<VersionFacts, UpdateRefusal> {
         if !xml::is(&self.root(), XAIP_NS, "DXAIP") {
-            return Err(UpdateRefusal::Nok(
-                "an update carries an xaip:DXAIP (a new archive object is an ArchiveSubmission)"
-                    .into(),
+            return Err(UpdateRefusal::nok(
+                "an update carries an xaip:DXAIP (a new archive object is an ArchiveSubmission)",
             ));
         }
         match self.xaip_version() {
             Some(v) if v == XAIP_VERSION => {}
             other => {
-                return Err(UpdateRefusal::Nok(format!(
+                return Err(UpdateRefusal::nok(format!(
                     "XAIPVersion is {:?}; this archive takes TR-ESOR-F {XAIP_VERSION}",
                     other.unwrap_or_default()
                 )))
@@ -337,9 +337,9 @@ impl Xaip {
         }
         let mut facts = self
             .version_facts()
-            .map_err(|r| UpdateRefusal::Nok(r.to_string()))?;
+            .map_err(|r| UpdateRefusal::nok(r.to_string()))?;
         if facts.len() != 1 {
-            return Err(UpdateRefusal::Nok(format!(
+            return Err(UpdateRefusal::nok(format!(
                 "the DXAIP has {} version manifests; an update adds exactly one version",
                 facts.len()
             )));
@@ -358,26 +358,7 @@ impl Xaip {
                 v.id
             )));
         }
-        if v.retention < now.date() {
-            return Err(UpdateRefusal::Expired(format!(
-                "version {}: the retention period ended on {} (today is {})",
-                v.id,
-                v.retention,
-                now.date()
-            )));
-        }
-        if let Some(t) = v.submission_time {
-            let off = (t - now).abs();
-            if off > tolerance {
-                return Err(UpdateRefusal::SubmissionTime(format!(
-                    "version {}: the submission time {} is {} hours from now; at most {} hours are accepted",
-                    v.id,
-                    t,
-                    off.whole_hours(),
-                    tolerance.whole_hours()
-                )));
-            }
-        }
+        v.check_times(now, tolerance)?;
         for id in self.placeholders() {
             if history.holder(&id).is_none() {
                 return Err(UpdateRefusal::Id(format!(
@@ -407,14 +388,7 @@ impl Xaip {
 mod tests {
     use super::*;
 
-    const C2: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/tr-esor-c2/TESTDATA/"
-    );
-
-    fn c2(name: &str) -> Option<Vec<u8>> {
-        std::fs::read(format!("{C2}{name}")).ok()
-    }
+    use crate::c2;
 
     fn now() -> OffsetDateTime {
         time::macros::datetime!(2026-12-06 12:00 UTC)
@@ -537,7 +511,7 @@ mod tests {
             Xaip::parse(expired.as_bytes())
                 .unwrap()
                 .check_update(&h, now(), tolerance),
-            Err(UpdateRefusal::Expired(_))
+            Err(UpdateRefusal::Package(Refusal::Expired(_)))
         ));
     }
 }

@@ -195,6 +195,17 @@ fn outcome_of(e: &ServiceError) -> Outcome {
     }
 }
 
+/// How evidence records a caller brings are judged: by the archive's
+/// verifier, its trusted TSAs, algorithm catalogue and profile.
+fn record_check(state: &AppState) -> RecordCheck {
+    let ctx = state.renewer.ctx();
+    RecordCheck {
+        trusted: ctx.trusted().to_vec(),
+        policy: ctx.policy(),
+        profile: state.evidence_profile,
+    }
+}
+
 /// The service's deletion request of an S.4 `ReasonOfDeletion`.
 fn deletion_request(reason: Option<&message::ReasonOfDeletion>) -> DeletionRequest {
     DeletionRequest {
@@ -452,12 +463,7 @@ async fn submit_xaip(
         .archive
         .authorize(p, Operation::Submit)
         .map_err(|e| (e, None))?;
-    let ctx = state.renewer.ctx();
-    let records = RecordCheck {
-        trusted: ctx.trusted().to_vec(),
-        policy: ctx.policy(),
-        profile: state.evidence_profile,
-    };
+    let records = record_check(state);
     let receipt = state
         .archive
         .submit_xaip(
@@ -518,12 +524,7 @@ async fn update_xaip(
         .authorize_object(p, Operation::AddVersion, &aoid)
         .await
         .map_err(|e| (e, Some(aoid.clone())))?;
-    let ctx = state.renewer.ctx();
-    let records = RecordCheck {
-        trusted: ctx.trusted().to_vec(),
-        policy: ctx.policy(),
-        profile: state.evidence_profile,
-    };
+    let records = record_check(state);
     state
         .archive
         .update_xaip(

@@ -9,9 +9,7 @@ use super::respond::esc;
 use super::{outcome_of, Ran};
 use crate::access::Principal;
 use crate::api::AppState;
-use crate::service::{
-    DetachedRecord, Judgement, Operation, PackageFault, PackageVerdict, RecordCheck, Verdict,
-};
+use crate::service::{DetachedRecord, Judgement, Operation, PackageFault, PackageVerdict, Verdict};
 
 use crate::service::BESIDE;
 
@@ -84,12 +82,7 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
                     ))
                 }
             };
-            let ctx = state.renewer.ctx();
-            let checks = RecordCheck {
-                trusted: ctx.trusted().to_vec(),
-                policy: ctx.policy(),
-                profile: state.evidence_profile,
-            };
+            let checks = super::record_check(state);
             let v = state
                 .archive
                 .verify_package(&who, doc, detached, &checks)
@@ -195,12 +188,7 @@ pub async fn report_of(state: &AppState, p: &Principal, subject: Subject<'_>) ->
     let now = state.archive.now();
     match subject {
         Subject::Package(bytes) => {
-            let ctx = state.renewer.ctx();
-            let checks = RecordCheck {
-                trusted: ctx.trusted().to_vec(),
-                policy: ctx.policy(),
-                profile: state.evidence_profile,
-            };
+            let checks = super::record_check(state);
             match state
                 .archive
                 .verify_package(&who, bytes.to_vec(), vec![], &checks)

@@ -145,21 +145,27 @@ impl ArchiveService {
         let package = Bytes::from(package);
         let checked = self.check_package(package.clone(), schema, None).await?;
         let (metadata, parts) = self.judge(checked, records, import).await?;
+        let s = self.package_submission(package, metadata, parts).await?;
+        self.submit_as(who, aoid, s).await
+    }
+
+    /// The submission of a checked package: the package as the version's
+    /// document, its parts beside it.
+    async fn package_submission(
+        &self,
+        package: Bytes,
+        metadata: Metadata,
+        parts: PackageParts,
+    ) -> Result<Submission, ServiceError> {
         let mut incoming = self.begin_upload();
         incoming.push(package).await?;
-        let upload = incoming.finish().await?;
-        self.submit_as(
-            who,
-            aoid,
-            Submission {
-                upload,
-                metadata,
-                media_type: XAIP_MEDIA_TYPE.into(),
-                signature: None,
-                package: Some(parts),
-            },
-        )
-        .await
+        Ok(Submission {
+            upload: incoming.finish().await?,
+            metadata,
+            media_type: XAIP_MEDIA_TYPE.into(),
+            signature: None,
+            package: Some(parts),
+        })
     }
 
     /// Adds the version a DXAIP brings to the archive object archived as
@@ -212,21 +218,8 @@ impl ArchiveService {
             .await?;
         let (metadata, mut parts) = self.judge(checked, records, import).await?;
         parts.after = Some(latest);
-        let mut incoming = self.begin_upload();
-        incoming.push(package).await?;
-        let upload = incoming.finish().await?;
-        self.add_version(
-            obj,
-            Submission {
-                upload,
-                metadata,
-                media_type: XAIP_MEDIA_TYPE.into(),
-                signature: None,
-                package: Some(parts),
-            },
-        )
-        .await
-        .map_err(|e| match e {
+        let s = self.package_submission(package, metadata, parts).await?;
+        self.add_version(obj, s).await.map_err(|e| match e {
             ServiceError::Conflict {
                 code: "not_latest_version",
                 message,
@@ -509,6 +502,15 @@ fn package_error(
     }
 }
 
+/// A package refused by the checks that need no validator.
+fn refused(r: Refusal) -> ServiceError {
+    match r {
+        Refusal::Nok(m) => package_error(PackageFault::Nok, m, None),
+        Refusal::Expired(m) => package_error(PackageFault::Expired, m, None),
+        Refusal::SubmissionTime(m) => package_error(PackageFault::SubmissionTime, m, None),
+    }
+}
+
 /// A signature of the package, ready for the validator.
 struct Signature {
     credential_id: String,
@@ -551,11 +553,7 @@ fn read_package(
     })?;
     let (facts, refs) = match history {
         None => (
-            x.check_submission(now, tolerance).map_err(|r| match r {
-                Refusal::Nok(m) => package_error(PackageFault::Nok, m, None),
-                Refusal::Expired(m) => package_error(PackageFault::Expired, m, None),
-                Refusal::SubmissionTime(m) => package_error(PackageFault::SubmissionTime, m, None),
-            })?,
+            x.check_submission(now, tolerance).map_err(refused)?,
             References::default(),
         ),
         Some(packages) => {
@@ -564,11 +562,7 @@ fn read_package(
             let facts = x
                 .check_update(&history, now, tolerance)
                 .map_err(|r| match r {
-                    UpdateRefusal::Nok(m) => package_error(PackageFault::Nok, m, None),
-                    UpdateRefusal::Expired(m) => package_error(PackageFault::Expired, m, None),
-                    UpdateRefusal::SubmissionTime(m) => {
-                        package_error(PackageFault::SubmissionTime, m, None)
-                    }
+                    UpdateRefusal::Package(r) => refused(r),
                     UpdateRefusal::Version(m) => package_error(PackageFault::Version, m, None),
                     UpdateRefusal::Id(m) => package_error(PackageFault::Id, m, None),
                 })?;
