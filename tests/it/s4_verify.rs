@@ -179,6 +179,33 @@ async fn c2_verify_cases() {
             }
         }
     }
+    // a DXAIP whose object the caller cannot read: its placeholders stay
+    // unresolved; signatures over its new objects still verify, and a
+    // malformed record is invalid whatever the data
+    let orphan = |name: &str| {
+        package_text(&file(name)).replacen(
+            "TO_BE_CHANGED",
+            "00000000-0000-4000-8000-000000000000",
+            1,
+        )
+    };
+    let resp = verify(
+        &a,
+        RETURN_VR,
+        &document(As::InlineXml, &orphan("DXAIP_OK_SIG_OK.xml")),
+        "",
+    )
+    .await;
+    result(&resp, OK, None);
+    let resp = verify(
+        &a,
+        "",
+        &document(As::InlineXml, &orphan("DXAIP_NOK_ER.xml")),
+        "",
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/DXAIP_NOK_ER"));
+
     // a package that is not valid against the schema
     let resp = verify(
         &a,

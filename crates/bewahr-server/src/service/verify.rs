@@ -251,11 +251,15 @@ impl ArchiveService {
                 verify::Indication::Failed => Verdict::Invalid,
             };
             let mut summary = report.summary.clone();
-            if let Some(why) = &unresolved {
-                if verdict != Verdict::Invalid || fault.is_some() {
-                    verdict = Verdict::Indetermined;
-                }
-                summary = format!("{summary} (the version's objects: {why})");
+            // without the version's objects the record could not be
+            // checked against them: that is not a verdict on the record
+            // (unless the record itself is malformed)
+            if let Some(why) = unresolved
+                .as_ref()
+                .filter(|_| report.sub_indication != Some(verify::SubIndication::FormatFailure))
+            {
+                verdict = Verdict::Indetermined;
+                summary = format!("{summary} (not checked against the version's objects: {why})");
             }
             if weak && unsuitable.is_none() {
                 unsuitable = Some(format!(
