@@ -805,3 +805,54 @@ async fn c2_retrieval_evidence_and_deletion_of_xaips() {
     let trail = crate::s4::trace_until(&a, "auditor", &aoid, "Akte abgegeben").await;
     assert!(trail.contains("requestor: Sachbearbeitung"), "{trail}");
 }
+
+/// A tenant may restrict the XAIP clientIDs it accepts (`[tenants.<t>]
+/// client_ids`): another client's package, or one naming none, is refused
+/// with `noPermission` and stores nothing.
+#[tokio::test]
+async fn a_tenant_accepts_only_its_client_ids() {
+    let Some(a) = crate::api::archive_with(
+        Db::Sqlite,
+        |c| {
+            c.tenants.insert(
+                "t1".into(),
+                bewahr::config::TenantSettings {
+                    client_ids: vec!["BSI-Test-Client".into()],
+                },
+            );
+        },
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let resp = submit(&a, &file("XAIP_OK.xml")).await;
+    result(&resp, OK, None);
+    let aoid = el(&resp, "AOID").unwrap().to_string();
+    let before = count_versions(&a).await;
+    let other = String::from_utf8(file("XAIP_OK.xml")).unwrap().replacen(
+        "<xaip:clientID>BSI-Test-Client</xaip:clientID>",
+        "<xaip:clientID>Fremdverfahren</xaip:clientID>",
+        1,
+    );
+    let resp = submit(&a, other.as_bytes()).await;
+    result(&resp, ERROR, Some("al/common#noPermission"));
+    assert!(
+        el(&resp, "ResultMessage")
+            .unwrap()
+            .contains("Fremdverfahren"),
+        "{resp}"
+    );
+    let none = String::from_utf8(file("XAIP_OK.xml"))
+        .unwrap()
+        .replacen("<xaip:submissionInfo>\n\t\t\t\t<xaip:clientID>BSI-Test-Client</xaip:clientID>\n\t\t\t</xaip:submissionInfo>", "", 1);
+    assert!(!none.contains("clientID"), "the C.2 layout changed");
+    let resp = submit(&a, none.as_bytes()).await;
+    result(&resp, ERROR, Some("al/common#noPermission"));
+    // an update names its client too
+    let d = dxaip("DXAIP_OK.xml", &aoid).replacen("BSI-Test-Client", "Fremdverfahren", 1);
+    let resp = update(&a, &d, "").await;
+    result(&resp, ERROR, Some("al/common#noPermission"));
+    assert_eq!(count_versions(&a).await, before);
+}

@@ -18,6 +18,19 @@ pub struct Config {
     pub validation: Validation,
     pub evidence: EvidenceSettings,
     pub tsa: Vec<Tsa>,
+    /// Settings per tenant (`[tenants.<name>]`).
+    pub tenants: std::collections::BTreeMap<String, TenantSettings>,
+}
+
+/// What one tenant accepts.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// The `submissionInfo/clientID`s an XAIP or DXAIP of this tenant may
+    /// name (TR-ESOR: the calling applications of the tenant). Empty: any,
+    /// a package without one included; else a package must name one of
+    /// these (`al/common#noPermission`, REST 403).
+    pub client_ids: Vec<String>,
 }
 
 /// How the archive judges evidence records, its own and those it is given.

@@ -360,7 +360,13 @@ pub async fn start_with_seams(
     )
     .with_submission_tolerance(time::Duration::hours(
         cfg.server.xaip_submission_tolerance_hours.into(),
-    ));
+    ))
+    .with_client_ids(
+        cfg.tenants
+            .iter()
+            .map(|(t, s)| (t.clone(), s.client_ids.clone()))
+            .collect(),
+    );
     let state = AppState {
         archive,
         ingest,

@@ -229,6 +229,11 @@ impl From<crate::service::ServiceError> for ApiError {
                 report,
             },
             S::Package {
+                fault: crate::service::PackageFault::Client,
+                message,
+                ..
+            } => ApiError::Forbidden(message),
+            S::Package {
                 fault,
                 message,
                 report,

@@ -29,6 +29,8 @@ pub use xaip::{
     IMPORTED_RECORDS, XAIP_MEDIA_TYPE,
 };
 
+use std::collections::BTreeMap;
+
 use std::time::Duration;
 
 use time::{Date, OffsetDateTime};
@@ -182,6 +184,8 @@ pub struct ArchiveService {
     retry_after_secs: u64,
     /// How far an XAIP's submission time may be from the archive's clock.
     submission_tolerance: time::Duration,
+    /// The XAIP clientIDs a tenant accepts ([`Self::with_client_ids`]).
+    client_ids: BTreeMap<String, Vec<String>>,
 }
 
 /// The longest a caller may wait for a version to be sealed.
@@ -202,6 +206,7 @@ impl ArchiveService {
             sealer,
             retry_after_secs,
             submission_tolerance: DEFAULT_SUBMISSION_TOLERANCE,
+            client_ids: BTreeMap::new(),
         }
     }
 
@@ -209,6 +214,13 @@ impl ArchiveService {
     /// (TR-ESOR-E `XAIP_NOK_SUBMTIME`).
     pub fn with_submission_tolerance(mut self, t: time::Duration) -> Self {
         self.submission_tolerance = t;
+        self
+    }
+
+    /// The XAIP clientIDs each tenant accepts (a tenant not named, or
+    /// with none listed, accepts any).
+    pub fn with_client_ids(mut self, by_tenant: BTreeMap<String, Vec<String>>) -> Self {
+        self.client_ids = by_tenant;
         self
     }
 

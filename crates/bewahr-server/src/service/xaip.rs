@@ -65,6 +65,9 @@ pub enum PackageFault {
     /// `DXAIP_NOK_ID`: a placeholder for no earlier object, or a new
     /// object with an earlier one's ID.
     Id,
+    /// The package names a `clientID` its tenant does not accept
+    /// (`al/common#noPermission`).
+    Client,
 }
 
 impl PackageFault {
@@ -79,6 +82,7 @@ impl PackageFault {
             PackageFault::Aoid => "dxaip_nok_aoid",
             PackageFault::Version => "dxaip_nok_version",
             PackageFault::Id => "dxaip_nok_id",
+            PackageFault::Client => "client_not_accepted",
         }
     }
 }
@@ -144,6 +148,7 @@ impl ArchiveService {
         // shared with the blocking check, not copied
         let package = Bytes::from(package);
         let checked = self.check_package(package.clone(), schema, None).await?;
+        self.check_client(who.tenant(), &checked.facts)?;
         let (metadata, parts) = self.judge(checked, records, import).await?;
         let s = self.package_submission(package, metadata, parts).await?;
         self.submit_as(who, aoid, s).await
@@ -216,6 +221,7 @@ impl ArchiveService {
         let checked = self
             .check_package(package.clone(), schema, Some(history))
             .await?;
+        self.check_client(obj.principal.tenant.as_ref(), &checked.facts)?;
         let (metadata, mut parts) = self.judge(checked, records, import).await?;
         parts.after = Some(latest);
         let s = self.package_submission(package, metadata, parts).await?;
@@ -274,6 +280,39 @@ impl ArchiveService {
             );
         }
         Ok(out)
+    }
+
+    /// Whether the caller's tenant accepts the package's `clientID`.
+    fn check_client(
+        &self,
+        tenant: Option<&crate::ids::TenantId>,
+        facts: &bewahr_xaip::VersionFacts,
+    ) -> Result<(), ServiceError> {
+        let Some(accepted) = tenant
+            .and_then(|t| self.client_ids.get(t.as_str()))
+            .filter(|a| !a.is_empty())
+        else {
+            return Ok(());
+        };
+        match facts.client_id.as_deref() {
+            Some(c) if accepted.iter().any(|a| a == c) => Ok(()),
+            Some(c) => Err(package_error(
+                PackageFault::Client,
+                format!(
+                    "this tenant does not accept packages of clientID {c:?} (it accepts {})",
+                    accepted.join(", ")
+                ),
+                None,
+            )),
+            None => Err(package_error(
+                PackageFault::Client,
+                format!(
+                    "this tenant accepts packages that name their clientID (one of {})",
+                    accepted.join(", ")
+                ),
+                None,
+            )),
+        }
     }
 
     /// A stored version's bytes, whole (a package is read to be parsed).
