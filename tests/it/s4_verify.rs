@@ -360,3 +360,61 @@ async fn c2_verify_records_of_every_hash_algorithm() {
         assert_eq!(minor.as_deref(), expected, "{name}");
     }
 }
+
+/// C.2 M-SU-08 and M-VE-03 beyond CAdES: the signed PAdES, ASiC-S and
+/// ASiC-E files are archived as `ArchiveData` of their Type (each an
+/// archive object) and verify; the container whose CAdES signature is
+/// broken is refused and fails verification (M-SU-09, M-VE-06).
+#[tokio::test]
+async fn c2_signed_documents_of_every_container_type() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let submit_as = |ty: &str, name: &str| {
+        format!(
+            r#"<tr:ArchiveSubmissionRequest><tr:ArchiveData Type="{ty}" archiveDataID="AD-1">{}</tr:ArchiveData></tr:ArchiveSubmissionRequest>"#,
+            b64(&file(name))
+        )
+    };
+    for (ty, name) in [
+        ("http://uri.etsi.org/ades/PAdES", "PADES_VISIBLE.pdf"),
+        (
+            "http://uri.etsi.org/ades/ASiC/type/ASiC-S",
+            "ASIC_S_CADES_OK.asics",
+        ),
+        (
+            "http://uri.etsi.org/ades/ASiC/type/ASiC-E",
+            "ASIC_E_CADES_OK.asice",
+        ),
+        (
+            "http://uri.etsi.org/ades/ASiC/type/ASiC-S",
+            "ASIC_S_TST_OK.asics",
+        ),
+    ] {
+        let (_, resp) = soap(&a, "submitter", &submit_as(ty, name)).await;
+        result(&resp, OK, None);
+        assert!(el(&resp, "AOID").is_some(), "{name}");
+        let doc = format!(
+            "<dss:Document><dss:Base64Data>{}</dss:Base64Data></dss:Document>",
+            b64(&file(name))
+        );
+        let resp = verify(&a, "", &doc, "").await;
+        result(&resp, OK, None);
+    }
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &submit_as(
+            "http://uri.etsi.org/ades/ASiC/type/ASiC-S",
+            "ASIC_S_CADES_NOK.asics",
+        ),
+    )
+    .await;
+    result(&resp, ERROR, Some("sal#invalidSignature"));
+    let doc = format!(
+        "<dss:Document><dss:Base64Data>{}</dss:Base64Data></dss:Document>",
+        b64(&file("ASIC_S_CADES_NOK.asics"))
+    );
+    let resp = verify(&a, "", &doc, "").await;
+    result(&resp, ERROR, Some("sal#invalidSignature"));
+}
