@@ -418,3 +418,75 @@ async fn c2_signed_documents_of_every_container_type() {
     let resp = verify(&a, "", &doc, "").await;
     result(&resp, ERROR, Some("sal#invalidSignature"));
 }
+
+/// C.2 M-SU-08 step 17, a hash-only submission: `ArchiveData` of Type
+/// DigestList. C.2's `DIGEST_LIST.xml` carries 33-byte values (the SHA-256
+/// of TXT_DATA.txt and a stray byte), which are no SHA-256 digests: it is
+/// refused, saying so (the test follows the standard). The list with the
+/// real digests is archived; its record proves the list, and the list
+/// holds the document's SHA-256.
+#[tokio::test]
+async fn c2_digest_list() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let submit_list = |list: &[u8]| {
+        format!(
+            r#"<tr:ArchiveSubmissionRequest><tr:ArchiveData Type="http://uri.etsi.org/19512/format/DigestList" archiveDataID="DL-1">{}</tr:ArchiveData></tr:ArchiveSubmissionRequest>"#,
+            b64(list)
+        )
+    };
+    let c2_list = file("DIGEST_LIST.xml");
+    let (_, resp) = soap(&a, "submitter", &submit_list(&c2_list)).await;
+    result(&resp, ERROR, Some("al/common#parameterError"));
+    assert!(
+        el(&resp, "ResultMessage").unwrap().contains("33 bytes"),
+        "{resp}"
+    );
+    let fixed = String::from_utf8(c2_list)
+        .unwrap()
+        .replace("ffCkp</ds-rw:DigestValue>", "ffCk=</ds-rw:DigestValue>");
+    let (_, resp) = soap(&a, "submitter", &submit_list(fixed.as_bytes())).await;
+    result(&resp, OK, None);
+    let aoid = el(&resp, "AOID").unwrap().to_string();
+    // the list holds the document's SHA-256
+    use sha2::Digest;
+    let h = b64(&sha2::Sha256::digest(file("TXT_DATA.txt")));
+    assert!(fixed.contains(&h), "{h}");
+    // its record proves the list as archived
+    let (_, resp) = soap(
+        &a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let policy = bewahr::verify::AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = bewahr::verify::Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let r = bewahr::verify::verify_der(
+        &er,
+        &mut bewahr::verify::InMemory(vec![fixed.clone().into_bytes()]),
+        &opts,
+    );
+    assert_eq!(
+        r.indication,
+        bewahr::verify::Indication::Passed,
+        "{}",
+        r.to_text()
+    );
+    // retrieval gives it back in an XAIP, as a data object
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &format!(
+            "<tr:ArchiveRetrievalRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveRetrievalRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    assert_eq!(unb64(el(&resp, "binaryData").unwrap()), fixed.as_bytes());
+}

@@ -7,6 +7,7 @@
 //! schema ([`schema`], the schemas embedded) by libxml2. The only `unsafe`
 //! code is at those two calls into libxml2, and each says why.
 
+pub mod digest_list;
 pub mod package;
 pub mod schema;
 pub mod select;

@@ -53,6 +53,9 @@ const DATA_TYPES: &[&str] = &[
     "http://uri.etsi.org/ades/ASiC/type/ASiC-E",
 ];
 
+/// The `Type` of a hash-only `ArchiveData` (ETSI TS 119 512 `pres:DigestList`).
+const DIGEST_LIST: &str = "http://uri.etsi.org/19512/format/DigestList";
+
 /// `POST /s4`: one S.4 request.
 async fn call(
     State(state): State<AppState>,
@@ -371,13 +374,24 @@ async fn submit_data(
             "one ArchiveData per submission: each document becomes an archive object of its own",
         ));
     };
-    if d.type_uri == "http://uri.etsi.org/19512/format/DigestList" {
-        return no(Outcome::error(
-            Minor::NotSupported,
-            "hash-only submissions (DigestList) are not accepted by this version of bewahr yet",
-        ));
-    }
-    if !DATA_TYPES.contains(&d.type_uri.as_str()) {
+    // a hash-only submission: the list of digests is the archived
+    // document, its evidence record proves when each digest existed
+    let digest_list = d.type_uri == DIGEST_LIST;
+    if digest_list {
+        let bytes = d.bytes.clone();
+        let read = tokio::task::spawn_blocking(move || bewahr_xaip::digest_list::read(&bytes))
+            .await
+            .map_err(|e| (ServiceError::Task(e.to_string()), None))?;
+        if let Err(why) = read {
+            return no(Outcome::error(
+                Minor::ParameterError,
+                format!(
+                    "ArchiveData {}: not a DigestList this archive preserves: {why}",
+                    d.id
+                ),
+            ));
+        }
+    } else if !DATA_TYPES.contains(&d.type_uri.as_str()) {
         return no(Outcome::error(
             Minor::UnknownArchiveDataType,
             format!(
@@ -410,7 +424,13 @@ async fn submit_data(
         .mime_type
         .clone()
         .filter(|m| m.parse::<axum::http::HeaderValue>().is_ok() && m.contains('/'))
-        .unwrap_or_else(|| "application/octet-stream".into());
+        .unwrap_or_else(|| {
+            if digest_list {
+                "application/xml".into()
+            } else {
+                "application/octet-stream".into()
+            }
+        });
     let aoid = requested_aoid(options)?;
     let receipt = state
         .archive
