@@ -151,6 +151,14 @@ async fn signed(
     };
     let outcome = match j.verdict {
         Verdict::Invalid => Outcome::error(Minor::InvalidSignature, j.summary.clone()),
+        // neither valid nor invalid: the archive cannot say, so it says so
+        _ if j.unexamined => Outcome::error(
+            Minor::NotSupported,
+            format!(
+                "this archive does not examine this signature format yet: {}",
+                j.summary
+            ),
+        ),
         _ => Outcome::ok(),
     };
     let body = if want_report {

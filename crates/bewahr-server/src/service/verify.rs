@@ -50,6 +50,9 @@ pub struct Judgement {
     pub unsuitable: bool,
     /// The verifier's or validator's report (JSON).
     pub report: Option<serde_json::Value>,
+    /// A signature of a format the validator recognises but does not
+    /// examine yet (XAdES, issue 13): its result says nothing.
+    pub unexamined: bool,
 }
 
 /// The three outcomes of OASIS DSS-X's verification report.
@@ -184,6 +187,7 @@ impl ArchiveService {
                 chains: 0,
                 unsuitable: false,
                 report: None,
+                unexamined: true,
             });
         }
         for s in read.signatures {
@@ -291,6 +295,7 @@ impl ArchiveService {
                 chains: report.chains,
                 unsuitable: weak,
                 report: serde_json::to_value(&report).ok(),
+                unexamined: false,
             });
         }
         Ok(PackageVerdict {
@@ -361,6 +366,7 @@ impl ArchiveService {
             chains: 0,
             unsuitable: false,
             report: None,
+            unexamined: false,
         };
         let Some(v) = &self.ingest.validator else {
             return indeterminate(
@@ -449,6 +455,7 @@ fn judgement_of(id: &str, o: &crate::validation::Outcome) -> Judgement {
         chains: 0,
         unsuitable: false,
         report: serde_json::to_value(r).ok(),
+        unexamined: r.format == signature::Format::Xades,
     }
 }
 
