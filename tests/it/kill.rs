@@ -59,16 +59,21 @@ pub fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqw
     (token("submitter"), token("auditor"), token("operator"))
 }
 
-/// The development TSA's root, from the server (its certificate list is TSA, root).
-pub async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Certificate> {
-    let pem = http
-        .get(format!("{base}/v1/tsa/certificates"))
+/// The server's TSA certificates (PEM: TSA, root).
+pub async fn tsa_pem(http: &reqwest::Client, base: &str) -> Vec<u8> {
+    http.get(format!("{base}/v1/tsa/certificates"))
         .send()
         .await
         .unwrap()
         .bytes()
         .await
-        .unwrap();
+        .unwrap()
+        .to_vec()
+}
+
+/// The development TSA's root, from the server (its certificate list is TSA, root).
+pub async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert::Certificate> {
+    let pem = tsa_pem(http, base).await;
     x509_cert::Certificate::load_pem_chain(&pem).unwrap()[1..].to_vec()
 }
 

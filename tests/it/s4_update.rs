@@ -5,11 +5,13 @@
 //! refusal gets (and that it leaves nothing), retrieval of the union of
 //! the versions, and each version's evidence record verified against it.
 
-use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
+use bewahr::verify::Indication;
 
 use crate::api::{archive, count_versions, js, post, send, Db, TestArchive};
 use crate::s4::{el, result, soap, unb64, ERROR, OK};
-use crate::s4_xaip::{file, package_in, package_text, submit};
+use crate::s4_xaip::{
+    check_record, file, objects_of, package_in, package_text, submit, UNKNOWN_OPTIONAL_INPUT,
+};
 
 /// A C.2 DXAIP template with the AOID inserted (C.2: "Insert AOID-01
 /// into the prepared DXAIP_OK-template").
@@ -35,8 +37,6 @@ async fn new_object(a: &TestArchive) -> String {
     result(&resp, OK, None);
     el(&resp, "AOID").unwrap().to_string()
 }
-
-const UNKNOWN_OPTIONAL_INPUT: &str = r#"<dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>"#;
 
 async fn c2_update_cases(db: Db) {
     let Some(a) = archive(db).await else { return };
@@ -198,9 +198,6 @@ async fn union_and_evidence(a: &TestArchive, aoid: &str) {
     let union = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
     assert_eq!(union.versions(), ["V001", "V002", "V003"]);
     assert_eq!(union.aoid().as_deref(), Some(aoid));
-    let policy = AlgorithmPolicy::default();
-    let trusted = a.state().stamper.trust_anchors();
-    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
     let (_, resp) = soap(
         a,
         "auditor",
@@ -226,7 +223,7 @@ async fn union_and_evidence(a: &TestArchive, aoid: &str) {
         let got: Vec<&str> = objects.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(got, ids, "{v}");
         let bytes: Vec<Vec<u8>> = objects.into_iter().map(|o| o.bytes).collect();
-        let report = verify::verify_der(&der, &mut InMemory(bytes.clone()), &opts);
+        let report = check_record(a, &der, bytes.clone());
         assert_eq!(
             report.indication,
             Indication::Passed,
@@ -237,7 +234,7 @@ async fn union_and_evidence(a: &TestArchive, aoid: &str) {
         let mut other = bytes;
         let last = other.len() - 1;
         other[last].push(b'!');
-        let report = verify::verify_der(&der, &mut InMemory(other), &opts);
+        let report = check_record(a, &der, other);
         assert_eq!(report.indication, Indication::Failed, "{v}");
     }
 
@@ -488,22 +485,14 @@ async fn records_prove_the_union(a: &TestArchive, aoid: &str) -> Vec<bewahr::ver
     )
     .await;
     result(&resp, OK, None);
-    let policy = AlgorithmPolicy::default();
-    let trusted = a.state().stamper.trust_anchors();
-    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
     let mut out = vec![];
     for (v, r) in ["V001", "V002", "V003"]
         .iter()
         .zip(resp.split("<xaip:evidenceRecord ").skip(1))
     {
         let der = unb64(el(r, "asn1EvidenceRecord").unwrap());
-        let objects: Vec<Vec<u8>> = union
-            .protected_objects(v, &Default::default())
-            .unwrap()
-            .into_iter()
-            .map(|o| o.bytes)
-            .collect();
-        let report = verify::verify_der(&der, &mut InMemory(objects), &opts);
+        let objects = objects_of(&union, v);
+        let report = check_record(a, &der, objects);
         assert_eq!(
             report.indication,
             Indication::Passed,
@@ -672,10 +661,7 @@ async fn imported_evidence_is_checked_completely_and_kept() {
         .map(|o| o.bytes)
         .collect();
     objects.push(earlier.clone());
-    let policy = AlgorithmPolicy::default();
-    let trusted = a.state().stamper.trust_anchors();
-    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
-    let report = verify::verify_der(&records[0], &mut InMemory(objects), &opts);
+    let report = check_record(&a, &records[0], objects);
     assert_eq!(
         report.indication,
         Indication::Passed,

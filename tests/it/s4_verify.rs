@@ -8,7 +8,9 @@ use base64::Engine;
 
 use crate::api::{archive, Db, TestArchive};
 use crate::s4::{el, result, soap, unb64, ERROR, OK};
-use crate::s4_xaip::{file, package_in, package_text, submit};
+use crate::s4_xaip::{
+    check_record, file, package_in, package_text, submit, UNKNOWN_OPTIONAL_INPUT,
+};
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
@@ -258,7 +260,7 @@ async fn c2_verify_cases() {
     // an unknown control among the OptionalInputs
     let resp = verify(
         &a,
-        r#"<dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>"#,
+        UNKNOWN_OPTIONAL_INPUT,
         &document(As::InlineXml, &package),
         "",
     )
@@ -473,14 +475,7 @@ async fn c2_digest_list() {
     .await;
     result(&resp, OK, None);
     let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
-    let policy = bewahr::verify::AlgorithmPolicy::default();
-    let trusted = a.state().stamper.trust_anchors();
-    let opts = bewahr::verify::Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
-    let r = bewahr::verify::verify_der(
-        &er,
-        &mut bewahr::verify::InMemory(vec![fixed.clone().into_bytes()]),
-        &opts,
-    );
+    let r = check_record(&a, &er, vec![fixed.clone().into_bytes()]);
     assert_eq!(
         r.indication,
         bewahr::verify::Indication::Passed,
@@ -488,14 +483,6 @@ async fn c2_digest_list() {
         r.to_text()
     );
     // retrieval gives it back in an XAIP, as a data object
-    let (_, resp) = soap(
-        &a,
-        "submitter",
-        &format!(
-            "<tr:ArchiveRetrievalRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveRetrievalRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    assert_eq!(unb64(el(&resp, "binaryData").unwrap()), fixed.as_bytes());
+    let package = retrieve(&a, &aoid, false).await;
+    assert_eq!(unb64(el(&package, "binaryData").unwrap()), fixed.as_bytes());
 }

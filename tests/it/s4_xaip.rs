@@ -31,11 +31,48 @@ pub(crate) fn package_in(resp: &str) -> &str {
 
 /// The bytes TR-ESOR-ERS hashes for each protected object of V001.
 fn objects(x: &bewahr_xaip::Xaip) -> Vec<Vec<u8>> {
-    x.protected_objects("V001", &Default::default())
+    objects_of(x, "V001")
+}
+
+/// The bytes TR-ESOR-ERS hashes for each protected object of `version`.
+pub(crate) fn objects_of(x: &bewahr_xaip::Xaip, version: &str) -> Vec<Vec<u8>> {
+    x.protected_objects(version, &Default::default())
         .unwrap()
         .into_iter()
         .map(|o| o.bytes)
         .collect()
+}
+
+/// `bewahr verify --xaip PKG --er ER --tsa-cert tsa.pem`, the files in `dir`.
+fn verify_offline(dir: &std::path::Path, pkg: &str, er: &str) -> std::process::Output {
+    run(bewahr()
+        .args(["verify", "--xaip"])
+        .arg(dir.join(pkg))
+        .arg("--er")
+        .arg(dir.join(er))
+        .arg("--tsa-cert")
+        .arg(dir.join("tsa.pem")))
+}
+
+/// What a command printed.
+fn said(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// C.2's unknown control (`uoi:SomethingUnknown`) as the OptionalInputs.
+pub(crate) const UNKNOWN_OPTIONAL_INPUT: &str = r#"<dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>"#;
+
+/// The archive's record `der` over `objects`, checked now by the
+/// verifier with the archive's own TSA trusted.
+pub(crate) fn check_record(a: &TestArchive, der: &[u8], objects: Vec<Vec<u8>>) -> verify::Report {
+    let policy = AlgorithmPolicy::default();
+    let trusted = a.state().stamper.trust_anchors();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    verify::verify_der(der, &mut InMemory(objects), &opts)
 }
 
 pub(crate) async fn submit(a: &TestArchive, package: &[u8]) -> String {
@@ -129,7 +166,7 @@ async fn c2_submission_cases(db: Db) {
         &a,
         "submitter",
         &format!(
-            r#"<tr:ArchiveSubmissionRequest><dss:OptionalInputs><uoi:SomethingUnknown xmlns:uoi="http://bsi.bund.de/tr-esoe/unknownOptionalInput">?</uoi:SomethingUnknown></dss:OptionalInputs>{}</tr:ArchiveSubmissionRequest>"#,
+            "<tr:ArchiveSubmissionRequest>{UNKNOWN_OPTIONAL_INPUT}{}</tr:ArchiveSubmissionRequest>",
             package_text(&file("XAIP_OK.xml"))
         ),
     )
@@ -220,15 +257,12 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
         "{resp}"
     );
     let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
-    let policy = AlgorithmPolicy::default();
-    let trusted = a.state().stamper.trust_anchors();
-    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
-    let r = verify::verify_der(&er, &mut InMemory(objects(&x)), &opts);
+    let r = check_record(&a, &er, objects(&x));
     assert_eq!(r.indication, Indication::Passed, "{}", r.to_text());
     // one decoded byte of the text document changed: the record fails
     let mut changed = objects(&x);
     changed[0][3] ^= 1;
-    let r = verify::verify_der(&er, &mut InMemory(changed), &opts);
+    let r = check_record(&a, &er, changed);
     assert_eq!(r.indication, Indication::Failed, "{}", r.to_text());
 
     // offline: the retrieved package, the record, the TSA's certificates
@@ -238,23 +272,9 @@ async fn an_archived_xaip_comes_back_with_its_aoid_and_its_evidence_proves_it() 
     for (name, bytes) in [("pkg.xml", &retrieved), ("v1.ers", &er), ("tsa.pem", &pem)] {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
-    let verify_cli = |pkg: &str| {
-        run(bewahr()
-            .args(["verify", "--xaip"])
-            .arg(dir.path().join(pkg))
-            .arg("--er")
-            .arg(dir.path().join("v1.ers"))
-            .arg("--tsa-cert")
-            .arg(dir.path().join("tsa.pem")))
-    };
+    let verify_cli = |pkg: &str| verify_offline(dir.path(), pkg, "v1.ers");
     let o = verify_cli("pkg.xml");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(o.status.code(), Some(0), "{}", said(&o));
     // the same package with the record in it (IncludeERS), and with one
     // character of its text document changed
     let (_, resp) = soap(
@@ -319,40 +339,17 @@ async fn a_soap_client_built_from_the_wsdl_archives_an_xaip() {
     })
     .await
     .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{said}");
-    assert!(said.contains("RetrieveInfo profiles"), "{said}");
+    let printed = said(&o);
+    assert!(o.status.success(), "{printed}");
+    assert!(printed.contains("RetrieveInfo profiles"), "{printed}");
     let aoid = std::fs::read_to_string(out.path().join("aoid.txt")).unwrap();
     let retrieved = std::fs::read(out.path().join("retrieved.xml")).unwrap();
     let x = bewahr_xaip::Xaip::parse_valid(&retrieved).unwrap();
     assert_eq!(x.aoid().as_deref(), Some(aoid.as_str()));
-    let pem = http
-        .get(format!("{base}/v1/tsa/certificates"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let pem = crate::kill::tsa_pem(&http, &base).await;
     std::fs::write(out.path().join("tsa.pem"), &pem).unwrap();
-    let o = run(bewahr()
-        .args(["verify", "--xaip"])
-        .arg(out.path().join("retrieved.xml"))
-        .arg("--er")
-        .arg(out.path().join("v1.ers"))
-        .arg("--tsa-cert")
-        .arg(out.path().join("tsa.pem")));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = verify_offline(out.path(), "retrieved.xml", "v1.ers");
+    assert_eq!(o.status.code(), Some(0), "{}", said(&o));
 }
 
 /// An S.4 envelope submitting `package` (no XML declaration in it).

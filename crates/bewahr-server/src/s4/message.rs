@@ -216,8 +216,14 @@ pub enum Call {
     /// envelope (inclusive C14N with comments: the namespaces in scope
     /// declared on it, everything else as sent).
     SubmitXaip(Vec<u8>, SubmitOptions),
-    /// An ArchiveUpdate's `xaip:DXAIP`, taken out as an XAIP is.
-    Update(Vec<u8>, SubmitOptions),
+    /// An ArchiveUpdate's `xaip:DXAIP`, taken out as an XAIP is, with the
+    /// AOID its header names and the VersionID of its manifest.
+    Update {
+        package: Vec<u8>,
+        aoid: Option<String>,
+        version: String,
+        options: SubmitOptions,
+    },
     Retrieval {
         aoid: String,
         versions: Vec<String>,
@@ -507,9 +513,23 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
                     "an update of an LXAIP (xaip:DLXAIP) is not accepted by this version of bewahr; send an xaip:DXAIP",
                 )
             })?;
-            let bytes = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
+            let package = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
                 .map_err(|e| Outcome::error(Minor::DxaipNok, e.to_string()))?;
-            Call::Update(bytes, options)
+            let header = xml::child(&x, XAIP, "packageHeader");
+            Call::Update {
+                package,
+                aoid: header
+                    .as_ref()
+                    .and_then(|h| xml::child(h, XAIP, "AOID"))
+                    .map(|a| text(&a))
+                    .filter(|a| !a.is_empty()),
+                version: header
+                    .as_ref()
+                    .and_then(|h| xml::children(h, XAIP, "versionManifest").last())
+                    .and_then(|m| m.get_attribute("VersionID"))
+                    .unwrap_or_default(),
+                options,
+            }
         }
         Op::Verify => Call::Verify(read_verify(doc, el)?),
         Op::ArchiveData => {

@@ -272,8 +272,13 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
                 .then_some(verify_out::Subject::Package(package));
             Ok(with_report(state, p, r, subject, outcome_of).await)
         }
-        Call::Update(package, options) => {
-            let r = update_xaip(state, p, package, options).await;
+        Call::Update {
+            package,
+            aoid,
+            version,
+            options,
+        } => {
+            let r = update_xaip(state, p, package, aoid.as_deref(), version, options).await;
             let subject = options
                 .report
                 .then_some(verify_out::Subject::Package(package));
@@ -510,28 +515,11 @@ async fn update_xaip(
     state: &AppState,
     p: &Principal,
     package: &[u8],
+    aoid: Option<&str>,
+    vid: &str,
     options: &SubmitOptions,
 ) -> Ran {
-    let (aoid, vid) = {
-        let package = package.to_vec();
-        tokio::task::spawn_blocking(move || {
-            bewahr_xaip::Xaip::parse(&package)
-                .map(|x| (x.aoid(), x.versions().pop().unwrap_or_default()))
-        })
-        .await
-        .map_err(|e| (ServiceError::Task(e.to_string()), None))?
-        .map_err(|e| {
-            (
-                ServiceError::Package {
-                    fault: PackageFault::Nok,
-                    message: e.to_string(),
-                    report: None,
-                },
-                None,
-            )
-        })?
-    };
-    let Some(aoid) = aoid.filter(|a| !a.is_empty()) else {
+    let Some(aoid) = aoid.map(str::to_string) else {
         return Err((
             ServiceError::Package {
                 fault: PackageFault::Aoid,
@@ -559,7 +547,7 @@ async fn update_xaip(
         .await
         .map_err(|e| (e, Some(aoid.clone())))?;
     let mut body = String::new();
-    respond::leaf(&mut body, "tr:VersionID", &vid);
+    respond::leaf(&mut body, "tr:VersionID", vid);
     Ok((Outcome::ok(), body, Some(aoid)))
 }
 
