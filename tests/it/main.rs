@@ -20,6 +20,7 @@ mod kill;
 mod openssl;
 mod renewal;
 mod s4;
+mod s4_lxaip;
 mod s4_update;
 mod s4_verify;
 mod s4_xaip;

@@ -148,6 +148,9 @@ pub struct Server {
     /// How far (in hours) an XAIP's `submissionTime` may be from the
     /// server's clock (TR-ESOR-E `XAIP_NOK_SUBMTIME`).
     pub xaip_submission_tolerance_hours: u32,
+    /// How long (in hours) a file uploaded for an LXAIP waits for the
+    /// package that refers to it; then it is removed (TR-ESOR-E 6.1).
+    pub lxaip_upload_ttl_hours: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -275,6 +278,7 @@ impl Default for Server {
             max_soap_message_bytes: 64 << 20,
             xaip_submission_tolerance_hours: crate::service::DEFAULT_SUBMISSION_TOLERANCE
                 .whole_hours() as u32,
+            lxaip_upload_ttl_hours: crate::service::DEFAULT_UPLOAD_TTL.whole_hours() as u32,
         }
     }
 }

@@ -361,6 +361,9 @@ pub async fn start_with_seams(
     .with_submission_tolerance(time::Duration::hours(
         cfg.server.xaip_submission_tolerance_hours.into(),
     ))
+    .with_upload_ttl(time::Duration::hours(
+        cfg.server.lxaip_upload_ttl_hours.into(),
+    ))
     .with_client_ids(
         cfg.tenants
             .iter()

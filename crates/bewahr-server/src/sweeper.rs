@@ -1,11 +1,13 @@
 //! The sweeper: a supervised worker that removes stored content no version
 //! references (the content of deleted objects, of submissions refused by
-//! validation, of submissions whose commit failed or never happened).
+//! validation, of submissions whose commit failed or never happened, of
+//! uploads for LXAIPs that were refused or expired unused).
 //!
 //! Invariant: content is removed only when (1) it was written more than
 //! `store.sweep_grace_secs` ago (the store's index keeps the write time),
 //! (2) no version that is not deleted references it (document, detached
-//! signature, preserved validation items; pending versions included), and
+//! signature, preserved validation items, the other members of its group;
+//! pending versions included) and no unspent upload holds it, and
 //! (3) no submission in flight has pinned it (`store::InFlight`). (2) and
 //! (3) are checked again by the catalog writer, serialised with the group
 //! commits, and the removal happens under the registry's lock: a
@@ -75,6 +77,9 @@ pub struct SweepRun {
     pub pinned: u64,
     /// Kept: written within the grace period.
     pub young: u64,
+    /// Uploads for LXAIPs whose time ran out unused, marked spent before
+    /// the walk (their content is then removed like any other).
+    pub uploads_expired: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -228,6 +233,13 @@ async fn sweep_once(
     grace: Duration,
     run: &mut SweepRun,
 ) -> Result<(), SweepError> {
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    };
+    run.uploads_expired = catalog.expire_uploads(wall_ms() as i64).await?;
     let mut after: Option<[u8; 32]> = None;
     loop {
         let content = store.content().clone();
@@ -239,10 +251,7 @@ async fn sweep_once(
         };
         after = Some(last.sha256);
         run.examined += page.len() as u64;
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = wall_ms();
         let mut candidates: Vec<Listed> = Vec::new();
         for l in page {
             if l.written_ms.saturating_add(grace.as_millis() as u64) > now_ms {

@@ -8,6 +8,7 @@
 //! code is at those two calls into libxml2, and each says why.
 
 pub mod digest_list;
+pub mod lxaip;
 pub mod package;
 pub mod schema;
 pub mod select;
@@ -15,6 +16,7 @@ pub mod submission;
 pub mod update;
 pub mod xml;
 
+pub use lxaip::Reference;
 pub use package::{EmbeddedRecord, ObjectKind, ProtectedObject, References, Xaip, XaipError};
 pub use submission::{EmbeddedSignature, Refusal, SignatureForm, VersionFacts};
 pub use update::{History, UpdateRefusal};

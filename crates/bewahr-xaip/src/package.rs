@@ -86,8 +86,12 @@ pub struct EmbeddedRecord {
 /// What a package refers to outside itself.
 #[derive(Clone, Debug, Default)]
 pub struct References {
-    /// Where the files an LXAIP refers to (`asic:DataObjectReference@URI`)
-    /// are read from: a relative URI names a file below this directory.
+    /// The files an LXAIP refers to (`asic:DataObjectReference@URI`), by
+    /// URI, as the archive holds them (uploaded before the package).
+    /// Looked up first.
+    pub files: HashMap<String, Vec<u8>>,
+    /// Where the files an LXAIP refers to are read from otherwise: a
+    /// relative URI names a file below this directory.
     pub dir: Option<PathBuf>,
     /// The objects of earlier versions that a DXAIP's placeholders
     /// (`updateSection/placeHolder@objectID`) stand for, by ID, with the
@@ -501,13 +505,20 @@ pub fn base64_content(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     base64::engine::general_purpose::STANDARD.decode(text)
 }
 
-/// The digest algorithms `ds:DigestMethod` may name for an LXAIP reference.
-fn digest_of(uri: &str, data: &[u8]) -> Option<Vec<u8>> {
+/// The digest algorithms `ds:DigestMethod` may name for an LXAIP
+/// reference (the XML Signature URIs of RFC 6931; C.2's DLXAIPs use
+/// SHA-512 and SHA3-512). SHA-1 is not taken: the digest protects the
+/// transfer, and SHA-1 no longer does.
+pub fn digest_of(uri: &str, data: &[u8]) -> Option<Vec<u8>> {
     use sha2::Digest;
     Some(match uri {
+        "http://www.w3.org/2001/04/xmldsig-more#sha224" => sha2::Sha224::digest(data).to_vec(),
         "http://www.w3.org/2001/04/xmlenc#sha256" => sha2::Sha256::digest(data).to_vec(),
         "http://www.w3.org/2001/04/xmldsig-more#sha384" => sha2::Sha384::digest(data).to_vec(),
         "http://www.w3.org/2001/04/xmlenc#sha512" => sha2::Sha512::digest(data).to_vec(),
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-256" => sha3::Sha3_256::digest(data).to_vec(),
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-384" => sha3::Sha3_384::digest(data).to_vec(),
+        "http://www.w3.org/2007/05/xmldsig-more#sha3-512" => sha3::Sha3_512::digest(data).to_vec(),
         _ => return None,
     })
 }
@@ -521,23 +532,28 @@ fn resolve(id: &str, reference: &Node, refs: &References) -> Result<Vec<u8>, Xai
         uri: uri.clone(),
         what,
     };
-    let Some(dir) = &refs.dir else {
-        return Err(fail(
-            "an LXAIP reference: give the directory of the referenced files".into(),
-        ));
+    let data = match (refs.files.get(&uri), &refs.dir) {
+        (Some(d), _) => d.clone(),
+        (None, None) => {
+            return Err(fail(
+                "an LXAIP reference to a file that was not uploaded (or, read offline: give the directory of the referenced files)".into(),
+            ))
+        }
+        (None, Some(dir)) => {
+            let rel = std::path::Path::new(&uri);
+            if uri.is_empty()
+                || uri.contains(':')
+                || rel
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(fail(
+                    "only relative file names below the reference directory are resolved".into(),
+                ));
+            }
+            std::fs::read(dir.join(rel)).map_err(|e| fail(e.to_string()))?
+        }
     };
-    let rel = std::path::Path::new(&uri);
-    if uri.is_empty()
-        || uri.contains(':')
-        || rel
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(fail(
-            "only relative file names below the reference directory are resolved".into(),
-        ));
-    }
-    let data = std::fs::read(dir.join(rel)).map_err(|e| fail(e.to_string()))?;
     let method = xml::child(reference, DS_NS, "DigestMethod")
         .and_then(|m| m.get_attribute("Algorithm"))
         .unwrap_or_default();

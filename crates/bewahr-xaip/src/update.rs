@@ -68,6 +68,26 @@ pub struct History {
 }
 
 impl History {
+    /// Embeds the files `files` holds (by URI) in every package in place
+    /// of their references ([`Xaip::embed_references`]): an LXAIP's
+    /// history read back as the XAIP it stands for. Returns how many
+    /// references were replaced.
+    pub fn embed_references(
+        &self,
+        files: &std::collections::HashMap<String, Vec<u8>>,
+    ) -> Result<usize, XaipError> {
+        let mut n = 0;
+        for p in &self.packages {
+            n += p.embed_references(files)?;
+        }
+        Ok(n)
+    }
+
+    /// The references of every package (LXAIPs and DLXAIPs).
+    pub fn references(&self) -> Vec<crate::Reference> {
+        self.packages.iter().flat_map(|p| p.references()).collect()
+    }
+
     /// Reads the stored packages (they were checked when they came in).
     pub fn parse<B: AsRef<[u8]>>(packages: &[B]) -> Result<History, XaipError> {
         let packages = packages
@@ -120,16 +140,24 @@ impl History {
     /// bytes TR-ESOR-ERS hashes for it, read in the package that brought
     /// it (its own canonicalisation and namespaces): what a DXAIP's
     /// placeholders stand for ([`References::earlier`]).
+    ///
+    /// `files` are the files the references of earlier LXAIPs stand for,
+    /// by URI (an object that was a reference is hashed as its file).
     pub fn earlier<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
+        files: &HashMap<String, Vec<u8>>,
     ) -> Result<HashMap<String, (ObjectKind, Vec<u8>)>, XaipError> {
+        let refs = References {
+            files: files.clone(),
+            ..Default::default()
+        };
         let mut out = HashMap::new();
         for id in ids {
             let Some((p, _)) = self.holder(id) else {
                 continue;
             };
-            out.insert(id.to_string(), p.object_of(id, &References::default())?);
+            out.insert(id.to_string(), p.object_of(id, &refs)?);
         }
         Ok(out)
     }
@@ -267,6 +295,26 @@ impl History {
     }
 }
 
+/// The `packageUnitID`s of every package information unit of a header's
+/// manifests, nested ones included.
+fn unit_ids(header: &Node) -> Vec<String> {
+    fn walk(n: &Node, out: &mut Vec<String>) {
+        for c in n.get_child_elements() {
+            if xml::is(&c, XAIP_NS, "packageInfoUnit") {
+                if let Some(id) = c.get_attribute("packageUnitID") {
+                    out.push(id);
+                }
+                walk(&c, out);
+            }
+        }
+    }
+    let mut out = vec![];
+    for m in xml::children(header, XAIP_NS, "versionManifest") {
+        walk(&m, &mut out);
+    }
+    out
+}
+
 /// Whether `n` is an object of a section (not a placeholder, manifest or
 /// unit).
 fn is_object(n: &Node) -> bool {
@@ -380,6 +428,22 @@ impl Xaip {
                 }
             }
         }
+        // the package information units too: the versions are given back
+        // as one package, in which every xs:ID is unique (C.2's
+        // DLXAIP_OK_2_UP_01a_004 reuses V002's PKDIUID-02)
+        let earlier_units: HashSet<String> = history
+            .packages
+            .iter()
+            .flat_map(|p| unit_ids(p.header()))
+            .collect();
+        if let Some(id) = unit_ids(self.header())
+            .into_iter()
+            .find(|u| earlier_units.contains(u))
+        {
+            return Err(UpdateRefusal::Id(format!(
+                "the packageInfoUnit {id:?} has the ID of a unit of an earlier version; the versions are one package, whose IDs are unique: give the unit a new ID"
+            )));
+        }
         Ok(v)
     }
 }
@@ -409,7 +473,7 @@ mod tests {
         assert_eq!(facts.id, "V002");
         let refs = References {
             earlier: h1
-                .earlier(d.placeholders().iter().map(String::as_str))
+                .earlier(d.placeholders().iter().map(String::as_str), &HashMap::new())
                 .unwrap(),
             ..Default::default()
         };

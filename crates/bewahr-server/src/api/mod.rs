@@ -247,6 +247,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/objects", post(objects::submit).get(objects::search))
         .route("/v1/objects/{aoid}/versions", post(objects::submit_version))
         .route("/v1/verify", post(service::verify))
+        .merge(crate::s4::upload_routes())
         .layer(DefaultBodyLimit::disable());
     let rest = Router::new()
         .route(

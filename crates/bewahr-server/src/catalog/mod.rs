@@ -14,11 +14,13 @@ mod commit;
 mod model;
 mod renewal;
 pub mod search;
+mod uploads;
 mod writer;
 
 pub use commit::{Commit, GroupCommit};
 pub use model::*;
 pub use renewal::*;
+pub use uploads::{NewUpload, Spend, UploadRow};
 pub(crate) use writer::{placeholders, statement_parts};
 pub use writer::{Deleted, Deletion, SweepOutcome, WriteError, Writer};
 
@@ -256,13 +258,19 @@ impl Catalog {
     }
 
     /// How many versions that are not deleted reference content `sha256`:
-    /// as their document, or as a preserved validation item (detached
-    /// signature, validation data, report). Pending versions count.
+    /// as their document, as a preserved validation item (detached
+    /// signature, validation data, report) or as another member of their
+    /// group (an XAIP's objects); pending versions count. And how many
+    /// unspent uploads hold it (they are spent or expired before their
+    /// content may go: `Catalog::expire_uploads`).
     pub async fn references(&self, sha256: &[u8; 32]) -> Result<i64, CatalogError> {
         Ok(sqlx::query(
             "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
              + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
-                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1))",
+                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)) \
+             + (SELECT COUNT(*) FROM version_members m JOIN versions x ON x.seq = m.seq WHERE x.deleted_at IS NULL \
+                AND m.sha256 = $1) \
+             + (SELECT COUNT(*) FROM uploads WHERE sha256 = $1 AND spent_at IS NULL)",
         )
         .bind(sha256.to_vec())
         .fetch_one(&self.pool)

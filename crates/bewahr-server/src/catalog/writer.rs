@@ -657,6 +657,38 @@ async fn insert_all(
         .execute(&mut *tx)
         .await?;
     }
+    // 5. the stored members beyond the document, one row each, for the
+    // sweeper (`Catalog::references`); the items of the validation row
+    // above are found through it already
+    let mut members: Vec<(i64, [u8; 32])> = vec![];
+    for (i, v) in group.iter().enumerate() {
+        let Ok(a) = &out[i] else { continue };
+        let counted: Vec<[u8; 32]> = v
+            .validation
+            .as_ref()
+            .map(|val| {
+                let mut c = vec![val.data_sha256, val.report_sha256];
+                c.extend(val.signature_sha256);
+                c
+            })
+            .unwrap_or_default();
+        for s in &v.stored_members {
+            if !counted.contains(s) && !members.contains(&(a.seq, *s)) {
+                members.push((a.seq, *s));
+            }
+        }
+    }
+    for part in statement_parts(&members) {
+        let sql = format!(
+            "INSERT INTO version_members (seq, sha256) VALUES {}",
+            placeholders(backend, part.len(), 2)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (seq, sha) in part {
+            q = q.bind(*seq).bind(sha.to_vec());
+        }
+        q.execute(&mut *tx).await?;
+    }
     Ok(out)
 }
 

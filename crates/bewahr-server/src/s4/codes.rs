@@ -61,6 +61,9 @@ pub enum Minor {
     /// `il/algorithm#hashAlgorithmNotSuitable` (eCard's code, as C.2's
     /// M-VE-07 expects it for records over SHA-1, SHA-224 and SHA3-224).
     HashAlgorithmNotSuitable,
+    /// `arl/uploadDataFormatNotSupported`: TR-ESOR-E 6.1, a package or an
+    /// ASiC-AIP sent to the upload interface.
+    UploadDataFormatNotSupported,
     /// `sal#invalidSignature` (eCard's code, below the S.4 prefix as BSI's
     /// mock service writes it).
     InvalidSignature,
@@ -98,6 +101,7 @@ impl Minor {
             Minor::DxaipNokVersion => "arl/DXAIP_NOK_Version",
             Minor::InvalidSignature => "sal#invalidSignature",
             Minor::HashAlgorithmNotSuitable => "il/algorithm#hashAlgorithmNotSuitable",
+            Minor::UploadDataFormatNotSupported => "arl/uploadDataFormatNotSupported",
         };
         format!("{API}/resultminor/{path}")
     }

@@ -510,7 +510,7 @@ fn read_call(doc: &Document, op: Op, el: &Node) -> Result<Call, Outcome> {
             let x = xml::child(el, XAIP, "DXAIP").ok_or_else(|| {
                 Outcome::error(
                     Minor::NotSupported,
-                    "an update of an LXAIP (xaip:DLXAIP) is not accepted by this version of bewahr; send an xaip:DXAIP",
+                    "ArchiveUpdate takes an xaip:DXAIP (a DLXAIP is a DXAIP whose objects are references)",
                 )
             })?;
             let package = xml::canonicalize(doc, &x, C14n::Inclusive10 { comments: true })
@@ -680,6 +680,14 @@ pub fn response_is_valid(envelope: &[u8]) -> Result<(), String> {
     valid_alone(&doc, &el)
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
+}
+
+/// A document of the S.4 schema on its own, outside an envelope (the
+/// upload interface's `tr:UploadResponse` and `tr:DownloadResponse`),
+/// validated against the schema.
+pub fn document_is_valid(bytes: &[u8]) -> Result<(), String> {
+    let doc: Document = xml::parse(bytes).map_err(|e| e.to_string())?;
+    schema::validate_against(&doc, Schema::S4).map_err(|e| e.to_string())
 }
 
 /// `el` taken out of its document and validated against the S.4 schema

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod message;
 pub mod profile;
 pub mod respond;
+pub mod upload;
 mod verify_out;
 pub mod wsdl;
 mod xaip_out;
@@ -40,6 +41,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/s4", get(wsdl::get).post(call))
         .route("/s4/schemas/{*path}", get(wsdl::schema))
+        .route("/s4/download", get(upload::download))
+}
+
+/// The upload of files for LXAIPs ([`upload`]): streamed against the
+/// document limit, not the SOAP message's (set in `app()`).
+pub fn upload_routes() -> Router<AppState> {
+    Router::new().route("/s4/upload", axum::routing::post(upload::upload))
 }
 
 /// The `Type`s of `ArchiveData` accepted: signed documents and signature

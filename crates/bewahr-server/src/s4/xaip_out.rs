@@ -17,8 +17,13 @@ use crate::catalog::{ObjectView, VersionView};
 use crate::ids::VersionNo;
 use crate::service::{Operation, TraceQuery};
 
-/// `pres:POFormat` of a (resolved) XAIP: the only form retrieval gives.
+/// `pres:POFormat` of an XAIP: the default form of retrieval. An LXAIP
+/// is given as the XAIP it stands for, its files embedded.
 const XAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/xaip/1.3";
+/// `pres:POFormat` of an LXAIP: an object archived as an LXAIP as it was
+/// submitted, its references kept (C.2 M-RE-01a); an XAIP is an LXAIP
+/// without references.
+const LXAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/lxaip/1.3";
 const RFC4998: &str = "urn:ietf:rfc:4998";
 const RFC6283: &str = "urn:ietf:rfc:6283";
 /// How long ArchiveEvidence waits for a version's batch to be sealed.
@@ -131,15 +136,18 @@ pub async fn retrieve(
     include_ers: Option<&str>,
     po_format: Option<&str>,
 ) -> Ran {
-    if let Some(f) = po_format.filter(|f| *f != XAIP_FORMAT) {
+    if let Some(f) = po_format.filter(|f| *f != XAIP_FORMAT && *f != LXAIP_FORMAT) {
         return stop(
             Outcome::error(
                 Minor::UnknownPoFormat,
-                format!("retrieval gives an XAIP ({XAIP_FORMAT}), not {f}"),
+                format!(
+                    "retrieval gives an XAIP ({XAIP_FORMAT}) or an LXAIP ({LXAIP_FORMAT}), not {f}"
+                ),
             ),
             aoid,
         );
     }
+    let embed = po_format != Some(LXAIP_FORMAT);
     if let Some(f) = include_ers.filter(|f| *f != RFC4998) {
         return stop(
             Outcome::error(
@@ -228,7 +236,34 @@ pub async fn retrieve(
     }
     if is_package {
         let all = selected.len() == view.versions.len();
-        return archived_package(&view.aoid, &selected, all, contents, records)
+        // an LXAIP as the XAIP it stands for: its files, embedded
+        let files = if embed {
+            state
+                .archive
+                .referenced_files(&reader, &contents)
+                .await
+                .map_err(|e| (e, Some(aoid.to_string())))?
+        } else {
+            Default::default()
+        };
+        let embedded: u64 = files
+            .values()
+            .map(|f| (f.len() as u64).div_ceil(3) * 4)
+            .sum();
+        if total + embedded > state.http.max_soap_message as u64 {
+            return stop(
+                Outcome::error(
+                    Minor::ParameterError,
+                    format!(
+                        "the package with its files embedded is {} bytes in base64, more than an S.4 message may carry ({}); ask for the LXAIP ({LXAIP_FORMAT}) and download its files by GET /s4/download?uri=",
+                        total + embedded,
+                        state.http.max_soap_message
+                    ),
+                ),
+                aoid,
+            );
+        }
+        return archived_package(&view.aoid, &selected, all, contents, records, files)
             .await
             .map(|out| (outcome, out, Some(aoid.to_string())))
             .map_err(|e| (e, Some(aoid.to_string())));
@@ -251,16 +286,19 @@ async fn archived_package(
     all: bool,
     packages: Vec<Vec<u8>>,
     records: Vec<Vec<u8>>,
+    files: std::collections::HashMap<String, Vec<u8>>,
 ) -> Result<String, crate::service::ServiceError> {
     use crate::service::ServiceError;
     let aoid = aoid.to_string();
     let vids: Vec<String> = selected.iter().map(|v| vid_of(v)).collect();
     let out = tokio::task::spawn_blocking(move || {
-        let mut p = if let [package] = packages.as_slice() {
-            bewahr_xaip::Xaip::with_aoid(package, &aoid)?
-        } else {
-            let history = bewahr_xaip::History::parse(&packages)?;
-            history.union(&aoid, (!all).then_some(vids.as_slice()))?
+        let mut p = match packages.as_slice() {
+            [package] if files.is_empty() => bewahr_xaip::Xaip::with_aoid(package, &aoid)?,
+            _ => {
+                let history = bewahr_xaip::History::parse(&packages)?;
+                history.embed_references(&files)?;
+                history.union(&aoid, (!all).then_some(vids.as_slice()))?
+            }
         };
         if !records.is_empty() {
             let pairs: Vec<(String, Vec<u8>)> = vids.into_iter().zip(records).collect();

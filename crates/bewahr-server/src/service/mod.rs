@@ -15,14 +15,19 @@ mod incoming;
 mod lifecycle;
 mod objects;
 mod query;
+mod uploads;
 mod verify;
 mod xaip;
 
 pub use error::ServiceError;
 pub use incoming::Incoming;
 pub use lifecycle::{DeletionRequest, LegalHoldChange};
-pub use objects::{Content, PreservedValidation, Submission, ValidationItem};
+pub use objects::{ByteStream, Content, PreservedValidation, Submission, ValidationItem};
 pub use query::{SearchHit, SearchPage, SearchQuery, TraceQuery};
+pub use uploads::{
+    Download, UploadReceipt, DEFAULT_UPLOAD_TTL, REFERENCE_UNUSABLE, UPLOAD_FORMAT_REFUSED,
+    UPLOAD_URI_PREFIX,
+};
 pub use verify::{DetachedRecord, Judgement, PackageVerdict, Verdict, BESIDE};
 pub use xaip::{
     Import, PackageFault, PackageParts, RecordCheck, SchemaCheck, DEFAULT_SUBMISSION_TOLERANCE,
@@ -186,6 +191,8 @@ pub struct ArchiveService {
     submission_tolerance: time::Duration,
     /// The XAIP clientIDs a tenant accepts ([`Self::with_client_ids`]).
     client_ids: BTreeMap<String, Vec<String>>,
+    /// How long an upload for an LXAIP waits for its package.
+    upload_ttl: time::Duration,
 }
 
 /// The longest a caller may wait for a version to be sealed.
@@ -207,7 +214,15 @@ impl ArchiveService {
             retry_after_secs,
             submission_tolerance: DEFAULT_SUBMISSION_TOLERANCE,
             client_ids: BTreeMap::new(),
+            upload_ttl: DEFAULT_UPLOAD_TTL,
         }
+    }
+
+    /// How long a file uploaded for an LXAIP waits for the package that
+    /// refers to it ([`Self::finish_upload`]).
+    pub fn with_upload_ttl(mut self, t: time::Duration) -> Self {
+        self.upload_ttl = t;
+        self
     }
 
     /// How far an XAIP's submission time may be from the archive's clock

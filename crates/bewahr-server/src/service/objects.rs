@@ -33,7 +33,33 @@ pub struct Submission {
 /// reader holds no thread).
 pub struct Content {
     pub location: Location,
-    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+    pub body: ByteStream,
+}
+
+/// Stored content on its way to a client.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Streams stored content: one blocking task per piece (4 MiB at most),
+/// none while the client is slow to read, so a slow reader holds no
+/// thread of the blocking pool.
+pub(crate) fn stream(reader: crate::store::ContentReader) -> ByteStream {
+    Box::pin(futures_util::stream::unfold(
+        Some(reader),
+        |reader| async move {
+            let mut reader = reader?;
+            let step = tokio::task::spawn_blocking(move || {
+                let piece = reader.next_piece();
+                (reader, piece)
+            })
+            .await;
+            match step {
+                Ok((reader, Ok(Some(p)))) => Some((Ok(Bytes::from(p)), Some(reader))),
+                Ok((_, Ok(None))) => None,
+                Ok((_, Err(e))) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        },
+    ))
 }
 
 /// The preserved validation of a version: the catalog's row, the report
@@ -194,25 +220,9 @@ impl ArchiveService {
                     obj.aoid
                 ))
             })?;
-        // one blocking task per piece (4 MiB at most), none while the client
-        // is slow to read: a slow reader holds no thread of the blocking pool
-        let body = futures_util::stream::unfold(Some(reader), |reader| async move {
-            let mut reader = reader?;
-            let step = tokio::task::spawn_blocking(move || {
-                let piece = reader.next_piece();
-                (reader, piece)
-            })
-            .await;
-            match step {
-                Ok((reader, Ok(Some(p)))) => Some((Ok(Bytes::from(p)), Some(reader))),
-                Ok((_, Ok(None))) => None,
-                Ok((_, Err(e))) => Some((Err(std::io::Error::other(e.to_string())), None)),
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-            }
-        });
         Ok(Content {
             location,
-            body: Box::pin(body),
+            body: stream(reader),
         })
     }
 

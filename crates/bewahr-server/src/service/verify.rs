@@ -151,10 +151,17 @@ impl ArchiveService {
         // a DXAIP's earlier objects, from the object it names, if the
         // caller may read it
         let history = self.history_for(who, &package).await;
+        // an LXAIP's files, where an archived package of the caller's
+        // tenant used them and the caller may read that object
+        let files = self.archived_files(who, &package).await?;
+        let earlier = match &history {
+            Some(h) => self.files_of(who.tenant(), h).await.unwrap_or_default(),
+            None => Default::default(),
+        };
         let read = {
             let package = package.clone();
             let detached = detached.clone();
-            tokio::task::spawn_blocking(move || read(&package, history, detached))
+            tokio::task::spawn_blocking(move || read(&package, history, detached, files, &earlier))
                 .await
                 .map_err(|e| ServiceError::Task(e.to_string()))?
         };
@@ -396,6 +403,61 @@ impl ArchiveService {
         }
     }
 
+    /// The files an LXAIP given to Verify refers to, by URI: those of its
+    /// references that an archived package of the caller's tenant used,
+    /// where the caller may read that package's object (C.2 M-VE-01a
+    /// verifies the LXAIP it archived). Others stay unresolved, and what
+    /// depends on them cannot be verified.
+    async fn archived_files(
+        &self,
+        who: &Authorized,
+        package: &[u8],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, ServiceError> {
+        let mut out = std::collections::HashMap::new();
+        if !bewahr_xaip::lxaip::may_have_references(package) {
+            return Ok(out);
+        }
+        let refs = {
+            let p = package.to_vec();
+            tokio::task::spawn_blocking(move || {
+                Xaip::parse(&p).map(|x| x.references()).unwrap_or_default()
+            })
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))?
+        };
+        let tenant = who.tenant().map(|t| t.as_str());
+        for r in refs {
+            let Some(row) = self.catalog.upload(&r.uri, tenant).await? else {
+                continue;
+            };
+            let Some(by) = row
+                .spent_by
+                .as_deref()
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                continue;
+            };
+            let Some((aoid, _)) = self.catalog.upload_holder(&by).await? else {
+                continue;
+            };
+            if self
+                .authorize_object(who.principal(), Operation::ReadContent, &aoid)
+                .await
+                .is_err()
+            {
+                continue;
+            }
+            let store = self.ingest.store.clone();
+            if let Some(bytes) =
+                tokio::task::spawn_blocking(move || store.read_all(&row.sha256)).await??
+            {
+                out.insert(r.uri, bytes);
+            }
+        }
+        Ok(out)
+    }
+
     /// The stored packages of the archive object a DXAIP names, when the
     /// caller may read it.
     async fn history_for(&self, who: &Authorized, package: &[u8]) -> Option<Vec<Vec<u8>>> {
@@ -465,6 +527,8 @@ fn read(
     bytes: &[u8],
     history: Option<Vec<Vec<u8>>>,
     detached: Vec<DetachedRecord>,
+    files: std::collections::HashMap<String, Vec<u8>>,
+    earlier: &std::collections::HashMap<String, Vec<u8>>,
 ) -> Result<Read, (bool, String)> {
     let claims_update = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).contains("DXAIP");
     let x = Xaip::parse_valid(bytes).map_err(|e| match e {
@@ -489,13 +553,16 @@ fn read(
             ))
         }
     }
-    let mut refs = References::default();
+    let mut refs = References {
+        files,
+        ..Default::default()
+    };
     let mut unresolved = None;
     if update {
         match history.map(|h| History::parse(&h)) {
             Some(Ok(h)) => {
                 refs.earlier = h
-                    .earlier(x.placeholders().iter().map(String::as_str))
+                    .earlier(x.placeholders().iter().map(String::as_str), earlier)
                     .map_err(|e| nok(&e))?;
             }
             _ => {

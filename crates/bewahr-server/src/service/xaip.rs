@@ -23,6 +23,9 @@ use crate::catalog::{Metadata, VersionView};
 use crate::ingest::Receipt;
 use crate::validation::{Decision, Outcome};
 
+/// The files of an LXAIP's references, by URI.
+pub(super) type Files = std::collections::HashMap<String, Vec<u8>>;
+
 /// The catalog's media type of a version that is an XAIP (bewahr's name;
 /// no media type is registered for XAIPs).
 pub const XAIP_MEDIA_TYPE: &str = "application/vnd.bsi.tr-esor.xaip+xml";
@@ -147,11 +150,17 @@ impl ArchiveService {
     ) -> Result<Receipt, ServiceError> {
         // shared with the blocking check, not copied
         let package = Bytes::from(package);
-        let checked = self.check_package(package.clone(), schema, None).await?;
+        // an LXAIP's references are spent now, whatever comes of it
+        let claimed = self.claim_references(who.tenant(), &package).await?;
+        let checked = self
+            .check_package(package.clone(), schema, None, claimed.files)
+            .await?;
         self.check_client(who.tenant(), &checked.facts)?;
         let (metadata, parts) = self.judge(checked, records, import).await?;
         let s = self.package_submission(package, metadata, parts).await?;
-        self.submit_as(who, aoid, s).await
+        let r = self.submit_as(who, aoid, s).await;
+        drop(claimed.pins);
+        r
     }
 
     /// The submission of a checked package: the package as the version's
@@ -218,20 +227,35 @@ impl ArchiveService {
             history.push(self.stored_document(obj, v.version).await?);
         }
         let package = Bytes::from(package);
+        // a DLXAIP's references are spent now, whatever comes of it
+        let claimed = self
+            .claim_references(obj.principal.tenant.as_ref(), &package)
+            .await?;
+        // the files of earlier LXAIPs, for the placeholders that stand for them
+        let earlier_files = self
+            .files_of(obj.principal.tenant.as_ref(), &history)
+            .await?;
         let checked = self
-            .check_package(package.clone(), schema, Some(history))
+            .check_package(
+                package.clone(),
+                schema,
+                Some((history, earlier_files)),
+                claimed.files,
+            )
             .await?;
         self.check_client(obj.principal.tenant.as_ref(), &checked.facts)?;
         let (metadata, mut parts) = self.judge(checked, records, import).await?;
         parts.after = Some(latest);
         let s = self.package_submission(package, metadata, parts).await?;
-        self.add_version(obj, s).await.map_err(|e| match e {
+        let r = self.add_version(obj, s).await.map_err(|e| match e {
             ServiceError::Conflict {
                 code: "not_latest_version",
                 message,
             } => package_error(PackageFault::Version, message, None),
             e => e,
-        })
+        });
+        drop(claimed.pins);
+        r
     }
 
     /// The evidence records imported with a version ([`Import`]), as they
@@ -349,12 +373,14 @@ impl ArchiveService {
         &self,
         package: Bytes,
         schema: SchemaCheck,
-        history: Option<Vec<Vec<u8>>>,
+        history: Option<(Vec<Vec<u8>>, Files)>,
+        files: Files,
     ) -> Result<Checked, ServiceError> {
         let now = self.now();
         let tolerance = self.submission_tolerance;
         tokio::task::spawn_blocking(move || {
-            read_package(&package, schema, history.as_deref(), now, tolerance)
+            let history = history.as_ref().map(|(p, f)| (p.as_slice(), f));
+            read_package(&package, schema, history, files, now, tolerance)
         })
         .await
         .map_err(|e| ServiceError::Task(e.to_string()))?
@@ -573,7 +599,8 @@ struct Checked {
 fn read_package(
     bytes: &[u8],
     schema: SchemaCheck,
-    history: Option<&[Vec<u8>]>,
+    history: Option<(&[Vec<u8>], &Files)>,
+    files: Files,
     now: time::OffsetDateTime,
     tolerance: time::Duration,
 ) -> Result<Checked, ServiceError> {
@@ -593,9 +620,12 @@ fn read_package(
     let (facts, refs) = match history {
         None => (
             x.check_submission(now, tolerance).map_err(refused)?,
-            References::default(),
+            References {
+                files,
+                ..Default::default()
+            },
         ),
-        Some(packages) => {
+        Some((packages, earlier_files)) => {
             let history = History::parse(packages)
                 .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
             let facts = x
@@ -607,12 +637,13 @@ fn read_package(
                 })?;
             let placeholders = x.placeholders();
             let earlier = history
-                .earlier(placeholders.iter().map(String::as_str))
+                .earlier(placeholders.iter().map(String::as_str), earlier_files)
                 .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
             (
                 facts,
                 References {
                     earlier,
+                    files,
                     ..Default::default()
                 },
             )
