@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use base64::Engine;
 use bewahr::verify::Indication;
 
 use crate::api::{archive, archive_with, count_versions, send, Db, TestArchive};
@@ -491,4 +492,167 @@ async fn the_sweeper_keeps_package_objects_and_removes_expired_uploads() {
     let resp = update(&a, &with_aoid(&dlxaip, &aoid)).await;
     result(&resp, ERROR, Some("al/common#parameterError"));
     assert!(resp.contains("expired unused"), "{resp}");
+}
+
+async fn verify(a: &TestArchive, package: &str, beside: &str) -> String {
+    let (st, resp) = soap(
+        a,
+        "auditor",
+        &format!("<dss:VerifyRequest RequestID=\"VE\"><dss:InputDocuments><dss:Document><dss:InlineXML>{package}</dss:InlineXML></dss:Document></dss:InputDocuments>{beside}</dss:VerifyRequest>"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{resp}");
+    resp
+}
+
+/// C.2 M-UP-03a, M-UP-07a, M-UP-09a (with M-RE-01a step 7), M-VE-02a,
+/// M-VE-04a, M-VE-05a and M-DE-01a step 1.
+#[tokio::test]
+async fn c2_dlxaip_updates_verification_and_deletion() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let mut used = HashMap::new();
+    // M-UP-03a: AOID-04a, then a DLXAIP against the schema (textInfo twice)
+    let (l, _) = prepared(&a, "LXAIP_OK_UP_03a_001.xml", &mut used).await;
+    let resp = submit(&a, l.as_bytes()).await;
+    result(&resp, OK, None);
+    let aoid4 = el(&resp, "AOID").unwrap().to_string();
+    let before = count_versions(&a).await;
+    let (d, _) = prepared(&a, "DLXAIP_OK_UP_03a_003.xml", &mut used).await;
+    result(
+        &update(&a, &with_aoid(&d, &aoid4)).await,
+        ERROR,
+        Some("arl/DXAIP_NOK"),
+    );
+    // M-UP-07a: a p7m posing as the version's evidence record
+    let (d, _) = prepared(&a, "DLXAIP_NOK_ER.xml", &mut used).await;
+    result(
+        &update(&a, &with_aoid(&d, &aoid4)).await,
+        ERROR,
+        Some("arl/DXAIP_NOK_ER"),
+    );
+    assert_eq!(
+        count_versions(&a).await,
+        before,
+        "refused updates leave nothing"
+    );
+
+    // M-UP-09a: an unknown optional input refuses the update (and spends
+    // nothing: the request is refused before its package is read), then
+    // V002 and V003
+    let (l, _) = prepared(&a, "LXAIP_OK_UP_09a_001.xml", &mut used).await;
+    let resp = submit(&a, l.as_bytes()).await;
+    result(&resp, OK, None);
+    let aoid5 = el(&resp, "AOID").unwrap().to_string();
+    let (d3, _) = prepared(&a, "DLXAIP_OK_UP_09a_003.xml", &mut used).await;
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &format!(
+            "<tr:ArchiveUpdateRequest>{}{}</tr:ArchiveUpdateRequest>",
+            crate::s4_xaip::UNKNOWN_OPTIONAL_INPUT,
+            with_aoid(&d3, &aoid5)
+        ),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/notSupported"));
+    let resp = update(&a, &with_aoid(&d3, &aoid5)).await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V002"), "{resp}");
+    // the C.2 defect of M-UP-01a again: V003 reuses V002's PKDIUID-02
+    let (d6, _) = prepared(&a, "DLXAIP_OK_2_UP_09a_006.xml", &mut used).await;
+    result(
+        &update(&a, &with_aoid(&d6, &aoid5)).await,
+        ERROR,
+        Some("arl/DXAIP_NOK_ID"),
+    );
+    used.retain(|k, _| !k.ends_with("_60-1"));
+    let (d6, _) = prepared(&a, "DLXAIP_OK_2_UP_09a_006.xml", &mut used).await;
+    let d6 = d6.replacen(
+        "packageUnitID=\"PKDIUID-02\"",
+        "packageUnitID=\"PKDIUID-03\"",
+        1,
+    );
+    let resp = update(&a, &with_aoid(&d6, &aoid5)).await;
+    result(&resp, OK, None);
+    assert_eq!(el(&resp, "VersionID"), Some("V003"), "{resp}");
+    // M-RE-01a step 7: all versions as one LXAIP, valid against the schema
+    let resp = retrieve(
+        &a,
+        &aoid5,
+        "<tr:VersionID>ALL</tr:VersionID>",
+        Some(LXAIP_FORMAT),
+    )
+    .await;
+    result(&resp, OK, None);
+    let x = bewahr_xaip::Xaip::parse_valid(package_in(&resp).as_bytes()).unwrap();
+    assert_eq!(x.versions(), ["V001", "V002", "V003"]);
+
+    // M-VE-04a: LXAIPs whose files are uploaded, not yet submitted. C.2
+    // defect: the reference to "TXT_DATA_65_NOK.txt.p7s" carries the
+    // digest of the valid TXT_DATA.txt.p7s, so the files its digests name
+    // make a valid package. The test does what C.2's upload step means:
+    // it uploads the invalid signature (TXT_DATA_NOK.txt.p7s, over another
+    // text) and puts the reference the upload gave, digest included, into
+    // the package.
+    let (sig_nok, _) = prepared(&a, "LXAIP_OK_SIG_NOK_VE_04a_001.xml", &mut used).await;
+    let as_is = verify(&a, &sig_nok, "").await;
+    result(&as_is, OK, None);
+    let bad = file("TXT_DATA_NOK.txt.p7s");
+    let bad_uri = upload(&a, &bad).await;
+    let sig_nok = {
+        use sha2::Digest;
+        let good_digest = "cPMTEfFms2y/UkzT5/gUqHI1WY/jSR+AbNo9QUSm2rY=";
+        assert!(sig_nok.contains(good_digest));
+        sig_nok
+            .replacen(&used["REF_CADES_DET_NOK_TXT_DATA_65"], &bad_uri, 1)
+            .replacen(
+                good_digest,
+                &base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bad)),
+                1,
+            )
+    };
+    result(
+        &verify(&a, &sig_nok, "").await,
+        ERROR,
+        Some("arl/XAIP_NOK_SIG"),
+    );
+    let (er_nok, _) = prepared(&a, "LXAIP_OK_SIG_OK_VE_04a_002.xml", &mut used).await;
+    let record = format!(
+        "<dss:SignatureObject><dss:Other><xaip:evidenceRecord AOID=\"AOID-020202-030303\" VersionID=\"V001\"><xaip:asn1EvidenceRecord>{}</xaip:asn1EvidenceRecord></xaip:evidenceRecord></dss:Other></dss:SignatureObject>",
+        base64::engine::general_purpose::STANDARD.encode(file("ER_NOK_XAIP_OK_SIG_OK.ers"))
+    );
+    result(
+        &verify(&a, &er_nok, &record).await,
+        ERROR,
+        Some("arl/XAIP_NOK_ER"),
+    );
+    // verified, not spent: the references still serve a submission
+    let resp = submit(&a, sig_nok.as_bytes()).await;
+    result(&resp, ERROR, Some("arl/XAIP_NOK_SIG"));
+
+    // M-VE-02a / M-VE-05a: DLXAIPs over AOID-101 (XAIP_OK_SIG_OK)
+    let resp = submit(&a, &file("XAIP_OK_SIG_OK.xml")).await;
+    result(&resp, OK, None);
+    let aoid101 = el(&resp, "AOID").unwrap().to_string();
+    let (ok, _) = prepared(&a, "DLXAIP_OK_SIG_OK.xml", &mut used).await;
+    result(&verify(&a, &with_aoid(&ok, &aoid101), "").await, OK, None);
+    let (nok, _) = prepared(&a, "DLXAIP_OK_SIG_NOK.xml", &mut used).await;
+    result(
+        &verify(&a, &with_aoid(&nok, &aoid101), "").await,
+        ERROR,
+        Some("arl/DXAIP_NOK_SIG"),
+    );
+
+    // M-DE-01a step 1: an LXAIP in its retention period needs a reason
+    let (_, resp) = soap(
+        &a,
+        "submitter",
+        &format!(
+            "<tr:ArchiveDeletionRequest><tr:AOID>{aoid4}</tr:AOID></tr:ArchiveDeletionRequest>"
+        ),
+    )
+    .await;
+    result(&resp, ERROR, Some("arl/missingReasonOfDeletion"));
 }

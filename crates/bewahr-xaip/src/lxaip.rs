@@ -41,7 +41,7 @@ use libxml::tree::{Namespace, Node};
 use crate::package::{Xaip, XaipError, XAIP_NS};
 use crate::xml;
 
-const ASIC_NS: &str = "http://uri.etsi.org/02918/v1.2.1#";
+pub(crate) const ASIC_NS: &str = "http://uri.etsi.org/02918/v1.2.1#";
 const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const DSS_NS: &str = "urn:oasis:names:tc:dss:1.0:core:schema";
 
@@ -221,7 +221,7 @@ impl Xaip {
 }
 
 /// `ContentInfo { contentType id-signedData, ... }` (RFC 5652), DER or BER.
-fn is_cms_signed_data(b: &[u8]) -> bool {
+pub(crate) fn is_cms_signed_data(b: &[u8]) -> bool {
     const SIGNED_DATA: &[u8] = &[
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
     ];

@@ -217,18 +217,34 @@ impl Xaip {
         };
         for cred in xml::children(&section, XAIP_NS, "credential") {
             let id = cred.get_attribute("credentialID").unwrap_or_default();
-            let Some(so) = xml::child(&cred, DSS_NS, "SignatureObject") else {
-                continue;
-            };
-            let form = if let Some(s) = xml::child(&so, DSS_NS, "Base64Signature") {
-                SignatureForm::Cms(crate::package::base64_content(&s.get_content()).map_err(
-                    |e| XaipError::Object {
-                        id: id.clone(),
-                        what: format!("Base64Signature: not base64 ({e})"),
-                    },
-                )?)
-            } else if xml::child(&so, DS_NS, "Signature").is_some() {
-                SignatureForm::Xml
+            // an LXAIP's credential: a reference to a file, a CMS
+            // signature if the file is one (when the file is at hand)
+            let referenced = xml::child(&cred, XAIP_NS, "other")
+                .and_then(|o| xml::child(&o, crate::lxaip::ASIC_NS, "DataObjectReference"))
+                .and_then(|r| r.get_attribute("URI"));
+            let so = xml::child(&cred, DSS_NS, "SignatureObject");
+            let form = if let Some(uri) = referenced {
+                if !(refs.files.contains_key(&uri) || refs.dir.is_some()) {
+                    continue;
+                }
+                let file = self.bytes_of(&id, refs)?;
+                if !crate::lxaip::is_cms_signed_data(&file) {
+                    continue;
+                }
+                SignatureForm::Cms(file)
+            } else if let Some(so) = so {
+                if let Some(s) = xml::child(&so, DSS_NS, "Base64Signature") {
+                    SignatureForm::Cms(crate::package::base64_content(&s.get_content()).map_err(
+                        |e| XaipError::Object {
+                            id: id.clone(),
+                            what: format!("Base64Signature: not base64 ({e})"),
+                        },
+                    )?)
+                } else if xml::child(&so, DS_NS, "Signature").is_some() {
+                    SignatureForm::Xml
+                } else {
+                    continue;
+                }
             } else {
                 continue;
             };

@@ -406,7 +406,9 @@ impl ArchiveService {
     /// The files an LXAIP given to Verify refers to, by URI: those of its
     /// references that an archived package of the caller's tenant used,
     /// where the caller may read that package's object (C.2 M-VE-01a
-    /// verifies the LXAIP it archived). Others stay unresolved, and what
+    /// verifies the LXAIP it archived), and the tenant's uploads no
+    /// package used yet (M-VE-04a verifies before it submits); Verify
+    /// reads them and spends none. Others stay unresolved, and what
     /// depends on them cannot be verified.
     async fn archived_files(
         &self,
@@ -430,6 +432,17 @@ impl ArchiveService {
             let Some(row) = self.catalog.upload(&r.uri, tenant).await? else {
                 continue;
             };
+            let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+            let unspent = row.spent_at_ms.is_none() && row.expires_at_ms > now_ms;
+            if unspent {
+                let store = self.ingest.store.clone();
+                if let Some(bytes) =
+                    tokio::task::spawn_blocking(move || store.read_all(&row.sha256)).await??
+                {
+                    out.insert(r.uri, bytes);
+                }
+                continue;
+            }
             let Some(by) = row
                 .spent_by
                 .as_deref()
