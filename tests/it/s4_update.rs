@@ -670,6 +670,85 @@ async fn imported_evidence_is_checked_completely_and_kept() {
     );
 }
 
+/// ImportEvidence with a document of its own (`ArchiveData`): the record
+/// must verify completely over the decoded document; then it is kept with
+/// the version, proved by the archive's own record, and given back after
+/// it by ArchiveEvidence. A record over other bytes stores nothing.
+#[tokio::test]
+async fn imported_evidence_with_archive_data() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let doc = file("TXT_DATA.txt.p7m");
+    let cades = "http://uri.etsi.org/ades/CAdES";
+    let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let submit_data = |import: String| {
+        format!(
+            "<tr:ArchiveSubmissionRequest>{import}<tr:ArchiveData Type=\"{cades}\" archiveDataID=\"AD-01\">{}</tr:ArchiveData></tr:ArchiveSubmissionRequest>",
+            b64(&doc)
+        )
+    };
+    // an earlier record over the document: the archive's own
+    let (_, resp) = soap(&a, "submitter", &submit_data(String::new())).await;
+    result(&resp, OK, None);
+    let first = el(&resp, "AOID").unwrap().to_string();
+    let (_, resp) = soap(
+        &a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{first}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    let earlier = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let import = |der: &[u8]| {
+        format!(
+            "<dss:OptionalInputs><tr:ImportEvidence><xaip:evidenceRecord AOID=\"{first}\" VersionID=\"V001\"><xaip:asn1EvidenceRecord>{}</xaip:asn1EvidenceRecord></xaip:evidenceRecord></tr:ImportEvidence></dss:OptionalInputs>",
+            b64(der)
+        )
+    };
+    let before = count_versions(&a).await;
+    for (name, der) in [
+        (
+            "over another document",
+            file("ER_OK_SHA256_DGN_XAIP_OK_SIG_OK.ers"),
+        ),
+        ("not a record", file("TXT_DATA.txt.p7s")),
+    ] {
+        let (_, resp) = soap(&a, "submitter", &submit_data(import(&der))).await;
+        result(&resp, ERROR, Some("al/common#parameterError"));
+        eprintln!("{name}: {}", el(&resp, "ResultMessage").unwrap());
+    }
+    assert_eq!(count_versions(&a).await, before, "nothing stored");
+    let (_, resp) = soap(&a, "submitter", &submit_data(import(&earlier))).await;
+    result(&resp, OK, None);
+    let second = el(&resp, "AOID").unwrap().to_string();
+    let (_, resp) = soap(
+        &a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{second}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    let records: Vec<Vec<u8>> = resp
+        .split("<xaip:asn1EvidenceRecord>")
+        .skip(1)
+        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
+        .collect();
+    assert_eq!(records.len(), 2, "{resp}");
+    assert_eq!(records[1], earlier);
+    let report = check_record(&a, &records[0], vec![doc.clone(), earlier.clone()]);
+    assert_eq!(
+        report.indication,
+        Indication::Passed,
+        "{}",
+        report.to_text()
+    );
+}
+
 /// C.2 M-RE-02 to 04, M-EV-02 to 04 and M-DE-01 to 05 on XAIPs: known and
 /// unknown AOIDs and VersionIDs, unknown optional inputs, and deletion
 /// with and without a reason before and after the retention period ends

@@ -375,12 +375,6 @@ async fn submit_data(
     options: &SubmitOptions,
 ) -> Ran {
     let no = |o: Outcome| Ok((o, String::new(), None));
-    if !options.import.is_empty() {
-        return no(Outcome::error(
-            Minor::NotSupported,
-            "ImportEvidence is taken with an XAIP (its records are for a version of it), not yet with ArchiveData",
-        ));
-    }
     let [d] = data else {
         return no(Outcome::error(
             Minor::NotSupported,
@@ -423,6 +417,16 @@ async fn submit_data(
     metadata
         .meta
         .insert("s4.archiveDataID".into(), d.id.clone());
+    // records of an earlier archive over the document (tr:ImportEvidence)
+    let imported = state
+        .archive
+        .document_imports(&d.bytes, &options.import, &record_check(state))
+        .await
+        .map_err(|e| (e, None))?;
+    let package = imported.map(|(parts, (key, value))| {
+        metadata.meta.insert(key, value);
+        parts
+    });
     state
         .archive
         .check_metadata(&metadata)
@@ -455,7 +459,7 @@ async fn submit_data(
                 metadata,
                 media_type,
                 signature: None,
-                package: None,
+                package,
             },
         )
         .await

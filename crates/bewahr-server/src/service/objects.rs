@@ -179,7 +179,7 @@ impl ArchiveService {
                             signature: s.signature,
                             parts: p.parts,
                             validations: p.validations,
-                            examine: false,
+                            examine: p.examine,
                             after: p.after,
                             aoid: None,
                         },

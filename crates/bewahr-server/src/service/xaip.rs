@@ -43,6 +43,10 @@ pub struct PackageParts {
     pub validations: Vec<(Option<Vec<u8>>, Outcome)>,
     /// The version a DXAIP updates (see [`crate::ingest::Extras::after`]).
     pub after: Option<i64>,
+    /// Whether ingest examines the document itself for a signature: a
+    /// document of its own with imported records, not a package (its
+    /// signatures are its credentials).
+    pub examine: bool,
 }
 
 /// Why a package was refused, by TR-ESOR-E's result codes. Nothing of it
@@ -256,6 +260,78 @@ impl ArchiveService {
         });
         drop(claimed.pins);
         r
+    }
+
+    /// The evidence records to import with a document submitted on its
+    /// own (S.4 `ArchiveData` with `tr:ImportEvidence`): each given as
+    /// `xaip:evidenceRecord` and verifying completely over the document
+    /// (PASSED: its time-stamps to a trust anchor of this archive), else
+    /// the submission is refused (`import_not_verified`) and nothing is
+    /// stored. The parts to keep with the version (each a member of its
+    /// group, given back by ArchiveEvidence) and the metadata naming them.
+    pub async fn document_imports(
+        &self,
+        document: &[u8],
+        import: &[Import],
+        records: &RecordCheck,
+    ) -> Result<Option<(PackageParts, (String, String))>, ServiceError> {
+        if import.is_empty() {
+            return Ok(None);
+        }
+        let mut ders = vec![];
+        for i in import {
+            match i {
+                Import::Credential(id) => {
+                    return Err(ServiceError::invalid(
+                        "import_not_verified",
+                        format!("ImportEvidence names credential {id}: a document of its own has no credentials; give the record as xaip:evidenceRecord"),
+                    ))
+                }
+                Import::Record { der, .. } => ders.push(der.clone()),
+            }
+        }
+        let now = self.now();
+        let (records, doc, given) = (records.clone(), document.to_vec(), ders.clone());
+        let reports = tokio::task::spawn_blocking(move || {
+            given
+                .iter()
+                .map(|der| {
+                    let mut opts = Options::new(&records.trusted, now, &records.policy);
+                    opts.profile = records.profile;
+                    verify::verify_der(der, &mut InMemory(vec![doc.clone()]), &opts)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?;
+        for (n, r) in reports.iter().enumerate() {
+            if r.indication != verify::Indication::Passed {
+                return Err(ServiceError::invalid(
+                    "import_not_verified",
+                    format!(
+                        "the evidence record {} to import must verify completely over the document, its time-stamps to a trust anchor of this archive; it is {}: {}",
+                        n + 1,
+                        r.indication,
+                        r.summary
+                    ),
+                ));
+            }
+        }
+        use sha2::Digest;
+        let listed = ders
+            .iter()
+            .map(|d| hex::encode(sha2::Sha256::digest(d)))
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(Some((
+            PackageParts {
+                parts: ders,
+                validations: vec![],
+                after: None,
+                examine: true,
+            },
+            (IMPORTED_RECORDS.to_string(), listed),
+        )))
     }
 
     /// The evidence records imported with a version ([`Import`]), as they
@@ -550,6 +626,7 @@ impl ArchiveService {
                 parts: objects,
                 validations,
                 after: None,
+                examine: false,
             },
         ))
     }
