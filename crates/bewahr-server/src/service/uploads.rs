@@ -89,6 +89,10 @@ fn zip_holds_package(bytes: &[u8]) -> bool {
     false
 }
 
+/// How many bytes of files one LXAIP may refer to when no validator sets
+/// the limit (they are read into memory).
+const LXAIP_FILES_IN_MEMORY: u64 = 256 << 20;
+
 /// The largest ZIP examined for a package inside (an ASiC-AIP is read whole).
 const ZIP_EXAMINED: u64 = 64 << 20;
 
@@ -254,10 +258,16 @@ impl ArchiveService {
             ));
         }
         let total: u64 = fresh.iter().map(|(_, _, s)| s).sum();
-        if total > self.ingest.max_body {
+        // read whole, like a signed document the validator examines
+        let limit = self
+            .ingest
+            .validator
+            .as_ref()
+            .map(|v| v.max_document_bytes())
+            .unwrap_or(LXAIP_FILES_IN_MEMORY);
+        if total > limit {
             return Err(ServiceError::TooLarge(format!(
-                "the files the package refers to are {total} bytes together, more than a document may be ({}); they are read whole for their evidence and signatures",
-                self.ingest.max_body
+                "the files the package refers to are {total} bytes together, more than {limit} (validation.max_document_bytes); they are read whole for their evidence and signatures"
             )));
         }
         let store = self.ingest.store.clone();
