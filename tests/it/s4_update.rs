@@ -580,16 +580,7 @@ async fn imported_evidence_is_checked_completely_and_kept() {
     let package = file("XAIP_OK_SIG_OK.xml");
     let resp = submit(&a, &package).await;
     let first = el(&resp, "AOID").unwrap().to_string();
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{first}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let earlier = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let earlier = evidence_records(&a, &first).await.remove(0);
     let with_import = |records: &str| {
         format!(
             "<tr:ArchiveSubmissionRequest><dss:OptionalInputs><tr:ImportEvidence>{records}</tr:ImportEvidence></dss:OptionalInputs>{}</tr:ArchiveSubmissionRequest>",
@@ -632,24 +623,11 @@ async fn imported_evidence_is_checked_completely_and_kept() {
     let (_, resp) = soap(&a, "submitter", &with_import(&record("V001", &earlier))).await;
     result(&resp, OK, None);
     let second = el(&resp, "AOID").unwrap().to_string();
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{second}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let records: Vec<Vec<u8>> = resp
-        .split("<xaip:asn1EvidenceRecord>")
-        .skip(1)
-        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
-        .collect();
+    let records = evidence_records(&a, &second).await;
     assert_eq!(
         records.len(),
         2,
-        "the archive's record, then the imported one: {resp}"
+        "the archive's record, then the imported one"
     );
     assert_eq!(records[1], earlier);
     // the archive's record proves the package's objects and the imported record
@@ -668,6 +646,23 @@ async fn imported_evidence_is_checked_completely_and_kept() {
         "{}",
         report.to_text()
     );
+}
+
+/// The `asn1EvidenceRecord`s ArchiveEvidence gives for `aoid`, in order.
+async fn evidence_records(a: &TestArchive, aoid: &str) -> Vec<Vec<u8>> {
+    let (_, resp) = soap(
+        a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    resp.split("<xaip:asn1EvidenceRecord>")
+        .skip(1)
+        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
+        .collect()
 }
 
 /// ImportEvidence with a document of its own (`ArchiveData`): the record
@@ -692,16 +687,7 @@ async fn imported_evidence_with_archive_data() {
     let (_, resp) = soap(&a, "submitter", &submit_data(String::new())).await;
     result(&resp, OK, None);
     let first = el(&resp, "AOID").unwrap().to_string();
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{first}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let earlier = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let earlier = evidence_records(&a, &first).await.remove(0);
     let import = |der: &[u8]| {
         format!(
             "<dss:OptionalInputs><tr:ImportEvidence><xaip:evidenceRecord AOID=\"{first}\" VersionID=\"V001\"><xaip:asn1EvidenceRecord>{}</xaip:asn1EvidenceRecord></xaip:evidenceRecord></tr:ImportEvidence></dss:OptionalInputs>",
@@ -724,21 +710,12 @@ async fn imported_evidence_with_archive_data() {
     let (_, resp) = soap(&a, "submitter", &submit_data(import(&earlier))).await;
     result(&resp, OK, None);
     let second = el(&resp, "AOID").unwrap().to_string();
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{second}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let records: Vec<Vec<u8>> = resp
-        .split("<xaip:asn1EvidenceRecord>")
-        .skip(1)
-        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
-        .collect();
-    assert_eq!(records.len(), 2, "{resp}");
+    let records = evidence_records(&a, &second).await;
+    assert_eq!(
+        records.len(),
+        2,
+        "the archive's record, then the imported one"
+    );
     assert_eq!(records[1], earlier);
     let report = check_record(&a, &records[0], vec![doc.clone(), earlier.clone()]);
     assert_eq!(

@@ -44,6 +44,16 @@ pub struct UploadRow {
     pub spent_by: Option<String>,
 }
 
+impl UploadRow {
+    /// The SHA-256 of the package that spent it (none: unspent or expired).
+    pub fn package(&self) -> Option<[u8; 32]> {
+        self.spent_by
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| b.try_into().ok())
+    }
+}
+
 /// What spending one reference found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Spend {

@@ -97,6 +97,15 @@ const LXAIP_FILES_IN_MEMORY: u64 = 256 << 20;
 const ZIP_EXAMINED: u64 = 64 << 20;
 
 impl ArchiveService {
+    /// Stored content, whole, read off the async workers.
+    pub(super) async fn stored_bytes(
+        &self,
+        sha256: [u8; 32],
+    ) -> Result<Option<Vec<u8>>, ServiceError> {
+        let store = self.ingest.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.read_all(&sha256)).await??)
+    }
+
     /// Finishes an upload for an LXAIP: durable when it returns `Ok`, then
     /// usable by one package of the caller's tenant until it expires.
     pub async fn finish_upload(
@@ -332,15 +341,12 @@ impl ArchiveService {
                         r.uri
                     )));
                 };
-                let store = self.ingest.store.clone();
-                let bytes = tokio::task::spawn_blocking(move || store.read_all(&row.sha256))
-                    .await??
-                    .ok_or_else(|| {
-                        ServiceError::Corrupt(format!(
-                            "the file of reference {} is missing from the store",
-                            r.uri
-                        ))
-                    })?;
+                let bytes = self.stored_bytes(row.sha256).await?.ok_or_else(|| {
+                    ServiceError::Corrupt(format!(
+                        "the file of reference {} is missing from the store",
+                        r.uri
+                    ))
+                })?;
                 out.insert(r.uri, bytes);
             }
         }
@@ -363,12 +369,7 @@ impl ArchiveService {
             .upload(uri, tenant)
             .await?
             .ok_or_else(not_found)?;
-        let package: [u8; 32] = row
-            .spent_by
-            .as_deref()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(not_found)?;
+        let package = row.package().ok_or_else(not_found)?;
         let (aoid, version) = self
             .catalog
             .upload_holder(&package)

@@ -434,38 +434,21 @@ impl ArchiveService {
             };
             let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
             let unspent = row.spent_at_ms.is_none() && row.expires_at_ms > now_ms;
-            if unspent {
-                let store = self.ingest.store.clone();
-                if let Some(bytes) =
-                    tokio::task::spawn_blocking(move || store.read_all(&row.sha256)).await??
-                {
+            let readable = unspent
+                || match row.package() {
+                    None => false,
+                    Some(by) => match self.catalog.upload_holder(&by).await? {
+                        None => false,
+                        Some((aoid, _)) => self
+                            .authorize_object(who.principal(), Operation::ReadContent, &aoid)
+                            .await
+                            .is_ok(),
+                    },
+                };
+            if readable {
+                if let Some(bytes) = self.stored_bytes(row.sha256).await? {
                     out.insert(r.uri, bytes);
                 }
-                continue;
-            }
-            let Some(by) = row
-                .spent_by
-                .as_deref()
-                .and_then(|h| hex::decode(h).ok())
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            else {
-                continue;
-            };
-            let Some((aoid, _)) = self.catalog.upload_holder(&by).await? else {
-                continue;
-            };
-            if self
-                .authorize_object(who.principal(), Operation::ReadContent, &aoid)
-                .await
-                .is_err()
-            {
-                continue;
-            }
-            let store = self.ingest.store.clone();
-            if let Some(bytes) =
-                tokio::task::spawn_blocking(move || store.read_all(&row.sha256)).await??
-            {
-                out.insert(r.uri, bytes);
             }
         }
         Ok(out)
