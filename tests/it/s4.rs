@@ -94,6 +94,23 @@ pub fn result(resp: &str, major: &str, minor: Option<&str>) {
     }
 }
 
+/// The `asn1EvidenceRecord`s ArchiveEvidence gives for `aoid`, in order.
+pub async fn evidence_records(a: &TestArchive, aoid: &str) -> Vec<Vec<u8>> {
+    let (_, resp) = soap(
+        a,
+        "auditor",
+        &format!(
+            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
+        ),
+    )
+    .await;
+    result(&resp, OK, None);
+    resp.split("<xaip:asn1EvidenceRecord>")
+        .skip(1)
+        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
+        .collect()
+}
+
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }

@@ -8,7 +8,7 @@
 use bewahr::verify::Indication;
 
 use crate::api::{archive, count_versions, js, post, send, Db, TestArchive};
-use crate::s4::{el, result, soap, unb64, ERROR, OK};
+use crate::s4::{el, evidence_records, result, soap, unb64, ERROR, OK};
 use crate::s4_xaip::{
     check_record, file, objects_of, package_in, package_text, submit, UNKNOWN_OPTIONAL_INPUT,
 };
@@ -646,23 +646,6 @@ async fn imported_evidence_is_checked_completely_and_kept() {
         "{}",
         report.to_text()
     );
-}
-
-/// The `asn1EvidenceRecord`s ArchiveEvidence gives for `aoid`, in order.
-async fn evidence_records(a: &TestArchive, aoid: &str) -> Vec<Vec<u8>> {
-    let (_, resp) = soap(
-        a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    resp.split("<xaip:asn1EvidenceRecord>")
-        .skip(1)
-        .map(|r| unb64(r.split("</xaip:asn1EvidenceRecord>").next().unwrap()))
-        .collect()
 }
 
 /// ImportEvidence with a document of its own (`ArchiveData`): the record

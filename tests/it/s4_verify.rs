@@ -86,16 +86,7 @@ async fn c2_verify_cases() {
     result(&resp, OK, None);
     let aoid = el(&resp, "AOID").unwrap().to_string();
     let package = retrieve(&a, &aoid, false).await;
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let er = crate::s4::evidence_records(&a, &aoid).await.remove(0);
     let with_er = retrieve(&a, &aoid, true).await;
     for how in [As::InlineXml, As::Base64Xml, As::Base64Data] {
         for (what, p) in [
@@ -465,16 +456,7 @@ async fn c2_digest_list() {
     let h = b64(&sha2::Sha256::digest(file("TXT_DATA.txt")));
     assert!(fixed.contains(&h), "{h}");
     // its record proves the list as archived
-    let (_, resp) = soap(
-        &a,
-        "auditor",
-        &format!(
-            "<tr:ArchiveEvidenceRequest><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"
-        ),
-    )
-    .await;
-    result(&resp, OK, None);
-    let er = unb64(el(&resp, "asn1EvidenceRecord").unwrap());
+    let er = crate::s4::evidence_records(&a, &aoid).await.remove(0);
     let r = check_record(&a, &er, vec![fixed.clone().into_bytes()]);
     assert_eq!(
         r.indication,

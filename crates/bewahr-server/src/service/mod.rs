@@ -244,6 +244,11 @@ impl ArchiveService {
         (self.ingest.clock)()
     }
 
+    /// The service's clock in Unix milliseconds (the catalog's times).
+    fn now_ms(&self) -> i64 {
+        (self.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
     pub fn today(&self) -> Date {
         self.ingest.today()
     }

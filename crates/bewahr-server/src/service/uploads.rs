@@ -93,6 +93,17 @@ fn zip_holds_package(bytes: &[u8]) -> bool {
 /// the limit (they are read into memory).
 const LXAIP_FILES_IN_MEMORY: u64 = 256 << 20;
 
+/// The references a package names (`Err`: it cannot be read), parsed off
+/// the async workers. Only called for bytes that
+/// [`bewahr_xaip::lxaip::may_have_references`].
+pub(super) async fn package_references(
+    package: Vec<u8>,
+) -> Result<Result<Vec<bewahr_xaip::Reference>, bewahr_xaip::XaipError>, ServiceError> {
+    tokio::task::spawn_blocking(move || bewahr_xaip::Xaip::parse(&package).map(|x| x.references()))
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))
+}
+
 /// The largest ZIP examined for a package inside (an ASiC-AIP is read whole).
 const ZIP_EXAMINED: u64 = 64 << 20;
 
@@ -124,10 +135,9 @@ impl ArchiveService {
             upload.abort();
             return Err(ServiceError::invalid("empty", "the upload is empty"));
         }
-        if let Some(root) = upload
-            .inline()
-            .or(Some(upload.head()))
-            .and_then(bewahr_xaip::lxaip::package_root)
+        // the whole upload while it is small, else its first KiB
+        if let Some(root) =
+            bewahr_xaip::lxaip::package_root(upload.inline().unwrap_or(upload.head()))
         {
             upload.abort();
             return Err(ServiceError::invalid(
@@ -201,15 +211,10 @@ impl ArchiveService {
         if !bewahr_xaip::lxaip::may_have_references(package) {
             return Ok(Claimed::default());
         }
-        let bytes = package.clone();
         // a package that cannot be read names nothing: its checks refuse it
-        let refs = tokio::task::spawn_blocking(move || {
-            bewahr_xaip::Xaip::parse(&bytes)
-                .map(|x| x.references())
-                .unwrap_or_default()
-        })
-        .await
-        .map_err(|e| ServiceError::Task(e.to_string()))?;
+        let refs = package_references(package.to_vec())
+            .await?
+            .unwrap_or_default();
         if refs.is_empty() {
             return Ok(Claimed::default());
         }
@@ -237,7 +242,7 @@ impl ArchiveService {
             }
         }
         let by = hex::encode(sha2::Sha256::digest(package));
-        let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = self.now_ms();
         let spent = self
             .catalog
             .spend_uploads(&uris, tenant, &by, now_ms)
@@ -325,13 +330,9 @@ impl ArchiveService {
             if !bewahr_xaip::lxaip::may_have_references(p) {
                 continue;
             }
-            let bytes = p.clone();
-            let refs = tokio::task::spawn_blocking(move || {
-                bewahr_xaip::Xaip::parse(&bytes).map(|x| x.references())
-            })
-            .await
-            .map_err(|e| ServiceError::Task(e.to_string()))?
-            .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
+            let refs = package_references(p.clone())
+                .await?
+                .map_err(|e| ServiceError::Corrupt(format!("an archived package: {e}")))?;
             let by = hex::encode(sha2::Sha256::digest(p));
             for r in refs {
                 let row = self.catalog.upload(&r.uri, tenant).await?;

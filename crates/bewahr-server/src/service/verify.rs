@@ -419,20 +419,15 @@ impl ArchiveService {
         if !bewahr_xaip::lxaip::may_have_references(package) {
             return Ok(out);
         }
-        let refs = {
-            let p = package.to_vec();
-            tokio::task::spawn_blocking(move || {
-                Xaip::parse(&p).map(|x| x.references()).unwrap_or_default()
-            })
-            .await
-            .map_err(|e| ServiceError::Task(e.to_string()))?
-        };
+        let refs = super::uploads::package_references(package.to_vec())
+            .await?
+            .unwrap_or_default();
         let tenant = who.tenant().map(|t| t.as_str());
+        let now_ms = self.now_ms();
         for r in refs {
             let Some(row) = self.catalog.upload(&r.uri, tenant).await? else {
                 continue;
             };
-            let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
             let unspent = row.spent_at_ms.is_none() && row.expires_at_ms > now_ms;
             let readable = unspent
                 || match row.package() {
