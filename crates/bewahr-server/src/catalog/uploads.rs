@@ -19,6 +19,9 @@ use sqlx::Row;
 
 use super::{Catalog, CatalogError};
 
+/// `spent_by` of an upload whose time ran out unused.
+const EXPIRED: &str = "expired";
+
 /// A new upload.
 #[derive(Clone, Debug)]
 pub struct NewUpload {
@@ -59,9 +62,9 @@ impl UploadRow {
 pub enum Spend {
     /// Spent now, by this package: the content's SHA-256.
     Fresh { sha256: [u8; 32], size: u64 },
-    /// Spent before (by a package, or it expired unused).
-    Spent { by: String },
-    /// Unused, but its time ran out.
+    /// Spent before, by a package.
+    Spent,
+    /// Its time ran out unused.
     Expired,
     /// No upload of the caller's tenant has this URI.
     Unknown,
@@ -155,7 +158,8 @@ impl Catalog {
                     None => Spend::Unknown,
                     Some(UploadRow {
                         spent_by: Some(by), ..
-                    }) => Spend::Spent { by },
+                    }) if by != EXPIRED => Spend::Spent,
+                    // marked by the sweeper, or its time ran out before
                     Some(_) => Spend::Expired,
                 },
             });
@@ -168,9 +172,10 @@ impl Catalog {
     /// Returns how many.
     pub async fn expire_uploads(&self, now_ms: i64) -> Result<u64, CatalogError> {
         Ok(sqlx::query(
-            "UPDATE uploads SET spent_at = $1, spent_by = 'expired' WHERE spent_at IS NULL AND expires_at <= $1",
+            "UPDATE uploads SET spent_at = $1, spent_by = $2 WHERE spent_at IS NULL AND expires_at <= $1",
         )
         .bind(now_ms)
+        .bind(EXPIRED)
         .execute(self.pool())
         .await?
         .rows_affected())

@@ -672,8 +672,10 @@ async fn insert_all(
                 c
             })
             .unwrap_or_default();
-        for s in &v.stored_members {
-            if !counted.contains(s) && !members.contains(&(a.seq, *s)) {
+        // each once per version (seq is the version's own): a check within
+        // its few members, not across the whole group
+        for (k, s) in v.stored_members.iter().enumerate() {
+            if !counted.contains(s) && !v.stored_members[..k].contains(s) {
                 members.push((a.seq, *s));
             }
         }

@@ -252,10 +252,7 @@ impl ArchiveService {
         for (uri, s) in uris.iter().zip(spent) {
             match s {
                 Spend::Fresh { sha256, size } => fresh.push((uri.clone(), sha256, size)),
-                Spend::Spent { by: b } if b == "expired" => {
-                    problems.push(format!("{uri} expired unused"))
-                }
-                Spend::Spent { .. } => problems.push(format!(
+                Spend::Spent => problems.push(format!(
                     "{uri} was used by another package already (each reference serves one package, also when that package was refused)"
                 )),
                 Spend::Expired => problems.push(format!("{uri} expired unused")),
