@@ -9,7 +9,8 @@
 //! BEWAHR_BENCH_BIG_MB (default 2048: one document streamed first, to show
 //! that memory does not grow with its size; 0 skips it),
 //! BEWAHR_BENCH_PARTS (default `small,large,seal`; also `xaip`: C.2's
-//! XAIP_OK.xml over S.4 and over REST; `xaip-evidence`: ArchiveEvidence
+//! XAIP_OK.xml over S.4 and over REST; `digests`: TS 119 512 PreservePO of
+//! DigestLists of 1,000 SHA-256 values; `xaip-evidence`: ArchiveEvidence
 //! with BEWAHR_BENCH_XAIPS packages archived, default 100000), BEWAHR_BENCH_LARGE_CLIENTS
 //! (default 4: concurrent submitters of 10 MB documents).
 
@@ -426,6 +427,54 @@ async fn main() {
     );
         drop(s);
     }
+    // 2a. hash-only preservation: TS 119 512 PreservePO of DigestLists of
+    // 1,000 SHA-256 values each (JSON binding), durable acknowledgement
+    if part("digests") {
+        let clients = 16;
+        let per_list = 1000usize;
+        let s = server(|c| c.batch.interval_ms = 2000).await;
+        let list: MakeBody = Arc::new(move |c, i| {
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let mut values = Vec::with_capacity(per_list);
+            for k in 0..per_list {
+                let mut d = [0u8; 32];
+                d[..8].copy_from_slice(&(c as u64).to_le_bytes());
+                d[8..16].copy_from_slice(&i.to_le_bytes());
+                d[16..24].copy_from_slice(&(k as u64).to_le_bytes());
+                values.push(format!("\"{}\"", b64.encode(d)));
+            }
+            let list = format!(
+                r#"{{"digAlg":"urn:oid:2.16.840.1.101.3.4.2.1","digVal":[{}]}}"#,
+                values.join(",")
+            );
+            let body = format!(
+                r#"{{"pro":"urn:bewahr:ts119512:profile:hash-only:v1","po":[{{"binaryData":{{"value":"{}"}},"formatId":"http://uri.etsi.org/19512/format/DigestList"}}]}}"#,
+                b64.encode(list)
+            );
+            (body.len(), body.into())
+        });
+        let (n, el, mut lat) = post_load(
+            &s.base,
+            &s.sub,
+            "/pres/PreservePO",
+            "application/json",
+            list,
+            "resultmajor:Success",
+            clients,
+            secs,
+        )
+        .await;
+        println!(
+            "TS 119 512 PreservePO of DigestLists ({per_list} SHA-256 values each): {n} lists in {el:.1} s = {:.0} digests/s ({:.0} lists/s); latency p50 {:.2} ms, p99 {:.2} ms ({clients} clients)",
+            (n as f64 * per_list as f64) / el,
+            n as f64 / el,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99)
+        );
+        drop(s);
+    }
+
     // 2b. XAIPs over S.4 and the same bytes over REST, same run
     if part("xaip") {
         let clients = 16;

@@ -18,6 +18,7 @@ mod fuzzing;
 mod hardening;
 mod kill;
 mod openssl;
+mod pres;
 mod renewal;
 mod s4;
 mod s4_lxaip;

@@ -158,6 +158,14 @@ pub struct Extras {
     /// `xaip:AOID` as an optional input); `None`: the archive assigns one.
     /// An AOID in use, or once used, is refused ([`WriteError::ExistingAoid`]).
     pub aoid: Option<String>,
+    /// The values of a hash-only list (a TS 119 512 DigestList, stored as
+    /// the version's document in the form [`DIGEST_LIST_MEDIA_TYPE`]
+    /// names): each is a data object of the version's group (hashed with
+    /// the tree's algorithm, after everything else), so its record proves
+    /// each value, and hash-tree renewal rehashes them from the stored list.
+    /// The archive treats the values as data (TS 119 512 F.2.5, NOTE): it
+    /// cannot know what they are digests of.
+    pub given: Vec<Vec<u8>>,
 }
 
 impl Extras {
@@ -170,6 +178,11 @@ impl Extras {
         }
     }
 }
+
+/// The media type of a hash-only list as the archive stores it: TS 119
+/// 512's XML `pres:DigestList` (see [`Extras::given`]). Hash-tree renewal
+/// reads a version of this type to rehash its values.
+pub const DIGEST_LIST_MEDIA_TYPE: &str = "application/vnd.etsi.19512.digestlist+xml";
 
 /// The ingest pipeline.
 #[derive(Clone)]
@@ -252,7 +265,15 @@ impl Ingest {
             examine,
             after,
             aoid: requested_aoid,
+            given,
         } = extras;
+        if (media_type == DIGEST_LIST_MEDIA_TYPE) == given.is_empty() {
+            upload.abort();
+            return Err(invalid(
+                "media_type",
+                format!("{DIGEST_LIST_MEDIA_TYPE} is the archive's form of a hash-only list and is given to nothing else"),
+            ));
+        }
         if upload.size() == 0 {
             upload.abort();
             return Err(IngestError::Empty);
@@ -363,6 +384,7 @@ impl Ingest {
         let salt_hash = self.algorithm.digest(&salt);
         let mut members = vec![leaf, salt_hash];
         members.extend(stored_members.iter().map(|(_, h)| h.clone()));
+        members.extend(given.iter().map(|v| self.algorithm.digest(v)));
         let now: OffsetDateTime = (self.clock)();
         let accepted = self
             .writer

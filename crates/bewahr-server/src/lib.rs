@@ -15,6 +15,7 @@ pub mod config;
 pub mod evidence;
 pub mod ids;
 pub mod ingest;
+pub mod pres;
 pub mod renewal;
 pub mod s4;
 pub mod seal;

@@ -89,6 +89,54 @@ pub fn read(bytes: &[u8]) -> Result<DigestList, String> {
     Ok(DigestList { algorithm, digests })
 }
 
+/// The list in TS 119 512's XML form, as the archive stores it: the
+/// algorithm as given, each value in base64.
+pub fn write(list: &DigestList) -> String {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut s = String::with_capacity(160 + list.digests.len() * 100);
+    s.push_str(&format!(
+        r#"<pres:DigestList xmlns:pres="{PRES_NS}" xmlns:ds-rw="{DSRW_NS}"><ds-rw:DigestMethod Algorithm=""#
+    ));
+    for c in list.algorithm.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '"' => s.push_str("&quot;"),
+            c => s.push(c),
+        }
+    }
+    s.push_str("\"/>");
+    for d in &list.digests {
+        s.push_str("<ds-rw:DigestValue>");
+        s.push_str(&engine.encode(d));
+        s.push_str("</ds-rw:DigestValue>");
+    }
+    s.push_str("</pres:DigestList>");
+    s
+}
+
+/// Checks the values of a list read in another form (TS 119 512's JSON
+/// `pres-DigestListType`) as [`read`] checks the XML one: a known
+/// algorithm, at least one value, each of the algorithm's length.
+pub fn check(algorithm: &str, digests: &[Vec<u8>]) -> Result<(), String> {
+    let len = digest_len(algorithm).ok_or_else(|| {
+        format!("the digest algorithm {algorithm:?} is not one of SHA-224, SHA-256, SHA-384, SHA-512 or SHA3-256/384/512")
+    })?;
+    if digests.is_empty() {
+        return Err("the list holds no digest value".into());
+    }
+    for (i, d) in digests.iter().enumerate() {
+        if d.len() != len {
+            return Err(format!(
+                "digest value {} has {} bytes; a digest of {algorithm} has {len}",
+                i + 1,
+                d.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +169,17 @@ mod tests {
             "one value at least (schema)"
         );
         assert!(read(b"<x/>").is_err());
+    }
+
+    #[test]
+    fn written_lists_read_back() {
+        let list = DigestList {
+            algorithm: "urn:oid:2.16.840.1.101.3.4.2.3".into(),
+            digests: vec![vec![7u8; 64], vec![0u8; 64]],
+        };
+        assert_eq!(read(write(&list).as_bytes()).unwrap(), list);
+        assert!(check(&list.algorithm, &list.digests).is_ok());
+        assert!(check(&list.algorithm, &[vec![1u8; 32]]).is_err());
+        assert!(check(&list.algorithm, &[]).is_err());
     }
 }

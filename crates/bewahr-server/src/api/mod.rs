@@ -308,9 +308,10 @@ pub fn app(state: AppState) -> Router {
         // read; a streamed body is cut off at the limit
         .layer(DefaultBodyLimit::max(small))
         .layer(axum::middleware::from_fn_with_state(small, declared_size));
-    // S.4: whole SOAP messages (documents inside, in base64), up to their own limit
+    // S.4 and TS 119 512: whole messages (documents inside, in base64), up to their own limit
     let soap = state.http.max_soap_message;
     let s4 = crate::s4::routes()
+        .merge(crate::pres::routes())
         .layer(DefaultBodyLimit::max(soap))
         .layer(axum::middleware::from_fn_with_state(soap, declared_size));
     uploads

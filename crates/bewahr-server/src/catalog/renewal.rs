@@ -364,6 +364,9 @@ pub struct VersionLeaf {
     pub salt: Option<Vec<u8>>,
     /// SHA-256 of the stored group members after the salt, in group order.
     pub stored_members: Vec<[u8; 32]>,
+    /// The document's media type (a hash-only list's values are members
+    /// of the group after the stored ones: [`crate::ingest::Extras::given`]).
+    pub media_type: String,
 }
 
 /// Why a renewal was not recorded (nothing of it was).
@@ -543,7 +546,7 @@ impl Catalog {
         let mut out = Vec::with_capacity(seqs.len());
         for chunk in seqs.chunks(500) {
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "SELECT seq, sha256, members, batch_id, salt, stored_members, aoid, version FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
+                "SELECT seq, sha256, members, batch_id, salt, stored_members, aoid, version, media_type FROM versions WHERE deleted_at IS NULL AND seq IN ({}) ORDER BY seq",
                 in_list(chunk)
             )))
             .fetch_all(self.pool())
@@ -561,6 +564,7 @@ impl Catalog {
                     batch_id: r.try_get(3)?,
                     salt: r.try_get(4)?,
                     stored_members: split_digests(r.try_get::<Option<Vec<u8>>, _>(5)?)?,
+                    media_type: r.try_get(8)?,
                 });
             }
         }

@@ -743,7 +743,25 @@ fn rehash_one(
             .map(|g| g.len())
             .unwrap_or(w0),
     };
-    let known = 1 + usize::from(v.salt.is_some()) + v.stored_members.len();
+    // a hash-only list's values: data objects of the group after the
+    // stored members, read from the list the version's document is
+    let values = if v.media_type == crate::ingest::DIGEST_LIST_MEDIA_TYPE {
+        let list = store
+            .read_all(sha)
+            .map_err(|e| (ReadFailed, format!("{what}: {e}")))?
+            .ok_or_else(|| {
+                (
+                    ContentMissing,
+                    format!("{what}: content {} is not in the store", hex::encode(sha)),
+                )
+            })?;
+        bewahr_xaip::digest_list::read(&list)
+            .map_err(|e| (ReadFailed, format!("{what}: its stored digest list: {e}")))?
+            .digests
+    } else {
+        vec![]
+    };
+    let known = 1 + usize::from(v.salt.is_some()) + v.stored_members.len() + values.len();
     if group > known * w0 {
         return Err((GroupNotStored, format!(
             "{what}: its data-object group has {} members; only the document, its salt and {} preserved item(s) are stored, so it cannot be rehashed",
@@ -784,6 +802,9 @@ fn rehash_one(
         let hm = stream_hash(&mut r, target, &mut bytes)
             .map_err(|e| (ReadFailed, format!("{what}: {e}")))?;
         group.push(target.digest_parts(&[&hm, &ha]));
+    }
+    for value in &values {
+        group.push(target.digest_parts(&[&target.digest(value), &ha]));
     }
     Ok(Rehashed {
         group,

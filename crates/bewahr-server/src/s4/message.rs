@@ -109,7 +109,7 @@ pub struct SubmitOptions {
     pub import: Vec<crate::service::Import>,
 }
 
-fn submit_options(el: &Node, aoid_allowed: bool) -> Result<SubmitOptions, Outcome> {
+pub(crate) fn submit_options(el: &Node, aoid_allowed: bool) -> Result<SubmitOptions, Outcome> {
     use crate::service::Import;
     let known: &[(&str, &str)] = if aoid_allowed {
         &[

@@ -13,9 +13,9 @@ pub mod message;
 pub mod profile;
 pub mod respond;
 pub mod upload;
-mod verify_out;
+pub(crate) mod verify_out;
 pub mod wsdl;
-mod xaip_out;
+pub(crate) mod xaip_out;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -62,7 +62,7 @@ const DATA_TYPES: &[&str] = &[
 ];
 
 /// The `Type` of a hash-only `ArchiveData` (ETSI TS 119 512 `pres:DigestList`).
-const DIGEST_LIST: &str = "http://uri.etsi.org/19512/format/DigestList";
+pub(crate) const DIGEST_LIST: &str = "http://uri.etsi.org/19512/format/DigestList";
 
 /// `POST /s4`: one S.4 request.
 async fn call(
@@ -159,7 +159,7 @@ fn answer(
 }
 
 /// The result code of a service error: the one place S.4 maps them.
-fn outcome_of(e: &ServiceError) -> Outcome {
+pub(crate) fn outcome_of(e: &ServiceError) -> Outcome {
     match e {
         ServiceError::Forbidden { .. } => Outcome::error(Minor::NoPermission, e.to_string()),
         ServiceError::NotFound(m) => Outcome::error(Minor::UnknownAoid, m.clone()),
@@ -209,7 +209,7 @@ fn outcome_of(e: &ServiceError) -> Outcome {
 
 /// How evidence records a caller brings are judged: by the archive's
 /// verifier, its trusted TSAs, algorithm catalogue and profile.
-fn record_check(state: &AppState) -> RecordCheck {
+pub(crate) fn record_check(state: &AppState) -> RecordCheck {
     let ctx = state.renewer.ctx();
     RecordCheck {
         trusted: ctx.trusted().to_vec(),
@@ -219,7 +219,7 @@ fn record_check(state: &AppState) -> RecordCheck {
 }
 
 /// The service's deletion request of an S.4 `ReasonOfDeletion`.
-fn deletion_request(reason: Option<&message::ReasonOfDeletion>) -> DeletionRequest {
+pub(crate) fn deletion_request(reason: Option<&message::ReasonOfDeletion>) -> DeletionRequest {
     DeletionRequest {
         reason: reason.map(|r| r.info.clone()),
         requestor: reason.map(|r| r.requestor.clone()),
@@ -228,7 +228,7 @@ fn deletion_request(reason: Option<&message::ReasonOfDeletion>) -> DeletionReque
 
 /// The result code of a failed ArchiveUpdate: the DXAIP codes of
 /// TR-ESOR-E where they apply.
-fn update_outcome(e: &ServiceError) -> Outcome {
+pub(crate) fn update_outcome(e: &ServiceError) -> Outcome {
     match e {
         ServiceError::NotFound(m) => Outcome::error(Minor::DxaipNokAoid, m.clone()),
         ServiceError::Package { fault, message, .. } => Outcome::error(
@@ -266,7 +266,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             }
         }
         Call::SubmitData(data, options) => {
-            let r = submit_data(state, p, data, options).await;
+            let r = submit_data(state, p, data, options, false).await;
             let subject = match (options.report, data.as_slice()) {
                 (true, [d]) => Some(verify_out::Subject::Signed(&d.bytes)),
                 _ => None,
@@ -274,7 +274,7 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             Ok(with_report(state, p, r, subject, outcome_of).await)
         }
         Call::SubmitXaip(package, options) => {
-            let r = submit_xaip(state, p, package, options).await;
+            let r = submit_xaip(state, p, package, options, SchemaCheck::DoneWithRequest).await;
             let subject = options
                 .report
                 .then_some(verify_out::Subject::Package(package));
@@ -286,7 +286,16 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
             version,
             options,
         } => {
-            let r = update_xaip(state, p, package, aoid.as_deref(), version, options).await;
+            let r = update_xaip(
+                state,
+                p,
+                package,
+                aoid.as_deref(),
+                version,
+                options,
+                SchemaCheck::DoneWithRequest,
+            )
+            .await;
             let subject = options
                 .report
                 .then_some(verify_out::Subject::Package(package));
@@ -339,13 +348,13 @@ async fn run(state: &AppState, p: &Principal, req: &Request) -> (Outcome, String
     }
 }
 
-type Ran = Result<(Outcome, String, Option<String>), (ServiceError, Option<String>)>;
+pub(crate) type Ran = Result<(Outcome, String, Option<String>), (ServiceError, Option<String>)>;
 
 /// A submission's or update's answer with, when `subject` is given (the
 /// caller asked by `vr:ReturnVerificationReport`), the verification report
 /// of what was submitted in `dss:OptionalOutputs`, before the AOID or
 /// VersionID, also when the submission was refused.
-async fn with_report(
+pub(crate) async fn with_report(
     state: &AppState,
     p: &Principal,
     r: Ran,
@@ -368,11 +377,14 @@ async fn with_report(
 /// ArchiveSubmission of one `ArchiveData`: a new archive object whose
 /// version 1 is the decoded bytes, validated and stored like every
 /// document; its `Type` and `archiveDataID` are kept as metadata.
-async fn submit_data(
+/// `any_type`: a `Type` outside S.4's list is taken too (TS 119 512's
+/// PreservePO preserves any format).
+pub(crate) async fn submit_data(
     state: &AppState,
     p: &Principal,
     data: &[ArchiveData],
     options: &SubmitOptions,
+    any_type: bool,
 ) -> Ran {
     let no = |o: Outcome| Ok((o, String::new(), None));
     let [d] = data else {
@@ -398,7 +410,7 @@ async fn submit_data(
                 ),
             ));
         }
-    } else if !DATA_TYPES.contains(&d.type_uri.as_str()) {
+    } else if !any_type && !DATA_TYPES.contains(&d.type_uri.as_str()) {
         return no(Outcome::error(
             Minor::UnknownArchiveDataType,
             format!(
@@ -473,7 +485,9 @@ async fn submit_data(
 /// ArchiveSubmission of an XAIP: the AOID the archive assigned.
 /// The AOID the caller chose (`xaip:AOID`), which must be of the archive's
 /// form.
-fn requested_aoid(options: &SubmitOptions) -> Result<Option<Aoid>, (ServiceError, Option<String>)> {
+pub(crate) fn requested_aoid(
+    options: &SubmitOptions,
+) -> Result<Option<Aoid>, (ServiceError, Option<String>)> {
     options
         .aoid
         .as_deref()
@@ -491,11 +505,12 @@ fn requested_aoid(options: &SubmitOptions) -> Result<Option<Aoid>, (ServiceError
         .transpose()
 }
 
-async fn submit_xaip(
+pub(crate) async fn submit_xaip(
     state: &AppState,
     p: &Principal,
     package: &[u8],
     options: &SubmitOptions,
+    schema: SchemaCheck,
 ) -> Ran {
     let aoid = requested_aoid(options)?;
     let who = state
@@ -509,7 +524,7 @@ async fn submit_xaip(
             &who,
             aoid,
             package.to_vec(),
-            SchemaCheck::DoneWithRequest,
+            schema,
             &records,
             &options.import,
         )
@@ -523,13 +538,14 @@ async fn submit_xaip(
 
 /// ArchiveUpdate of an XAIP by a DXAIP: the new version's VersionID. The
 /// object is the one the DXAIP's `packageHeader/AOID` names.
-async fn update_xaip(
+pub(crate) async fn update_xaip(
     state: &AppState,
     p: &Principal,
     package: &[u8],
     aoid: Option<&str>,
     vid: &str,
     options: &SubmitOptions,
+    schema: SchemaCheck,
 ) -> Ran {
     let Some(aoid) = aoid.map(str::to_string) else {
         return Err((
@@ -549,13 +565,7 @@ async fn update_xaip(
     let records = record_check(state);
     state
         .archive
-        .update_xaip(
-            &obj,
-            package.to_vec(),
-            SchemaCheck::DoneWithRequest,
-            &records,
-            &options.import,
-        )
+        .update_xaip(&obj, package.to_vec(), schema, &records, &options.import)
         .await
         .map_err(|e| (e, Some(aoid.clone())))?;
     let mut body = String::new();

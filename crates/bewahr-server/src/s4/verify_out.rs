@@ -18,7 +18,7 @@ const ESORVR_NS: &str = "http://www.bsi.bund.de/tr-esor/vr";
 
 /// Whether `bytes` is an XML document whose root is `XAIP` or `DXAIP`
 /// (of any prefix): the first start tag after the prolog.
-fn is_package(bytes: &[u8]) -> bool {
+pub(crate) fn is_package(bytes: &[u8]) -> bool {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
     let mut rest = text.trim_start_matches('\u{feff}');
     loop {
@@ -228,7 +228,7 @@ pub async fn report_of(state: &AppState, p: &Principal, subject: Subject<'_>) ->
 }
 
 /// The result code of a package's verification.
-fn package_outcome(v: &PackageVerdict) -> Outcome {
+pub(crate) fn package_outcome(v: &PackageVerdict) -> Outcome {
     if let Some((fault, message)) = &v.fault {
         let minor = match (fault, v.update) {
             (PackageFault::Signature, false) => Minor::XaipNokSig,
@@ -247,7 +247,7 @@ fn package_outcome(v: &PackageVerdict) -> Outcome {
 }
 
 /// `dss:OptionalOutputs` with one `vr:VerificationReport`.
-fn report(now: time::OffsetDateTime, body: impl FnOnce(&mut String)) -> String {
+pub(crate) fn report(now: time::OffsetDateTime, body: impl FnOnce(&mut String)) -> String {
     let at = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -330,7 +330,7 @@ fn record_report(out: &mut String, j: &Judgement) {
 
 /// The report of a package: one `esorvr:XAIPReport` with each credential
 /// examined, and one report per record given beside it.
-fn package_report(out: &mut String, v: &PackageVerdict) {
+pub(crate) fn package_report(out: &mut String, v: &PackageVerdict) {
     let verdict = if v.fault.is_some() || v.unsuitable.is_some() {
         Verdict::Invalid
     } else if v.judgements.iter().any(|j| j.verdict != Verdict::Valid) {

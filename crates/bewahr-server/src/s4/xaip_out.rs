@@ -357,7 +357,12 @@ fn write_xaip(
             id
         })
         .collect();
-    out.push_str("<xaip:XAIP XAIPVersion=\"1.3.0\">");
+    // the namespaces declared on the root: the package stands alone (TS
+    // 119 512 hands it on as a document of its own)
+    out.push_str(concat!(
+        "<xaip:XAIP xmlns:xaip=\"http://www.bsi.bund.de/tr-esor/xaip\"",
+        " xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" XAIPVersion=\"1.3.0\">"
+    ));
     out.push_str(&format!(
         "<xaip:packageHeader packageID=\"PH-{}\">",
         esc(aoid)
@@ -411,13 +416,21 @@ fn write_xaip(
     out.push_str("</xaip:XAIP>");
 }
 
-fn write_record(out: &mut String, aoid: &str, vid: &str, der: &[u8]) {
+pub fn write_record(out: &mut String, aoid: &str, vid: &str, der: &[u8]) {
     out.push_str(&format!(
         "<xaip:evidenceRecord AOID=\"{}\" VersionID=\"{vid}\"><xaip:asn1EvidenceRecord>",
         esc(aoid)
     ));
     out.push_str(&b64(der));
     out.push_str("</xaip:asn1EvidenceRecord></xaip:evidenceRecord>");
+}
+
+/// One version's evidence record as ArchiveEvidence gives it.
+pub struct GivenRecord {
+    /// The object's AOID as the catalog has it.
+    pub aoid: String,
+    pub vid: String,
+    pub der: Vec<u8>,
 }
 
 /// ArchiveEvidence: the RFC 4998 record of each selected version, built
@@ -430,53 +443,76 @@ pub async fn evidence(
     versions: &[String],
     format: Option<&str>,
 ) -> Ran {
+    let (outcome, found, aoid_out) = records(state, p, aoid, versions, format).await?;
+    let mut out = String::new();
+    for r in &found {
+        write_record(&mut out, &r.aoid, &r.vid, &r.der);
+    }
+    Ok((outcome, out, aoid_out))
+}
+
+/// The records ArchiveEvidence gives (each selected version's, then those
+/// imported with it), with the request's result.
+pub async fn records(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    versions: &[String],
+    format: Option<&str>,
+) -> Result<
+    (Outcome, Vec<GivenRecord>, Option<String>),
+    (crate::service::ServiceError, Option<String>),
+> {
+    let stop = |o: Outcome| Ok((o, vec![], Some(aoid.to_string())));
     match format {
         None | Some(RFC4998) => {}
         Some(RFC6283) => {
-            return stop(
-                Outcome::error(
-                    Minor::NotSupported,
-                    "evidence records in their XML form (RFC 6283) are not offered yet; ask for urn:ietf:rfc:4998",
-                ),
-                aoid,
-            )
+            return stop(Outcome::error(
+                Minor::NotSupported,
+                "evidence records in their XML form (RFC 6283) are not offered yet; ask for urn:ietf:rfc:4998",
+            ))
         }
         Some(f) => {
-            return stop(
-                Outcome::error(
-                    Minor::NotSupported,
-                    format!("{f} is not an evidence record format of this archive"),
-                ),
-                aoid,
-            )
+            return stop(Outcome::error(
+                Minor::NotSupported,
+                format!("{f} is not an evidence record format of this archive"),
+            ))
         }
     }
     let view = match object(state, p, aoid).await {
         Ok(v) => v,
-        Err(o) => return stop(o, aoid),
+        Err(o) => return stop(o),
     };
     let (selected, unknown) = select(&view, versions);
     if selected.is_empty() {
-        return stop(partly(0, &unknown), aoid);
+        return stop(partly(0, &unknown));
     }
     let ev = state
         .archive
         .authorize_object(p, Operation::Evidence, aoid)
         .await
         .map_err(|e| (e, Some(aoid.to_string())))?;
-    let mut out = String::new();
+    let mut out = Vec::new();
     let mut failed: Vec<(String, Outcome)> = vec![];
     for v in &selected {
         let vid = vid_of(v);
         let n = number(v)?;
         match state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await {
             Ok((_, der)) => {
-                write_record(&mut out, &view.aoid, &vid, &der);
+                out.push(GivenRecord {
+                    aoid: view.aoid.clone(),
+                    vid: vid.clone(),
+                    der,
+                });
                 // then those of an earlier archive, imported with the version
                 match state.archive.imported_records(&ev, n).await {
                     Ok(imported) => {
                         for der in imported {
-                            write_record(&mut out, &view.aoid, &vid, &der);
+                            out.push(GivenRecord {
+                                aoid: view.aoid.clone(),
+                                vid: vid.clone(),
+                                der,
+                            });
                         }
                     }
                     Err(e) => failed.push((vid, outcome_of(&e))),
@@ -507,15 +543,48 @@ pub async fn evidence(
 /// The most trail entries one ArchiveTrace gives.
 const MAX_EVENTS: usize = 100_000;
 
+/// One entry of an object's trail, as `pres:Event` has it.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub time: String,
+    pub subject: String,
+    pub operation: String,
+    pub object: Option<String>,
+    pub detail: String,
+}
+
 /// ArchiveTrace: the object's audit trail as `pres:Trace`, oldest first.
 pub async fn trace(state: &AppState, p: &Principal, aoid: &str) -> Ran {
+    let (outcome, events) = events(state, p, aoid).await?;
+    let mut out = String::from("<pres:Trace>");
+    for e in &events {
+        out.push_str("<pres:Event>");
+        leaf(&mut out, "pres:Time", &e.time);
+        leaf(&mut out, "pres:Subject", &e.subject);
+        leaf(&mut out, "pres:Operation", &e.operation);
+        if let Some(a) = &e.object {
+            leaf(&mut out, "pres:Object", a);
+        }
+        leaf(&mut out, "pres:Detail", &e.detail);
+        out.push_str("</pres:Event>");
+    }
+    out.push_str("</pres:Trace>");
+    Ok((outcome, out, Some(aoid.to_string())))
+}
+
+/// The object's trail entries, oldest first (at most [`MAX_EVENTS`]; a
+/// warning says where the rest are).
+pub async fn events(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+) -> Result<(Outcome, Vec<Event>), (crate::service::ServiceError, Option<String>)> {
     let who = state
         .archive
         .authorize(p, Operation::Trace)
         .map_err(|e| (e, None))?;
-    let mut out = String::from("<pres:Trace>");
+    let mut out = Vec::new();
     let mut after = 0;
-    let mut n = 0;
     loop {
         let q = TraceQuery {
             aoid: Some(aoid.to_string()),
@@ -528,29 +597,25 @@ pub async fn trace(state: &AppState, p: &Principal, aoid: &str) -> Ran {
             .await
             .map_err(|e| (e, Some(aoid.to_string())))?;
         for e in &page {
-            out.push_str("<pres:Event>");
-            leaf(&mut out, "pres:Time", &e.at);
-            leaf(&mut out, "pres:Subject", &e.actor);
-            leaf(&mut out, "pres:Operation", &e.action);
-            if let Some(a) = &e.aoid {
-                leaf(&mut out, "pres:Object", a);
-            }
             let detail = if e.detail.is_empty() {
                 format!("result {}", e.result)
             } else {
                 format!("result {}; {}", e.result, e.detail)
             };
-            leaf(&mut out, "pres:Detail", &detail);
-            out.push_str("</pres:Event>");
+            out.push(Event {
+                time: e.at.clone(),
+                subject: e.actor.clone(),
+                operation: e.action.clone(),
+                object: e.aoid.clone(),
+                detail,
+            });
             after = e.seq;
-            n += 1;
         }
-        if page.len() < 1000 || n >= MAX_EVENTS {
+        if page.len() < 1000 || out.len() >= MAX_EVENTS {
             break;
         }
     }
-    out.push_str("</pres:Trace>");
-    let outcome = if n >= MAX_EVENTS {
+    let outcome = if out.len() >= MAX_EVENTS {
         Outcome::warning(
             Minor::RequestOnlyPartlySuccessfulWarning,
             format!("the first {MAX_EVENTS} entries; the rest by GET /v1/audit?aoid={aoid}&after={after}"),
@@ -558,7 +623,7 @@ pub async fn trace(state: &AppState, p: &Principal, aoid: &str) -> Ran {
     } else {
         Outcome::ok()
     };
-    Ok((outcome, out, Some(aoid.to_string())))
+    Ok((outcome, out))
 }
 
 /// The `Type`s of a `tr:DataLocation` that name XPath: TR-ESOR-E's XPath

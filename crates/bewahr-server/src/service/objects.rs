@@ -108,6 +108,11 @@ impl ArchiveService {
         super::Incoming::new(self.ingest.begin(), self.ingest.max_body)
     }
 
+    /// The algorithm of the archive's hash trees (new versions' leaves).
+    pub fn tree_algorithm(&self) -> bewahr_core::alg::DigestAlgorithm {
+        self.ingest.algorithm
+    }
+
     /// The largest document accepted, in bytes.
     pub fn max_document_bytes(&self) -> u64 {
         self.ingest.max_body
@@ -182,6 +187,7 @@ impl ArchiveService {
                             examine: p.examine,
                             after: p.after,
                             aoid: None,
+                            given: p.given,
                         },
                     }
                 },

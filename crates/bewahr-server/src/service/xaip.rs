@@ -47,6 +47,9 @@ pub struct PackageParts {
     /// document of its own with imported records, not a package (its
     /// signatures are its credentials).
     pub examine: bool,
+    /// A hash-only list (TS 119 512 DigestList): its values, each a data
+    /// object of the version's group (see [`crate::ingest::Extras::given`]).
+    pub given: Vec<Vec<u8>>,
 }
 
 /// Why a package was refused, by TR-ESOR-E's result codes. Nothing of it
@@ -275,6 +278,19 @@ impl ArchiveService {
         import: &[Import],
         records: &RecordCheck,
     ) -> Result<Option<(PackageParts, (String, String))>, ServiceError> {
+        self.imports_over(vec![document.to_vec()], import, records)
+            .await
+    }
+
+    /// [`Self::document_imports`] for records over a group of data
+    /// objects (the values of a hash-only list): each record must verify
+    /// completely over all of them.
+    pub async fn imports_over(
+        &self,
+        objects: Vec<Vec<u8>>,
+        import: &[Import],
+        records: &RecordCheck,
+    ) -> Result<Option<(PackageParts, (String, String))>, ServiceError> {
         if import.is_empty() {
             return Ok(None);
         }
@@ -291,14 +307,14 @@ impl ArchiveService {
             }
         }
         let now = self.now();
-        let (records, doc, given) = (records.clone(), document.to_vec(), ders.clone());
+        let (records, doc, given) = (records.clone(), objects, ders.clone());
         let reports = tokio::task::spawn_blocking(move || {
             given
                 .iter()
                 .map(|der| {
                     let mut opts = Options::new(&records.trusted, now, &records.policy);
                     opts.profile = records.profile;
-                    verify::verify_der(der, &mut InMemory(vec![doc.clone()]), &opts)
+                    verify::verify_der(der, &mut InMemory(doc.clone()), &opts)
                 })
                 .collect::<Vec<_>>()
         })
@@ -329,6 +345,7 @@ impl ArchiveService {
                 validations: vec![],
                 after: None,
                 examine: true,
+                given: vec![],
             },
             (IMPORTED_RECORDS.to_string(), listed),
         )))
@@ -627,6 +644,7 @@ impl ArchiveService {
                 validations,
                 after: None,
                 examine: false,
+                given: vec![],
             },
         ))
     }
