@@ -9,15 +9,21 @@ use std::path::PathBuf;
 use crate::api::{archive_with, send, Db};
 use crate::support::*;
 
+/// The TLS tests' PKI, made once per test process: two tests running the
+/// script at once in the same directory would overwrite each other's files.
 fn pki() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bewahr-tls-pki-{}", std::process::id()));
-    let st = std::process::Command::new("bash")
-        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-pki.sh"))
-        .arg(&dir)
-        .status()
-        .expect("bash");
-    assert!(st.success(), "tls-pki.sh failed");
-    dir
+    static PKI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bewahr-tls-pki-{}", std::process::id()));
+        let st = std::process::Command::new("bash")
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls-pki.sh"))
+            .arg(&dir)
+            .status()
+            .expect("bash");
+        assert!(st.success(), "tls-pki.sh failed");
+        dir
+    })
+    .clone()
 }
 
 /// Serves the archive over TLS (the server certificate of `pki`, client
