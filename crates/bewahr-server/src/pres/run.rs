@@ -660,11 +660,7 @@ async fn preserve_digests(
         return failed(&e);
     }
     let stored = bewahr_xaip::digest_list::write(&given.list);
-    let mut incoming = state.archive.begin_upload();
-    if let Err(e) = incoming.push(Bytes::from(stored.into_bytes())).await {
-        return failed(&e);
-    }
-    let upload = match incoming.finish().await {
+    let upload = match upload(state, stored.into_bytes()).await {
         Ok(u) => u,
         Err(e) => return failed(&e),
     };
@@ -690,6 +686,13 @@ async fn preserve_digests(
         }
         Err(e) => failed(&e),
     }
+}
+
+/// Bytes held in memory, written to the store as a document on its way in.
+async fn upload(state: &AppState, bytes: Vec<u8>) -> Result<crate::store::Upload, ServiceError> {
+    let mut incoming = state.archive.begin_upload();
+    incoming.push(Bytes::from(bytes)).await?;
+    incoming.finish().await
 }
 
 /// Whether an evidence format names RFC 4998 (either URI); `Err`: the
@@ -1003,11 +1006,7 @@ async fn update(
         if let Some(id) = &po.id {
             metadata.meta.insert("s4.archiveDataID".into(), id.clone());
         }
-        let mut incoming = state.archive.begin_upload();
-        if let Err(e) = incoming.push(Bytes::from(po.data.bytes().to_vec())).await {
-            return failed(&e);
-        }
-        let upload = match incoming.finish().await {
+        let upload = match upload(state, po.data.bytes().to_vec()).await {
             Ok(u) => u,
             Err(e) => return failed(&e),
         };
