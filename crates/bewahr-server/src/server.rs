@@ -370,7 +370,7 @@ pub async fn start_with_seams(
             .map(|(t, s)| (t.clone(), s.client_ids.clone()))
             .collect(),
     );
-    let state = AppState {
+    let state = AppState::new(crate::api::Shared {
         archive,
         ingest,
         evidence,
@@ -401,7 +401,7 @@ pub async fn start_with_seams(
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
         evidence_profile: cfg.evidence.profile,
         sweeper,
-    };
+    });
     Ok(Archive {
         state,
         supervisor,
