@@ -183,13 +183,7 @@ async fn main() {
             .collect()
     };
     // no flush or compaction running in the background during the measurements
-    {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.settle())
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    settle(&store).await;
     // BEWAHR_BENCH_COLD=1: every measurement starts with an empty page
     // cache (needs root: /proc/sys/vm/drop_caches), so every byte comes
     // from the disk

@@ -36,6 +36,16 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Waits until the store has no flush or compaction running or pending,
+/// so that none runs in the background during a measurement.
+pub async fn settle(store: &bewahr::store::Store) {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.settle())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 /// Seals up to `max` pending versions of `a` in one batch now, as the
 /// sealing worker would; returns the batch and how many versions it sealed.
 pub async fn seal_now(a: &bewahr::server::Archive, max: usize) -> (bewahr::catalog::Batch, usize) {

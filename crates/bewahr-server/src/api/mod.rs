@@ -31,8 +31,8 @@ use crate::seal::{Sealer, Stamper};
 /// Everything the handlers need, behind one `Arc`. axum clones the state
 /// for every request and again for every middleware layer that takes it;
 /// as a plain struct of some twenty handles that was about a hundred
-/// atomic reference counts touched per request from both cores (2.4% of
-/// the samples of 4 KB submissions, docs/benchmarks.md), now it is one.
+/// atomic reference counts touched per request from both cores (with their
+/// drops 3.2% of the samples of 4 KB submissions, docs/benchmarks.md), now it is one.
 /// The fields are read through `Deref`: `state.catalog` as before.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
