@@ -177,6 +177,7 @@ fn ctx(anchors: &[Certificate], at: OffsetDateTime) -> Context<'_> {
         at,
         poe: None,
         max_age: time::Duration::days(1),
+        xml: Some(&bewahr::signature::xml_engine::ENGINE),
     }
 }
 

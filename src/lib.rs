@@ -25,6 +25,8 @@ pub mod signature {
     pub use bewahr_core::signature::*;
     #[cfg(feature = "net")]
     pub use bewahr_net::fetch;
+    /// XML signatures (XML-DSig, XAdES): the engine for [`Context::xml`].
+    pub use bewahr_xmlsig as xml_engine;
 }
 
 #[cfg(feature = "net")]

@@ -9,8 +9,8 @@ use bewahr::verify::{self, AlgorithmPolicy, DataObjects, Digests, NoData, Option
 /// Arguments of `bewahr verify`.
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
-    /// The evidence record (DER, RFC 4998; with --xaip also an
-    /// `xaip:evidenceRecord` element). With --xaip it may be left out when
+    /// The evidence record: DER (RFC 4998) or XML (RFC 6283), told by its
+    /// content; with --xaip also an `xaip:evidenceRecord` element. With --xaip it may be left out when
     /// the package carries the version's record in its credentials.
     #[arg(long, required_unless_present = "xaip")]
     pub er: Option<PathBuf>,
@@ -221,7 +221,7 @@ pub fn run(args: VerifyArgs) -> i32 {
             };
             (
                 vec![(er.display().to_string(), record)],
-                data_of(paths, digests),
+                data_of(paths.clone(), digests),
             )
         }
     };
@@ -245,15 +245,41 @@ pub fn run(args: VerifyArgs) -> i32 {
     opts.extra_certificates = &extra;
     opts.profile = args.profile;
     opts.validation_data = &given;
+    // an RFC 6283 (XML) record is told by its content; its XML data
+    // objects are hashed in canonical form, so the files are read whole
+    let xml_objects: Option<Vec<Vec<u8>>> = if args.xaip.is_none()
+        && !args.data.is_empty()
+        && records
+            .iter()
+            .any(|(_, r)| bewahr_xmlsig::ers::is_xml_record(r))
+    {
+        let mut objs = vec![];
+        for p in &paths {
+            match std::fs::read(p) {
+                Ok(b) => objs.push(b),
+                Err(e) => return usage(format!("--data {}: {e}", p.display())),
+            }
+        }
+        Some(objs)
+    } else {
+        None
+    };
+    let check = |record: &[u8], data: &mut dyn DataObjects| {
+        if bewahr_xmlsig::ers::is_xml_record(record) {
+            bewahr_xmlsig::ers::verify_xml(record, xml_objects.as_deref(), data, &opts)
+        } else {
+            verify::verify_der(record, data, &opts)
+        }
+    };
     if args.validate_signature {
-        let report = verify::verify_der(&records[0].1, data.as_mut(), &opts);
+        let report = check(&records[0].1, data.as_mut());
         return revalidate(&args, &report, at);
     }
     // one record, or each record a package carries for the version
     let mut codes = Vec::new();
     let mut reports = Vec::new();
     for (label, record) in &records {
-        let report = verify::verify_der(record, data.as_mut(), &opts);
+        let report = check(record, data.as_mut());
         codes.push(report.exit_code());
         if args.json {
             reports.push(serde_json::json!({"record": label, "report": report}));
@@ -329,18 +355,16 @@ fn revalidate(args: &VerifyArgs, er: &verify::Report, at: time::OffsetDateTime) 
         .and_then(|t| {
             time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
         });
-    let max_age = time::Duration::days(1);
+    let ctx = signature::Context {
+        anchors: &anchors,
+        at,
+        poe: None,
+        max_age: time::Duration::days(1),
+        xml: Some(&bewahr_xmlsig::ENGINE),
+    };
     let sr = match poe {
-        Some(poe) => signature::revalidate(&doc, sig.as_deref(), &vd, poe, &anchors, at, max_age),
-        None => {
-            let ctx = signature::Context {
-                anchors: &anchors,
-                at,
-                poe: None,
-                max_age,
-            };
-            signature::conclude(signature::examine(&doc, sig.as_deref(), &ctx), &vd, &ctx).0
-        }
+        Some(poe) => signature::revalidate(&doc, sig.as_deref(), &vd, poe, &ctx),
+        None => signature::conclude(signature::examine(&doc, sig.as_deref(), &ctx), &vd, &ctx).0,
     };
     if args.json {
         let v = serde_json::json!({"evidence": er, "signature": sr});

@@ -534,14 +534,28 @@ async fn the_audit_trail_records_who_did_what_and_shows_tampering() {
         t2.as_array().unwrap().iter().all(|e| e["tenant"] == "t2"),
         "t2 sees only its own entries: {t2}"
     );
-    let (_, all) = call(
-        &a,
-        Method::GET,
-        "/v1/audit?limit=1000",
-        Some(&a.tokens["operator"]),
-        "",
-    )
-    .await;
+    // the failed login's entry is written after its answer, like every
+    // entry: under load it may come a moment later
+    let mut all = Value::Null;
+    for _ in 0..100 {
+        (_, all) = call(
+            &a,
+            Method::GET,
+            "/v1/audit?limit=1000",
+            Some(&a.tokens["operator"]),
+            "",
+        )
+        .await;
+        if all
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["result"] == "401" && e["actor"] == "anonymous")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         all.as_array()
             .unwrap()

@@ -30,4 +30,6 @@ mod service;
 mod signatures;
 mod sweeper;
 mod tls;
+mod xades;
 mod xaip;
+mod xmlers;

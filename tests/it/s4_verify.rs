@@ -238,14 +238,47 @@ async fn c2_verify_cases() {
     result(&resp, ERROR, Some("sal#invalidSignature"));
     let resp = verify(&a, "", &data("PADES_VISIBLE.pdf"), "").await;
     result(&resp, OK, None);
-    // XAdES is recognised but not examined yet (issue 13): the archive
-    // says it cannot verify it, for the OK and the NOK file alike
-    for name in [
-        "SHA512-enveloped-test-01.xml-signed-xades-baseline-b.xml",
-        "SHA512-enveloped-test-01.xml-signed-xades-baseline-b-NOK.xml",
+    // XAdES: the enveloped seal verifies, its manipulated twin does not
+    let resp = verify(
+        &a,
+        "",
+        &data("SHA512-enveloped-test-01.xml-signed-xades-baseline-b.xml"),
+        "",
+    )
+    .await;
+    result(&resp, OK, None);
+    let resp = verify(
+        &a,
+        "",
+        &data("SHA512-enveloped-test-01.xml-signed-xades-baseline-b-NOK.xml"),
+        "",
+    )
+    .await;
+    result(&resp, ERROR, Some("sal#invalidSignature"));
+    // detached: the document, and the signature beside it
+    let resp = verify(
+        &a,
+        "",
+        &data("002-test-document.xml"),
+        &detached("002-test-document-XADES-detached.xml"),
+    )
+    .await;
+    result(&resp, OK, None);
+    // the same signature as a ds:Signature in the SignatureObject, and its NOK twin
+    for (name, want, minor) in [
+        ("002-test-document-XADES-detached.xml", OK, None),
+        (
+            "002-test-document-XADES-detached-NOK.xml",
+            ERROR,
+            Some("sal#invalidSignature"),
+        ),
     ] {
-        let resp = verify(&a, "", &data(name), "").await;
-        result(&resp, ERROR, Some("arl/notSupported"));
+        let inline = format!(
+            "<dss:SignatureObject>{}</dss:SignatureObject>",
+            String::from_utf8(file(name)).unwrap()
+        );
+        let resp = verify(&a, "", &data("002-test-document.xml"), &inline).await;
+        result(&resp, want, minor);
     }
 
     // an unknown control among the OptionalInputs

@@ -25,6 +25,7 @@ fn validate(
         at: at(),
         poe: None,
         max_age: time::Duration::days(1),
+        xml: Some(&signature::xml_engine::ENGINE),
     };
     let ex = examine(doc, sig, &ctx);
     conclude(ex, &ValidationData::default(), &ctx).0
@@ -215,20 +216,32 @@ fn asic_containers() {
             r.to_text()
         );
     }
-    // XAdES: recognised, never valid
-    for name in [
-        "ASIC_S_XADES_OK.asics",
-        "ASIC_E_XADES_OK.asice",
-        "document-XADES-enveloping.xml",
+    // XAdES in containers: the OK ones verify, the NOK ones (their
+    // SignedProperties reference manipulated) fail
+    for (name, fmt) in [
+        ("ASIC_S_XADES_OK.asics", Format::AsicS),
+        ("ASIC_E_XADES_OK.asice", Format::AsicE),
     ] {
         let r = validate(&read(name), None, &[]);
+        assert_eq!(r.format, fmt, "{name}");
+        crypto_passed(&r);
         assert_eq!(
-            r.indication,
-            Some(Indication::Indeterminate),
+            r.sub_indication,
+            Some(SubIndication::NoCertificateChainFound),
             "{name}: {}",
             r.to_text()
         );
-        assert!(r.to_text().contains("not supported"), "{name}");
+        assert!(
+            r.to_text()
+                .contains("reference to 002-test-document.xml (sha512): the digest matches"),
+            "{name}: {}",
+            r.to_text()
+        );
+    }
+    for name in ["ASIC_S_XADES_NOK.asics", "ASIC_E_XADES_NOK.asice"] {
+        let r = validate(&read(name), None, &[]);
+        assert_eq!(r.indication, Some(Indication::TotalFailed), "{name}");
+        assert_eq!(r.sub_indication, Some(SubIndication::HashFailure), "{name}");
     }
     // ASIC_S_ER_NOK.asics holds the same files as ASIC_S_ER_OK.asics (only the ZIP
     // metadata differs) in the C.2 data: both are judged alike, neither fails
@@ -326,9 +339,13 @@ fn expired_signer_with_and_without_proof_of_existence() {
         Some(&p7s),
         &ValidationData::default(),
         poe,
-        &parsed.certificates,
-        at(),
-        time::Duration::days(1),
+        &Context {
+            anchors: &parsed.certificates,
+            at: at(),
+            poe: None,
+            max_age: time::Duration::days(1),
+            xml: Some(&signature::xml_engine::ENGINE),
+        },
     );
     assert_eq!(
         r.indication,

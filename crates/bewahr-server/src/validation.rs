@@ -119,6 +119,7 @@ impl Validator {
             at,
             poe: None,
             max_age: time::Duration::seconds(self.settings.revocation_max_age_secs),
+            xml: Some(&bewahr_xmlsig::ENGINE),
         }
     }
 
@@ -164,6 +165,56 @@ impl Validator {
         })
         .await
         .ok()?
+    }
+
+    /// A signature with the data it is over (`None`: it carries what it
+    /// signs), as the validator takes them.
+    async fn validate_over(
+        &self,
+        data: Option<Arc<Vec<u8>>>,
+        signature: Arc<Vec<u8>>,
+        now: OffsetDateTime,
+    ) -> Option<Outcome> {
+        match data {
+            Some(d) => self.validate(d, Some(signature), now).await,
+            None => self.validate(signature, None, now).await,
+        }
+    }
+
+    /// An XML signature taken from a package (an XAIP credential): in
+    /// place first; if it fails there, as a document of its own (a
+    /// signature made elsewhere with inclusive C14N does not verify inside
+    /// the package, whose namespaces C14N then takes in). Returns the
+    /// outcome and the form of the signature it is about.
+    pub async fn validate_pasted(
+        &self,
+        data: Option<Arc<Vec<u8>>>,
+        in_place: Vec<u8>,
+        standalone: Option<Vec<u8>>,
+        now: OffsetDateTime,
+    ) -> (Option<Outcome>, Vec<u8>) {
+        let in_place = Arc::new(in_place);
+        let first = self
+            .validate_over(data.clone(), in_place.clone(), now)
+            .await;
+        let failed = first
+            .as_ref()
+            .is_some_and(|o| o.report.indication == Some(Indication::TotalFailed));
+        if let (true, Some(alone)) = (failed, standalone) {
+            let alone = Arc::new(alone);
+            if let Some(mut o) = self.validate_over(data, alone.clone(), now).await {
+                if o.report.indication != Some(Indication::TotalFailed) {
+                    o.report.findings.push(signature::Finding {
+                        indication: Indication::TotalPassed,
+                        sub_indication: None,
+                        message: "validated as a document of its own (its exclusive canonical form: each namespace declared where it is used): in place, the package's namespaces change its canonical form and it does not verify there".into(),
+                    });
+                    o.report_json = serde_json::to_vec_pretty(&o.report).unwrap_or_default();
+                    return (Some(o), Arc::unwrap_or_clone(alone));
+                }
+            }
+        }
+        (first, Arc::unwrap_or_clone(in_place))
     }
 
     /// The policy of a submitting system (or the default).

@@ -101,7 +101,7 @@ pub struct References {
 
 /// A parsed XAIP or DXAIP.
 pub struct Xaip {
-    doc: Document,
+    pub(crate) doc: Document,
     header: Node,
     ids: HashMap<String, Node>,
 }

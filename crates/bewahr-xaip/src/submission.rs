@@ -95,8 +95,19 @@ pub struct EmbeddedSignature {
 pub enum SignatureForm {
     /// DER (or BER) CMS.
     Cms(Vec<u8>),
-    /// `ds:Signature` (XAdES): the credential element, canonicalised.
-    Xml,
+    /// `ds:Signature` (XAdES), in two forms, since a signature made
+    /// elsewhere and pasted into the package canonicalises differently in
+    /// it (inclusive C14N takes in the package's namespaces):
+    Xml {
+        /// In place: its inclusive canonical form with comments, so that
+        /// every namespace in scope in the package is declared on it and
+        /// `ds:SignedInfo` canonicalises as it does inside the package.
+        in_place: Vec<u8>,
+        /// As made elsewhere: its exclusive canonical form with comments
+        /// (each namespace declared where it is used, none of the
+        /// package's others), when that differs from `in_place`.
+        standalone: Option<Vec<u8>>,
+    },
 }
 
 /// Parses an `xs:date` (`2100-01-01`, `2100-01-01+01:00`, `2100-01-01Z`):
@@ -240,8 +251,32 @@ impl Xaip {
                             what: format!("Base64Signature: not base64 ({e})"),
                         },
                     )?)
-                } else if xml::child(&so, DS_NS, "Signature").is_some() {
-                    SignatureForm::Xml
+                } else if let Some(sig) = xml::child(&so, DS_NS, "Signature") {
+                    let in_place = xml::canonicalize(
+                        &self.doc,
+                        &sig,
+                        xml::C14n::Inclusive10 { comments: true },
+                    )
+                    .map_err(|e| XaipError::Object {
+                        id: id.clone(),
+                        what: format!("ds:Signature: {e}"),
+                    })?;
+                    // the package may have passed through canonicalisation
+                    // (an S.4 request's XAIP does), which drops declarations
+                    // the signature repeated from the package: exclusive
+                    // C14N declares each namespace where it is used, as a
+                    // signature made on its own has them
+                    let standalone = xml::canonicalize(
+                        &self.doc,
+                        &sig,
+                        xml::C14n::Exclusive10 { comments: true },
+                    )
+                    .ok()
+                    .filter(|alone| *alone != in_place);
+                    SignatureForm::Xml {
+                        in_place,
+                        standalone,
+                    }
                 } else {
                     continue;
                 }

@@ -170,6 +170,303 @@ pub fn canonicalize(doc: &Document, element: &Node, alg: C14n) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// How an XPath Filter 2.0 step combines its node-set with the filter so
+/// far (XML-DSig XPath Filter 2.0, section 3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterOp {
+    Intersect,
+    Subtract,
+    Union,
+}
+
+/// A node-set of a document as XML-DSig's reference processing makes it:
+/// the subtree a same-document URI selects, narrowed by the transforms
+/// (enveloped-signature, XPath Filter 2.0) in their order.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `#id`: only this element's subtree; `None`: the whole document (`URI=""`).
+    apex: Option<usize>,
+    /// One entry per transform: its steps, each with the roots of the
+    /// subtrees its XPath selected (node pointers, as identities).
+    transforms: Vec<Vec<(FilterOp, Vec<usize>)>>,
+    /// Comments stay in (an XPointer reference); `URI=""` and `#id` drop them.
+    pub comments: bool,
+}
+
+impl Selection {
+    /// The whole document (`URI=""`), without comments.
+    pub fn document() -> Self {
+        Selection::default()
+    }
+
+    /// The subtree of `element` (`URI="#id"`), without comments.
+    pub fn subtree(element: &Node) -> Self {
+        Self::subtree_of(NodeId::of(element))
+    }
+
+    /// The subtree of the element `id` names.
+    pub fn subtree_of(id: NodeId) -> Self {
+        Selection {
+            apex: Some(id.0),
+            ..Selection::default()
+        }
+    }
+
+    /// The enveloped-signature transform: the signature element's subtree is
+    /// removed.
+    pub fn without(&mut self, element: &Node) {
+        self.transforms.push(vec![(
+            FilterOp::Subtract,
+            vec![element.node_ptr() as usize],
+        )]);
+    }
+
+    /// One XPath Filter 2.0 transform: its steps, each with the nodes its
+    /// expression selected (their subtrees count).
+    pub fn filter(&mut self, steps: Vec<(FilterOp, Vec<Node>)>) {
+        self.transforms.push(
+            steps
+                .into_iter()
+                .map(|(op, nodes)| {
+                    let mut roots: Vec<usize> =
+                        nodes.iter().map(|n| n.node_ptr() as usize).collect();
+                    roots.sort_unstable();
+                    (op, roots)
+                })
+                .collect(),
+        );
+    }
+
+    /// No transform has narrowed it: the whole document or one subtree.
+    pub fn is_plain(&self) -> bool {
+        self.transforms.is_empty()
+    }
+
+    /// Whether a node (an element, attribute, text ..., or a namespace node
+    /// given as its element) is in the set.
+    fn contains(&self, node: xmlNodePtr) -> bool {
+        // roots are few (a signature) or sorted (an XPath's result)
+        let under = |roots: &Vec<usize>| {
+            let mut n = node;
+            while !n.is_null() {
+                let hit = if roots.len() < 8 {
+                    roots.contains(&(n as usize))
+                } else {
+                    roots.binary_search(&(n as usize)).is_ok()
+                };
+                if hit {
+                    return true;
+                }
+                // SAFETY: `n` is a node of the live document being
+                // canonicalised; only its `parent` pointer is read.
+                n = unsafe { (*n).parent };
+            }
+            false
+        };
+        if let Some(apex) = self.apex {
+            let mut n = node;
+            while !n.is_null() && n as usize != apex {
+                // SAFETY: as above
+                n = unsafe { (*n).parent };
+            }
+            if n.is_null() {
+                return false;
+            }
+        }
+        self.transforms.iter().all(|steps| {
+            steps.iter().fold(true, |f, (op, roots)| match op {
+                FilterOp::Intersect => f && under(roots),
+                FilterOp::Subtract => f && !under(roots),
+                FilterOp::Union => f || under(roots),
+            })
+        })
+    }
+}
+
+/// An element of a parsed document by its identity (the document must
+/// outlive its use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NodeId(usize);
+
+impl NodeId {
+    pub fn of(node: &Node) -> NodeId {
+        NodeId(node.node_ptr() as usize)
+    }
+}
+
+const XML_ELEMENT_NODE: u32 = 1;
+const XML_TEXT_NODE: u32 = 3;
+const XML_CDATA_SECTION_NODE: u32 = 4;
+const XML_NS: &[u8] = b"http://www.w3.org/XML/1998/namespace";
+
+/// The elements of `doc` by the value of their ID attribute (`Id`, `ID`,
+/// `id` without namespace, or `xml:id`): what an XML-DSig `#id`
+/// reference names. Built in one walk over the tree (an XPath query per
+/// reference costs a walk each, and allocates on every attribute).
+pub fn id_index(doc: &Document) -> std::collections::HashMap<String, Vec<NodeId>> {
+    let mut out: std::collections::HashMap<String, Vec<NodeId>> = Default::default();
+    let Some(root) = doc.get_root_element() else {
+        return out;
+    };
+    let mut stack: Vec<xmlNodePtr> = vec![root.node_ptr()];
+    // SAFETY: the walk follows `children`, `next` and `properties` of the
+    // live document `doc`, which is borrowed for the whole call; names and
+    // values are NUL-terminated strings libxml2 owns.
+    unsafe {
+        while let Some(n) = stack.pop() {
+            let mut a = (*n).properties;
+            while !a.is_null() {
+                let name = std::ffi::CStr::from_ptr((*a).name as *const c_char).to_bytes();
+                let ns = (*a).ns;
+                let is_id = if ns.is_null() {
+                    matches!(name, b"Id" | b"ID" | b"id")
+                } else {
+                    name == b"id"
+                        && !(*ns).href.is_null()
+                        && std::ffi::CStr::from_ptr((*ns).href as *const c_char).to_bytes()
+                            == XML_NS
+                };
+                if is_id {
+                    let mut value = Vec::new();
+                    let mut t = (*a).children;
+                    while !t.is_null() {
+                        if !(*t).content.is_null() {
+                            value.extend_from_slice(
+                                std::ffi::CStr::from_ptr((*t).content as *const c_char).to_bytes(),
+                            );
+                        }
+                        t = (*t).next;
+                    }
+                    out.entry(String::from_utf8_lossy(&value).into_owned())
+                        .or_default()
+                        .push(NodeId(n as usize));
+                }
+                a = (*a).next;
+            }
+            let mut c = (*n).children;
+            while !c.is_null() {
+                if (*c).type_ == XML_ELEMENT_NODE {
+                    stack.push(c);
+                }
+                c = (*c).next;
+            }
+        }
+    }
+    out
+}
+
+/// The text of the element `id` names and its descendants (XPath's
+/// string-value of an element).
+pub fn text_of(doc: &Document, id: NodeId) -> String {
+    let _ = doc;
+    let mut out = Vec::new();
+    let mut stack: Vec<xmlNodePtr> = vec![id.0 as xmlNodePtr];
+    // SAFETY: `id` names an element of `doc`, borrowed for the call; the
+    // walk reads `children`, `next`, `type_` and `content`. The stack
+    // holds siblings in reverse so the text comes out in document order.
+    unsafe {
+        while let Some(n) = stack.pop() {
+            match (*n).type_ {
+                XML_TEXT_NODE | XML_CDATA_SECTION_NODE if !(*n).content.is_null() => {
+                    out.extend_from_slice(
+                        std::ffi::CStr::from_ptr((*n).content as *const c_char).to_bytes(),
+                    );
+                }
+                XML_ELEMENT_NODE => {
+                    let mut kids = vec![];
+                    let mut c = (*n).children;
+                    while !c.is_null() {
+                        kids.push(c);
+                        c = (*c).next;
+                    }
+                    stack.extend(kids.into_iter().rev());
+                }
+                _ => {}
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The canonical form of a [`Selection`] of `doc` with `alg`;
+/// `inclusive_prefixes` is exclusive C14N's `InclusiveNamespaces
+/// PrefixList` (`#default` for the default namespace).
+pub fn canonicalize_selection(
+    doc: &Document,
+    selection: &Selection,
+    alg: C14n,
+    inclusive_prefixes: &[String],
+) -> Result<Vec<u8>, XmlError> {
+    let (mode, comments) = alg.mode();
+    let comments = comments && selection.comments;
+    let prefixes: Vec<std::ffi::CString> = inclusive_prefixes
+        .iter()
+        .map(|p| std::ffi::CString::new(p.as_str()).map_err(|_| XmlError::C14n))
+        .collect::<Result<_, _>>()?;
+    let mut prefix_ptrs: Vec<*mut u8> = prefixes
+        .iter()
+        .map(|p| p.as_ptr() as *mut u8)
+        .chain(std::iter::once(std::ptr::null_mut()))
+        .collect();
+    let mut out: Vec<u8> = Vec::new();
+    // SAFETY: as in `canonicalize`; the visibility callback's user data is
+    // `selection`, which outlives the call, and reads only `parent` and
+    // `type_` of the document's nodes; `prefix_ptrs` is a NULL-terminated
+    // array of C strings that live in `prefixes` until the call returns.
+    let rc = unsafe {
+        let buf = xmlOutputBufferCreateIO(
+            Some(collect),
+            None,
+            &mut out as *mut Vec<u8> as *mut c_void,
+            std::ptr::null_mut(),
+        );
+        if buf.is_null() {
+            return Err(XmlError::C14n);
+        }
+        let rc = xmlC14NExecute(
+            doc.doc_ptr(),
+            Some(in_selection),
+            selection as *const Selection as *mut c_void,
+            mode,
+            if inclusive_prefixes.is_empty() || mode != 1 {
+                std::ptr::null_mut()
+            } else {
+                prefix_ptrs.as_mut_ptr()
+            },
+            c_int::from(comments),
+            buf,
+        );
+        let closed = xmlOutputBufferClose(buf);
+        if closed < 0 {
+            return Err(XmlError::C14n);
+        }
+        rc
+    };
+    if rc < 0 {
+        return Err(XmlError::C14n);
+    }
+    Ok(out)
+}
+
+/// Visible when the node (for a namespace node: its element) is in the selection.
+unsafe extern "C" fn in_selection(
+    selection: *mut c_void,
+    node: xmlNodePtr,
+    parent: xmlNodePtr,
+) -> c_int {
+    // SAFETY: see `canonicalize_selection`; `type_` is at the same offset
+    // in `xmlNode` and `xmlNs`.
+    unsafe {
+        let n = if node.is_null() || (*node).type_ == XML_NAMESPACE_DECL {
+            parent
+        } else {
+            node
+        };
+        let sel = &*(selection as *const Selection);
+        c_int::from(sel.contains(n))
+    }
+}
+
 /// libxml2's write callback: appends the bytes to the `Vec<u8>` context.
 unsafe extern "C" fn collect(ctx: *mut c_void, buffer: *const c_char, len: c_int) -> c_int {
     if ctx.is_null() || len < 0 {

@@ -68,8 +68,8 @@ pub struct Container {
     pub data_objects: Vec<(String, Vec<u8>)>,
     /// CAdES signatures: `META-INF/*signature*.p7s`, name and bytes.
     pub cades_signatures: Vec<(String, Vec<u8>)>,
-    /// XAdES signatures: `META-INF/*signature*.xml`, names only (not validated).
-    pub xades_signatures: Vec<String>,
+    /// XAdES signatures: `META-INF/*signature*.xml`, name and bytes.
+    pub xades_signatures: Vec<(String, Vec<u8>)>,
     /// RFC 3161 time-stamp tokens: `META-INF/*timestamp*.tst`, name and bytes.
     pub timestamps: Vec<(String, Vec<u8>)>,
     /// RFC 4998 evidence records: `META-INF/*evidencerecord*.ers`, name and bytes.
@@ -197,6 +197,34 @@ impl Default for Limits {
             max_total_size: 1 << 30,
         }
     }
+}
+
+/// The container entry a relative URI in a signature names: `./` dropped
+/// and `%XX` escapes decoded (RFC 3986), as ASiC readers resolve a
+/// `ds:Reference` to a data object.
+pub fn uri_to_name(uri: &str) -> String {
+    let u = uri.strip_prefix("./").unwrap_or(uri);
+    let b = u.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| u.to_string())
 }
 
 /// Whether `bytes` starts like a ZIP file (`PK\x03\x04`).
@@ -347,7 +375,7 @@ impl Container {
         } else if has("signature", ".p7s") {
             self.cades_signatures.push((name, data));
         } else if has("signature", ".xml") {
-            self.xades_signatures.push(name);
+            self.xades_signatures.push((name, data));
         } else if has("timestamp", ".tst") {
             self.timestamps.push((name, data));
         } else if has("evidencerecord", ".ers") {
@@ -364,7 +392,7 @@ fn guess_kind(c: &Container) -> AsicKind {
     let one_at_root = c.data_objects.len() == 1 && !c.data_objects[0].0.contains('/');
     let present = |n: &str| {
         c.cades_signatures.iter().any(|(x, _)| x == n)
-            || c.xades_signatures.iter().any(|x| x == n)
+            || c.xades_signatures.iter().any(|(x, _)| x == n)
             || c.timestamps.iter().any(|(x, _)| x == n)
             || c.evidence_records.iter().any(|(x, _)| x == n)
     };
@@ -680,10 +708,10 @@ mod tests {
     fn xades() {
         let c = c2("ASIC_S_XADES_OK.asics");
         assert_eq!(c.kind, AsicKind::Simple);
-        assert_eq!(c.xades_signatures, ["META-INF/signature.xml"]);
+        assert_eq!(names(&c.xades_signatures), ["META-INF/signature.xml"]);
         let c = c2("ASIC_E_XADES_OK.asice");
         assert_eq!(c.kind, AsicKind::Extended);
-        assert_eq!(c.xades_signatures, ["META-INF/signatures001.xml"]);
+        assert_eq!(names(&c.xades_signatures), ["META-INF/signatures001.xml"]);
         assert_eq!(c.other_meta_inf, ["META-INF/manifest.xml"]);
         assert!(c.manifests.is_empty());
     }

@@ -1,7 +1,10 @@
 //! Validating electronic signatures and seals (ETSI EN 319 102-1): CAdES
 //! detached and enveloping, PAdES, ASiC-S and ASiC-E with CAdES (and their
-//! time-stamps and evidence records); XAdES is recognised and reported as
-//! not supported, never as valid.
+//! time-stamps and evidence records), and XAdES (plain, detached and in
+//! ASiC) through an XML engine the caller plugs in ([`XmlSignatures`]:
+//! the core links no XML canonicaliser; `bewahr-xmlsig` is the one the
+//! archive and `bewahr verify` use). Without one, XAdES is recognised and
+//! reported as not supported, never as valid.
 //!
 //! Pure, in three steps, so that the network stays outside:
 //! 1. [`examine`]: recognise the format, check every signature
@@ -45,6 +48,40 @@ pub struct Context<'a> {
     /// Revocation data older than this before the time it must speak for is
     /// not fresh (unless that time is inside its thisUpdate..nextUpdate).
     pub max_age: time::Duration,
+    /// The XML signature engine (XML-DSig and XAdES); `None`: XAdES is
+    /// reported as not supported.
+    pub xml: Option<&'a dyn XmlSignatures>,
+}
+
+/// Validates XML signatures (XML-DSig, XAdES, ETSI EN 319 132-1) up to
+/// the point where the core takes over: it finds each signature, checks
+/// its references and signature value, and hands back the signer, the
+/// certificates the signature carries and its signature time-stamps.
+/// Certificate paths, time-stamps, revocation and the verdict are the
+/// core's, the same as for CAdES and PAdES.
+pub trait XmlSignatures: Sync {
+    /// Checks every signature in `xml`. `external` resolves a reference to
+    /// data outside the XML (a detached signature's document, an ASiC
+    /// container's data object) by its URI; `id` names the signature(s)
+    /// in the report.
+    fn check(&self, xml: &[u8], external: &dyn Fn(&str) -> Option<Vec<u8>>, id: &str)
+        -> XmlChecked;
+}
+
+/// What an [`XmlSignatures`] engine found.
+#[derive(Default)]
+pub struct XmlChecked {
+    /// One per signature: its report so far, the signer, the certificates
+    /// it carries, and (as `signature_value`) the bytes its signature
+    /// time-stamps cover (the canonical `ds:SignatureValue` element).
+    pub signers: Vec<cades::SignerCheck>,
+    /// About the document as a whole (not well-formed, no signature, ...).
+    pub findings: Vec<Finding>,
+    /// Validation data carried in the signatures (XAdES `CertificateValues`,
+    /// `RevocationValues`): used beside what the caller fetches.
+    pub embedded: ValidationData,
+    /// The external URIs whose data a signature's valid reference covers.
+    pub covered: Vec<String>,
 }
 
 /// One signature under examination.
@@ -64,6 +101,9 @@ pub struct Examined {
     pub format: Format,
     pub checks: Vec<Check>,
     pub findings: Vec<Finding>,
+    /// Revocation data and certificates that came with the signatures
+    /// (XAdES-LT): [`conclude`] uses them beside the caller's.
+    pub embedded: ValidationData,
 }
 
 fn doc_finding(i: I, s: Option<S>, m: impl Into<String>) -> Finding {
@@ -114,8 +154,7 @@ fn looks_like_xml_signature(bytes: &[u8]) -> bool {
     if head.get(start) != Some(&b'<') {
         return false;
     }
-    let needle = b"http://www.w3.org/2000/09/xmldsig#";
-    bytes.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(bytes, b"http://www.w3.org/2000/09/xmldsig#").is_some()
 }
 
 /// Recognises the format of a document (and of a detached signature given beside it).
@@ -196,6 +235,7 @@ pub fn examine(document: &[u8], signature: Option<&[u8]>, ctx: &Context<'_>) -> 
             format,
             checks: vec![],
             findings: vec![],
+            embedded: ValidationData::default(),
         };
         if format == Format::Pades {
             pades(&mut ex, document, sigs, ctx);
@@ -207,12 +247,27 @@ pub fn examine(document: &[u8], signature: Option<&[u8]>, ctx: &Context<'_>) -> 
         format,
         checks: vec![],
         findings: vec![],
+        embedded: ValidationData::default(),
     };
     let doc_der = dearmor(document);
     let doc = doc_der.as_deref().unwrap_or(document);
     match format {
         Format::None => {}
-        Format::Xades => ex.checks.push(settled(xades_unsupported("XML signature"))),
+        Format::Xades => match signature {
+            // detached: every reference outside the signature is to the document given beside it
+            Some(sig) => {
+                xades(
+                    &mut ex,
+                    sig,
+                    &|_| Some(document.to_vec()),
+                    "XML signature",
+                    ctx,
+                );
+            }
+            None => {
+                xades(&mut ex, document, &|_| None, "XML signature", ctx);
+            }
+        },
         Format::CadesDetached | Format::CadesEnveloping => {
             let sig_der = signature.map(|s| dearmor(s).unwrap_or_else(|| s.to_vec()));
             let (cms_bytes, content): (&[u8], Option<Vec<&[u8]>>) = match &sig_der {
@@ -225,6 +280,27 @@ pub fn examine(document: &[u8], signature: Option<&[u8]>, ctx: &Context<'_>) -> 
         Format::AsicS | Format::AsicE => asic_container(&mut ex, doc, ctx),
     }
     ex
+}
+
+/// XML signatures through the engine in the context (or "not supported").
+fn xades(
+    ex: &mut Examined,
+    xml: &[u8],
+    external: &dyn Fn(&str) -> Option<Vec<u8>>,
+    id: &str,
+    ctx: &Context<'_>,
+) -> Vec<String> {
+    let Some(engine) = ctx.xml else {
+        ex.checks.push(settled(xades_unsupported(id)));
+        return vec![];
+    };
+    let found = engine.check(xml, external, id);
+    for s in found.signers {
+        ex.checks.push(with_path(s, ctx));
+    }
+    ex.findings.extend(found.findings);
+    ex.embedded.merge(&found.embedded);
+    found.covered
 }
 
 fn xades_unsupported(id: &str) -> SignatureReport {
@@ -475,9 +551,6 @@ fn asic_container(ex: &mut Examined, doc: &[u8], ctx: &Context<'_>) {
             .find(|(n, _)| n == name)
             .map(|(_, b)| b.as_slice())
     };
-    for x in &c.xades_signatures {
-        ex.checks.push(settled(xades_unsupported(x)));
-    }
     let simple = matches!(c.kind, asic::AsicKind::Simple);
     if simple && c.data_objects.len() != 1 {
         ex.findings.push(doc_finding(
@@ -568,6 +641,17 @@ fn asic_container(ex: &mut Examined, doc: &[u8], ctx: &Context<'_>) {
             cms_signers(ex, bytes, Some(&[t.as_slice()]), name, ctx);
         }
     }
+    // an XAdES signature in a container names the data objects it signs
+    // in its own references (by their names in the container)
+    for (name, xml) in &c.xades_signatures {
+        let resolve = |uri: &str| data(&asic::uri_to_name(uri)).map(|b| b.to_vec());
+        for uri in xades(ex, xml, &resolve, name, ctx) {
+            let n = asic::uri_to_name(&uri);
+            if !covered.contains(&n) {
+                covered.push(n);
+            }
+        }
+    }
     for (name, tok) in &c.timestamps {
         if let Some(t) = target(name, ex, &mut covered) {
             let r = timestamp_report(name.clone(), tok, &[&t], ctx);
@@ -650,7 +734,8 @@ fn evidence_record_report(
     r
 }
 
-fn xml_digest_algorithm(uri: &str) -> Option<DigestAlgorithm> {
+/// An XML-DSig `DigestMethod` URI (XML-DSig 1.1 section 6.2, RFC 6931 2.1).
+pub fn xml_digest_algorithm(uri: &str) -> Option<DigestAlgorithm> {
     Some(match uri {
         "http://www.w3.org/2000/09/xmldsig#sha1" => DigestAlgorithm::Sha1,
         "http://www.w3.org/2001/04/xmldsig-more#sha224" => DigestAlgorithm::Sha224,
@@ -691,6 +776,18 @@ pub fn conclude(
 ) -> (ValidationReport, ValidationData) {
     let mut keep = ValidationData::default();
     let mut sigs = vec![];
+    // what came with the signatures (XAdES-LT) beside what the caller has
+    let merged;
+    let data = if ex.embedded.is_empty() {
+        data
+    } else {
+        merged = {
+            let mut m = data.clone();
+            m.merge(&ex.embedded);
+            m
+        };
+        &merged
+    };
     for c in ex.checks {
         if c.settled || !c.cades.crypto_ok {
             sigs.push(c.cades.report);
@@ -866,16 +963,13 @@ pub fn revalidate(
     signature: Option<&[u8]>,
     preserved: &ValidationData,
     poe: OffsetDateTime,
-    anchors: &[Certificate],
-    at: OffsetDateTime,
-    max_age: time::Duration,
+    ctx: &Context<'_>,
 ) -> ValidationReport {
     let ctx = Context {
-        anchors,
-        at,
         poe: Some(poe),
-        max_age,
+        ..*ctx
     };
+    let anchors = ctx.anchors;
     let mut ex = examine(document, signature, &ctx);
     let extra = preserved.parsed_certificates();
     for c in ex

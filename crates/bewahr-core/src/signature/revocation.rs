@@ -490,6 +490,18 @@ impl ValidationData {
     pub fn add_ocsp(&mut self, der: &[u8]) {
         Self::push_unique(&mut self.ocsp_responses, der)
     }
+    /// Adds everything `other` holds that this does not.
+    pub fn merge(&mut self, other: &ValidationData) {
+        for c in &other.certificates {
+            self.add_certificate(c);
+        }
+        for c in &other.crls {
+            self.add_crl(c);
+        }
+        for o in &other.ocsp_responses {
+            self.add_ocsp(o);
+        }
+    }
 
     pub fn to_der(&self) -> Vec<u8> {
         let seq = |items: &[Vec<u8>]| raw::wrap(0x30, &items.concat());

@@ -222,7 +222,15 @@ pub fn verify(
             ("p256", DigestAlgorithm::Sha384) => &rs::ECDSA_P256_SHA384_ASN1,
             ("p384", DigestAlgorithm::Sha256) => &rs::ECDSA_P384_SHA256_ASN1,
             ("p384", DigestAlgorithm::Sha384) => &rs::ECDSA_P384_SHA384_ASN1,
-            (c, d) => return Err(SignatureError::Unsupported(format!("ECDSA {c} with {d}"))),
+            (c, d) => {
+                verify_ecdsa_prehash(c, key, &d.digest(message), signature).map_err(
+                    |e| match e {
+                        SignatureError::Invalid(_) => SignatureError::Invalid(scheme.name(&info)),
+                        e => e,
+                    },
+                )?;
+                return Ok(info);
+            }
         },
         _ => {
             return Err(SignatureError::Unsupported(
@@ -234,6 +242,69 @@ pub fn verify(
         .verify(message, signature)
         .map_err(|_| SignatureError::Invalid(scheme.name(&info)))?;
     Ok(info)
+}
+
+/// ECDSA with a digest ring does not pair with the curve (FIPS 186-4
+/// 6.4: the digest is truncated to the curve's order length), by the
+/// RustCrypto curve crates.
+fn verify_ecdsa_prehash(
+    curve: &str,
+    key: &[u8],
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let bad_key = |e: String| SignatureError::BadKey(e);
+    let invalid = || SignatureError::Invalid(String::new());
+    match curve {
+        "p256" => {
+            let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                .map_err(|e| bad_key(e.to_string()))?;
+            let s = p256::ecdsa::Signature::from_der(signature).map_err(|_| invalid())?;
+            k.verify_prehash(digest, &s).map_err(|_| invalid())
+        }
+        "p384" => {
+            let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                .map_err(|e| bad_key(e.to_string()))?;
+            let s = p384::ecdsa::Signature::from_der(signature).map_err(|_| invalid())?;
+            k.verify_prehash(digest, &s).map_err(|_| invalid())
+        }
+        c => Err(SignatureError::Unsupported(format!("ECDSA on {c}"))),
+    }
+}
+
+/// An ECDSA signature as XML-DSig writes it (RFC 4050 / RFC 6931: r and s
+/// as two big-endian integers of the curve's length, concatenated) in the
+/// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` that
+/// [`verify`] takes.
+pub fn ecdsa_fixed_to_der(fixed: &[u8]) -> Option<Vec<u8>> {
+    if fixed.is_empty() || fixed.len() % 2 != 0 {
+        return None;
+    }
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let int = |x: &[u8]| -> Vec<u8> {
+        let x = &x[x.iter().position(|b| *b != 0).unwrap_or(x.len() - 1)..];
+        let mut v = Vec::with_capacity(x.len() + 3);
+        v.push(0x02);
+        let pad = x[0] & 0x80 != 0;
+        v.push((x.len() + usize::from(pad)) as u8);
+        if pad {
+            v.push(0);
+        }
+        v.extend_from_slice(x);
+        v
+    };
+    let body = [int(r), int(s)].concat();
+    if body.len() > 0xff {
+        return None;
+    }
+    let mut out = vec![0x30];
+    if body.len() >= 0x80 {
+        out.push(0x81);
+    }
+    out.push(body.len() as u8);
+    out.extend(body);
+    Some(out)
 }
 
 /// RSASSA-PSS with a salt length ring does not take (e.g. the maximum salt

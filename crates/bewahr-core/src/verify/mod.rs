@@ -1,8 +1,17 @@
-//! Verifying RFC 4998 evidence records (section 5.3), as a library.
+//! Verifying evidence records (RFC 4998 section 5.3; RFC 6283 section 4.3
+//! for the XML syntax), as a library.
 //!
 //! Pure: the record, the data's hashes, the trusted certificates and the
 //! verification time come in as parameters; nothing here reads a file, the
 //! network or the clock.
+//!
+//! The verifier walks a [`Walk`]: the chains and time-stamps of a record
+//! with, for each time-stamp, the bytes its renewal input is hashed from.
+//! The two syntaxes differ only there (RFC 4998 hashes DER, RFC 6283
+//! canonical XML) and in how a hash-tree renewal joins the data and the
+//! earlier chains; [`Walk::rfc4998`] builds one from a DER record, and
+//! `bewahr-xmlsig` builds one from an XML record (it needs a
+//! canonicaliser, which the core does not link).
 
 mod policy;
 mod report;
@@ -35,6 +44,151 @@ pub trait DataObjects {
     fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String>;
     /// Whether any data was given at all.
     fn present(&self) -> bool;
+    /// The hashes for the first time-stamp of chain `chain` (RFC 6283
+    /// canonicalises XML data with that chain's method first).
+    fn hashes_for(
+        &mut self,
+        alg: DigestAlgorithm,
+        chain: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let _ = chain;
+        self.hashes(alg)
+    }
+}
+
+/// The syntax a record came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// RFC 4998 (DER): a hash-tree renewal covers H(h(d) || H(earlier chains)).
+    Rfc4998,
+    /// RFC 6283 (XML): a hash-tree renewal's first list holds h(d) and
+    /// H(earlier chains) side by side.
+    Rfc6283,
+}
+
+/// An evidence record as the verifier walks it.
+pub struct Walk {
+    pub syntax: Syntax,
+    /// RFC 4998's `digestAlgorithms` (each chain's algorithm should be
+    /// listed); `None` where the syntax has no such list.
+    pub listed: Option<Vec<Option<DigestAlgorithm>>>,
+    pub chains: Vec<WalkChain>,
+    /// Validation data the record carries (unprotected, and per time-stamp).
+    pub data: tsa::RecordData,
+    /// About the record as a whole (unprotected parts, encodings).
+    pub findings: Vec<Finding>,
+}
+
+/// One archive time-stamp chain.
+pub struct WalkChain {
+    /// The chain's hash algorithm (RFC 6283: its `DigestMethod`; RFC 4998:
+    /// the first time-stamp's `digestAlgorithm` or imprint algorithm).
+    pub algorithm: Result<DigestAlgorithm, String>,
+    pub stamps: Vec<WalkStamp>,
+}
+
+/// One archive time-stamp.
+pub struct WalkStamp {
+    /// The RFC 3161 token, as received.
+    pub token: Vec<u8>,
+    /// RFC 4998's own `digestAlgorithm` field (must be the token's).
+    pub digest_algorithm: Option<Result<DigestAlgorithm, String>>,
+    /// The reduced hash tree (lists of hash values), if any.
+    pub tree: Option<Vec<Vec<Vec<u8>>>>,
+    /// A time-stamp renewal's input: the bytes of the previous time-stamp
+    /// it must cover (more than one where readings differ), with a label
+    /// for the report.
+    pub previous: Vec<(Vec<u8>, &'static str)>,
+    /// A hash-tree renewal's input: the bytes of the earlier chains, or
+    /// why they cannot be had.
+    pub earlier: Option<Result<Vec<u8>, String>>,
+}
+
+impl Walk {
+    /// The walk of a DER record: renewals cover the DER of the previous
+    /// token (and its DER form when it came as BER) and of the earlier chains.
+    pub fn rfc4998(er: &EvidenceRecord) -> Walk {
+        let mut findings = vec![];
+        let data = tsa::record_data(er);
+        if er.crypto_infos.is_some() {
+            findings.push(Finding {
+                indication: Passed,
+                sub_indication: None,
+                message: format!(
+                    "the record carries cryptoInfos ({} certificate(s), {} CRL(s), {} OCSP response(s) read from them): used as validation data, but not protected by any time-stamp, and outside TR-ESOR's Basis-ERS profile",
+                    data.crypto_infos.certificates.len(),
+                    data.crypto_infos.crls.len(),
+                    data.crypto_infos.ocsp_responses.len()
+                ),
+            });
+        }
+        if er.encryption_info.is_some() {
+            findings.push(Finding {
+                indication: Passed,
+                sub_indication: None,
+                message: "the record carries encryptionInfo (outside TR-ESOR's Basis-ERS profile)"
+                    .into(),
+            });
+        }
+        let chains = er
+            .archive_time_stamp_sequence
+            .iter()
+            .enumerate()
+            .map(|(ci, chain)| WalkChain {
+                algorithm: chain_algorithm(&chain[0]),
+                stamps: chain
+                    .iter()
+                    .enumerate()
+                    .map(|(ai, ats)| {
+                        let mut previous = vec![];
+                        if ai > 0 {
+                            // the previous token's bytes as received; a BER token may
+                            // also have been hashed in its DER form by the renewer
+                            let prev = chain[ai - 1].time_stamp.as_bytes();
+                            previous.push((prev.to_vec(), ""));
+                            if let Ok(d) = crate::signature::ber::to_der(prev) {
+                                if d != prev {
+                                    previous.push((
+                                        d,
+                                        ", over the DER form of the previous BER time-stamp",
+                                    ));
+                                }
+                            }
+                        }
+                        WalkStamp {
+                            token: ats.time_stamp.as_bytes().to_vec(),
+                            digest_algorithm: ats.digest_algorithm.as_ref().map(|a| {
+                                DigestAlgorithm::from_algorithm_identifier(a)
+                                    .map_err(|e| e.to_string())
+                            }),
+                            tree: ats.reduced_hashtree.as_ref().map(|t| {
+                                t.iter()
+                                    .map(|p| p.iter().map(|o| o.as_bytes().to_vec()).collect())
+                                    .collect()
+                            }),
+                            previous,
+                            earlier: (ai == 0 && ci > 0).then(|| {
+                                er.sequence_prefix_der(ci)
+                                    .map_err(|e| format!("cannot encode the previous chains: {e}"))
+                            }),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Walk {
+            syntax: Syntax::Rfc4998,
+            listed: Some(
+                er.digest_algorithms
+                    .iter()
+                    .map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok())
+                    .collect(),
+            ),
+            chains,
+            data,
+            findings,
+        }
+    }
 }
 
 /// No data: everything that needs none is checked.
@@ -179,20 +333,7 @@ pub fn verify_der(record: &[u8], data: &mut dyn DataObjects, opts: &Options<'_>)
             }
             r
         }
-        Err(e) => Report {
-            indication: Failed,
-            sub_indication: Some(S::FormatFailure),
-            summary: e.to_string(),
-            verification_time: trust::rfc3339(opts.at),
-            data_checked: false,
-            chains: 0,
-            archive_time_stamps: vec![],
-            findings: vec![Finding {
-                indication: Failed,
-                sub_indication: Some(S::FormatFailure),
-                message: e.to_string(),
-            }],
-        },
+        Err(e) => Report::format_failure(e.to_string(), opts.at),
     }
 }
 
@@ -224,15 +365,15 @@ fn describe_token_error(e: &TokenError) -> (Indication, SubIndication) {
 
 /// Verifies a decoded evidence record.
 pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_>) -> Report {
+    verify_walk(&Walk::rfc4998(er), data, opts)
+}
+
+/// Verifies a record in either syntax.
+pub fn verify_walk(walk: &Walk, data: &mut dyn DataObjects, opts: &Options<'_>) -> Report {
     let mut reports: Vec<AtsReport> = Vec::new();
-    let mut record_findings: Vec<Finding> = Vec::new();
+    let mut record_findings: Vec<Finding> = walk.findings.clone();
     let mut data_checked = false;
     let mut checked: Vec<Checked> = Vec::new();
-    let listed: Vec<Option<DigestAlgorithm>> = er
-        .digest_algorithms
-        .iter()
-        .map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok())
-        .collect();
     let mut chain_algs: Vec<Option<DigestAlgorithm>> = Vec::new();
     let known: Vec<Certificate> = opts
         .extra_certificates
@@ -241,33 +382,13 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         .cloned()
         .chain(opts.validation_data.parsed_certificates())
         .collect();
-    let record_data = tsa::record_data(er);
-    if er.crypto_infos.is_some() {
-        record_findings.push(Finding {
-            indication: Passed,
-            sub_indication: None,
-            message: format!(
-                "the record carries cryptoInfos ({} certificate(s), {} CRL(s), {} OCSP response(s) read from them): used as validation data, but not protected by any time-stamp, and outside TR-ESOR's Basis-ERS profile",
-                record_data.crypto_infos.certificates.len(),
-                record_data.crypto_infos.crls.len(),
-                record_data.crypto_infos.ocsp_responses.len()
-            ),
-        });
-    }
-    if er.encryption_info.is_some() {
-        record_findings.push(Finding {
-            indication: Passed,
-            sub_indication: None,
-            message: "the record carries encryptionInfo (outside TR-ESOR's Basis-ERS profile)"
-                .into(),
-        });
-    }
+    let record_data = &walk.data;
 
-    for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
-        let chain_alg = chain_algorithm(&chain[0]);
+    for (ci, chain) in walk.chains.iter().enumerate() {
+        let chain_alg = chain.algorithm.clone();
         chain_algs.push(chain_alg.as_ref().ok().copied());
-        if let Ok(a) = chain_alg {
-            if !listed.contains(&Some(a)) {
+        if let (Ok(a), Some(listed)) = (&chain_alg, &walk.listed) {
+            if !listed.contains(&Some(*a)) {
                 record_findings.push(Finding {
                     indication: Passed,
                     sub_indication: None,
@@ -278,7 +399,7 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 });
             }
         }
-        for (ai, ats) in chain.iter().enumerate() {
+        for (ai, ats) in chain.stamps.iter().enumerate() {
             let covers = match (ci, ai) {
                 (0, 0) => "the data",
                 (_, 0) => "the data and the previous chains (hash-tree renewal)",
@@ -303,13 +424,13 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
                 findings: vec![],
             };
             let one = check_one(
-                er,
+                walk.syntax,
                 (ci, ai),
                 ats,
                 chain_alg.clone(),
                 data,
                 opts,
-                (&known, &record_data),
+                (&known, record_data),
                 &mut r,
                 &mut data_checked,
             );
@@ -319,11 +440,11 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
     }
 
     // genTimes ascend, and each algorithm and TSA certificate protects until the next time-stamp
-    let flat: Vec<(usize, usize)> = er
-        .archive_time_stamp_sequence
+    let flat: Vec<(usize, usize)> = walk
+        .chains
         .iter()
         .enumerate()
-        .flat_map(|(ci, c)| (0..c.len()).map(move |ai| (ci, ai)))
+        .flat_map(|(ci, c)| (0..c.stamps.len()).map(move |ai| (ci, ai)))
         .collect();
     for k in 0..flat.len() {
         let Some(tok) = checked[k].token.as_ref() else {
@@ -487,17 +608,21 @@ pub fn verify(er: &EvidenceRecord, data: &mut dyn DataObjects, opts: &Options<'_
         summary,
         verification_time: trust::rfc3339(opts.at),
         data_checked,
-        chains: er.archive_time_stamp_sequence.len(),
+        chains: walk.chains.len(),
         archive_time_stamps: reports,
         findings: record_findings,
     }
 }
 
+/// What a time-stamp must cover under one reading: the hashes that must
+/// be in its first list, and how the report names the reading.
+type Covered = (Vec<Vec<u8>>, &'static str);
+
 #[allow(clippy::too_many_arguments)]
 fn check_one(
-    er: &EvidenceRecord,
+    syntax: Syntax,
     (ci, ai): (usize, usize),
-    ats: &ArchiveTimeStamp,
+    ats: &WalkStamp,
     chain_alg: Result<DigestAlgorithm, String>,
     data: &mut dyn DataObjects,
     opts: &Options<'_>,
@@ -522,7 +647,7 @@ fn check_one(
         }
     };
     // 1. the token itself
-    let tok = match check_token(ats.time_stamp.as_bytes(), known) {
+    let tok = match check_token(&ats.token, known) {
         Ok(t) => t,
         Err(e) => {
             let (i, s) = describe_token_error(&e);
@@ -540,8 +665,7 @@ fn check_one(
     for n in &tok.notes {
         r.add(Passed, None, n.clone());
     }
-    let raw_token = ats.time_stamp.as_bytes();
-    if !crate::signature::ber::is_der(raw_token) {
+    if !crate::signature::ber::is_der(&ats.token) {
         r.add(
             Passed,
             None,
@@ -562,8 +686,8 @@ fn check_one(
     let alg = tok.imprint_algorithm;
     r.digest_algorithm = Some(alg.to_string());
     if let Some(ai_field) = &ats.digest_algorithm {
-        match DigestAlgorithm::from_algorithm_identifier(ai_field) {
-            Ok(a) if a == alg => {}
+        match ai_field {
+            Ok(a) if *a == alg => {}
             Ok(a) => r.add(
                 Failed,
                 Some(S::FormatFailure),
@@ -586,22 +710,16 @@ fn check_one(
         );
     }
 
-    // 2. what this time-stamp must cover
-    let covered: Option<Vec<Vec<Vec<u8>>>> = if ai > 0 {
-        // the previous token's bytes as received; a BER token may also have
-        // been hashed in its DER form by the renewer
-        let prev = er.archive_time_stamp_sequence[ci][ai - 1]
-            .time_stamp
-            .as_bytes();
-        let mut v = vec![vec![alg.digest(prev)]];
-        if let Ok(d) = crate::signature::ber::to_der(prev) {
-            if d != prev {
-                v.push(vec![alg.digest(&d)]);
-            }
-        }
-        Some(v)
+    // 2. what this time-stamp must cover: one set of hashes per reading, with a label
+    let covered: Option<Vec<Covered>> = if ai > 0 {
+        Some(
+            ats.previous
+                .iter()
+                .map(|(bytes, label)| (vec![alg.digest(bytes)], *label))
+                .collect(),
+        )
     } else {
-        match data.hashes(alg) {
+        match data.hashes_for(alg, ci) {
             Err(e) => {
                 r.add(
                     Indeterminate,
@@ -611,22 +729,32 @@ fn check_one(
                 None
             }
             Ok(None) => None,
-            Ok(Some(hs)) if ci == 0 => Some(vec![hs]),
-            Ok(Some(hs)) => match er.sequence_prefix_der(ci) {
-                Ok(seq) => {
-                    let ha = alg.digest(&seq);
-                    let unsorted = hs.iter().map(|h| alg.digest_parts(&[h, &ha])).collect();
-                    let sorted = hs.iter().map(|h| hash_sorted(alg, &[h, &ha])).collect();
-                    Some(vec![unsorted, sorted])
+            Ok(Some(hs)) if ci == 0 => Some(vec![(hs, "")]),
+            Ok(Some(hs)) => match &ats.earlier {
+                Some(Ok(seq)) => {
+                    let ha = alg.digest(seq);
+                    match syntax {
+                        Syntax::Rfc4998 => {
+                            let unsorted = hs.iter().map(|h| alg.digest_parts(&[h, &ha])).collect();
+                            let sorted = hs.iter().map(|h| hash_sorted(alg, &[h, &ha])).collect();
+                            Some(vec![
+                                (unsorted, ", unsorted h(d)||h(ats)"),
+                                (sorted, ", sorted concatenation"),
+                            ])
+                        }
+                        // RFC 6283 4.2.2: h(d) and H(earlier chains) side by side
+                        Syntax::Rfc6283 => {
+                            let mut all = hs.clone();
+                            all.push(ha);
+                            Some(vec![(all, "")])
+                        }
+                    }
                 }
-                Err(e) => {
-                    r.add(
-                        Failed,
-                        Some(S::FormatFailure),
-                        format!("cannot encode the previous chains: {e}"),
-                    );
+                Some(Err(e)) => {
+                    r.add(Failed, Some(S::FormatFailure), e.clone());
                     None
                 }
+                None => None,
             },
         }
     };
@@ -635,23 +763,16 @@ fn check_one(
     }
 
     // 3. the hash tree up to the imprint
-    let tree = ats.reduced_tree_slices();
+    let tree: Option<Vec<Vec<&[u8]>>> = ats.tree.as_ref().map(|t| {
+        t.iter()
+            .map(|l| l.iter().map(Vec::as_slice).collect())
+            .collect()
+    });
     let mut matched: Option<String> = None;
     let mut last_err: Option<ReducedTreeError> = None;
     let variants: Vec<(Option<&Vec<Vec<u8>>>, &str)> = match &covered {
         None => vec![(None, "")],
-        Some(v) if v.len() == 2 && ai > 0 => vec![
-            (Some(&v[0]), ""),
-            (
-                Some(&v[1]),
-                ", over the DER form of the previous BER time-stamp",
-            ),
-        ],
-        Some(v) if v.len() == 2 => vec![
-            (Some(&v[0]), ", unsorted h(d)||h(ats)"),
-            (Some(&v[1]), ", sorted concatenation"),
-        ],
-        Some(v) => vec![(Some(&v[0]), "")],
+        Some(v) => v.iter().map(|(c, l)| (Some(c), *l)).collect(),
     };
     'outer: for (cov, label) in &variants {
         let cov_refs: Vec<&[u8]> = cov

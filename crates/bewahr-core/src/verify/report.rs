@@ -132,6 +132,24 @@ impl AtsReport {
 }
 
 impl Report {
+    /// The report on a record that could not be read at all.
+    pub fn format_failure(message: String, at: time::OffsetDateTime) -> Report {
+        Report {
+            indication: Indication::Failed,
+            sub_indication: Some(SubIndication::FormatFailure),
+            summary: message.clone(),
+            verification_time: crate::tsp::trust::rfc3339(at),
+            data_checked: false,
+            chains: 0,
+            archive_time_stamps: vec![],
+            findings: vec![Finding {
+                indication: Indication::Failed,
+                sub_indication: Some(SubIndication::FormatFailure),
+                message,
+            }],
+        }
+    }
+
     /// Exit code of `bewahr verify`: 0 passed, 1 failed, 2 indeterminate.
     pub fn exit_code(&self) -> i32 {
         match self.indication {

@@ -221,11 +221,13 @@ async fn receive(
         if let Some(s) = &signature {
             if !bewahr_core::signature::cades::is_signed_data(s)
                 && !s.trim_ascii_start().starts_with(b"-----BEGIN")
+                && bewahr_core::signature::recognise(b"", Some(s))
+                    != bewahr_core::signature::Format::Xades
             {
                 u.abort();
                 return Err(ApiError::bad(
                     "bad_signature",
-                    "the `signature` part is not a CMS/CAdES signature (DER or PEM): send the .p7s file",
+                    "the `signature` part is neither a CMS/CAdES signature (DER or PEM) nor an XML signature (XAdES): send the .p7s or the detached .xml signature",
                 ));
             }
         }

@@ -108,24 +108,18 @@ pub async fn verify(
                         .ok()
                 });
             let vd = preserved.unwrap_or_default();
-            let max_age = time::Duration::days(1);
+            let ctx = bewahr_core::signature::Context {
+                anchors: &anchors,
+                at: now,
+                poe: None,
+                max_age: time::Duration::days(1),
+                xml: Some(&bewahr_xmlsig::ENGINE),
+            };
             let sr = match poe {
-                Some(poe) => bewahr_core::signature::revalidate(
-                    &doc,
-                    signature.as_deref(),
-                    &vd,
-                    poe,
-                    &anchors,
-                    now,
-                    max_age,
-                ),
+                Some(poe) => {
+                    bewahr_core::signature::revalidate(&doc, signature.as_deref(), &vd, poe, &ctx)
+                }
                 None => {
-                    let ctx = bewahr_core::signature::Context {
-                        anchors: &anchors,
-                        at: now,
-                        poe: None,
-                        max_age,
-                    };
                     let ex = bewahr_core::signature::examine(&doc, signature.as_deref(), &ctx);
                     bewahr_core::signature::conclude(ex, &vd, &ctx).0
                 }

@@ -173,8 +173,11 @@ pub struct InputDocument {
 /// A VerifyRequest's `dss:SignatureObject`.
 #[derive(Clone, Debug)]
 pub enum SignatureInput {
-    /// `dss:Base64Signature`: a CMS signature (detached over the document).
-    Cms(Vec<u8>),
+    /// A signature detached over the document: `dss:Base64Signature`'s
+    /// bytes (CMS, or an XML signature), or a `ds:Signature` (XAdES) as a
+    /// document of its own (its inclusive canonical form with comments,
+    /// taken in place, so that the namespaces in scope come with it).
+    Signature(Vec<u8>),
     /// The `xaip:evidenceRecord`s in `dss:Other` (each one's
     /// `asn1EvidenceRecord`), e.g. one per version (C.2 M-ADD-01).
     Records(Vec<GivenRecord>),
@@ -617,10 +620,18 @@ fn read_verify(doc: &Document, el: &Node) -> Result<VerifyCall, Outcome> {
         None => None,
         Some(so) => {
             if let Some(s) = xml::child(&so, DSS, "Base64Signature") {
-                Some(SignatureInput::Cms(b64(
+                Some(SignatureInput::Signature(b64(
                     "Base64Signature",
                     &s.get_content(),
                 )?))
+            } else if let Some(s) =
+                xml::child(&so, "http://www.w3.org/2000/09/xmldsig#", "Signature")
+            {
+                Some(SignatureInput::Signature(
+                    xml::canonicalize(doc, &s, xml::C14n::Inclusive10 { comments: true }).map_err(
+                        |e| Outcome::error(Minor::ParameterError, format!("ds:Signature: {e}")),
+                    )?,
+                ))
             } else if let Some(other) = xml::child(&so, DSS, "Other") {
                 let mut records = vec![];
                 for er in xml::children(&other, XAIP, "evidenceRecord") {
@@ -646,7 +657,7 @@ fn read_verify(doc: &Document, el: &Node) -> Result<VerifyCall, Outcome> {
             } else {
                 return Err(Outcome::error(
                     Minor::NotSupported,
-                    "a SignatureObject is verified when it is a Base64Signature (CMS) or an xaip:evidenceRecord in Other; XML signatures and time-stamps on their own are not yet",
+                    "a SignatureObject is verified when it is a Base64Signature (CMS or XML), a ds:Signature, or an xaip:evidenceRecord in Other; time-stamps on their own are not yet",
                 ));
             }
         }

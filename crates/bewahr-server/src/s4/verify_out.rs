@@ -75,7 +75,7 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
                         der: r.der.clone(),
                     })
                     .collect(),
-                Some(SignatureInput::Cms(_)) => {
+                Some(SignatureInput::Signature(_)) => {
                     return stop(Outcome::error(
                         Minor::ParameterError,
                         "a package carries its signatures as credentials; the SignatureObject beside it may be its evidence record",
@@ -99,7 +99,7 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
         Some(doc) => {
             let signature = match &call.signature {
                 None => None,
-                Some(SignatureInput::Cms(s)) => Some(s.clone()),
+                Some(SignatureInput::Signature(s)) => Some(s.clone()),
                 Some(SignatureInput::Records(_)) => {
                     return stop(Outcome::error(
                         Minor::NotSupported,
@@ -111,7 +111,7 @@ pub async fn verify(state: &AppState, p: &Principal, call: &VerifyCall) -> Ran {
         }
         None => match &call.signature {
             // an enveloping signature on its own
-            Some(SignatureInput::Cms(s)) => {
+            Some(SignatureInput::Signature(s)) => {
                 signed(state, &who, s.clone(), None, call.report, now).await
             }
             _ => stop(Outcome::error(
@@ -151,14 +151,6 @@ async fn signed(
     };
     let outcome = match j.verdict {
         Verdict::Invalid => Outcome::error(Minor::InvalidSignature, j.summary.clone()),
-        // neither valid nor invalid: the archive cannot say, so it says so
-        _ if j.unexamined => Outcome::error(
-            Minor::NotSupported,
-            format!(
-                "this archive does not examine this signature format yet: {}",
-                j.summary
-            ),
-        ),
         _ => Outcome::ok(),
     };
     let body = if want_report {

@@ -50,9 +50,6 @@ pub struct Judgement {
     pub unsuitable: bool,
     /// The verifier's or validator's report (JSON).
     pub report: Option<serde_json::Value>,
-    /// A signature of a format the validator recognises but does not
-    /// examine yet (XAdES, issue 13): its result says nothing.
-    pub unexamined: bool,
 }
 
 /// The three outcomes of OASIS DSS-X's verification report.
@@ -108,7 +105,10 @@ type VersionObjects = Result<Vec<Vec<u8>>, String>;
 /// A CMS signature among a package's credentials.
 struct FoundSignature {
     credential_id: String,
+    /// CMS (DER or BER) or a `ds:Signature` document (in place).
     cms: Vec<u8>,
+    /// An XML signature as pasted into the package, tried when it fails in place.
+    standalone: Option<Vec<u8>>,
     /// Its first related object's bytes.
     data: Option<Vec<u8>>,
     /// It carries no content: it is over `data`.
@@ -127,7 +127,6 @@ struct Read {
     signatures: Vec<FoundSignature>,
     /// (credential, version, DER)
     records: Vec<(String, String, Vec<u8>)>,
-    unexamined: Vec<String>,
 }
 
 impl ArchiveService {
@@ -181,26 +180,16 @@ impl ArchiveService {
         };
         let mut judgements = vec![];
         let mut fault: Option<(PackageFault, String)> = None;
-        for id in &read.unexamined {
-            judgements.push(Judgement {
-                id: id.clone(),
-                record: false,
-                version: None,
-                verdict: Verdict::Indetermined,
-                indication: "INDETERMINATE".into(),
-                sub_indication: None,
-                summary: "an XML signature (XAdES): not examined by this version of bewahr".into(),
-                digest_algorithms: vec![],
-                chains: 0,
-                unsuitable: false,
-                report: None,
-                unexamined: true,
-            });
-        }
         for s in read.signatures {
             let id = s.credential_id;
             let j = self
-                .judge_signature(&id, s.cms, s.data.filter(|_| s.detached), s.detached, now)
+                .judge_signature(
+                    &id,
+                    (s.cms, s.standalone),
+                    s.data.filter(|_| s.detached),
+                    s.detached,
+                    now,
+                )
                 .await;
             if j.verdict == Verdict::Invalid && fault.is_none() {
                 fault = Some((
@@ -302,7 +291,6 @@ impl ArchiveService {
                 chains: report.chains,
                 unsuitable: weak,
                 report: serde_json::to_value(&report).ok(),
-                unexamined: false,
             });
         }
         Ok(PackageVerdict {
@@ -335,7 +323,7 @@ impl ArchiveService {
         Ok(match signature {
             Some(sig) => {
                 let j = self
-                    .judge_signature("Document", sig, Some(document), detached, now)
+                    .judge_signature("Document", (sig, None), Some(document), detached, now)
                     .await;
                 Some(j)
             }
@@ -356,7 +344,7 @@ impl ArchiveService {
     async fn judge_signature(
         &self,
         id: &str,
-        signature: Vec<u8>,
+        (signature, standalone): (Vec<u8>, Option<Vec<u8>>),
         data: Option<Vec<u8>>,
         detached: bool,
         now: time::OffsetDateTime,
@@ -373,7 +361,6 @@ impl ArchiveService {
             chains: 0,
             unsuitable: false,
             report: None,
-            unexamined: false,
         };
         let Some(v) = &self.ingest.validator else {
             return indeterminate(
@@ -385,13 +372,8 @@ impl ArchiveService {
                 "a detached signature whose signed object is not at hand (a placeholder of an object the caller may not read)".into(),
             );
         }
-        let outcome = match data {
-            Some(d) if detached => {
-                v.validate(Arc::new(d), Some(Arc::new(signature)), now)
-                    .await
-            }
-            _ => v.validate(Arc::new(signature), None, now).await,
-        };
+        let data = data.filter(|_| detached).map(Arc::new);
+        let (outcome, _) = v.validate_pasted(data, signature, standalone, now).await;
         match outcome {
             Some(o) => judgement_of(id, &o),
             None => Judgement {
@@ -508,7 +490,6 @@ fn judgement_of(id: &str, o: &crate::validation::Outcome) -> Judgement {
         chains: 0,
         unsuitable: false,
         report: serde_json::to_value(r).ok(),
-        unexamined: r.format == signature::Format::Xades,
     }
 }
 
@@ -605,7 +586,6 @@ fn read(
         }
     }
     let mut signatures = vec![];
-    let mut unexamined = vec![];
     for s in x.signatures(&refs).map_err(|e| nok(&e))? {
         match s.form {
             SignatureForm::Cms(cms) => {
@@ -616,11 +596,25 @@ fn read(
                 signatures.push(FoundSignature {
                     credential_id: s.credential_id,
                     cms,
+                    standalone: None,
                     data,
                     detached,
                 });
             }
-            SignatureForm::Xml => unexamined.push(s.credential_id),
+            // XAdES: references outside the signature are to its related object
+            SignatureForm::Xml {
+                in_place,
+                standalone,
+            } => {
+                let data = s.related.first().map(|(_, b)| b.clone());
+                signatures.push(FoundSignature {
+                    credential_id: s.credential_id,
+                    cms: in_place,
+                    standalone,
+                    detached: data.is_some(),
+                    data,
+                });
+            }
         }
     }
     Ok(Read {
@@ -632,6 +626,5 @@ fn read(
         objects,
         signatures,
         records,
-        unexamined,
     })
 }

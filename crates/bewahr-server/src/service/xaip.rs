@@ -544,17 +544,10 @@ impl ArchiveService {
             for s in signatures {
                 // a detached signature is over its related object; an
                 // enveloping one carries what it signs
-                let signature = Arc::new(s.signature);
-                let outcome = if s.detached {
-                    v.validate(
-                        Arc::new(s.data.unwrap_or_default()),
-                        Some(signature.clone()),
-                        now,
-                    )
-                    .await
-                } else {
-                    v.validate(signature.clone(), None, now).await
-                };
+                let data = s.detached.then(|| Arc::new(s.data.unwrap_or_default()));
+                let (outcome, signature) = v
+                    .validate_pasted(data, s.signature, s.standalone, now)
+                    .await;
                 let Some(o) = outcome else {
                     return Err(package_error(
                         PackageFault::Signature,
@@ -572,7 +565,7 @@ impl ArchiveService {
                         serde_json::to_value(&o.report).ok(),
                     ));
                 }
-                validations.push((Some(Arc::unwrap_or_clone(signature)), o));
+                validations.push((Some(signature), o));
             }
         }
         // the evidence records it carries, against the version's objects
@@ -675,6 +668,8 @@ fn refused(r: Refusal) -> ServiceError {
 struct Signature {
     credential_id: String,
     signature: Vec<u8>,
+    /// An XML signature as pasted into the package, tried when it fails in place.
+    standalone: Option<Vec<u8>>,
     /// The related object's bytes (a detached signature is over them).
     data: Option<Vec<u8>>,
     /// Whether the CMS carries no content of its own.
@@ -778,14 +773,25 @@ fn read_package(
                 signatures.push(Signature {
                     credential_id: s.credential_id,
                     signature: cms,
+                    standalone: None,
                     data,
                     detached,
                 });
             }
-            // XAdES validation comes with issue 13: the signature is
-            // archived as part of the package, recorded as not examined
-            SignatureForm::Xml => {
-                tracing::info!(credential = %s.credential_id, "an XML signature in an XAIP is archived unexamined");
+            // XAdES: references outside the signature are to its related
+            // object (when it names one); same-document ones stay inside
+            SignatureForm::Xml {
+                in_place,
+                standalone,
+            } => {
+                let data = s.related.first().map(|(_, b)| b.clone());
+                signatures.push(Signature {
+                    credential_id: s.credential_id,
+                    signature: in_place,
+                    standalone,
+                    detached: data.is_some(),
+                    data,
+                });
             }
         }
     }

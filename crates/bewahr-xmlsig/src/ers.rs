@@ -1,0 +1,350 @@
+//! RFC 6283 (XMLERS) evidence records, read into the verifier's
+//! [`Walk`] and verified by the same code as RFC 4998 records.
+//!
+//! ```text
+//! <EvidenceRecord Version="1.0">                    urn:ietf:params:xml:ns:ers
+//!   <EncryptionInformation/>?  <SupportingInformationList/>?   (not protected)
+//!   <ArchiveTimeStampSequence>
+//!     <ArchiveTimeStampChain Order="n">+
+//!       <DigestMethod Algorithm=""/>  <CanonicalizationMethod Algorithm=""/>
+//!       <ArchiveTimeStamp Order="k">+
+//!         <HashTree><Sequence Order="j"><DigestValue>b64</DigestValue>+</Sequence>+</HashTree>?
+//!         <TimeStamp>
+//!           <TimeStampToken Type="RFC3161">b64 DER</TimeStampToken>
+//!           <CryptographicInformationList>?  (CERT, CRL, OCSP, SCVP)
+//!         </TimeStamp>
+//!         <Attributes/>?
+//! ```
+//!
+//! What differs from RFC 4998 is handed to the verifier as bytes:
+//! - a time-stamp renewal (section 4.2.1) covers the canonical form, with
+//!   the chain's method, of the previous time-stamp's `<TimeStamp>` element;
+//! - a hash-tree renewal (section 4.2.2) puts h(d) and the hash of the
+//!   `<ArchiveTimeStampSequence>` holding only the earlier chains
+//!   (canonicalised with the new chain's method, the whitespace between the
+//!   chains kept) side by side in its first `<Sequence>`;
+//! - XML data objects are hashed in the canonical form of the chain's
+//!   method ([`XmlData`]).
+//!
+//! Chains, time-stamps and sequences are taken in the order of their
+//! `Order` attributes (1, 2, ... without gaps, as the schema's `OrderType`
+//! and section 2.1 ask).
+
+use bewahr_core::alg::DigestAlgorithm;
+use bewahr_core::signature::ValidationData;
+use bewahr_core::verify::{
+    self, DataObjects, Finding, Indication, Options, Report, SubIndication, Syntax, Walk,
+    WalkChain, WalkStamp,
+};
+use bewahr_xaip::xml::{self, C14n, Selection};
+use libxml::tree::{Document, Node};
+
+use crate::uris;
+
+/// The RFC 6283 namespace.
+pub const ERS: &str = "urn:ietf:params:xml:ns:ers";
+
+/// Whether `bytes` look like an RFC 6283 record (XML with the ERS
+/// namespace near its start), not a DER one.
+pub fn is_xml_record(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b" \t\r\n\xef\xbb\xbf".contains(b))
+        .unwrap_or(0);
+    bytes.get(start) == Some(&b'<') && {
+        let head = &bytes[..bytes.len().min(4096)];
+        head.windows(ERS.len()).any(|w| w == ERS.as_bytes())
+    }
+}
+
+/// A parsed record: its walk and, per chain, the canonicalisation method
+/// its data objects are hashed with.
+pub struct XmlRecord {
+    pub walk: Walk,
+    pub c14n: Vec<Option<C14n>>,
+}
+
+fn ers_children<'a>(n: &'a Node, local: &'a str) -> impl Iterator<Item = Node> + 'a {
+    xml::children(n, ERS, local)
+}
+
+/// The children named `local`, in the order of their `Order` attribute,
+/// which must run 1, 2, ... without gaps.
+fn ordered(parent: &Node, local: &str) -> Result<Vec<Node>, String> {
+    let mut v: Vec<(i64, Node)> = vec![];
+    for c in ers_children(parent, local) {
+        let o = c
+            .get_attribute("Order")
+            .and_then(|o| o.trim().parse::<i64>().ok())
+            .ok_or_else(|| format!("{local} without a numeric Order attribute"))?;
+        v.push((o, c));
+    }
+    v.sort_by_key(|(o, _)| *o);
+    for (k, (o, _)) in v.iter().enumerate() {
+        if *o != k as i64 + 1 {
+            return Err(format!(
+                "the {local} elements are numbered {:?}, not 1, 2, ... (RFC 6283 2.1)",
+                v.iter().map(|(o, _)| *o).collect::<Vec<_>>()
+            ));
+        }
+    }
+    Ok(v.into_iter().map(|(_, n)| n).collect())
+}
+
+fn canonical(doc: &Document, sel: &Selection, c: C14n) -> Result<Vec<u8>, String> {
+    xml::canonicalize_selection(doc, sel, c, &[]).map_err(|e| e.to_string())
+}
+
+/// Reads a record. `Err`: it is no RFC 6283 record (not XML, not the
+/// schema's structure); the message says why.
+pub fn read(bytes: &[u8]) -> Result<XmlRecord, String> {
+    let doc = xml::parse(bytes).map_err(|e| e.to_string())?;
+    let root = doc.get_root_element().ok_or("no root element")?;
+    if !xml::is(&root, ERS, "EvidenceRecord") {
+        return Err("the root is not ers:EvidenceRecord (urn:ietf:params:xml:ns:ers)".into());
+    }
+    let mut findings = vec![Finding {
+        indication: Indication::Passed,
+        sub_indication: None,
+        message: "an RFC 6283 (XML) evidence record".into(),
+    }];
+    match root.get_attribute("Version").as_deref().map(str::trim) {
+        Some("1.0") | Some("1") => {}
+        other => return Err(format!("Version {other:?} (RFC 6283 defines 1.0)")),
+    }
+    for (local, what) in [
+        ("EncryptionInformation", "EncryptionInformation"),
+        ("SupportingInformationList", "a SupportingInformationList"),
+    ] {
+        if xml::child(&root, ERS, local).is_some() {
+            findings.push(Finding {
+                indication: Indication::Passed,
+                sub_indication: None,
+                message: format!("the record carries {what}: not protected by any time-stamp, and outside TR-ESOR's Basis-XERS profile"),
+            });
+        }
+    }
+    let seq =
+        xml::child(&root, ERS, "ArchiveTimeStampSequence").ok_or("no ArchiveTimeStampSequence")?;
+    let chains = ordered(&seq, "ArchiveTimeStampChain")?;
+    if chains.is_empty() {
+        return Err("no ArchiveTimeStampChain".into());
+    }
+    let mut walk_chains = vec![];
+    let mut c14ns = vec![];
+    let mut attributes = vec![];
+    for (ci, chain) in chains.iter().enumerate() {
+        let dm = xml::child(chain, ERS, "DigestMethod")
+            .and_then(|d| d.get_attribute("Algorithm"))
+            .unwrap_or_default();
+        let algorithm = uris::digest(&dm).ok_or(format!(
+            "chain {}: DigestMethod {dm:?} is not a known digest algorithm",
+            ci + 1
+        ));
+        let cm = xml::child(chain, ERS, "CanonicalizationMethod")
+            .and_then(|d| d.get_attribute("Algorithm"))
+            .unwrap_or_default();
+        let c14n = C14n::from_uri(&cm);
+        if c14n.is_none() {
+            findings.push(Finding {
+                indication: Indication::Failed,
+                sub_indication: Some(SubIndication::FormatFailure),
+                message: format!(
+                    "chain {}: CanonicalizationMethod {cm:?} is not a known canonicalisation",
+                    ci + 1
+                ),
+            });
+        }
+        c14ns.push(c14n);
+        let stamps_el = ordered(chain, "ArchiveTimeStamp")?;
+        if stamps_el.is_empty() {
+            return Err(format!("chain {}: no ArchiveTimeStamp", ci + 1));
+        }
+        // a hash-tree renewal covers the earlier chains: the sequence with
+        // this chain and the later ones left out, in this chain's c14n
+        let earlier = (ci > 0).then(|| {
+            let mut sel = Selection::subtree(&seq);
+            sel.comments = true;
+            for later in &chains[ci..] {
+                sel.without(later);
+            }
+            c14n.ok_or_else(|| "the chain's canonicalisation is unknown".to_string())
+                .and_then(|c| canonical(&doc, &sel, c))
+        });
+        let mut stamps = vec![];
+        let mut attrs = vec![];
+        for (ai, ats) in stamps_el.iter().enumerate() {
+            let ts = xml::child(ats, ERS, "TimeStamp").ok_or(format!(
+                "archive time-stamp {}.{}: no TimeStamp",
+                ci + 1,
+                ai + 1
+            ))?;
+            let tok_el = xml::child(&ts, ERS, "TimeStampToken").ok_or(format!(
+                "archive time-stamp {}.{}: no TimeStampToken",
+                ci + 1,
+                ai + 1
+            ))?;
+            let ty = tok_el.get_attribute("Type").unwrap_or_default();
+            if ty != "RFC3161" {
+                return Err(format!(
+                    "archive time-stamp {}.{}: TimeStampToken Type {ty:?} (RFC3161 is verified)",
+                    ci + 1,
+                    ai + 1
+                ));
+            }
+            let token = uris::base64(&tok_el.get_content()).map_err(|e| {
+                format!(
+                    "archive time-stamp {}.{}: TimeStampToken: {e}",
+                    ci + 1,
+                    ai + 1
+                )
+            })?;
+            let mut vd = ValidationData::default();
+            if let Some(list) = xml::child(&ts, ERS, "CryptographicInformationList") {
+                for info in ers_children(&list, "CryptographicInformation") {
+                    let Ok(der) = uris::base64(&info.get_content()) else {
+                        continue;
+                    };
+                    match info.get_attribute("Type").as_deref() {
+                        Some("CERT") => vd.add_certificate(&der),
+                        Some("CRL") => vd.add_crl(&der),
+                        Some("OCSP") => vd.add_ocsp(&der),
+                        _ => {}
+                    }
+                }
+            }
+            attrs.push(vd);
+            let tree = match xml::child(ats, ERS, "HashTree") {
+                None => None,
+                Some(t) => {
+                    let mut lists = vec![];
+                    for s in ordered(&t, "Sequence")? {
+                        let mut l = vec![];
+                        for d in ers_children(&s, "DigestValue") {
+                            l.push(uris::base64(&d.get_content()).map_err(|e| {
+                                format!(
+                                    "archive time-stamp {}.{}: DigestValue: {e}",
+                                    ci + 1,
+                                    ai + 1
+                                )
+                            })?);
+                        }
+                        lists.push(l);
+                    }
+                    Some(lists)
+                }
+            };
+            let previous = if ai > 0 {
+                let prev_ts = xml::child(&stamps_el[ai - 1], ERS, "TimeStamp")
+                    .ok_or("a previous archive time-stamp without TimeStamp")?;
+                match c14n {
+                    Some(c) => {
+                        let mut sel = Selection::subtree(&prev_ts);
+                        sel.comments = true;
+                        vec![(canonical(&doc, &sel, c)?, "")]
+                    }
+                    None => vec![],
+                }
+            } else {
+                vec![]
+            };
+            stamps.push(WalkStamp {
+                token,
+                digest_algorithm: None,
+                tree,
+                previous,
+                earlier: if ai == 0 { earlier.clone() } else { None },
+            });
+        }
+        attributes.push(attrs);
+        walk_chains.push(WalkChain {
+            algorithm: algorithm.clone(),
+            stamps,
+        });
+    }
+    Ok(XmlRecord {
+        walk: Walk {
+            syntax: Syntax::Rfc6283,
+            listed: None,
+            chains: walk_chains,
+            data: verify::tsa::RecordData {
+                crypto_infos: ValidationData::default(),
+                attributes,
+            },
+            findings,
+        },
+        c14n: c14ns,
+    })
+}
+
+/// Data objects for an XML record: XML data is hashed in its canonical
+/// form with the chain's method (RFC 6283 3.2, 4.1.2), other data as it is.
+pub struct XmlData<'a> {
+    pub objects: &'a [Vec<u8>],
+    pub c14n: Vec<Option<C14n>>,
+}
+
+impl DataObjects for XmlData<'_> {
+    fn hashes(&mut self, alg: DigestAlgorithm) -> Result<Option<Vec<Vec<u8>>>, String> {
+        self.hashes_for(alg, 0)
+    }
+    fn present(&self) -> bool {
+        !self.objects.is_empty()
+    }
+    fn hashes_for(
+        &mut self,
+        alg: DigestAlgorithm,
+        chain: usize,
+    ) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let c = self.c14n.get(chain).copied().flatten();
+        Ok(Some(
+            self.objects
+                .iter()
+                .map(|o| match (c, looks_like_xml(o)) {
+                    (Some(c), true) => match xml::parse(o) {
+                        Ok(doc) => {
+                            let mut sel = Selection::document();
+                            sel.comments = true;
+                            xml::canonicalize_selection(&doc, &sel, c, &[])
+                                .map(|b| alg.digest(&b))
+                                .unwrap_or_else(|_| alg.digest(o))
+                        }
+                        Err(_) => alg.digest(o),
+                    },
+                    _ => alg.digest(o),
+                })
+                .collect(),
+        ))
+    }
+}
+
+fn looks_like_xml(b: &[u8]) -> bool {
+    b.iter()
+        .find(|c| !b" \t\r\n\xef\xbb\xbf".contains(c))
+        .is_some_and(|c| *c == b'<')
+}
+
+/// Verifies an RFC 6283 record over `objects` (their bytes: XML ones are
+/// canonicalised per chain) or, without objects, over what `digests` gives.
+pub fn verify_xml(
+    bytes: &[u8],
+    objects: Option<&[Vec<u8>]>,
+    digests: &mut dyn DataObjects,
+    opts: &Options<'_>,
+) -> Report {
+    let rec = match read(bytes) {
+        Ok(r) => r,
+        Err(e) => return Report::format_failure(e, opts.at),
+    };
+    match objects {
+        Some(o) => verify::verify_walk(
+            &rec.walk,
+            &mut XmlData {
+                objects: o,
+                c14n: rec.c14n.clone(),
+            },
+            opts,
+        ),
+        None => verify::verify_walk(&rec.walk, digests, opts),
+    }
+}
