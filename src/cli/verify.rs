@@ -10,10 +10,17 @@ use bewahr::verify::{self, AlgorithmPolicy, DataObjects, Digests, NoData, Option
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
     /// The evidence record: DER (RFC 4998) or XML (RFC 6283), told by its
-    /// content; with --xaip also an `xaip:evidenceRecord` element. With --xaip it may be left out when
-    /// the package carries the version's record in its credentials.
-    #[arg(long, required_unless_present = "xaip")]
+    /// content; with --xaip also an `xaip:evidenceRecord` element. With
+    /// --xaip it may be left out when the package carries the version's
+    /// record in its credentials.
+    #[arg(long, required_unless_present_any = ["xaip", "asic"])]
     pub er: Option<PathBuf>,
+    /// An ASiC-S or ASiC-E container (ETSI EN 319 162-1), verified as a
+    /// whole: its evidence records over the data objects they cover (and
+    /// the manifest's digests), its time-stamps and signatures; `--tsa-cert`
+    /// and `--trust-anchor` say whom to trust.
+    #[arg(long, conflicts_with_all = ["er", "xaip", "data", "digest", "validate_signature"])]
+    pub asic: Option<PathBuf>,
     /// The archived data object; give it several times for a data-object group.
     #[arg(long, conflicts_with = "digest")]
     pub data: Vec<PathBuf>,
@@ -109,6 +116,61 @@ impl DataObjects for Files {
     }
 }
 
+/// `--asic`: the container through the signature validator, which
+/// verifies what it holds (evidence records with the TSA certificates of
+/// `--tsa-cert` trusted, time-stamps, signatures) with no network.
+fn asic(args: &VerifyArgs, path: &std::path::Path) -> i32 {
+    use bewahr::signature::{self, Indication};
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return usage(format!("--asic {}: {e}", path.display())),
+    };
+    let mut anchors = Vec::new();
+    for p in args.tsa_cert.iter().chain(&args.trust_anchor) {
+        match super::load_certificates(p) {
+            Ok(c) => anchors.extend(c),
+            Err(e) => return usage(e),
+        }
+    }
+    let at = match &args.at {
+        None => time::OffsetDateTime::now_utc(),
+        Some(s) => {
+            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => t,
+                Err(e) => return usage(format!("--at {s}: not an RFC 3339 time ({e})")),
+            }
+        }
+    };
+    let ctx = signature::Context {
+        anchors: &anchors,
+        at,
+        poe: None,
+        max_age: time::Duration::days(1),
+        xml: Some(&bewahr_xmlsig::ENGINE),
+    };
+    let ex = signature::examine(&bytes, None, &ctx);
+    if !matches!(
+        ex.format,
+        signature::Format::AsicS | signature::Format::AsicE
+    ) {
+        return usage(format!("--asic {}: not an ASiC container", path.display()));
+    }
+    let report = signature::conclude(ex, &Default::default(), &ctx).0;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.to_text());
+    }
+    match report.indication {
+        Some(Indication::TotalPassed) => 0,
+        Some(Indication::TotalFailed) => 1,
+        _ => 2,
+    }
+}
+
 fn usage(msg: String) -> i32 {
     eprintln!("bewahr verify: {msg}");
     2
@@ -116,6 +178,9 @@ fn usage(msg: String) -> i32 {
 
 /// Runs the command; returns the exit code (0 passed, 1 failed, 2 indeterminate or usage error).
 pub fn run(args: VerifyArgs) -> i32 {
+    if let Some(c) = &args.asic {
+        return asic(&args, c);
+    }
     let mut trusted = Vec::new();
     for p in &args.tsa_cert {
         match super::load_certificates(p) {

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod api;
+mod asic_export;
 mod audit;
 mod bouncycastle;
 mod c2;

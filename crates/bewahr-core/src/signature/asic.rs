@@ -584,6 +584,77 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     }
 }
 
+/// One data object for [`with_evidence_record`]: its name in the
+/// container, its media type and its bytes.
+pub struct DataObject<'a> {
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// An ASiC container holding data objects and an RFC 4998 evidence record
+/// over them (ETSI EN 319 162-1 4.4.3, 4.4.4): ASiC-S for one data object
+/// (`META-INF/evidencerecord.ers` over it), ASiC-E for several (the record
+/// beside `META-INF/ASiCEvidenceRecordManifest.xml`, which names each data
+/// object with its SHA-256). `mimetype` comes first and is stored
+/// uncompressed, as the ASiC and ODF conventions ask; the rest is deflated.
+/// Names must be plain relative names (no `META-INF/`, no `..`).
+pub fn with_evidence_record(objects: &[DataObject<'_>], er: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    if objects.is_empty() {
+        return Err("an ASiC container needs a data object".into());
+    }
+    for o in objects {
+        if o.name.is_empty()
+            || o.name.starts_with("META-INF/")
+            || o.name == "mimetype"
+            || o.name
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
+            || o.name.contains(['\\', '\0', '"', '<', '&'])
+        {
+            return Err(format!("{:?} is not a data object name", o.name));
+        }
+    }
+    let simple = objects.len() == 1;
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated =
+        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let e = |e: zip::result::ZipError| e.to_string();
+    let io = |e: std::io::Error| e.to_string();
+    z.start_file("mimetype", stored).map_err(e)?;
+    z.write_all(if simple { MIMETYPE_S } else { MIMETYPE_E }.as_bytes())
+        .map_err(io)?;
+    for o in objects {
+        z.start_file(o.name, deflated).map_err(e)?;
+        z.write_all(o.bytes).map_err(io)?;
+    }
+    if !simple {
+        let mut m = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8"?><asic:ASiCManifest xmlns:asic="http://uri.etsi.org/02918/v1.2.1#" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><asic:SigReference URI="META-INF/evidencerecord.ers" MimeType="application/vnd.etsi.evidencerecord"/>"#,
+        );
+        for o in objects {
+            let digest = base64::engine::general_purpose::STANDARD
+                .encode(crate::alg::DigestAlgorithm::Sha256.digest(o.bytes));
+            m.push_str(&format!(
+                r#"<asic:DataObjectReference URI="{}" MimeType="{}"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>{digest}</ds:DigestValue></asic:DataObjectReference>"#,
+                o.name,
+                o.media_type.replace(['"', '<', '&'], "")
+            ));
+        }
+        m.push_str("</asic:ASiCManifest>");
+        z.start_file("META-INF/ASiCEvidenceRecordManifest.xml", deflated)
+            .map_err(e)?;
+        z.write_all(m.as_bytes()).map_err(io)?;
+    }
+    z.start_file("META-INF/evidencerecord.ers", deflated)
+        .map_err(e)?;
+    z.write_all(er).map_err(io)?;
+    Ok(z.finish().map_err(e)?.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,6 +699,52 @@ mod tests {
         assert_eq!(c.cades_signatures[0].1.first(), Some(&0x30));
         assert!(c.timestamps.is_empty() && c.evidence_records.is_empty());
         assert!(c.manifests.is_empty() && c.xades_signatures.is_empty());
+    }
+
+    #[test]
+    fn containers_with_an_evidence_record_read_back() {
+        let doc = DataObject {
+            name: "bescheid.pdf",
+            media_type: "application/pdf",
+            bytes: b"%PDF-1.7 ...",
+        };
+        let report = DataObject {
+            name: "validation-report.json",
+            media_type: "application/json",
+            bytes: b"{}",
+        };
+        let s = open(&with_evidence_record(&[doc], b"\x30\x00").unwrap()).unwrap();
+        assert_eq!(s.kind, AsicKind::Simple);
+        assert_eq!(s.mimetype.as_deref(), Some(MIMETYPE_S));
+        assert_eq!(names(&s.data_objects), ["bescheid.pdf"]);
+        assert_eq!(s.evidence_records[0].0, "META-INF/evidencerecord.ers");
+        let doc = DataObject {
+            name: "bescheid.pdf",
+            media_type: "application/pdf",
+            bytes: b"%PDF-1.7 ...",
+        };
+        let e = open(&with_evidence_record(&[doc, report], b"\x30\x00").unwrap()).unwrap();
+        assert_eq!(e.kind, AsicKind::Extended);
+        assert_eq!(e.manifests.len(), 1);
+        let m = &e.manifests[0];
+        assert_eq!(
+            m.sig_reference.as_deref(),
+            Some("META-INF/evidencerecord.ers")
+        );
+        assert_eq!(m.references.len(), 2);
+        for r in &m.references {
+            let (_, data) = e.data_objects.iter().find(|(n, _)| *n == r.uri).unwrap();
+            assert_eq!(r.digest_value, Sha256::digest(data).to_vec());
+        }
+        // names that would escape or collide are refused
+        for bad in ["../x", "META-INF/x", "mimetype", "a//b", ""] {
+            let o = DataObject {
+                name: bad,
+                media_type: "text/plain",
+                bytes: b"x",
+            };
+            assert!(with_evidence_record(&[o], b"").is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -700,17 +700,23 @@ fn evidence_record_report(
     let mut r = SignatureReport::new(name);
     let policy = crate::verify::AlgorithmPolicy::default();
     let opts = crate::verify::Options::new(ctx.anchors, ctx.at, &policy);
-    // each data object alone (a group in the first list), then all together
+    // all data objects together (a group in the first list); failing that,
+    // each on its own, and then every one of them must be proven: a record
+    // that proves one object of a container says nothing of the others
     let mut rep =
         crate::verify::verify_der(er, &mut crate::verify::InMemory(members.clone()), &opts);
     if rep.indication != crate::verify::Indication::Passed && members.len() > 1 {
-        for m in &members {
-            let one =
-                crate::verify::verify_der(er, &mut crate::verify::InMemory(vec![m.clone()]), &opts);
-            if one.indication == crate::verify::Indication::Passed {
-                rep = one;
-                break;
-            }
+        let each: Vec<crate::verify::Report> = members
+            .iter()
+            .map(|m| {
+                crate::verify::verify_der(er, &mut crate::verify::InMemory(vec![m.clone()]), &opts)
+            })
+            .collect();
+        if each
+            .iter()
+            .all(|one| one.indication == crate::verify::Indication::Passed)
+        {
+            rep = each.into_iter().next().expect("more than one member");
         }
     }
     use crate::verify::{Indication as VI, SubIndication as VS};

@@ -147,6 +147,7 @@ impl Default for HttpPolicy {
         objects::get_object,
         objects::get_content,
         objects::get_evidence,
+        objects::get_asic,
         objects::get_validation,
         objects::get_validation_item,
         service::verify,
@@ -282,6 +283,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/objects/{aoid}/versions/{n}/content",
             get(objects::get_content),
+        )
+        .route(
+            "/v1/objects/{aoid}/versions/{n}/asic",
+            get(objects::get_asic),
         )
         .route("/v1/objects/{aoid}/evidence", get(objects::get_evidence))
         .route(

@@ -367,6 +367,42 @@ pub async fn get_content(
         .into_response())
 }
 
+/// The version as an ASiC container with its evidence record
+/// (`META-INF/evidencerecord.ers`): ASiC-S with the document alone, ASiC-E
+/// with the document and its preserved signature, validation data and
+/// report (when the caller may read them), each covered by the record.
+#[utoipa::path(get, path = "/v1/objects/{aoid}/versions/{n}/asic", params(("aoid" = String, Path), ("n" = i64, Path)),
+    responses((status = 200, content_type = "application/vnd.etsi.asic-e+zip", description = "the ASiC-S or ASiC-E container"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not sealed yet"), (status = 422, body = ErrorBody)))]
+pub async fn get_asic(
+    State(state): State<AppState>,
+    obj: OwnedObject<op::ReadContent>,
+) -> Result<Response, ApiError> {
+    let n = path_version(&obj)?;
+    let zip = state.archive.asic(&obj.object, n).await?;
+    let simple = zip
+        .windows(bewahr_core::signature::asic::MIMETYPE_S.len())
+        .take(64)
+        .any(|w| w == bewahr_core::signature::asic::MIMETYPE_S.as_bytes());
+    let (mt, ext) = if simple {
+        (bewahr_core::signature::asic::MIMETYPE_S, "asics")
+    } else {
+        (bewahr_core::signature::asic::MIMETYPE_E, "asice")
+    };
+    let name = format!(
+        "attachment; filename=\"{}-v{}.{ext}\"",
+        obj.object.aoid(),
+        n.get()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, mt.to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        zip,
+    )
+        .into_response())
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct EvidenceQuery {
     /// The version (default: the latest).

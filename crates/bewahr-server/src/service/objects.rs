@@ -62,6 +62,29 @@ pub(crate) fn stream(reader: crate::store::ContentReader) -> ByteStream {
     ))
 }
 
+/// The largest document an ASiC container is assembled for (the
+/// container is built in memory; ASiC readers, bewahr's among them, take
+/// entries up to 256 MiB).
+pub const MAX_ASIC_DOCUMENT: u64 = 256 << 20;
+
+/// A file name extension for a document in a container.
+fn extension(media_type: &str, bytes: &[u8]) -> &'static str {
+    match media_type.split(';').next().unwrap_or("").trim() {
+        "application/pdf" => "pdf",
+        "application/xml" | "text/xml" => "xml",
+        "text/plain" => "txt",
+        "application/pkcs7-mime" => "p7m",
+        "application/vnd.etsi.asic-s+zip" => "asics",
+        "application/vnd.etsi.asic-e+zip" => "asice",
+        "image/tiff" => "tif",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ if bytes.starts_with(b"%PDF-") => "pdf",
+        _ if bytes.first() == Some(&b'<') => "xml",
+        _ => "bin",
+    }
+}
+
 /// The preserved validation of a version: the catalog's row, the report
 /// and the validation data, read back from the store.
 pub struct PreservedValidation {
@@ -230,6 +253,89 @@ impl ArchiveService {
             location,
             body: stream(reader),
         })
+    }
+
+    /// A version as an ASiC container with its evidence record (ETSI EN
+    /// 319 162-1 4.4.3/4.4.4): ASiC-S with the document alone, ASiC-E with
+    /// the document and its preserved items (detached signature,
+    /// validation data, validation report) when the caller may read them.
+    /// Every data object is a member of the version's data-object group, so
+    /// the record covers each. Needs a sealed version; packages (XAIP) and
+    /// digest lists have their own forms and are refused. Assembled in
+    /// memory, so documents are limited to [`MAX_ASIC_DOCUMENT`].
+    pub async fn asic(&self, obj: &Owned, v: VersionNo) -> Result<Vec<u8>, ServiceError> {
+        obj.expect(Operation::ReadContent)?;
+        let loc = self.locate(obj, Some(v)).await?;
+        if loc.media_type == super::XAIP_MEDIA_TYPE
+            || loc.media_type == crate::ingest::DIGEST_LIST_MEDIA_TYPE
+        {
+            return Err(ServiceError::invalid(
+                "no_asic_for_packages",
+                "an XAIP version's evidence comes with the package (retrieve it with its records), a digest list's as a record alone; ASiC containers are for documents",
+            ));
+        }
+        if loc.size > MAX_ASIC_DOCUMENT {
+            return Err(ServiceError::TooLarge(format!(
+                "the document has {} bytes; ASiC containers are assembled for documents up to {MAX_ASIC_DOCUMENT} bytes: retrieve the content and the evidence record apart",
+                loc.size
+            )));
+        }
+        let ev = self
+            .authorize_object(&obj.principal, Operation::Evidence, obj.aoid.as_str())
+            .await?;
+        let (_, er) = self.evidence(&ev, Some(v), Duration::ZERO).await?;
+        let document = self.read_preserved(loc.sha256).await?;
+        let mut items: Vec<(String, &'static str, Vec<u8>)> = vec![(
+            format!("document.{}", extension(&loc.media_type, &document)),
+            "",
+            document,
+        )];
+        // the preserved items, for a caller who may read them
+        if let Ok(val) = self
+            .authorize_object(&obj.principal, Operation::Validation, obj.aoid.as_str())
+            .await
+        {
+            if let Some(row) = self.catalog.validation(loc.seq).await? {
+                if let Some(sig) = row.signature_sha256 {
+                    let bytes = self.read_preserved(sig).await?;
+                    let xml = bewahr_core::signature::recognise(b"", Some(&bytes))
+                        == bewahr_core::signature::Format::Xades;
+                    let (name, mt) = if xml {
+                        ("signature.xml", "application/xml")
+                    } else {
+                        ("signature.p7s", "application/pkcs7-signature")
+                    };
+                    items.push((name.into(), mt, bytes));
+                }
+                items.push((
+                    "validation-data.der".into(),
+                    "application/octet-stream",
+                    self.read_preserved(row.data_sha256).await?,
+                ));
+                items.push((
+                    "validation-report.json".into(),
+                    "application/json",
+                    self.read_preserved(row.report_sha256).await?,
+                ));
+            }
+            drop(val);
+        }
+        let media_type = loc.media_type.clone();
+        tokio::task::spawn_blocking(move || {
+            let objects: Vec<bewahr_core::signature::asic::DataObject<'_>> = items
+                .iter()
+                .map(
+                    |(name, mt, bytes)| bewahr_core::signature::asic::DataObject {
+                        name,
+                        media_type: if mt.is_empty() { &media_type } else { mt },
+                        bytes,
+                    },
+                )
+                .collect();
+            bewahr_core::signature::asic::with_evidence_record(&objects, &er)
+                .map_err(|e| ServiceError::Corrupt(format!("ASiC container: {e}")))
+        })
+        .await?
     }
 
     /// The RFC 4998 evidence record (DER) of a version (`None`: the
