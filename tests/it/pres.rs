@@ -362,14 +362,24 @@ async fn an_xaip_through_every_operation_of_the_json_binding() {
             .any(|e| e["det"].as_str().unwrap().contains("TS 119 512 PreservePO")),
         "{v:#}"
     );
-    let v = call(&a, "auditor", "RetrieveTrace", json!({ "poId": other })).await;
-    let events = v["trace"]["event"].as_array().unwrap();
-    assert!(
-        events
+    // the trail entry of a call is written after its answer: under load a
+    // moment later
+    let has_update = |v: &Value| {
+        v["trace"]["event"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|e| e["det"].as_str().unwrap().contains("UpdatePOC")),
-        "{v:#}"
-    );
+            .any(|e| e["det"].as_str().unwrap().contains("UpdatePOC"))
+    };
+    let mut v = Value::Null;
+    for _ in 0..100 {
+        v = call(&a, "auditor", "RetrieveTrace", json!({ "poId": other })).await;
+        if has_update(&v) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(has_update(&v), "{v:#}");
 
     // DeletePO: OnlySubDOs is not supported; with a requestor and reason it is deleted
     let v = call(

@@ -375,7 +375,14 @@ async fn archive_data_round_trip(db: Db) {
         &format!(r#"<tr:ArchiveEvidenceRequest><dss:OptionalInputs><tr:ERSFormat>urn:ietf:rfc:6283</tr:ERSFormat></dss:OptionalInputs><tr:AOID>{aoid}</tr:AOID></tr:ArchiveEvidenceRequest>"#),
     )
     .await;
-    result(&resp, ERROR, Some("arl/notSupported"));
+    // the XML form (RFC 6283) of the same record: the same time-stamp token
+    result(&resp, OK, None);
+    assert!(resp.contains("<xaip:xmlEvidenceRecord"), "{resp}");
+    let parsed = bewahr::ers::EvidenceRecord::from_der_checked(&er).unwrap();
+    let token = parsed.archive_time_stamp_sequence[0][0]
+        .time_stamp
+        .as_bytes();
+    assert_eq!(unb64(el(&resp, "TimeStampToken").unwrap()), token, "{resp}");
     let (_, resp) = soap(&a, "submitter", &ev("<tr:VersionID>V002</tr:VersionID>")).await;
     result(&resp, ERROR, Some("arl/unknownVersionID"));
 

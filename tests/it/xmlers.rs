@@ -184,3 +184,115 @@ fn bewahr_verify_reads_xml_records() {
         .args(["--at", &at]));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
+
+/// The archive gives a version's record in both forms: the XML one is
+/// valid against RFC 6283's schema and proves the same document from the
+/// same tree and time-stamp; XML whose bytes are not canonical is refused
+/// with the reason (the XML form would hash its canonical form).
+#[tokio::test]
+async fn the_archive_serves_its_records_as_rfc6283_too() {
+    use crate::api::{archive, get, js, multipart, post, send, Db};
+    use axum::http::StatusCode;
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    let submit = |doc: &'static [u8], ct: &'static str| {
+        let a = &a;
+        async move {
+            let (ct, body) = multipart(&[("document", ct, doc)]);
+            let (st, _, b) = send(&a.router, post("/v1/objects", &ct, body)).await;
+            assert_eq!(st, StatusCode::CREATED);
+            js(&b)["aoid"].as_str().unwrap().to_string()
+        }
+    };
+    let doc: &[u8] = b"Bescheid: die Genehmigung wird erteilt.";
+    let aoid = submit(doc, "text/plain").await;
+    let (st, _, der) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?wait=20")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, h, xml) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?format=rfc6283")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&xml));
+    assert_eq!(h["content-type"], "application/xml");
+    // valid against the RFC 6283 schema
+    let parsed = bewahr_xaip::xml::parse(&xml).unwrap();
+    bewahr_xaip::schema::validate_against(&parsed, bewahr_xaip::schema::Schema::Ers)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&xml)));
+    // both verify, over the same document, with the same time-stamp
+    let trusted = a.state().stamper.trust_anchors();
+    let policy = AlgorithmPolicy::default();
+    let opts = Options::new(&trusted, time::OffsetDateTime::now_utc(), &policy);
+    let r_xml = ers::verify_xml(&xml, Some(&[doc.to_vec()]), &mut NoData, &opts);
+    let r_der = bewahr::verify::verify_der(
+        &der,
+        &mut bewahr::verify::InMemory(vec![doc.to_vec()]),
+        &opts,
+    );
+    assert_eq!(r_xml.indication, Indication::Passed, "{}", r_xml.to_text());
+    assert_eq!(r_der.indication, Indication::Passed, "{}", r_der.to_text());
+    assert_eq!(
+        r_xml.archive_time_stamps[0].serial_number,
+        r_der.archive_time_stamps[0].serial_number
+    );
+    let token_der = bewahr::ers::EvidenceRecord::from_der_checked(&der)
+        .unwrap()
+        .archive_time_stamp_sequence[0][0]
+        .time_stamp
+        .as_bytes()
+        .to_vec();
+    assert_eq!(
+        ers::read(&xml).unwrap().walk.chains[0].stamps[0].token,
+        token_der
+    );
+    // another document fails in both
+    let other = b"Bescheid: die Genehmigung wird versagt.".to_vec();
+    let r = ers::verify_xml(&xml, Some(std::slice::from_ref(&other)), &mut NoData, &opts);
+    assert_eq!(r.sub_indication, Some(SubIndication::HashFailure));
+
+    // XML with a declaration: its bytes are not its canonical form
+    let aoid = submit(b"<?xml version=\"1.0\"?>\n<a>x</a>", "application/xml").await;
+    let (st, _, _) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?wait=20")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, b) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?format=rfc6283")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        js(&b)["error"]["code"],
+        "not_expressible_in_rfc6283",
+        "{}",
+        js(&b)
+    );
+    // canonical XML is given
+    let aoid = submit(b"<a>x</a>", "application/xml").await;
+    let (st, _, _) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?wait=20")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, _) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?format=rfc6283")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _, _) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?format=xades")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}

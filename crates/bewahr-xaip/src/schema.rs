@@ -288,6 +288,8 @@ pub enum Schema {
     /// `tr-esor-interfaces-v1.3.xsd`: the S.4 requests and responses (and,
     /// through its imports, DSS 1.0, TS 119 512 and the eCard types).
     S4,
+    /// `xml-ers-rfc6283.xsd`: RFC 6283 evidence records.
+    Ers,
 }
 
 impl Schema {
@@ -295,6 +297,7 @@ impl Schema {
         match self {
             Schema::Xaip => XAIP_XSD,
             Schema::S4 => "bewahr-schemas:///tr-esor-1.3/tr-esor-interfaces-v1.3.xsd",
+            Schema::Ers => "bewahr-schemas:///tr-esor-1.3/deps/xml-ers-rfc6283.xsd",
         }
     }
 
@@ -302,6 +305,7 @@ impl Schema {
         match self {
             Schema::Xaip => "tr-esor-xaip-v1.3.xsd",
             Schema::S4 => "tr-esor-interfaces-v1.3.xsd",
+            Schema::Ers => "xml-ers-rfc6283.xsd",
         }
     }
 }

@@ -348,3 +348,141 @@ pub fn verify_xml(
         None => verify::verify_walk(&rec.walk, digests, opts),
     }
 }
+
+/// Why a record cannot be given in the XML form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotExpressible(pub String);
+
+impl std::fmt::Display for NotExpressible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The XML form (RFC 6283) of an RFC 4998 record that has not been
+/// renewed: the same reduced hash tree (each partial hash tree a
+/// `<Sequence>`) and the same time-stamp token, so that both forms prove
+/// the same thing from the same tree and time-stamp. The chain's
+/// `DigestMethod` is the token's imprint algorithm, its
+/// `CanonicalizationMethod` inclusive C14N 1.0 (TR-ESOR's default); the
+/// caller checks that no data object is XML whose bytes differ from their
+/// canonical form (the XML form hashes XML canonicalised, the DER form as
+/// given).
+///
+/// A renewed record cannot be re-expressed: its renewals time-stamped the
+/// DER of the previous token and of the earlier chains, which RFC 6283
+/// replaces by canonical XML (`docs/research/rfc6283.md`).
+pub fn from_unrenewed(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
+    use base64::Engine;
+    let no = |m: &str| NotExpressible(m.to_string());
+    let er = bewahr_core::ers::EvidenceRecord::from_der_checked(der)
+        .map_err(|e| NotExpressible(format!("the record does not decode: {e}")))?;
+    let chains = &er.archive_time_stamp_sequence;
+    if chains.len() != 1 || chains[0].len() != 1 {
+        return Err(no(
+            "the record has been renewed; its renewals time-stamped DER (the previous token, the earlier chains), which RFC 6283 replaces by canonical XML, so it is given in RFC 4998 form only",
+        ));
+    }
+    if er.crypto_infos.is_some() || er.encryption_info.is_some() {
+        return Err(no("the record carries cryptoInfos or encryptionInfo"));
+    }
+    let ats = &chains[0][0];
+    if ats.attributes.is_some() {
+        return Err(no("the archive time-stamp carries attributes"));
+    }
+    let token = ats.time_stamp.as_bytes();
+    let info = bewahr_core::tsp::token::read_tst_info(token)
+        .map_err(|e| NotExpressible(format!("the time-stamp: {e}")))?;
+    let alg = DigestAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid)
+        .map_err(|e| NotExpressible(format!("the time-stamp's imprint algorithm: {e}")))?;
+    let dm = digest_uri(alg).ok_or_else(|| no("the imprint algorithm has no XML-DSig URI"))?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut x = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ers:EvidenceRecord xmlns:ers="urn:ietf:params:xml:ns:ers" Version="1.0"><ers:ArchiveTimeStampSequence><ers:ArchiveTimeStampChain Order="1">"#,
+    );
+    x.push_str(&format!(
+        r#"<ers:DigestMethod Algorithm="{dm}"/><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/><ers:ArchiveTimeStamp Order="1">"#
+    ));
+    if let Some(tree) = ats.reduced_tree_slices() {
+        x.push_str("<ers:HashTree>");
+        for (k, list) in tree.iter().enumerate() {
+            x.push_str(&format!(r#"<ers:Sequence Order="{}">"#, k + 1));
+            for h in list {
+                x.push_str(&format!("<ers:DigestValue>{}</ers:DigestValue>", b64(h)));
+            }
+            x.push_str("</ers:Sequence>");
+        }
+        x.push_str("</ers:HashTree>");
+    }
+    x.push_str(&format!(
+        r#"<ers:TimeStamp><ers:TimeStampToken Type="RFC3161">{}</ers:TimeStampToken></ers:TimeStamp>"#,
+        b64(token)
+    ));
+    x.push_str("</ers:ArchiveTimeStamp></ers:ArchiveTimeStampChain></ers:ArchiveTimeStampSequence></ers:EvidenceRecord>");
+    Ok(x.into_bytes())
+}
+
+/// The XML-DSig / RFC 6931 URI of a digest algorithm.
+pub fn digest_uri(alg: DigestAlgorithm) -> Option<&'static str> {
+    use DigestAlgorithm as D;
+    Some(match alg {
+        D::Sha1 => "http://www.w3.org/2000/09/xmldsig#sha1",
+        D::Sha224 => "http://www.w3.org/2001/04/xmldsig-more#sha224",
+        D::Sha256 => "http://www.w3.org/2001/04/xmlenc#sha256",
+        D::Sha384 => "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        D::Sha512 => "http://www.w3.org/2001/04/xmlenc#sha512",
+        D::Sha3_256 => "http://www.w3.org/2007/05/xmldsig-more#sha3-256",
+        D::Sha3_384 => "http://www.w3.org/2007/05/xmldsig-more#sha3-384",
+        D::Sha3_512 => "http://www.w3.org/2007/05/xmldsig-more#sha3-512",
+        _ => return None,
+    })
+}
+
+/// Whether `bytes` would be hashed the same in both forms: not XML, or XML
+/// already in its inclusive C14N 1.0 form.
+pub fn hashed_alike(bytes: &[u8]) -> bool {
+    if !looks_like_xml(bytes) {
+        return true;
+    }
+    match xml::parse(bytes) {
+        Ok(doc) => {
+            let mut sel = Selection::document();
+            sel.comments = true;
+            xml::canonicalize_selection(&doc, &sel, C14n::Inclusive10 { comments: false }, &[])
+                .is_ok_and(|c| c == bytes)
+        }
+        // not XML after all: hashed as bytes in both
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewed_records_are_not_re_expressed() {
+        let der = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/vectors/field/ber-token-renewed.ers"
+        ))
+        .unwrap();
+        let e = from_unrenewed(&der).unwrap_err();
+        assert!(e.0.contains("renewed"), "{e}");
+        assert!(from_unrenewed(b"\x30\x00").is_err());
+    }
+
+    #[test]
+    fn xml_is_hashed_alike_only_in_canonical_form() {
+        assert!(hashed_alike(b"%PDF-1.7"));
+        assert!(hashed_alike(b"<a>x</a>"));
+        assert!(!hashed_alike(b"<?xml version=\"1.0\"?>\n<a>x</a>"));
+        assert!(!hashed_alike(b"<a b='1'/>"));
+        // not XML after all: bytes in both forms
+        assert!(hashed_alike(b"<<<"));
+        assert!(is_xml_record(
+            b"  <ers:EvidenceRecord xmlns:ers=\"urn:ietf:params:xml:ns:ers\"/>"
+        ));
+        assert!(!is_xml_record(b"\x30\x82"));
+    }
+}

@@ -85,15 +85,7 @@ pub fn check_document(
 /// The `ds:Signature` elements that are not inside another signature
 /// (counter-signatures are part of the signature they counter-sign).
 fn signatures(doc: &Document) -> Vec<Node> {
-    let Ok(ctx) = libxml::xpath::Context::new(doc) else {
-        return vec![];
-    };
-    if ctx.register_namespace("ds", DS).is_err() {
-        return vec![];
-    }
-    ctx.evaluate("//ds:Signature[not(ancestor::ds:Signature)]")
-        .map(|o| o.get_nodes_as_vec())
-        .unwrap_or_default()
+    xml::outermost(doc, DS, "Signature")
 }
 
 struct One {

@@ -407,6 +407,9 @@ pub async fn get_asic(
 pub struct EvidenceQuery {
     /// The version (default: the latest).
     pub version: Option<i64>,
+    /// `rfc4998` (DER, the default) or `rfc6283` (XML; for a version whose
+    /// record has not been renewed and whose XML data is in canonical form).
+    pub format: Option<String>,
     /// Seconds to wait for the batch to be sealed (at most 60).
     pub wait: Option<u64>,
 }
@@ -427,18 +430,37 @@ pub async fn get_evidence(
         None => None,
     };
     let wait = Duration::from_secs(q.wait.unwrap_or(0));
-    let (loc, der) = state.archive.evidence(&obj.object, version, wait).await?;
+    let xml = match q.format.as_deref() {
+        None | Some("rfc4998") => false,
+        Some("rfc6283") => true,
+        Some(f) => {
+            return Err(ApiError::BadRequest {
+                code: "unknown_format",
+                message: format!("format {f:?}: rfc4998 (DER, the default) or rfc6283 (XML)"),
+            })
+        }
+    };
+    let (loc, record, mt, ext) = if xml {
+        let (loc, x) = state
+            .archive
+            .evidence_rfc6283(&obj.object, version, wait)
+            .await?;
+        (loc, x, "application/xml", "xml")
+    } else {
+        let (loc, der) = state.archive.evidence(&obj.object, version, wait).await?;
+        (loc, der, "application/octet-stream", "ers")
+    };
     let name = format!(
-        "attachment; filename=\"{}-v{}.ers\"",
+        "attachment; filename=\"{}-v{}.{ext}\"",
         obj.object.aoid(),
         loc.version
     );
     Ok((
         [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_TYPE, mt.to_string()),
             (header::CONTENT_DISPOSITION, name),
         ],
-        der,
+        record,
     )
         .into_response())
 }

@@ -695,18 +695,16 @@ async fn upload(state: &AppState, bytes: Vec<u8>) -> Result<crate::store::Upload
     incoming.finish().await
 }
 
-/// Whether an evidence format names RFC 4998 (either URI); `Err`: the
-/// answer for another.
-fn evidence_format(f: Option<&str>) -> Result<(), PresResult> {
+/// The evidence format asked for: `false` RFC 4998 (either URI), `true`
+/// RFC 6283 (either URI, as `sor` Evidence gives it); `Err`: the answer for
+/// another.
+fn evidence_format(f: Option<&str>) -> Result<bool, PresResult> {
     match f {
-        None | Some("urn:ietf:rfc:4998" | "urn:ietf:rfc:4998:EvidenceRecord") => Ok(()),
-        Some(f @ ("urn:ietf:rfc:6283" | "urn:ietf:rfc:6283:EvidenceRecord")) => Err(PresResult::error(
-            PresMinor::UnknownEvidenceFormat,
-            format!("{f}: evidence records in their XML form are not offered yet; ask for urn:ietf:rfc:4998:EvidenceRecord"),
-        )),
+        None | Some("urn:ietf:rfc:4998" | "urn:ietf:rfc:4998:EvidenceRecord") => Ok(false),
+        Some("urn:ietf:rfc:6283" | "urn:ietf:rfc:6283:EvidenceRecord") => Ok(true),
         Some(f) => Err(PresResult::error(
             PresMinor::UnknownEvidenceFormat,
-            format!("{f} is not an evidence format of this service (urn:ietf:rfc:4998:EvidenceRecord)"),
+            format!("{f} is not an evidence format of this service (urn:ietf:rfc:4998:EvidenceRecord, urn:ietf:rfc:6283:EvidenceRecord)"),
         )),
     }
 }
@@ -723,9 +721,10 @@ async fn retrieve(
     po_format: Option<&str>,
     ev_format: Option<&str>,
 ) -> Answer {
-    if let Err(r) = evidence_format(ev_format) {
-        return Answer::of(r);
-    }
+    let xml_evidence = match evidence_format(ev_format) {
+        Ok(x) => x,
+        Err(r) => return Answer::of(r),
+    };
     let versions: Vec<String> = versions
         .iter()
         .map(|v| {
@@ -740,7 +739,12 @@ async fn retrieve(
         None | Some("POwithEmbeddedEvidence") => true,
         Some("PO") => false,
         Some("Evidence") => {
-            return match s4::xaip_out::records(state, p, po_id, &versions, Some("urn:ietf:rfc:4998")).await {
+            let (asked, format_id) = if xml_evidence {
+                ("urn:ietf:rfc:6283", "urn:ietf:rfc:6283:EvidenceRecord")
+            } else {
+                ("urn:ietf:rfc:4998", "urn:ietf:rfc:4998:EvidenceRecord")
+            };
+            return match s4::xaip_out::records(state, p, po_id, &versions, Some(asked)).await {
                 Ok((outcome, records, _)) => {
                     let mut a = Answer::of(codes::of(&outcome));
                     a.pos = records
@@ -756,7 +760,7 @@ async fn retrieve(
                             );
                             Po {
                                 data: PoData::Xml(x.into_bytes()),
-                                format_id: Some("urn:ietf:rfc:4998:EvidenceRecord".into()),
+                                format_id: Some(format_id.into()),
                                 mime_type: Some("application/xml".into()),
                                 id: Some(format!("ER-{}", r.vid)),
                                 rel_obj: vec![r.vid.clone()],
@@ -795,6 +799,12 @@ async fn retrieve(
             )
         }
     };
+    if embedded && xml_evidence {
+        return Answer::error(
+            PresMinor::UnknownEvidenceFormat,
+            "a PO with embedded evidence carries its records as RFC 4998 (a package's XML parts are hashed in the form its header names); ask for sor Evidence to have a document's record as RFC 6283",
+        );
+    }
     let r = s4::xaip_out::retrieve(
         state,
         p,

@@ -417,6 +417,20 @@ fn write_xaip(
 }
 
 pub fn write_record(out: &mut String, aoid: &str, vid: &str, der: &[u8]) {
+    // an RFC 6283 record (this archive writes it with the `ers:` prefix and
+    // one declaration on its root): its content as `xaip:xmlEvidenceRecord`
+    if let Some(inner) = std::str::from_utf8(der).ok().and_then(|x| {
+        let start = x.find("<ers:EvidenceRecord")?;
+        let open_end = start + x[start..].find('>')? + 1;
+        let close = x.rfind("</ers:EvidenceRecord>")?;
+        (open_end <= close).then(|| &x[open_end..close])
+    }) {
+        out.push_str(&format!(
+            "<xaip:evidenceRecord AOID=\"{}\" VersionID=\"{vid}\"><xaip:xmlEvidenceRecord xmlns:ers=\"urn:ietf:params:xml:ns:ers\" Version=\"1.0\">{inner}</xaip:xmlEvidenceRecord></xaip:evidenceRecord>",
+            esc(aoid)
+        ));
+        return;
+    }
     out.push_str(&format!(
         "<xaip:evidenceRecord AOID=\"{}\" VersionID=\"{vid}\"><xaip:asn1EvidenceRecord>",
         esc(aoid)
@@ -430,6 +444,7 @@ pub struct GivenRecord {
     /// The object's AOID as the catalog has it.
     pub aoid: String,
     pub vid: String,
+    /// DER (RFC 4998), or the XML document (RFC 6283) when asked for.
     pub der: Vec<u8>,
 }
 
@@ -464,21 +479,16 @@ pub async fn records(
     (crate::service::ServiceError, Option<String>),
 > {
     let stop = |o: Outcome| Ok((o, vec![], Some(aoid.to_string())));
-    match format {
-        None | Some(RFC4998) => {}
-        Some(RFC6283) => {
-            return stop(Outcome::error(
-                Minor::NotSupported,
-                "evidence records in their XML form (RFC 6283) are not offered yet; ask for urn:ietf:rfc:4998",
-            ))
-        }
+    let xml = match format {
+        None | Some(RFC4998) => false,
+        Some(RFC6283) => true,
         Some(f) => {
             return stop(Outcome::error(
                 Minor::NotSupported,
                 format!("{f} is not an evidence record format of this archive"),
             ))
         }
-    }
+    };
     let view = match object(state, p, aoid).await {
         Ok(v) => v,
         Err(o) => return stop(o),
@@ -497,7 +507,22 @@ pub async fn records(
     for v in &selected {
         let vid = vid_of(v);
         let n = number(v)?;
-        match state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await {
+        let record = if xml {
+            state
+                .archive
+                .evidence_rfc6283(&ev, Some(n), EVIDENCE_WAIT)
+                .await
+        } else {
+            state.archive.evidence(&ev, Some(n), EVIDENCE_WAIT).await
+        };
+        match record {
+            // the XML form is this archive's own record: the DER records of
+            // an earlier archive imported with the version are not re-expressed
+            Ok((_, x)) if xml => out.push(GivenRecord {
+                aoid: view.aoid.clone(),
+                vid: vid.clone(),
+                der: x,
+            }),
             Ok((_, der)) => {
                 out.push(GivenRecord {
                     aoid: view.aoid.clone(),

@@ -11,7 +11,7 @@ use crate::catalog::{Location, Metadata, ObjectView, ValidationRow};
 use crate::evidence::EvidenceError;
 use crate::ids::{Aoid, VersionNo};
 use crate::ingest::Receipt;
-use crate::store::Upload;
+use crate::store::{StoreError, Upload};
 
 /// A document on its way in: its bytes already streamed into an
 /// [`Upload`] (begun with [`ArchiveService::begin_upload`]), and what
@@ -336,6 +336,56 @@ impl ArchiveService {
                 .map_err(|e| ServiceError::Corrupt(format!("ASiC container: {e}")))
         })
         .await?
+    }
+
+    /// The evidence record of a version in its XML form (RFC 6283): the
+    /// same tree and time-stamp as the DER record, for a version whose
+    /// record has not been renewed and whose data objects are hashed alike
+    /// in both forms (none is XML whose bytes differ from their canonical
+    /// form); `Invalid` with the reason otherwise.
+    pub async fn evidence_rfc6283(
+        &self,
+        obj: &Owned,
+        v: Option<VersionNo>,
+        wait: Duration,
+    ) -> Result<(Location, Vec<u8>), ServiceError> {
+        let (loc, der) = self.evidence(obj, v, wait).await?;
+        let refuse = |m: String| ServiceError::invalid("not_expressible_in_rfc6283", m);
+        if loc.media_type == super::XAIP_MEDIA_TYPE {
+            return Err(refuse("a package's XML parts are hashed in the canonical form its header names; its record is given in RFC 4998 form (ArchiveRetrieval with IncludeERS, ArchiveEvidence)".into()));
+        }
+        // the document, and the preserved items, as they are hashed
+        let mut items = vec![loc.sha256];
+        if let Some(row) = self.catalog.validation(loc.seq).await? {
+            items.extend(row.signature_sha256);
+        }
+        for sha in items {
+            let store = self.ingest.store.clone();
+            let alike = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+                let Some(mut r) = store.read(&sha)? else {
+                    return Ok(true);
+                };
+                let first = r.next_piece()?.unwrap_or_default();
+                let xml = first
+                    .iter()
+                    .find(|c| !b" \t\r\n\xef\xbb\xbf".contains(c))
+                    .is_some_and(|c| *c == b'<');
+                if !xml {
+                    return Ok(true);
+                }
+                let mut all = first;
+                while let Some(p) = r.next_piece()? {
+                    all.extend(p);
+                }
+                Ok(bewahr_xmlsig::ers::hashed_alike(&all))
+            })
+            .await??;
+            if !alike {
+                return Err(refuse("the version holds XML whose bytes are not in canonical form: the XML form hashes its canonical form, the DER record hashed the bytes".into()));
+            }
+        }
+        let xml = bewahr_xmlsig::ers::from_unrenewed(&der).map_err(|e| refuse(e.0))?;
+        Ok((loc, xml))
     }
 
     /// The RFC 4998 evidence record (DER) of a version (`None`: the
