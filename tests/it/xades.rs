@@ -449,3 +449,100 @@ async fn xaip_credentials_with_xades_are_validated() {
         );
     }
 }
+
+/// XAdES-T and -LT: signxml's baseline-B seal extended with a signature
+/// time-stamp (the development TSA's, over the exclusive canonical
+/// `ds:SignatureValue`), the CA certificate and the CA's CRL in the
+/// unsigned properties. The time-stamp is a proof of existence; the
+/// embedded CRL answers for the signer without any revocation data given;
+/// a time-stamp over something else is not used.
+#[test]
+fn xades_t_and_lt_levels() {
+    use bewahr::tsp::devtsa::DevTsa;
+    let Some(dir) = peer() else { return };
+    let now = time::OffsetDateTime::now_utc();
+    let (tsa, _) = DevTsa::generate(now - time::Duration::hours(1)).unwrap();
+    let signed = String::from_utf8(std::fs::read(dir.join("enveloped.xml")).unwrap()).unwrap();
+    // what the signature time-stamp covers
+    let doc = bewahr_xaip::xml::parse(signed.as_bytes()).unwrap();
+    let sv =
+        bewahr_xaip::xml::outermost(&doc, "http://www.w3.org/2000/09/xmldsig#", "SignatureValue");
+    let c14n = bewahr_xaip::xml::canonicalize(
+        &doc,
+        &sv[0],
+        bewahr_xaip::xml::C14n::Exclusive10 { comments: false },
+    )
+    .unwrap();
+    let alg = bewahr::alg::DigestAlgorithm::Sha256;
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let ca_pem = std::fs::read(dir.join("ca.pem")).unwrap();
+    let ca = signature::parse_certificates(&ca_pem).unwrap();
+    let ca_der = {
+        use der::Encode;
+        ca[0].to_der().unwrap()
+    };
+    let crl = std::fs::read(dir.join("crl.der")).unwrap();
+    let extend = |imprint: &[u8]| {
+        let token = tsa
+            .timestamp(alg, imprint, None, now - time::Duration::minutes(5))
+            .unwrap();
+        let unsigned = format!(
+            r#"<xades:UnsignedProperties><xades:UnsignedSignatureProperties><xades:SignatureTimeStamp><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><xades:EncapsulatedTimeStamp>{}</xades:EncapsulatedTimeStamp></xades:SignatureTimeStamp><xades:CertificateValues><xades:EncapsulatedX509Certificate>{}</xades:EncapsulatedX509Certificate></xades:CertificateValues><xades:RevocationValues><xades:CRLValues><xades:EncapsulatedCRLValue>{}</xades:EncapsulatedCRLValue></xades:CRLValues></xades:RevocationValues></xades:UnsignedSignatureProperties></xades:UnsignedProperties>"#,
+            b64(&token),
+            b64(&ca_der),
+            b64(&crl)
+        );
+        let at =
+            signed.find("</xades:SignedProperties>").unwrap() + "</xades:SignedProperties>".len();
+        let mut out = signed.clone();
+        out.insert_str(at, &unsigned);
+        out.into_bytes()
+    };
+    let mut anchors = ca.clone();
+    anchors.extend(tsa.certificates().last().cloned());
+    // LT: no revocation data given beside the signature
+    let lt = extend(&alg.digest(&c14n));
+    let r = validate_with(&lt, None, &anchors, &ValidationData::default());
+    assert_eq!(
+        r.indication,
+        Some(Indication::TotalPassed),
+        "{}",
+        r.to_text()
+    );
+    assert!(
+        r.signatures[0].signature_timestamp.is_some(),
+        "{}",
+        r.to_text()
+    );
+    // B alone: the CRL is missing, TRY_LATER
+    let r = validate_with(
+        signed.as_bytes(),
+        None,
+        &anchors,
+        &ValidationData::default(),
+    );
+    assert_eq!(
+        r.sub_indication,
+        Some(SubIndication::TryLater),
+        "{}",
+        r.to_text()
+    );
+    // a time-stamp over something else is no proof of existence (and not a failure)
+    let wrong = extend(&alg.digest(b"something else"));
+    let r = validate_with(&wrong, None, &anchors, &ValidationData::default());
+    assert_eq!(
+        r.indication,
+        Some(Indication::TotalPassed),
+        "{}",
+        r.to_text()
+    );
+    assert!(r.signatures[0].signature_timestamp.is_none());
+    assert!(
+        r.to_text().contains("not used as proof of existence"),
+        "{}",
+        r.to_text()
+    );
+}
