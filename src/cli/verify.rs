@@ -132,14 +132,9 @@ fn asic(args: &VerifyArgs, path: &std::path::Path) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let at = match &args.at {
-        None => time::OffsetDateTime::now_utc(),
-        Some(s) => {
-            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-                Ok(t) => t,
-                Err(e) => return usage(format!("--at {s}: not an RFC 3339 time ({e})")),
-            }
-        }
+    let at = match at_of(args) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let ctx = signature::Context {
         anchors: &anchors,
@@ -171,6 +166,19 @@ fn asic(args: &VerifyArgs, path: &std::path::Path) -> i32 {
     }
 }
 
+/// `--at`, or now; `Err`: the exit code of a usage error.
+fn at_of(args: &VerifyArgs) -> Result<time::OffsetDateTime, i32> {
+    match &args.at {
+        None => Ok(time::OffsetDateTime::now_utc()),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                usage(format!(
+                    "--at {s}: not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"
+                ))
+            }),
+    }
+}
+
 fn usage(msg: String) -> i32 {
     eprintln!("bewahr verify: {msg}");
     2
@@ -195,18 +203,9 @@ pub fn run(args: VerifyArgs) -> i32 {
             Err(e) => return usage(e),
         }
     }
-    let at = match &args.at {
-        None => time::OffsetDateTime::now_utc(),
-        Some(s) => {
-            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
-                Ok(t) => t,
-                Err(e) => {
-                    return usage(format!(
-                        "--at {s}: not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"
-                    ))
-                }
-            }
-        }
+    let at = match at_of(&args) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
     let mut digests = Vec::new();
     for d in &args.digest {

@@ -121,24 +121,17 @@ async fn versions_come_as_asic_containers_that_verify() {
 
     // bewahr verify --asic, with the archive's TSA trusted
     let dir = tempdir();
-    let pem: String = a
-        .state()
-        .stamper
-        .trust_anchors()
-        .iter()
-        .map(|c| {
-            use der::EncodePem;
-            c.to_pem(der::pem::LineEnding::LF).unwrap()
-        })
-        .collect();
-    std::fs::write(dir.path().join("tsa.pem"), pem).unwrap();
+    pem_file(dir.path(), "tsa.pem", &a.state().stamper.trust_anchors());
     std::fs::write(dir.path().join("v1.asice"), &zip).unwrap();
-    let out = run(bewahr()
-        .arg("verify")
-        .arg("--asic")
-        .arg(dir.path().join("v1.asice"))
-        .arg("--tsa-cert")
-        .arg(dir.path().join("tsa.pem")));
+    let verify_asic = |name: &str| {
+        run(bewahr()
+            .arg("verify")
+            .arg("--asic")
+            .arg(dir.path().join(name))
+            .arg("--tsa-cert")
+            .arg(dir.path().join("tsa.pem")))
+    };
+    let out = verify_asic("v1.asice");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
     // a data object changed inside the container: the manifest's digest
@@ -171,11 +164,6 @@ async fn versions_come_as_asic_containers_that_verify() {
         r.to_text()
     );
     std::fs::write(dir.path().join("forged.asice"), &forged).unwrap();
-    let out = run(bewahr()
-        .arg("verify")
-        .arg("--asic")
-        .arg(dir.path().join("forged.asice"))
-        .arg("--tsa-cert")
-        .arg(dir.path().join("tsa.pem")));
+    let out = verify_asic("forged.asice");
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }

@@ -117,3 +117,15 @@ pub fn c2_trust(record: &[u8]) -> (Vec<x509_cert::Certificate>, time::OffsetDate
     };
     (trusted, checked.gen_time + time::Duration::days(1))
 }
+
+/// Writes certificates as one PEM file and returns its path.
+pub fn pem_file(dir: &Path, name: &str, certs: &[x509_cert::Certificate]) -> PathBuf {
+    use der::EncodePem;
+    let pem: String = certs
+        .iter()
+        .map(|c| c.to_pem(der::pem::LineEnding::LF).unwrap())
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, pem).unwrap();
+    path
+}

@@ -146,15 +146,7 @@ fn bewahr_verify_reads_xml_records() {
     let record = read("er-chain-renewal-tst-renewal.xml");
     let (trusted, at) = trust(&record);
     let dir = tempdir();
-    let anchors = dir.path().join("tsa.pem");
-    let pem: String = trusted
-        .iter()
-        .map(|c| {
-            use der::EncodePem;
-            c.to_pem(der::pem::LineEnding::LF).unwrap()
-        })
-        .collect();
-    std::fs::write(&anchors, pem).unwrap();
+    let anchors = pem_file(dir.path(), "tsa.pem", &trusted);
     let at = at
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();

@@ -133,43 +133,9 @@ fn has_dtd(doc: &Document) -> bool {
 /// inclusive C14N the namespaces in scope from the ancestors are rendered
 /// on the element, with exclusive C14N only those it visibly uses.
 pub fn canonicalize(doc: &Document, element: &Node, alg: C14n) -> Result<Vec<u8>, XmlError> {
-    let (mode, comments) = alg.mode();
-    let mut out: Vec<u8> = Vec::new();
-    let apex: xmlNodePtr = element.node_ptr();
-    // SAFETY: the output buffer's context is `out`, which lives until the
-    // buffer is closed below; libxml2 calls `collect` only with that
-    // context and a valid (pointer, length). The visibility callback gets
-    // `apex` as user data and only follows `parent` pointers of nodes of
-    // the live document.
-    let rc = unsafe {
-        let buf = xmlOutputBufferCreateIO(
-            Some(collect),
-            None,
-            &mut out as *mut Vec<u8> as *mut c_void,
-            std::ptr::null_mut(),
-        );
-        if buf.is_null() {
-            return Err(XmlError::C14n);
-        }
-        let rc = xmlC14NExecute(
-            doc.doc_ptr(),
-            Some(in_subtree),
-            apex as *mut c_void,
-            mode,
-            std::ptr::null_mut(),
-            c_int::from(comments),
-            buf,
-        );
-        let closed = xmlOutputBufferClose(buf);
-        if closed < 0 {
-            return Err(XmlError::C14n);
-        }
-        rc
-    };
-    if rc < 0 {
-        return Err(XmlError::C14n);
-    }
-    Ok(out)
+    let mut subtree = Selection::subtree(element);
+    subtree.comments = true;
+    canonicalize_selection(doc, &subtree, alg, &[])
 }
 
 /// How an XPath Filter 2.0 step combines its node-set with the filter so
@@ -570,28 +536,6 @@ unsafe extern "C" fn collect(ctx: *mut c_void, buffer: *const c_char, len: c_int
 /// second field is its type like an `xmlNode`'s) with their element as
 /// `parent`.
 const XML_NAMESPACE_DECL: u32 = 18;
-
-/// Visible when the node (for a namespace node: its element) is the apex
-/// or below it.
-unsafe extern "C" fn in_subtree(apex: *mut c_void, node: xmlNodePtr, parent: xmlNodePtr) -> c_int {
-    // SAFETY: libxml2 hands nodes of the document being canonicalised;
-    // `type_` is at the same offset in `xmlNode` and `xmlNs`.
-    unsafe {
-        let mut n = if node.is_null() || (*node).type_ == XML_NAMESPACE_DECL {
-            parent
-        } else {
-            node
-        };
-        let apex = apex as xmlNodePtr;
-        while !n.is_null() {
-            if n == apex {
-                return 1;
-            }
-            n = (*n).parent;
-        }
-    }
-    0
-}
 
 /// The element's local name and namespace URI.
 pub fn name(node: &Node) -> (String, Option<String>) {

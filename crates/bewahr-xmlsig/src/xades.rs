@@ -31,14 +31,6 @@ use x509_cert::Certificate;
 use crate::reference::{self, RefError};
 use crate::uris::{self, DS, XADES, XADES141};
 
-fn finding(i: I, s: Option<S>, m: impl Into<String>) -> Finding {
-    Finding {
-        indication: i,
-        sub_indication: s,
-        message: m.into(),
-    }
-}
-
 /// Every signature in `xml`, each checked.
 pub fn check_document(
     xml_bytes: &[u8],
@@ -49,7 +41,7 @@ pub fn check_document(
     let doc = match xml::parse(xml_bytes) {
         Ok(d) => d,
         Err(e) => {
-            out.findings.push(finding(
+            out.findings.push(Finding::new(
                 I::TotalFailed,
                 Some(S::FormatFailure),
                 format!("{id}: {e}"),
@@ -59,7 +51,7 @@ pub fn check_document(
     };
     let sigs = signatures(&doc);
     if sigs.is_empty() {
-        out.findings.push(finding(
+        out.findings.push(Finding::new(
             I::TotalFailed,
             Some(S::FormatFailure),
             format!("{id}: no ds:Signature element"),
@@ -498,33 +490,14 @@ fn check_signature(
     } else {
         value
     };
-    match sig::verify(
+    let verified = sig::verify(
         &signer.tbs_certificate.subject_public_key_info,
         scheme,
         &signed,
         &value,
-    ) {
-        Ok(key) => {
-            let name = scheme.name(&key);
-            r.add(
-                I::TotalPassed,
-                None,
-                format!("the signature value verifies ({name})"),
-            );
-            r.signature_algorithm = Some(name);
-            one.check.crypto_ok = true;
-        }
-        Err(e @ sig::SignatureError::Invalid(_)) => r.add(
-            I::TotalFailed,
-            Some(S::SigCryptoFailure),
-            format!("signature value: {e}"),
-        ),
-        Err(e) => r.add(
-            I::Indeterminate,
-            Some(S::CryptoConstraintsFailure),
-            format!("signature: {e}"),
-        ),
-    }
+    );
+    one.check.crypto_ok =
+        bewahr_core::signature::cades::record_signature_value(&mut r, scheme, verified);
     done(one, r)
 }
 

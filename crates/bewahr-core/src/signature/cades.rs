@@ -100,6 +100,43 @@ pub struct SignerCheck {
     pub crypto_ok: bool,
 }
 
+/// Records in `r` how the signature value verified (the same words for CMS
+/// and XML signatures); `true` when it did.
+pub fn record_signature_value(
+    r: &mut SignatureReport,
+    scheme: sig::Scheme,
+    verified: Result<sig::KeyInfo, sig::SignatureError>,
+) -> bool {
+    match verified {
+        Ok(key) => {
+            let name = scheme.name(&key);
+            r.add(
+                I::TotalPassed,
+                None,
+                format!("the signature value verifies ({name})"),
+            );
+            r.signature_algorithm = Some(name);
+            true
+        }
+        Err(e @ sig::SignatureError::Invalid(_)) => {
+            r.add(
+                I::TotalFailed,
+                Some(S::SigCryptoFailure),
+                format!("signature value: {e}"),
+            );
+            false
+        }
+        Err(e) => {
+            r.add(
+                I::Indeterminate,
+                Some(S::CryptoConstraintsFailure),
+                format!("signature: {e}"),
+            );
+            false
+        }
+    }
+}
+
 /// Checks every signer of `parsed` against the content: `content` is the
 /// detached data (in parts, e.g. a PDF's two byte ranges) or `None` to use
 /// the encapsulated content. `extra` are certificates known from elsewhere.
@@ -314,33 +351,17 @@ fn check_one(
             Some(S::CryptoConstraintsFailure),
             format!("signature algorithm: {e}"),
         ),
-        Ok(scheme) => match sig::verify(
-            &signer.tbs_certificate.subject_public_key_info,
-            scheme,
-            &signed_bytes,
-            si.signature.as_bytes(),
-        ) {
-            Ok(key) => {
-                let name = scheme.name(&key);
-                r.add(
-                    I::TotalPassed,
-                    None,
-                    format!("the signature value verifies ({name})"),
-                );
-                r.signature_algorithm = Some(name);
+        Ok(scheme) => {
+            let verified = sig::verify(
+                &signer.tbs_certificate.subject_public_key_info,
+                scheme,
+                &signed_bytes,
+                si.signature.as_bytes(),
+            );
+            if record_signature_value(&mut r, scheme, verified) {
                 out.crypto_ok = r.indication == I::TotalPassed;
             }
-            Err(e @ sig::SignatureError::Invalid(_)) => r.add(
-                I::TotalFailed,
-                Some(S::SigCryptoFailure),
-                format!("signature value: {e}"),
-            ),
-            Err(e) => r.add(
-                I::Indeterminate,
-                Some(S::CryptoConstraintsFailure),
-                format!("signature: {e}"),
-            ),
-        },
+        }
     }
     out.report = r;
     out

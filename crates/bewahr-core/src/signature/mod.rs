@@ -107,11 +107,7 @@ pub struct Examined {
 }
 
 fn doc_finding(i: I, s: Option<S>, m: impl Into<String>) -> Finding {
-    Finding {
-        indication: i,
-        sub_indication: s,
-        message: m.into(),
-    }
+    Finding::new(i, s, m)
 }
 
 fn settled(report: SignatureReport) -> Check {

@@ -79,6 +79,20 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    pub fn new(
+        indication: Indication,
+        sub_indication: Option<SubIndication>,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            indication,
+            sub_indication,
+            message: message.into(),
+        }
+    }
+}
+
 /// What the certificate says about itself (QcStatements, ETSI EN 319 412-5).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Qualification {
