@@ -955,3 +955,76 @@ async fn a_client_driven_by_the_openapi_document() {
         assert!(v["result"]["maj"].is_string(), "{path}: {v}");
     }
 }
+
+/// RetrievePO with `poFormat` ASiC-ERS: a document PO as an ASiC-S
+/// container with its evidence record (the archive's ASiC export), which
+/// verifies; an XAIP PO has no such form (`unknownPOFormat`).
+#[tokio::test]
+async fn a_document_po_comes_as_asic_ers() {
+    let Some(a) = archive(Db::Sqlite).await else {
+        return;
+    };
+    const ASIC_ERS: &str = "http://uri.etsi.org/ades/ASiC/type/ASiC-ERS";
+    let text = b"Bescheid: Baugenehmigung erteilt";
+    let v = call(
+        &a,
+        "submitter",
+        "PreservePO",
+        json!({ "pro": BSI, "po": [{ "binaryData": { "value": b64(text) }, "mimeType": "text/plain" }] }),
+    )
+    .await;
+    assert_result(&v, SUCCESS, None);
+    let po_id = v["poId"].as_str().unwrap().to_string();
+    // sealed: the evidence is there
+    let v = call(
+        &a,
+        "auditor",
+        "RetrievePO",
+        json!({ "poId": po_id, "sor": "Evidence" }),
+    )
+    .await;
+    assert_result(&v, SUCCESS, None);
+    let v = call(
+        &a,
+        "submitter",
+        "RetrievePO",
+        json!({ "poId": po_id, "sor": "PO", "poFormat": ASIC_ERS }),
+    )
+    .await;
+    assert_result(&v, SUCCESS, None);
+    assert_eq!(v["po"][0]["formatId"], ASIC_ERS, "{v:#}");
+    assert_eq!(v["po"][0]["mimeType"], "application/vnd.etsi.asic-s+zip");
+    let zip = unb64(v["po"][0]["binaryData"]["value"].as_str().unwrap());
+    let c = bewahr::signature::asic::open(&zip).unwrap();
+    assert_eq!(c.data_objects[0].1, text);
+    let anchors = a.state().stamper.trust_anchors();
+    let ctx = bewahr::signature::Context {
+        anchors: &anchors,
+        at: time::OffsetDateTime::now_utc(),
+        poe: None,
+        max_age: time::Duration::days(1),
+        xml: None,
+    };
+    let r = bewahr::signature::conclude(
+        bewahr::signature::examine(&zip, None, &ctx),
+        &Default::default(),
+        &ctx,
+    )
+    .0;
+    assert_eq!(
+        r.indication,
+        Some(bewahr::signature::Indication::TotalPassed),
+        "{}",
+        r.to_text()
+    );
+    // a package has no ASiC form
+    let xaip = preserve_xaip(&a, "XAIP_OK.xml").await;
+    let v = call(
+        &a,
+        "submitter",
+        "RetrievePO",
+        json!({ "poId": xaip, "poFormat": ASIC_ERS }),
+    )
+    .await;
+    assert_result(&v, REQUESTER, Some("unknownPOFormat"));
+}

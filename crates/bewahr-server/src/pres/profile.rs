@@ -22,6 +22,8 @@ pub const XAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/xaip/1.3";
 pub const LXAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/lxaip/1.3";
 pub const DXAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/dxaip/1.3";
 pub const DLXAIP_FORMAT: &str = "http://www.bsi.bund.de/tr-esor/dlxaip/1.3";
+/// ETSI's identifier of an ASiC container with an evidence record (EN 319 162-1).
+pub const ASIC_ERS_FORMAT: &str = "http://uri.etsi.org/ades/ASiC/type/ASiC-ERS";
 pub const DIGEST_LIST: &str = "http://uri.etsi.org/19512/format/DigestList";
 /// The evidence format of the profiles (TS Annex A.2.2 names it
 /// `urn:ietf:rfc:4998:EvidenceRecord`, BSI's profiles `urn:ietf:rfc:4998`;

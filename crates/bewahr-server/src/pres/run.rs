@@ -785,6 +785,40 @@ async fn retrieve(
             )
         }
     };
+    // a document version as an ASiC-ERS container (EN 319 162-1 4.4.3/4.4.4)
+    if po_format == Some(profile::ASIC_ERS_FORMAT) {
+        if xml_evidence {
+            return Answer::error(
+                PresMinor::UnknownEvidenceFormat,
+                "an ASiC-ERS container carries the RFC 4998 record (META-INF/evidencerecord.ers)",
+            );
+        }
+        return match s4::xaip_out::asic_containers(state, p, po_id, &versions).await {
+            Ok((outcome, found)) => {
+                let mut a = Answer::of(codes::of(&outcome));
+                a.pos = found
+                    .into_iter()
+                    .map(|(vid, zip, mime)| Po {
+                        data: PoData::Binary(zip),
+                        format_id: Some(profile::ASIC_ERS_FORMAT.into()),
+                        mime_type: Some(mime.into()),
+                        id: Some(vid.clone()),
+                        rel_obj: vec![vid],
+                    })
+                    .collect();
+                a
+            }
+            // a package: no ASiC container for it
+            Err((
+                ServiceError::Invalid {
+                    code: "no_asic_for_packages",
+                    message,
+                },
+                _,
+            )) => Answer::error(PresMinor::UnknownPoFormat, message),
+            Err((e, _)) => failed(&e),
+        };
+    }
     let format = match po_format {
         None | Some(profile::XAIP_FORMAT) => profile::XAIP_FORMAT,
         Some(profile::LXAIP_FORMAT) => profile::LXAIP_FORMAT,

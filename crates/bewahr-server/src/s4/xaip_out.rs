@@ -448,6 +448,52 @@ pub struct GivenRecord {
     pub der: Vec<u8>,
 }
 
+/// Each selected version as an ASiC container with its evidence record
+/// (the archive's `asic`: document versions only), with its VersionID and
+/// media type; TS 119 512's RetrievePO with `poFormat` ASiC-ERS.
+pub async fn asic_containers(
+    state: &AppState,
+    p: &Principal,
+    aoid: &str,
+    versions: &[String],
+) -> Result<
+    (Outcome, Vec<(String, Vec<u8>, &'static str)>),
+    (crate::service::ServiceError, Option<String>),
+> {
+    let view = match object(state, p, aoid).await {
+        Ok(v) => v,
+        Err(o) => return Ok((o, vec![])),
+    };
+    let (selected, unknown) = select(&view, versions);
+    if selected.is_empty() {
+        return Ok((partly(0, &unknown), vec![]));
+    }
+    let owned = state
+        .archive
+        .authorize_object(p, Operation::ReadContent, aoid)
+        .await
+        .map_err(|e| (e, Some(aoid.to_string())))?;
+    let mut out = vec![];
+    for v in &selected {
+        let zip = state
+            .archive
+            .asic(&owned, number(v)?)
+            .await
+            .map_err(|e| (e, Some(aoid.to_string())))?;
+        let mime = if zip
+            .windows(bewahr_core::signature::asic::MIMETYPE_S.len())
+            .take(64)
+            .any(|w| w == bewahr_core::signature::asic::MIMETYPE_S.as_bytes())
+        {
+            bewahr_core::signature::asic::MIMETYPE_S
+        } else {
+            bewahr_core::signature::asic::MIMETYPE_E
+        };
+        out.push((vid_of(v), zip, mime));
+    }
+    Ok((partly(out.len(), &unknown), out))
+}
+
 /// ArchiveEvidence: the RFC 4998 record of each selected version, built
 /// from the stored tree and time-stamp (waiting a while for a version
 /// whose batch is not sealed yet).
