@@ -49,6 +49,8 @@ cp tests/vectors/field/ocsp-good.der tests/vectors/field/crl.der tests/vectors/f
 cp "$c2/PADES_VISIBLE.pdf" "$out/pdf/"
 cp "$c2/ASIC_S_CADES_OK.asics" "$c2/ASIC_E_XADES_OK.asice" "$c2/ASIC_S_TST_OK.asics" "$c2/ASIC_E_ER_OK.asice" "$out/asic/"
 cp "$c2/XML_DATA.xml" "$c2/SHA512-enveloped-test-01.xml-signed-xades-baseline-b.xml" "$c2/002-test-document.xml" "$out/xml/"
+# XAdES through the engine (enveloping, detached) and an RFC 6283 record (EU DSS's)
+cp "$c2/document-XADES-enveloping.xml" "$c2/002-test-document-XADES-detached.xml" tests/vectors/rfc6283/er-chain-renewal-tst-renewal.xml "$out/xml/"
 cp "$c2/TXT_DATA.txt.p7s" "$c2/ASIC_S_CADES_OK.asics" "$c2/XML_DATA.xml" "$out/signature/"
 printf '%%PDF-1.7\n1 0 obj <</Type/Sig/ByteRange[0 10 20 5]/Contents<3080>>> endobj\n%%%%EOF\n' > "$out/pdf/tiny-sig.pdf"
 echo "seeded $(find "$out" -type f | wc -l) files"
