@@ -485,13 +485,21 @@ async fn deletion_before_the_retention_date_needs_a_reason() {
     let reason = r#"<dss:OptionalInputs><tr:ReasonOfDeletion><tr:RequestorName>Amt 63, Frau Beispiel</tr:RequestorName><tr:RequestInfo>Widerruf des Antrags</tr:RequestInfo></tr:ReasonOfDeletion></dss:OptionalInputs>"#;
     let (_, resp) = soap(&a, "submitter", &del(reason)).await;
     result(&resp, OK, None);
-    let (st, _, b) = send(
-        &a.router,
-        crate::api::get(&format!("/v1/audit?aoid={aoid}&limit=1000")),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK);
-    let trail = String::from_utf8(b).unwrap();
+    // the trail entry is written after the answer: under load a moment later
+    let mut trail = String::new();
+    for _ in 0..100 {
+        let (st, _, b) = send(
+            &a.router,
+            crate::api::get(&format!("/v1/audit?aoid={aoid}&limit=1000")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK);
+        trail = String::from_utf8(b).unwrap();
+        if trail.contains("S.4 ArchiveDeletion") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(trail.contains("S.4 ArchiveDeletion"), "{trail}");
     let (_, resp) = soap(&a, "submitter", &del(reason)).await;
     result(&resp, ERROR, Some("arl/unknownAOID"));

@@ -360,6 +360,7 @@ impl ArchiveService {
             items.extend(row.signature_sha256);
         }
         for sha in items {
+            let size = if sha == loc.sha256 { loc.size } else { 0 };
             let store = self.ingest.store.clone();
             let alike = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
                 let Some(mut r) = store.read(&sha)? else {
@@ -373,6 +374,11 @@ impl ArchiveService {
                 if !xml {
                     return Ok(true);
                 }
+                // XML is read whole to canonicalise it: within the bound
+                // the ASiC export keeps too
+                if size > MAX_ASIC_DOCUMENT {
+                    return Ok(false);
+                }
                 let mut all = first;
                 while let Some(p) = r.next_piece()? {
                     all.extend(p);
@@ -381,7 +387,7 @@ impl ArchiveService {
             })
             .await??;
             if !alike {
-                return Err(refuse("the version holds XML whose bytes are not in canonical form: the XML form hashes its canonical form, the DER record hashed the bytes".into()));
+                return Err(refuse(format!("the version holds XML whose bytes are not in canonical form (or XML over {MAX_ASIC_DOCUMENT} bytes, which is not read whole to check): the XML form hashes its canonical form, the DER record hashed the bytes")));
             }
         }
         let xml = bewahr_xmlsig::ers::from_unrenewed(&der).map_err(|e| refuse(e.0))?;
