@@ -136,13 +136,7 @@ fn asic(args: &VerifyArgs, path: &std::path::Path) -> i32 {
         Ok(t) => t,
         Err(code) => return code,
     };
-    let ctx = signature::Context {
-        anchors: &anchors,
-        at,
-        poe: None,
-        max_age: time::Duration::days(1),
-        xml: Some(&bewahr_xmlsig::ENGINE),
-    };
+    let ctx = signature_context(&anchors, at);
     let ex = signature::examine(&bytes, None, &ctx);
     if !matches!(
         ex.format,
@@ -163,6 +157,21 @@ fn asic(args: &VerifyArgs, path: &std::path::Path) -> i32 {
         Some(Indication::TotalPassed) => 0,
         Some(Indication::TotalFailed) => 1,
         _ => 2,
+    }
+}
+
+/// What the signature validator trusts and when it judges, offline: a
+/// day's freshness for revocation data, the XML engine for XAdES.
+fn signature_context(
+    anchors: &[x509_cert::Certificate],
+    at: time::OffsetDateTime,
+) -> bewahr::signature::Context<'_> {
+    bewahr::signature::Context {
+        anchors,
+        at,
+        poe: None,
+        max_age: time::Duration::days(1),
+        xml: Some(&bewahr_xmlsig::ENGINE),
     }
 }
 
@@ -419,13 +428,7 @@ fn revalidate(args: &VerifyArgs, er: &verify::Report, at: time::OffsetDateTime) 
         .and_then(|t| {
             time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
         });
-    let ctx = signature::Context {
-        anchors: &anchors,
-        at,
-        poe: None,
-        max_age: time::Duration::days(1),
-        xml: Some(&bewahr_xmlsig::ENGINE),
-    };
+    let ctx = signature_context(&anchors, at);
     let sr = match poe {
         Some(poe) => signature::revalidate(&doc, sig.as_deref(), &vd, poe, &ctx),
         None => signature::conclude(signature::examine(&doc, sig.as_deref(), &ctx), &vd, &ctx).0,

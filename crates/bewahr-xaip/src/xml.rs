@@ -159,9 +159,6 @@ pub struct Selection {
     transforms: Vec<Vec<(FilterOp, Vec<usize>)>>,
     /// Comments stay in (an XPointer reference); `URI=""` and `#id` drop them.
     pub comments: bool,
-    /// The last element asked about and the answer: libxml2 asks again for
-    /// each of its attributes and namespace nodes.
-    last: std::cell::Cell<(usize, bool)>,
 }
 
 impl Selection {
@@ -214,28 +211,13 @@ impl Selection {
     }
 
     /// Whether a node (an element, attribute, text ..., or a namespace node
-    /// given as its element) is in the set, remembering the last answer.
+    /// given as its element) is in the set.
     fn contains(&self, node: xmlNodePtr) -> bool {
-        let (last, answer) = self.last.get();
-        if last == node as usize && last != 0 {
-            return answer;
-        }
-        let answer = self.contains_uncached(node);
-        self.last.set((node as usize, answer));
-        answer
-    }
-
-    fn contains_uncached(&self, node: xmlNodePtr) -> bool {
-        // roots are few (a signature) or sorted (an XPath's result)
-        let under = |roots: &Vec<usize>| {
+        // whether the node or an ancestor is one of `roots` (sorted)
+        let under = |roots: &[usize]| {
             let mut n = node;
             while !n.is_null() {
-                let hit = if roots.len() < 8 {
-                    roots.contains(&(n as usize))
-                } else {
-                    roots.binary_search(&(n as usize)).is_ok()
-                };
-                if hit {
+                if roots.binary_search(&(n as usize)).is_ok() {
                     return true;
                 }
                 // SAFETY: `n` is a node of the live document being
@@ -244,23 +226,14 @@ impl Selection {
             }
             false
         };
-        if let Some(apex) = self.apex {
-            let mut n = node;
-            while !n.is_null() && n as usize != apex {
-                // SAFETY: as above
-                n = unsafe { (*n).parent };
-            }
-            if n.is_null() {
-                return false;
-            }
-        }
-        self.transforms.iter().all(|steps| {
-            steps.iter().fold(true, |f, (op, roots)| match op {
-                FilterOp::Intersect => f && under(roots),
-                FilterOp::Subtract => f && !under(roots),
-                FilterOp::Union => f || under(roots),
+        self.apex.is_none_or(|apex| under(&[apex]))
+            && self.transforms.iter().all(|steps| {
+                steps.iter().fold(true, |f, (op, roots)| match op {
+                    FilterOp::Intersect => f && under(roots),
+                    FilterOp::Subtract => f && !under(roots),
+                    FilterOp::Union => f || under(roots),
+                })
             })
-        })
     }
 }
 
@@ -273,6 +246,23 @@ impl NodeId {
     pub fn of(node: &Node) -> NodeId {
         NodeId(node.node_ptr() as usize)
     }
+}
+
+/// The children of a node, in document order.
+///
+/// # Safety
+/// `n` is a node of a live document that outlives the call.
+unsafe fn child_nodes(n: xmlNodePtr) -> Vec<xmlNodePtr> {
+    let mut out = vec![];
+    // SAFETY: see above; only `children` and `next` are read.
+    unsafe {
+        let mut c = (*n).children;
+        while !c.is_null() {
+            out.push(c);
+            c = (*c).next;
+        }
+    }
+    out
 }
 
 const XML_ELEMENT_NODE: u32 = 1;
@@ -325,13 +315,11 @@ pub fn id_index(doc: &Document) -> std::collections::HashMap<String, Vec<NodeId>
                 }
                 a = (*a).next;
             }
-            let mut c = (*n).children;
-            while !c.is_null() {
-                if (*c).type_ == XML_ELEMENT_NODE {
-                    stack.push(c);
-                }
-                c = (*c).next;
-            }
+            stack.extend(
+                child_nodes(n)
+                    .into_iter()
+                    .filter(|c| (**c).type_ == XML_ELEMENT_NODE),
+            );
         }
     }
     out
@@ -366,15 +354,13 @@ pub fn outermost(doc: &Document, ns: &str, local: &str) -> Vec<Node> {
                 found.push(path.clone());
                 continue;
             }
-            let mut kids = vec![];
-            let mut c = (*n).children;
-            while !c.is_null() {
-                if (*c).type_ == XML_ELEMENT_NODE {
-                    kids.push(c);
-                }
-                c = (*c).next;
-            }
-            stack.extend(kids.into_iter().rev().map(|k| (k, depth + 1)));
+            stack.extend(
+                child_nodes(n)
+                    .into_iter()
+                    .rev()
+                    .filter(|c| (**c).type_ == XML_ELEMENT_NODE)
+                    .map(|k| (k, depth + 1)),
+            );
         }
     }
     // the libxml crate hands out nodes of a document only by walking it:
@@ -399,9 +385,9 @@ pub fn outermost(doc: &Document, ns: &str, local: &str) -> Vec<Node> {
 }
 
 /// The text of the element `id` names and its descendants (XPath's
-/// string-value of an element).
-pub fn text_of(doc: &Document, id: NodeId) -> String {
-    let _ = doc;
+/// string-value of an element); `_doc` is the document it is in, borrowed
+/// so that it lives while the element is read.
+pub fn text_of(_doc: &Document, id: NodeId) -> String {
     let mut out = Vec::new();
     let mut stack: Vec<xmlNodePtr> = vec![id.0 as xmlNodePtr];
     // SAFETY: `id` names an element of `doc`, borrowed for the call; the
@@ -415,15 +401,7 @@ pub fn text_of(doc: &Document, id: NodeId) -> String {
                         std::ffi::CStr::from_ptr((*n).content as *const c_char).to_bytes(),
                     );
                 }
-                XML_ELEMENT_NODE => {
-                    let mut kids = vec![];
-                    let mut c = (*n).children;
-                    while !c.is_null() {
-                        kids.push(c);
-                        c = (*c).next;
-                    }
-                    stack.extend(kids.into_iter().rev());
-                }
+                XML_ELEMENT_NODE => stack.extend(child_nodes(n).into_iter().rev()),
                 _ => {}
             }
         }
@@ -442,8 +420,6 @@ pub fn canonicalize_selection(
 ) -> Result<Vec<u8>, XmlError> {
     let (mode, comments) = alg.mode();
     let comments = comments && selection.comments;
-    // the memo holds node addresses: none may outlive a call
-    selection.last.set((0, false));
     let prefixes: Vec<std::ffi::CString> = inclusive_prefixes
         .iter()
         .map(|p| std::ffi::CString::new(p.as_str()).map_err(|_| XmlError::C14n))
@@ -454,10 +430,13 @@ pub fn canonicalize_selection(
         .chain(std::iter::once(std::ptr::null_mut()))
         .collect();
     let mut out: Vec<u8> = Vec::new();
-    // SAFETY: as in `canonicalize`; the visibility callback's user data is
-    // `selection`, which outlives the call, and reads only `parent` and
-    // `type_` of the document's nodes; `prefix_ptrs` is a NULL-terminated
-    // array of C strings that live in `prefixes` until the call returns.
+    // SAFETY: the output buffer's context is `out`, which lives until the
+    // buffer is closed below; libxml2 calls `collect` only with that
+    // context and a valid (pointer, length). The visibility callback's
+    // user data is `selection`, which outlives the call, and reads only
+    // `parent` and `type_` of the document's nodes; `prefix_ptrs` is a
+    // NULL-terminated array of C strings that live in `prefixes` until the
+    // call returns.
     let rc = unsafe {
         let buf = xmlOutputBufferCreateIO(
             Some(collect),

@@ -47,11 +47,7 @@ pub const ERS: &str = "urn:ietf:params:xml:ns:ers";
 /// Whether `bytes` look like an RFC 6283 record (XML with the ERS
 /// namespace near its start), not a DER one.
 pub fn is_xml_record(bytes: &[u8]) -> bool {
-    let start = bytes
-        .iter()
-        .position(|b| !b" \t\r\n\xef\xbb\xbf".contains(b))
-        .unwrap_or(0);
-    bytes.get(start) == Some(&b'<') && {
+    looks_like_xml(bytes) && {
         let head = &bytes[..bytes.len().min(4096)];
         head.windows(ERS.len()).any(|w| w == ERS.as_bytes())
     }
@@ -318,7 +314,9 @@ impl DataObjects for XmlData<'_> {
     }
 }
 
-fn looks_like_xml(b: &[u8]) -> bool {
+/// Whether the first character after white space (and a byte-order mark)
+/// is `<`: XML, as far as the first bytes tell.
+pub fn looks_like_xml(b: &[u8]) -> bool {
     b.iter()
         .find(|c| !b" \t\r\n\xef\xbb\xbf".contains(c))
         .is_some_and(|c| *c == b'<')

@@ -282,6 +282,20 @@ pub fn process(
     }
     for t in &transforms {
         let alg = t.get_attribute("Algorithm").unwrap_or_default();
+        // octets into a transform that takes a node-set: parsed first
+        // (section 4.4.3.2), with the same doors shut
+        if let Data::Octets(b) = &data {
+            if alg == uris::FILTER2 || C14n::from_uri(&alg).is_some() {
+                let parsed = xml::parse(b)
+                    .map_err(|e| RefError::Malformed(format!("the referenced data as XML: {e}")))?;
+                let mut sel = Selection::document();
+                sel.comments = true;
+                data = Data::Nodes {
+                    own: Some(parsed),
+                    sel,
+                };
+            }
+        }
         data = match (alg.as_str(), data) {
             (uris::ENVELOPED, Data::Nodes { own: None, mut sel }) => {
                 sel.without(signature);
@@ -297,27 +311,6 @@ pub fn process(
                 let steps = filter2(own.as_ref().unwrap_or(doc), t)?;
                 sel.filter(steps);
                 Data::Nodes { own, sel }
-            }
-            (a, Data::Octets(b)) if a == uris::FILTER2 || C14n::from_uri(a).is_some() => {
-                // octets to a node-set: parsed (with the same doors shut)
-                let parsed = xml::parse(&b)
-                    .map_err(|e| RefError::Malformed(format!("the referenced data as XML: {e}")))?;
-                let mut sel = Selection::document();
-                sel.comments = true;
-                let (own, sel) = if a == uris::FILTER2 {
-                    let steps = filter2(&parsed, t)?;
-                    sel.filter(steps);
-                    (parsed, sel)
-                } else {
-                    (parsed, sel)
-                };
-                match C14n::from_uri(a) {
-                    Some(c) => Data::Octets(canonical(&own, &sel, c, &inclusive_prefixes(t))?),
-                    None => Data::Nodes {
-                        own: Some(own),
-                        sel,
-                    },
-                }
             }
             (a, Data::Nodes { own, sel }) if C14n::from_uri(a).is_some() => {
                 let c = C14n::from_uri(a).expect("checked");

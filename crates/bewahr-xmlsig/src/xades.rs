@@ -130,15 +130,7 @@ fn check_signature(
 ) -> One {
     let mut r = SignatureReport::new(name);
     let mut one = One {
-        check: SignerCheck {
-            report: SignatureReport::new(""),
-            signer: None,
-            pool: vec![],
-            signing_time: None,
-            signature_value: vec![],
-            timestamps: vec![],
-            crypto_ok: false,
-        },
+        check: SignerCheck::unchecked(SignatureReport::new("")),
         covered: vec![],
         embedded: ValidationData::default(),
     };
@@ -282,13 +274,12 @@ fn check_signature(
             let ns = p.get_namespace().map(|n| n.get_href()).unwrap_or_default();
             match (ns.as_str(), p.get_name().as_str()) {
                 (XADES, "SignatureTimeStamp") => {
+                    // without a method: inclusive C14N 1.0 (EN 319 132-1 5.3)
                     let c = ds(&p, "CanonicalizationMethod")
                         .and_then(|c| c.get_attribute("Algorithm"))
-                        .map(|u| C14n::from_uri(&u));
-                    let c = match c {
-                        None => Some(C14n::Inclusive10 { comments: false }),
-                        Some(c) => c,
-                    };
+                        .map_or(Some(C14n::Inclusive10 { comments: false }), |u| {
+                            C14n::from_uri(&u)
+                        });
                     for t in xml::children(&p, XADES, "EncapsulatedTimeStamp") {
                         match (uris::base64(&t.get_content()), c) {
                             (Ok(tok), Some(c)) => timestamps.push((tok, c)),
@@ -297,28 +288,18 @@ fn check_signature(
                         }
                     }
                 }
-                (XADES, "CertificateValues") | (XADES141, "TimeStampValidationData") => {
-                    let vals = if p.get_name() == "CertificateValues" {
-                        Some(p.clone())
-                    } else {
-                        xml::child(&p, XADES, "CertificateValues")
-                    };
-                    if let Some(v) = vals {
-                        for c in certificates(&v, XADES, "EncapsulatedX509Certificate", &mut r) {
-                            one.embedded.add_certificate(&c);
-                            carried.push(c);
-                        }
+                (XADES, "CertificateValues") => {
+                    certificate_values(&p, &mut one.embedded, &mut carried, &mut r)
+                }
+                (XADES, "RevocationValues") => revocation_values(&p, &mut one.embedded, &mut r),
+                (XADES141, "TimeStampValidationData") => {
+                    if let Some(v) = xml::child(&p, XADES, "CertificateValues") {
+                        certificate_values(&v, &mut one.embedded, &mut carried, &mut r);
                     }
-                    let revs = if p.get_name() == "CertificateValues" {
-                        None
-                    } else {
-                        xml::child(&p, XADES, "RevocationValues")
-                    };
-                    if let Some(rv) = revs {
+                    if let Some(rv) = xml::child(&p, XADES, "RevocationValues") {
                         revocation_values(&rv, &mut one.embedded, &mut r);
                     }
                 }
-                (XADES, "RevocationValues") => revocation_values(&p, &mut one.embedded, &mut r),
                 (XADES141, "ArchiveTimeStamp") => archive_timestamps += 1,
                 _ => {}
             }
@@ -501,34 +482,43 @@ fn check_signature(
     done(one, r)
 }
 
+/// `CertificateValues`: certificates that may complete the signer's path,
+/// kept as the core's validation data.
+fn certificate_values(
+    v: &Node,
+    data: &mut ValidationData,
+    carried: &mut Vec<Vec<u8>>,
+    r: &mut SignatureReport,
+) {
+    for c in certificates(v, XADES, "EncapsulatedX509Certificate", r) {
+        data.add_certificate(&c);
+        carried.push(c);
+    }
+}
+
 /// `RevocationValues`: CRLs and OCSP responses, kept as the core's validation data.
 fn revocation_values(rv: &Node, data: &mut ValidationData, r: &mut SignatureReport) {
-    let mut each = |list: &str, item: &str, add: &mut dyn FnMut(&[u8])| {
-        if let Some(l) = xml::child(rv, XADES, list) {
-            for v in xml::children(&l, XADES, item) {
-                match uris::base64(&v.get_content()) {
-                    Ok(der) => add(&der),
-                    Err(_) => r.add(
-                        I::TotalPassed,
-                        None,
-                        format!("an {item} that is not base64 was ignored"),
-                    ),
-                }
+    let values = |list: &str, item: &str, r: &mut SignatureReport| -> Vec<Vec<u8>> {
+        let mut out = vec![];
+        for v in xml::child(rv, XADES, list)
+            .map(|l| xml::children(&l, XADES, item).collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            match uris::base64(&v.get_content()) {
+                Ok(der) => out.push(der),
+                Err(_) => r.add(
+                    I::TotalPassed,
+                    None,
+                    format!("an {item} that is not base64 was ignored"),
+                ),
             }
         }
+        out
     };
-    let mut crls = vec![];
-    let mut ocsps = vec![];
-    each("CRLValues", "EncapsulatedCRLValue", &mut |d| {
-        crls.push(d.to_vec())
-    });
-    each("OCSPValues", "EncapsulatedOCSPValue", &mut |d| {
-        ocsps.push(d.to_vec())
-    });
-    for c in crls {
+    for c in values("CRLValues", "EncapsulatedCRLValue", r) {
         data.add_crl(&c);
     }
-    for o in ocsps {
+    for o in values("OCSPValues", "EncapsulatedOCSPValue", r) {
         data.add_ocsp(&o);
     }
 }

@@ -100,6 +100,21 @@ pub struct SignerCheck {
     pub crypto_ok: bool,
 }
 
+impl SignerCheck {
+    /// A signature not (or not yet) checked: only its report.
+    pub fn unchecked(report: SignatureReport) -> Self {
+        SignerCheck {
+            report,
+            signer: None,
+            pool: vec![],
+            signing_time: None,
+            signature_value: vec![],
+            timestamps: vec![],
+            crypto_ok: false,
+        }
+    }
+}
+
 /// Records in `r` how the signature value verified (the same words for CMS
 /// and XML signatures); `true` when it did.
 pub fn record_signature_value(

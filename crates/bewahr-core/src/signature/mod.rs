@@ -112,15 +112,7 @@ fn doc_finding(i: I, s: Option<S>, m: impl Into<String>) -> Finding {
 
 fn settled(report: SignatureReport) -> Check {
     Check {
-        cades: cades::SignerCheck {
-            report,
-            signer: None,
-            pool: vec![],
-            signing_time: None,
-            signature_value: vec![],
-            timestamps: vec![],
-            crypto_ok: false,
-        },
+        cades: cades::SignerCheck::unchecked(report),
         path: Err(TrustError::NoPath {
             subject: String::new(),
             detail: String::new(),

@@ -282,29 +282,17 @@ pub fn ecdsa_fixed_to_der(fixed: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let (r, s) = fixed.split_at(fixed.len() / 2);
-    let int = |x: &[u8]| -> Vec<u8> {
+    // a DER INTEGER: no leading zero bytes, and one before a high bit
+    let int = |x: &[u8]| {
         let x = &x[x.iter().position(|b| *b != 0).unwrap_or(x.len() - 1)..];
-        let mut v = Vec::with_capacity(x.len() + 3);
-        v.push(0x02);
-        let pad = x[0] & 0x80 != 0;
-        v.push((x.len() + usize::from(pad)) as u8);
-        if pad {
-            v.push(0);
-        }
-        v.extend_from_slice(x);
-        v
+        let body = if x[0] & 0x80 != 0 {
+            [&[0u8][..], x].concat()
+        } else {
+            x.to_vec()
+        };
+        crate::ers::raw::wrap(0x02, &body)
     };
-    let body = [int(r), int(s)].concat();
-    if body.len() > 0xff {
-        return None;
-    }
-    let mut out = vec![0x30];
-    if body.len() >= 0x80 {
-        out.push(0x81);
-    }
-    out.push(body.len() as u8);
-    out.extend(body);
-    Some(out)
+    Some(crate::ers::raw::wrap(0x30, &[int(r), int(s)].concat()))
 }
 
 /// RSASSA-PSS with a salt length ring does not take (e.g. the maximum salt

@@ -378,15 +378,11 @@ pub async fn get_asic(
     obj: OwnedObject<op::ReadContent>,
 ) -> Result<Response, ApiError> {
     let n = path_version(&obj)?;
-    let zip = state.archive.asic(&obj.object, n).await?;
-    let simple = zip
-        .windows(bewahr_core::signature::asic::MIMETYPE_S.len())
-        .take(64)
-        .any(|w| w == bewahr_core::signature::asic::MIMETYPE_S.as_bytes());
-    let (mt, ext) = if simple {
-        (bewahr_core::signature::asic::MIMETYPE_S, "asics")
+    let (zip, mt) = state.archive.asic(&obj.object, n).await?;
+    let ext = if mt == bewahr_core::signature::asic::MIMETYPE_S {
+        "asics"
     } else {
-        (bewahr_core::signature::asic::MIMETYPE_E, "asice")
+        "asice"
     };
     let name = format!(
         "attachment; filename=\"{}-v{}.{ext}\"",

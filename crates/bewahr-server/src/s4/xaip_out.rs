@@ -475,20 +475,11 @@ pub async fn asic_containers(
         .map_err(|e| (e, Some(aoid.to_string())))?;
     let mut out = vec![];
     for v in &selected {
-        let zip = state
+        let (zip, mime) = state
             .archive
             .asic(&owned, number(v)?)
             .await
             .map_err(|e| (e, Some(aoid.to_string())))?;
-        let mime = if zip
-            .windows(bewahr_core::signature::asic::MIMETYPE_S.len())
-            .take(64)
-            .any(|w| w == bewahr_core::signature::asic::MIMETYPE_S.as_bytes())
-        {
-            bewahr_core::signature::asic::MIMETYPE_S
-        } else {
-            bewahr_core::signature::asic::MIMETYPE_E
-        };
         out.push((vid_of(v), zip, mime));
     }
     Ok((partly(out.len(), &unknown), out))

@@ -262,8 +262,13 @@ impl ArchiveService {
     /// Every data object is a member of the version's data-object group, so
     /// the record covers each. Needs a sealed version; packages (XAIP) and
     /// digest lists have their own forms and are refused. Assembled in
-    /// memory, so documents are limited to [`MAX_ASIC_DOCUMENT`].
-    pub async fn asic(&self, obj: &Owned, v: VersionNo) -> Result<Vec<u8>, ServiceError> {
+    /// memory, so documents are limited to [`MAX_ASIC_DOCUMENT`]. Returns
+    /// the container and its media type (ASiC-S or ASiC-E).
+    pub async fn asic(
+        &self,
+        obj: &Owned,
+        v: VersionNo,
+    ) -> Result<(Vec<u8>, &'static str), ServiceError> {
         obj.expect(Operation::ReadContent)?;
         let loc = self.locate(obj, Some(v)).await?;
         if loc.media_type == super::XAIP_MEDIA_TYPE
@@ -291,9 +296,10 @@ impl ArchiveService {
             document,
         )];
         // the preserved items, for a caller who may read them
-        if let Ok(val) = self
+        if self
             .authorize_object(&obj.principal, Operation::Validation, obj.aoid.as_str())
             .await
+            .is_ok()
         {
             if let Some(row) = self.catalog.validation(loc.seq).await? {
                 if let Some(sig) = row.signature_sha256 {
@@ -318,10 +324,14 @@ impl ArchiveService {
                     self.read_preserved(row.report_sha256).await?,
                 ));
             }
-            drop(val);
         }
+        let kind = if items.len() == 1 {
+            bewahr_core::signature::asic::MIMETYPE_S
+        } else {
+            bewahr_core::signature::asic::MIMETYPE_E
+        };
         let media_type = loc.media_type.clone();
-        tokio::task::spawn_blocking(move || {
+        let zip = tokio::task::spawn_blocking(move || {
             let objects: Vec<bewahr_core::signature::asic::DataObject<'_>> = items
                 .iter()
                 .map(
@@ -335,7 +345,8 @@ impl ArchiveService {
             bewahr_core::signature::asic::with_evidence_record(&objects, &er)
                 .map_err(|e| ServiceError::Corrupt(format!("ASiC container: {e}")))
         })
-        .await?
+        .await??;
+        Ok((zip, kind))
     }
 
     /// The evidence record of a version in its XML form (RFC 6283): the
@@ -354,6 +365,8 @@ impl ArchiveService {
         if loc.media_type == super::XAIP_MEDIA_TYPE {
             return Err(refuse("a package's XML parts are hashed in the canonical form its header names; its record is given in RFC 4998 form (ArchiveRetrieval with IncludeERS, ArchiveEvidence)".into()));
         }
+        // before any data is read: a renewed record is refused as it is
+        let xml = bewahr_xmlsig::ers::from_unrenewed(&der).map_err(|e| refuse(e.0))?;
         // the document, and the preserved items, as they are hashed
         let mut items = vec![loc.sha256];
         if let Some(row) = self.catalog.validation(loc.seq).await? {
@@ -367,11 +380,7 @@ impl ArchiveService {
                     return Ok(true);
                 };
                 let first = r.next_piece()?.unwrap_or_default();
-                let xml = first
-                    .iter()
-                    .find(|c| !b" \t\r\n\xef\xbb\xbf".contains(c))
-                    .is_some_and(|c| *c == b'<');
-                if !xml {
+                if !bewahr_xmlsig::ers::looks_like_xml(&first) {
                     return Ok(true);
                 }
                 // XML is read whole to canonicalise it: within the bound
@@ -390,7 +399,6 @@ impl ArchiveService {
                 return Err(refuse(format!("the version holds XML whose bytes are not in canonical form (or XML over {MAX_ASIC_DOCUMENT} bytes, which is not read whole to check): the XML form hashes its canonical form, the DER record hashed the bytes")));
             }
         }
-        let xml = bewahr_xmlsig::ers::from_unrenewed(&der).map_err(|e| refuse(e.0))?;
         Ok((loc, xml))
     }
 
