@@ -12,7 +12,10 @@
 //! XAIP_OK.xml over S.4 and over REST; `digests`: TS 119 512 PreservePO of
 //! DigestLists of 1,000 SHA-256 values; `xaip-evidence`: ArchiveEvidence
 //! with BEWAHR_BENCH_XAIPS packages archived, default 100000), BEWAHR_BENCH_LARGE_CLIENTS
-//! (default 4: concurrent submitters of 10 MB documents).
+//! (default 4: concurrent submitters of 10 MB documents); `s3` (with
+//! BEWAHR_BENCH_S3 the endpoint of an S3 server with Object Lock, such as
+//! `moto_server`): 10 MB submissions into the S3 store against a plain SDK
+//! client putting 10 MB objects into the same server, same run.
 
 mod common;
 use common::*;
@@ -105,6 +108,64 @@ async fn submit_load(
         secs,
     )
     .await
+}
+
+/// An SDK client for an S3 endpoint (the bench's own, as a provider's tool would be).
+fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("bench", "bench", None, None, "bench"))
+            .http_client(http)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// PutObject of `size`-byte objects (distinct keys, one shared buffer) from
+/// `clients` tasks for `secs` seconds: how many, and the time taken.
+async fn s3_put_load(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    size: usize,
+    clients: usize,
+    secs: u64,
+) -> (u64, f64) {
+    let body = axum::body::Bytes::from(vec![0x5au8; size]);
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for t in 0..clients {
+        let (c, bucket, body, count) = (c.clone(), bucket.to_string(), body.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < end {
+                c.put_object()
+                    .bucket(&bucket)
+                    .key(format!("plain/{t}/{i}"))
+                    .body(aws_sdk_s3::primitives::ByteStream::from(body.clone()))
+                    .send()
+                    .await
+                    .unwrap();
+                count.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (count.load(Ordering::Relaxed), start.elapsed().as_secs_f64())
 }
 
 /// Makes request `i` of client `c`: its length and its body.
@@ -440,6 +501,68 @@ async fn main() {
     );
         drop(s);
     }
+    // 2s. large documents into S3 (BEWAHR_BENCH_S3: the endpoint of an S3
+    // server, e.g. moto_server), against a plain SDK client putting the same
+    // sizes into the same server with the same concurrency, in the same run
+    if part("s3") {
+        let endpoint = std::env::var("BEWAHR_BENCH_S3")
+            .expect("BEWAHR_BENCH_S3=http://127.0.0.1:PORT (an S3 server with Object Lock, e.g. moto_server)");
+        let clients = env("BEWAHR_BENCH_LARGE_CLIENTS", 4) as usize;
+        let c = s3_client(&endpoint);
+        let run = std::process::id();
+        let bucket = |name: String| {
+            let c = c.clone();
+            async move {
+                c.create_bucket()
+                    .bucket(&name)
+                    .object_lock_enabled_for_bucket(true)
+                    .send()
+                    .await
+                    .unwrap();
+                name
+            }
+        };
+        let mb_s = |n: u64, el: f64| n as f64 * 10.0 * 1.048576 / el;
+        // plain, bewahr, plain: the server's rate may drift over the run
+        let mut plain = vec![];
+        let mut ours = 0.0;
+        for round in 0..3 {
+            if round == 1 {
+                let b = bucket(format!("archive-{run}")).await;
+                let s = server(|cfg| {
+                    cfg.batch.interval_ms = 2000;
+                    cfg.store.kind = bewahr::config::StoreKind::S3;
+                    cfg.store.endpoint = endpoint.clone();
+                    cfg.store.bucket = b;
+                    cfg.store.access_key_id = "bench".into();
+                    cfg.store.secret_access_key = "bench".into();
+                })
+                .await;
+                let (n, el, mut lat) = submit_load(&s.base, &s.sub, 10 << 20, clients, secs).await;
+                ours = mb_s(n, el);
+                println!(
+                    "bewahr on S3, submit 10 MB: {n} in {el:.1} s = {ours:.0} MB/s; latency p50 {:.0} ms, p99 {:.0} ms ({clients} clients)",
+                    percentile(&mut lat, 0.5),
+                    percentile(&mut lat, 0.99)
+                );
+                drop(s);
+                continue;
+            }
+            let b = bucket(format!("plain-{run}-{round}")).await;
+            let (n, el) = s3_put_load(&c, &b, 10 << 20, clients, secs).await;
+            plain.push(mb_s(n, el));
+            println!(
+                "S3 plain SDK PutObject 10 MB: {n} in {el:.1} s = {:.0} MB/s ({clients} clients)",
+                mb_s(n, el)
+            );
+        }
+        let base = (plain[0] + plain[1]) / 2.0;
+        println!(
+            "bewahr on S3 reaches {:.0}% of the plain client's rate (mean of the runs before and after)",
+            100.0 * ours / base
+        );
+    }
+
     // 2a. hash-only preservation: TS 119 512 PreservePO of DigestLists of
     // 1,000 SHA-256 values each (JSON binding), durable acknowledgement
     if part("digests") {

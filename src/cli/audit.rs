@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use bewahr::audit::proof::{verify_trail, TrailReport};
 use bewahr::catalog::Catalog;
 use bewahr::config::Config;
-use bewahr::store::Store;
 use x509_cert::Certificate;
 
 /// The certificates the archive trusts for its own time-stamps: the
@@ -81,10 +80,9 @@ pub fn verify(cfg: &Config, json: bool, tsa_certs: &[PathBuf]) -> i32 {
         Ok(a) => a,
         Err(e) => return fail(e),
     };
-    let store_path = cfg.store_path();
-    let store = match Store::open_read_only(&store_path) {
+    let store = match bewahr::server::open_store_read_only(cfg) {
         Ok(s) => s,
-        Err(e) => return fail(format!("store at {}: {e}", store_path.display())),
+        Err(e) => return fail(e),
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -36,6 +36,8 @@ pub struct TestArchive {
     /// `t2-submitter`, `t2-auditor` of tenant `t2`, and `operator`.
     pub tokens: std::collections::HashMap<&'static str, String>,
     pg_db: Option<String>,
+    /// The S3 server of a run with `BEWAHR_TEST_STORE=s3`.
+    _moto: Option<crate::s3::Moto>,
 }
 
 /// The role a request needs, for the test client.
@@ -139,6 +141,15 @@ pub async fn archive_seams(
         cfg.catalog.url = format!("postgres://postgres@127.0.0.1:5432/{name}");
         pg_db = Some(name);
     }
+    // BEWAHR_TEST_STORE=s3: the same tests on the S3 store (a moto server
+    // per archive), as `.ci/run` runs the storage-related ones
+    let mut moto = None;
+    if std::env::var("BEWAHR_TEST_STORE").as_deref() == Ok("s3") {
+        let m = crate::s3::moto().await?;
+        crate::s3::make_bucket(&crate::s3::client(&m.endpoint), "archive", true).await;
+        crate::s3::s3_config(&mut cfg.store, &m.endpoint, "archive");
+        moto = Some(m);
+    }
     tweak(&mut cfg);
     let archive = bewahr::server::start_with_seams(&cfg, clock, stamper, seams)
         .await
@@ -185,6 +196,7 @@ pub async fn archive_seams(
         raw,
         tokens,
         pg_db,
+        _moto: moto,
     })
 }
 

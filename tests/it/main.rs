@@ -21,6 +21,7 @@ mod kill;
 mod openssl;
 mod pres;
 mod renewal;
+mod s3;
 mod s4;
 mod s4_lxaip;
 mod s4_update;

@@ -164,6 +164,39 @@ pub struct Store {
     pub sweep_interval_secs: u64,
     /// Content written less than this many seconds ago is never swept.
     pub sweep_grace_secs: u64,
+    /// The S3 store (`kind = "s3"`): the service's URL (`https://s3.example`;
+    /// empty: AWS for `region`).
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// A prefix of every key (several archives in one bucket), e.g. `bewahr/`.
+    pub prefix: String,
+    /// Credentials when `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` are not
+    /// set (those win).
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Object Lock mode of the retentions bewahr sets.
+    pub lock_mode: LockMode,
+    /// Hash trees, tokens and other evidence data are retained at least
+    /// this many days from writing (and at least as long as the latest
+    /// retention date of any version when they are written).
+    pub evidence_retention_days: u32,
+    /// PEM file of the CA that issued the S3 service's certificate, if not
+    /// a public one.
+    pub ca_file: String,
+    /// Requests to S3 at once per tree write or read.
+    pub concurrency: usize,
+}
+
+/// The S3 Object Lock retention mode.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    /// Nobody, not even the bucket's owner, can shorten or remove it.
+    #[default]
+    Compliance,
+    /// Users with `s3:BypassGovernanceRetention` can.
+    Governance,
 }
 
 /// Where content and trees are kept.
@@ -173,6 +206,9 @@ pub enum StoreKind {
     /// RocksDB in `store.path` (default: `data_dir/store`).
     #[default]
     Rocksdb,
+    /// An S3-compatible object store with Object Lock and versioning
+    /// (`endpoint`, `bucket`, `region`).
+    S3,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -291,6 +327,16 @@ impl Default for Store {
             direct_io: true,
             sweep_interval_secs: 3600,
             sweep_grace_secs: 3600,
+            endpoint: String::new(),
+            bucket: String::new(),
+            region: "us-east-1".into(),
+            prefix: String::new(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            lock_mode: LockMode::Compliance,
+            evidence_retention_days: 36_525,
+            ca_file: String::new(),
+            concurrency: 32,
         }
     }
 }

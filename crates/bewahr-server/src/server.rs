@@ -13,7 +13,7 @@ use crate::evidence::Evidence;
 use crate::ingest::Ingest;
 use crate::renewal::{Ctx as RenewalCtx, Renewer};
 use crate::seal::{Clock, SealConfig, Sealer, Stamper};
-use crate::store::{ContentStore, RocksStore, Store};
+use crate::store::{ContentStore, RocksStore, Store, TreeStore};
 use bewahr_devtsa::DevTsa;
 use bewahr_net::tsa_client::{TsaAuth, TsaClient, TsaEndpoint};
 
@@ -190,6 +190,55 @@ pub async fn start_with(
     start_with_seams(cfg, clock, stamper_override, Seams::default()).await
 }
 
+/// Opens the configured store: RocksDB in `store.path`, or the S3 bucket.
+/// The two halves of a store.
+type Stores = (Arc<dyn ContentStore>, Arc<dyn TreeStore>);
+
+fn open_store(cfg: &Config) -> Result<Stores, StartError> {
+    match cfg.store.kind {
+        crate::config::StoreKind::Rocksdb => {
+            let path = cfg.store_path();
+            let rocks = Arc::new(RocksStore::open_with(&path, cfg.store.direct_io).map_err(
+                |source| StartError::Store {
+                    path: path.display().to_string(),
+                    source,
+                },
+            )?);
+            Ok((rocks.clone(), rocks))
+        }
+        crate::config::StoreKind::S3 => {
+            let place = format!(
+                "s3 bucket {:?} at {:?}",
+                cfg.store.bucket, cfg.store.endpoint
+            );
+            let s3 = crate::store::S3Settings::from_config(&cfg.store, |k| std::env::var(k).ok())
+                .and_then(|s| crate::store::S3Store::open(&s))
+                .map(Arc::new)
+                .map_err(|source| StartError::Store {
+                    path: place,
+                    source,
+                })?;
+            Ok((s3.clone(), s3))
+        }
+    }
+}
+
+/// Opens the configured store for reading beside a running server (for
+/// `bewahr audit verify`): RocksDB read-only, or the S3 bucket (which every
+/// node shares anyway). Errors name the store.
+pub fn open_store_read_only(cfg: &Config) -> Result<Store, String> {
+    match cfg.store.kind {
+        crate::config::StoreKind::Rocksdb => {
+            let path = cfg.store_path();
+            Store::open_read_only(&path).map_err(|e| format!("store at {}: {e}", path.display()))
+        }
+        crate::config::StoreKind::S3 => {
+            let (content, trees) = open_store(cfg).map_err(|e| e.to_string())?;
+            Ok(Store::with(content, trees))
+        }
+    }
+}
+
 /// As [`start_with`], with storage seams replaced.
 pub async fn start_with_seams(
     cfg: &Config,
@@ -205,22 +254,23 @@ pub async fn start_with_seams(
             detail: e.to_string(),
         },
     })?;
-    let store_path = cfg.store_path();
-    let rocks = Arc::new(
-        RocksStore::open_with(&store_path, cfg.store.direct_io).map_err(|source| {
-            StartError::Store {
-                path: store_path.display().to_string(),
-                source,
-            }
-        })?,
-    );
+    let (content, trees) = open_store(cfg)?;
     let content: Arc<dyn ContentStore> = match &seams.content {
-        Some(wrap) => wrap(rocks.clone()),
-        None => rocks.clone(),
+        Some(wrap) => wrap(content),
+        None => content,
     };
-    let store = Store::with(content, rocks);
+    let store = Store::with(content, trees);
     let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
     let lock = catalog.lock().await?;
+    // evidence written from now on outlives every version's retention date
+    if let Some(date) = catalog.latest_retention().await? {
+        if let Ok(day) = time::Date::parse(
+            &date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        ) {
+            store.evidence_at_least(day.midnight().assume_utc().unix_timestamp());
+        }
+    }
     let stamper = match stamper_override {
         Some(s) => s,
         None => stamper(cfg, &clock)?,

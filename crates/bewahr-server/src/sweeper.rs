@@ -77,6 +77,10 @@ pub struct SweepRun {
     pub pinned: u64,
     /// Kept: written within the grace period.
     pub young: u64,
+    /// Kept: the store retains it (S3 Object Lock retention or legal hold,
+    /// after a deletion before the retention date); removed by a later
+    /// sweep once that ends.
+    pub retained: u64,
     /// Uploads for LXAIPs whose time ran out unused, marked spent before
     /// the walk (their content is then removed like any other).
     pub uploads_expired: u64,
@@ -272,6 +276,7 @@ async fn sweep_once(
             run.bytes_removed += o.bytes;
             run.referenced += o.referenced;
             run.pinned += o.pinned;
+            run.retained += o.retained;
         }
     }
 }

@@ -184,6 +184,15 @@ impl ContentStore for FaultyContent {
     fn list(&self, after: Option<&[u8; 32]>, limit: usize) -> Result<Vec<Listed>, StoreError> {
         self.inner.list(after, limit)
     }
+    fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        self.inner.size(sha256)
+    }
+    fn retain(&self, sha256: &[u8; 32], until: i64) -> Result<(), StoreError> {
+        self.inner.retain(sha256, until)
+    }
+    fn legal_hold(&self, sha256: &[u8; 32], on: bool) -> Result<(), StoreError> {
+        self.inner.legal_hold(sha256, on)
+    }
     fn settle(&self) -> Result<(), StoreError> {
         self.inner.settle()
     }

@@ -278,6 +278,61 @@ impl Catalog {
         .try_get(0)?)
     }
 
+    /// Every stored content an object's versions refer to (documents,
+    /// package members, signatures, validation reports), each once.
+    pub async fn contents_of(&self, aoid: &str) -> Result<Vec<[u8; 32]>, CatalogError> {
+        let rows = sqlx::query(
+            "SELECT sha256 FROM versions WHERE aoid = $1 \
+             UNION SELECT m.sha256 FROM version_members m JOIN versions x ON x.seq = m.seq WHERE x.aoid = $1 \
+             UNION SELECT v.signature_sha256 FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.aoid = $1 \
+             UNION SELECT v.data_sha256 FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.aoid = $1 \
+             UNION SELECT v.report_sha256 FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.aoid = $1",
+        )
+        .bind(aoid)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            if let Some(v) = r.try_get::<Option<Vec<u8>>, _>(0)? {
+                if let Ok(d) = <[u8; 32]>::try_from(v) {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a live object other than `aoid` under legal hold refers to
+    /// content `sha256` (lifting one object's hold must not lift the
+    /// store's hold on content another held object shares).
+    pub async fn held_elsewhere(
+        &self,
+        sha256: &[u8; 32],
+        aoid: &str,
+    ) -> Result<bool, CatalogError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM objects o WHERE o.aoid <> $2 AND o.legal_hold IS NOT NULL AND o.deleted_at IS NULL AND o.aoid IN ( \
+               SELECT aoid FROM versions WHERE sha256 = $1 \
+               UNION SELECT x.aoid FROM version_members m JOIN versions x ON x.seq = m.seq WHERE m.sha256 = $1 \
+               UNION SELECT x.aoid FROM validations v JOIN versions x ON x.seq = v.seq \
+                 WHERE v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)",
+        )
+        .bind(sha256.to_vec())
+        .bind(aoid)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// The latest retention date of any version (`YYYY-MM-DD`), if any.
+    pub async fn latest_retention(&self) -> Result<Option<String>, CatalogError> {
+        Ok(sqlx::query("SELECT MAX(retention_until) FROM versions")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
     /// How many versions wait for sealing.
     pub async fn pending_count(&self) -> Result<i64, CatalogError> {
         Ok(

@@ -782,7 +782,7 @@ impl Catalog {
 /// SHA-256 digests stored concatenated (`versions.stored_members`).
 pub fn split_digests(b: Option<Vec<u8>>) -> Result<Vec<[u8; 32]>, CatalogError> {
     let b = b.unwrap_or_default();
-    if b.len() % 32 != 0 {
+    if !b.len().is_multiple_of(32) {
         return Err(CatalogError::Corrupt(
             "stored_members is not a list of SHA-256 digests".into(),
         ));

@@ -92,6 +92,8 @@ pub struct SweepOutcome {
     pub referenced: u64,
     /// Candidates a submission in flight has pinned.
     pub pinned: u64,
+    /// Candidates the store refused to remove yet (Object Lock).
+    pub retained: u64,
 }
 
 enum Op {
@@ -349,12 +351,25 @@ async fn ingest_group(
     // content first: one fsync makes every upload of the group durable
     let s = store.clone();
     let digests: Vec<[u8; 32]> = group.iter().map(|(v, _)| v.sha256).collect();
+    let retained: Vec<(i64, Vec<[u8; 32]>)> =
+        group.iter().filter_map(|(v, _)| retention(v)).collect();
     let present = match tokio::task::spawn_blocking(move || {
         s.sync()?;
-        digests
+        let present = digests
             .iter()
             .map(|d| s.has(d))
-            .collect::<Result<Vec<bool>, _>>()
+            .collect::<Result<Vec<bool>, _>>()?;
+        // a store that enforces retention (S3 Object Lock) keeps every
+        // content of a version until its retention date before the catalog
+        // records it (a version whose content is gone fails below anyway)
+        for (until, contents) in &retained {
+            for d in contents {
+                if s.has(d)? {
+                    s.retain(d, *until)?;
+                }
+            }
+        }
+        Ok::<_, crate::store::StoreError>(present)
     })
     .await
     {
@@ -427,6 +442,27 @@ async fn ingest_group(
             }
         }
     }
+}
+
+/// A version's retention date (the start of that day, UTC, in Unix
+/// seconds) and every content it refers to; `None` without a date.
+fn retention(v: &NewVersion) -> Option<(i64, Vec<[u8; 32]>)> {
+    let date = v.metadata.retention_until.as_deref()?;
+    let day = time::Date::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    let until = day.midnight().assume_utc().unix_timestamp();
+    let mut contents = vec![v.sha256];
+    contents.extend(&v.stored_members);
+    if let Some(val) = &v.validation {
+        contents.extend(val.signature_sha256);
+        contents.extend([val.data_sha256, val.report_sha256]);
+    }
+    contents.sort_unstable();
+    contents.dedup();
+    Some((until, contents))
 }
 
 fn new_aoid() -> String {
@@ -872,8 +908,14 @@ async fn sweep(
                 .transpose()
         })
         .await
-        .map_err(|e| WriteError::Task(e.to_string()))?
-        .map_err(|e| WriteError::Store(Arc::new(e)))?;
+        .map_err(|e| WriteError::Task(e.to_string()))?;
+        let removed = match removed {
+            Err(crate::store::StoreError::Retained { .. }) => {
+                out.retained += 1;
+                continue;
+            }
+            r => r.map_err(|e| WriteError::Store(Arc::new(e)))?,
+        };
         match removed {
             None => out.pinned += 1,
             Some(true) => {

@@ -95,14 +95,31 @@ impl ArchiveService {
             LegalHoldChange::Set { reason } => Some(reason.as_str()),
             LegalHoldChange::Lifted => None,
         };
-        if self
+        if !self
             .catalog
             .set_legal_hold(obj.aoid.as_str(), reason)
             .await?
         {
-            Ok(())
-        } else {
-            Err(ServiceError::not_found("no such archive object"))
+            return Err(ServiceError::not_found("no such archive object"));
         }
+        // the store's own hold (S3 legal hold), on every content of the
+        // object; lifted only where no other held object shares the content
+        let on = reason.is_some();
+        let mut digests = self.catalog.contents_of(obj.aoid.as_str()).await?;
+        if !on {
+            let mut kept = Vec::with_capacity(digests.len());
+            for d in digests {
+                if !self.catalog.held_elsewhere(&d, obj.aoid.as_str()).await? {
+                    kept.push(d);
+                }
+            }
+            digests = kept;
+        }
+        let store = self.ingest.store.clone();
+        tokio::task::spawn_blocking(move || {
+            digests.iter().try_for_each(|d| store.legal_hold(d, on))
+        })
+        .await??;
+        Ok(())
     }
 }

@@ -76,6 +76,10 @@ impl Located {
 pub trait ContentStore: Send + Sync + 'static {
     /// Whether an entry for `sha256` exists.
     fn exists(&self, sha256: &[u8; 32]) -> Result<bool, StoreError>;
+    /// The size of the content stored for `sha256`, or `None`.
+    fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
+        Ok(self.locate(sha256)?.map(|l| l.size()))
+    }
     /// The entry for `sha256`, or `None`.
     fn locate(&self, sha256: &[u8; 32]) -> Result<Option<Located>, StoreError>;
     /// Writes a whole (small) content under its digest.
@@ -102,6 +106,18 @@ pub trait ContentStore: Send + Sync + 'static {
     /// start for `None`), in digest order: the sweeper's walk. Entries
     /// written or deleted during a walk may or may not be listed.
     fn list(&self, after: Option<&[u8; 32]>, limit: usize) -> Result<Vec<Listed>, StoreError>;
+    /// Keeps content `sha256` at least until `until` (Unix seconds), in a
+    /// store that enforces retention (S3 Object Lock): extended, never
+    /// shortened; durable when it returns. A store without retention does
+    /// nothing (the catalog's retention dates hold there).
+    fn retain(&self, _sha256: &[u8; 32], _until: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Sets or lifts the store's legal hold on content `sha256` (S3 legal
+    /// hold); nothing in a store without one.
+    fn legal_hold(&self, _sha256: &[u8; 32], _on: bool) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Waits until background work (flushes, compactions) is done; for
     /// benchmarks that must measure a quiet store. Nothing to wait for by default.
     fn settle(&self) -> Result<(), StoreError> {
@@ -144,4 +160,9 @@ pub trait TreeStore: Send + Sync + 'static {
     fn tree_ids(&self) -> Result<Vec<u64>, StoreError>;
     /// A tree's shape (leaf count, node width) from the store alone.
     fn stored_tree(&self, id: u64) -> Result<Option<StoredTree>, StoreError>;
+    /// Trees and tokens written from now on must be kept at least until
+    /// `until` (Unix seconds): a version with that retention date exists.
+    /// A store that enforces retention (S3 Object Lock) retains them so;
+    /// others keep everything anyway.
+    fn evidence_at_least(&self, _until: i64) {}
 }

@@ -26,11 +26,14 @@
 pub mod contract;
 mod inflight;
 mod rocks;
+mod s3;
+mod s3_tree;
 mod tree;
 
 pub use contract::{ContentStore, Listed, Located, TreeStore, UploadId};
 pub use inflight::{InFlight, Pins};
 pub use rocks::RocksStore;
+pub use s3::{S3Settings, S3Store};
 pub use tree::{StoredTree, TILE};
 
 use std::path::Path;
@@ -51,6 +54,10 @@ pub enum StoreError {
     Db(#[from] rocksdb::Error),
     #[error("store: corrupt entry {key}: {detail}")]
     Corrupt { key: String, detail: String },
+    /// The store keeps the object under a retention or legal hold (S3
+    /// Object Lock refused its removal): it stays until that ends.
+    #[error("store: {key} is retained (Object Lock) and cannot be removed yet")]
+    Retained { key: String },
     /// A failure of another backend (or one injected by a test), with what failed.
     #[error("store: {0}")]
     Backend(String),
@@ -163,7 +170,7 @@ impl Store {
 
     /// The size of stored content, or `None`.
     pub fn size(&self, sha256: &[u8; 32]) -> Result<Option<u64>, StoreError> {
-        Ok(self.content.locate(sha256)?.map(|l| l.size()))
+        self.content.size(sha256)
     }
 
     /// Reads stored content piece by piece (each piece at most [`CHUNK`] bytes).
@@ -191,6 +198,23 @@ impl Store {
     /// catalog row references and no submission has pinned.
     pub fn delete_content(&self, sha256: &[u8; 32]) -> Result<bool, StoreError> {
         self.content.delete(sha256)
+    }
+
+    /// See [`ContentStore::retain`].
+    /// Evidence written after it is retained as long (see [`TreeStore::evidence_at_least`]).
+    pub fn retain(&self, sha256: &[u8; 32], until: i64) -> Result<(), StoreError> {
+        self.trees.evidence_at_least(until);
+        self.content.retain(sha256, until)
+    }
+
+    /// See [`TreeStore::evidence_at_least`].
+    pub fn evidence_at_least(&self, until: i64) {
+        self.trees.evidence_at_least(until)
+    }
+
+    /// See [`ContentStore::legal_hold`].
+    pub fn legal_hold(&self, sha256: &[u8; 32], on: bool) -> Result<(), StoreError> {
+        self.content.legal_hold(sha256, on)
     }
 
     /// Reads a whole document into memory (for small documents and tests).

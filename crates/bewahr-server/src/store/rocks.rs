@@ -121,7 +121,7 @@ impl RocksStore {
                 iv[..8].copy_from_slice(&size.to_be_bytes());
                 wb.put_cf(self.cf(CF_INDEX), sha256, iv);
                 n += 1;
-                if n % 4096 == 0 {
+                if n.is_multiple_of(4096) {
                     self.db.write(std::mem::take(&mut wb))?;
                 }
             }

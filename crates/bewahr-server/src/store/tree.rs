@@ -14,7 +14,7 @@ use bewahr_core::hashtree::{level_sizes, sibling_positions, HashTree};
 /// Nodes per tile.
 pub const TILE: usize = 256;
 /// Sequence numbers per tile of the leaf index.
-const SEQ_TILE: usize = 1024;
+pub(super) const SEQ_TILE: usize = 1024;
 
 fn node_key(batch: u64, level: u8, tile: u32) -> [u8; 13] {
     let mut k = [0u8; 13];
