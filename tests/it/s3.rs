@@ -375,7 +375,11 @@ async fn retention_is_extended_never_shortened_and_holds_off_removal() {
     let st = store.clone();
     blocking(move || st.legal_hold(&large, true).unwrap()).await;
     for k in [&large_key, &blob] {
-        assert_eq!(held(&c, k).await, Some(ObjectLockLegalHoldStatus::On), "{k}");
+        assert_eq!(
+            held(&c, k).await,
+            Some(ObjectLockLegalHoldStatus::On),
+            "{k}"
+        );
     }
     let st = store.clone();
     blocking(move || st.legal_hold(&large, false).unwrap()).await;
@@ -541,7 +545,11 @@ async fn an_archive_on_s3_keeps_proves_retains_and_holds() {
         crate::support::stdout(&o),
         String::from_utf8_lossy(&o.stderr)
     );
-    assert!(crate::support::stdout(&o).contains("intact"), "{}", crate::support::stdout(&o));
+    assert!(
+        crate::support::stdout(&o).contains("intact"),
+        "{}",
+        crate::support::stdout(&o)
+    );
     // a legal hold reaches S3
     let hold = |on: bool| {
         Request::builder()
