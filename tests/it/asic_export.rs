@@ -26,6 +26,17 @@ async fn submit(a: &TestArchive, parts: &[(&str, &str, &[u8])]) -> String {
     aoid
 }
 
+/// Version 1 of `aoid` as the archive exports it: the headers and the container.
+async fn asic_of(a: &TestArchive, aoid: &str) -> (axum::http::HeaderMap, Vec<u8>) {
+    let (st, h, zip) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/versions/1/asic")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&zip));
+    (h, zip)
+}
+
 fn check(a: &TestArchive, zip: &[u8]) -> signature::ValidationReport {
     let anchors = a.state().stamper.trust_anchors();
     let ctx = Context {
@@ -49,12 +60,7 @@ async fn versions_come_as_asic_containers_that_verify() {
         &[("document", "text/plain", b"Bescheid vom 6. Dezember")],
     )
     .await;
-    let (st, h, zip) = send(
-        &a.router,
-        get(&format!("/v1/objects/{aoid}/versions/1/asic")),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&zip));
+    let (h, zip) = asic_of(&a, &aoid).await;
     assert_eq!(h["content-type"], asic::MIMETYPE_S);
     let c = asic::open(&zip).unwrap();
     assert_eq!(c.kind, asic::AsicKind::Simple);
@@ -86,12 +92,7 @@ async fn versions_come_as_asic_containers_that_verify() {
         ],
     )
     .await;
-    let (st, h, zip) = send(
-        &a.router,
-        get(&format!("/v1/objects/{aoid}/versions/1/asic")),
-    )
-    .await;
-    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&zip));
+    let (h, zip) = asic_of(&a, &aoid).await;
     assert_eq!(h["content-type"], asic::MIMETYPE_E);
     let c = asic::open(&zip).unwrap();
     let mut names: Vec<&str> = c.data_objects.iter().map(|(n, _)| n.as_str()).collect();

@@ -171,6 +171,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// A moto server with a bucket `archive` (Object Lock), the test's client
+/// of it, and the S3 store on it, also as the archive's store handle.
+async fn bucket_store() -> Option<(Moto, Client, S3Store, Store)> {
+    let m = moto().await?;
+    let c = client(&m.endpoint);
+    make_bucket(&c, "archive", true).await;
+    let e = m.endpoint.clone();
+    let s3 = blocking(move || open(&e, "archive").unwrap()).await;
+    let store = Store::with(Arc::new(s3.clone()), Arc::new(s3.clone()));
+    Some((m, c, s3, store))
+}
+
 #[tokio::test]
 async fn a_bucket_without_object_lock_is_refused() {
     let Some(m) = moto().await else { return };
@@ -210,12 +222,9 @@ async fn a_bucket_without_object_lock_is_refused() {
 
 #[tokio::test]
 async fn content_of_every_size_round_trips_once() {
-    let Some(m) = moto().await else { return };
-    let c = client(&m.endpoint);
-    make_bucket(&c, "archive", true).await;
-    let e = m.endpoint.clone();
-    let s3 = blocking(move || open(&e, "archive").unwrap()).await;
-    let store = Store::with(Arc::new(s3.clone()), Arc::new(s3.clone()));
+    let Some((_m, c, s3, store)) = bucket_store().await else {
+        return;
+    };
     // inline, one PUT of a blob, a multipart upload of 8 MiB parts
     let docs: Vec<Vec<u8>> = vec![
         b"Bescheid".to_vec(),
@@ -316,12 +325,9 @@ async fn content_of_every_size_round_trips_once() {
 
 #[tokio::test]
 async fn retention_is_extended_never_shortened_and_holds_off_removal() {
-    let Some(m) = moto().await else { return };
-    let c = client(&m.endpoint);
-    make_bucket(&c, "archive", true).await;
-    let e = m.endpoint.clone();
-    let s3 = blocking(move || open(&e, "archive").unwrap()).await;
-    let store = Store::with(Arc::new(s3.clone()), Arc::new(s3.clone()));
+    let Some((m, c, s3, store)) = bucket_store().await else {
+        return;
+    };
     let st = store.clone();
     let (small, large) = blocking(move || {
         let small = st.put_content(b"Bescheid 2026/17").unwrap().sha256;
@@ -393,11 +399,9 @@ async fn retention_is_extended_never_shortened_and_holds_off_removal() {
 
 #[tokio::test]
 async fn trees_read_back_as_from_rocksdb_and_are_retained() {
-    let Some(m) = moto().await else { return };
-    let c = client(&m.endpoint);
-    make_bucket(&c, "archive", true).await;
-    let e = m.endpoint.clone();
-    let s3 = blocking(move || open(&e, "archive").unwrap()).await;
+    let Some((_m, c, s3, _)) = bucket_store().await else {
+        return;
+    };
     let dir = crate::support::tempdir();
     let rocks = RocksStore::open_with(dir.path(), false).unwrap();
     let far = now() + 400 * 86_400; // beyond the 10 days of evidence_retention_days

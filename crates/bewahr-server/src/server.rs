@@ -263,13 +263,12 @@ pub async fn start_with_seams(
     let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
     let lock = catalog.lock().await?;
     // evidence written from now on outlives every version's retention date
-    if let Some(date) = catalog.latest_retention().await? {
-        if let Ok(day) = time::Date::parse(
-            &date,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        ) {
-            store.evidence_at_least(day.midnight().assume_utc().unix_timestamp());
-        }
+    if let Some(until) = catalog
+        .latest_retention()
+        .await?
+        .and_then(|d| crate::catalog::retention_secs(&d))
+    {
+        store.evidence_at_least(until);
     }
     let stamper = match stamper_override {
         Some(s) => s,

@@ -21,6 +21,7 @@ pub use commit::{Commit, GroupCommit};
 pub use model::*;
 pub use renewal::*;
 pub use uploads::{NewUpload, Spend, UploadRow};
+pub(crate) use writer::retention_secs;
 pub(crate) use writer::{placeholders, statement_parts};
 pub use writer::{Deleted, Deletion, SweepOutcome, WriteError, Writer};
 

@@ -351,8 +351,8 @@ async fn ingest_group(
     // content first: one fsync makes every upload of the group durable
     let s = store.clone();
     let digests: Vec<[u8; 32]> = group.iter().map(|(v, _)| v.sha256).collect();
-    let retained: Vec<(i64, Vec<[u8; 32]>)> =
-        group.iter().filter_map(|(v, _)| retention(v)).collect();
+    let retained: Vec<Option<(i64, Vec<[u8; 32]>)>> =
+        group.iter().map(|(v, _)| retention(v)).collect();
     let present = match tokio::task::spawn_blocking(move || {
         s.sync()?;
         let present = digests
@@ -362,11 +362,12 @@ async fn ingest_group(
         // a store that enforces retention (S3 Object Lock) keeps every
         // content of a version until its retention date before the catalog
         // records it (a version whose content is gone fails below anyway)
-        for (until, contents) in &retained {
+        for (r, ok) in retained.iter().zip(&present) {
+            let (Some((until, contents)), true) = (r, ok) else {
+                continue;
+            };
             for d in contents {
-                if s.has(d)? {
-                    s.retain(d, *until)?;
-                }
+                s.retain(d, *until)?;
             }
         }
         Ok::<_, crate::store::StoreError>(present)
@@ -444,16 +445,18 @@ async fn ingest_group(
     }
 }
 
+/// A retention date `YYYY-MM-DD` as the start of that day, UTC, in Unix
+/// seconds (what the store's retention is set to).
+pub(crate) fn retention_secs(date: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(date, format).ok()?;
+    Some(day.midnight().assume_utc().unix_timestamp())
+}
+
 /// A version's retention date (the start of that day, UTC, in Unix
 /// seconds) and every content it refers to; `None` without a date.
 fn retention(v: &NewVersion) -> Option<(i64, Vec<[u8; 32]>)> {
-    let date = v.metadata.retention_until.as_deref()?;
-    let day = time::Date::parse(
-        date,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    let until = day.midnight().assume_utc().unix_timestamp();
+    let until = retention_secs(v.metadata.retention_until.as_deref()?)?;
     let mut contents = vec![v.sha256];
     contents.extend(&v.stored_members);
     if let Some(val) = &v.validation {
