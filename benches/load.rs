@@ -15,7 +15,14 @@
 //! (default 4: concurrent submitters of 10 MB documents); `s3` (with
 //! BEWAHR_BENCH_S3 the endpoint of an S3 server with Object Lock, such as
 //! `moto_server`): 10 MB submissions into the S3 store against a plain SDK
-//! client putting 10 MB objects into the same server, same run.
+//! client putting 10 MB objects into the same server, same run; `cluster`
+//! (with BEWAHR_BENCH_S3 and BEWAHR_BENCH_CATALOG a fresh PostgreSQL
+//! database): 4 KB submissions to one node, then to two nodes on the same
+//! catalog and store together (BEWAHR_BENCH_CLUSTER_CLIENTS, default 16,
+//! split between them), then to one again; `catalog` (with
+//! BEWAHR_BENCH_CATALOG a fresh PostgreSQL database): BEWAHR_BENCH_OBJECTS
+//! (default 10,000,000) archived, the rate of 4 KB submissions at the start
+//! and at the end, evidence latency, and the catalog's bytes per object.
 
 mod common;
 use common::*;
@@ -50,7 +57,8 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
     tweak(&mut cfg);
     let archive = bewahr::server::start(&cfg, system_clock()).await.unwrap();
     let c = &archive.state.catalog;
-    c.create_tenant("bench", "bench", 0).await.unwrap();
+    // a second node on the same catalog finds the tenant there
+    let _ = c.create_tenant("bench", "bench", 0).await;
     let role = |r| async move {
         c.create_token(Some("bench"), r, "bench", None, "bench", 0)
             .await
@@ -563,6 +571,71 @@ async fn main() {
         );
     }
 
+    // 2c. several nodes: 4 KB submissions to one node, to two nodes on the
+    // same PostgreSQL catalog and S3 store, to one again (the machine is
+    // shared: the ratio shows whether coordination costs throughput)
+    if part("cluster") {
+        let endpoint = std::env::var("BEWAHR_BENCH_S3")
+            .expect("BEWAHR_BENCH_S3=http://127.0.0.1:PORT (an S3 server with Object Lock)");
+        let catalog = std::env::var("BEWAHR_BENCH_CATALOG")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+            .expect("BEWAHR_BENCH_CATALOG=postgres://... (a fresh database)");
+        let clients = env("BEWAHR_BENCH_CLUSTER_CLIENTS", 16) as usize;
+        let bucket = format!("cluster-{}", std::process::id());
+        s3_client(&endpoint)
+            .create_bucket()
+            .bucket(&bucket)
+            .object_lock_enabled_for_bucket(true)
+            .send()
+            .await
+            .unwrap();
+        let node = |id: &'static str| {
+            let (endpoint, bucket, catalog) = (endpoint.clone(), bucket.clone(), catalog.clone());
+            move |cfg: &mut Config| {
+                cfg.catalog.url = catalog;
+                cfg.store.kind = bewahr::config::StoreKind::S3;
+                cfg.store.endpoint = endpoint;
+                cfg.store.bucket = bucket;
+                cfg.store.access_key_id = "bench".into();
+                cfg.store.secret_access_key = "bench".into();
+                cfg.cluster.node_id = id.into();
+            }
+        };
+        let a = server(node("a")).await;
+        let rate = |r: &(u64, f64, Vec<f64>)| r.0 as f64 / r.1;
+        let one = submit_load(&a.base, &a.sub, 4096, clients, secs).await;
+        println!(
+            "one node, submit 4 KB: {:.0}/s ({clients} clients)",
+            rate(&one)
+        );
+        let b = server(node("b")).await;
+        let (ra, rb) = tokio::join!(
+            submit_load(&a.base, &a.sub, 4096, clients / 2, secs),
+            submit_load(&b.base, &b.sub, 4096, clients - clients / 2, secs)
+        );
+        let two = rate(&ra) + rate(&rb);
+        println!(
+            "two nodes, submit 4 KB: {two:.0}/s (a {:.0}/s, b {:.0}/s; {clients} clients split)",
+            rate(&ra),
+            rate(&rb)
+        );
+        let again = submit_load(&a.base, &a.sub, 4096, clients, secs).await;
+        println!("one node again, submit 4 KB: {:.0}/s", rate(&again));
+        let base = (rate(&one) + rate(&again)) / 2.0;
+        println!(
+            "two nodes together reach {:.0}% of one node's rate (mean of the runs before and after)",
+            100.0 * two / base
+        );
+        let sealed = a.archive.state.sealer.status().batches_sealed
+            + b.archive.state.sealer.status().batches_sealed;
+        println!(
+            "batches sealed: a {}, b {} (only the leader seals)",
+            a.archive.state.sealer.status().batches_sealed,
+            sealed - a.archive.state.sealer.status().batches_sealed
+        );
+    }
+
     // 2a. hash-only preservation: TS 119 512 PreservePO of DigestLists of
     // 1,000 SHA-256 values each (JSON binding), durable acknowledgement
     if part("digests") {
@@ -667,6 +740,123 @@ async fn main() {
     if part("xaip-evidence") {
         xaip_evidence(env("BEWAHR_BENCH_XAIPS", 100_000)).await;
     }
+    // 2d. the catalog at scale (PostgreSQL): the rate of 4 KB submissions
+    // on an empty catalog and on one with BEWAHR_BENCH_OBJECTS objects,
+    // evidence latency there, and the catalog's size per object
+    if part("catalog") {
+        let url = std::env::var("BEWAHR_BENCH_CATALOG")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+            .expect("BEWAHR_BENCH_CATALOG=postgres://... (a fresh database)");
+        let objects = env("BEWAHR_BENCH_OBJECTS", 10_000_000);
+        let s = server(|c| {
+            c.catalog.url = url.clone();
+            c.batch.interval_ms = 3_600_000;
+            c.batch.max_objects = 1 << 40; // sealed by the bench, 100,000 at a time
+        })
+        .await;
+        let rate = |r: &(u64, f64, Vec<f64>)| r.0 as f64 / r.1;
+        let mut first = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
+        println!(
+            "catalog empty: submit 4 KB {:.0}/s, p99 {:.1} ms (64 clients)",
+            rate(&first),
+            percentile(&mut first.2, 0.99)
+        );
+        let ing = s.archive.state.ingest.clone();
+        let mut sample = Vec::new();
+        let t = Instant::now();
+        let mut done = 0u64;
+        while done < objects {
+            let chunk = (objects - done).min(100_000);
+            let mut tasks = Vec::new();
+            for w in 0..64u64 {
+                let ing = ing.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for i in (w..chunk).step_by(64) {
+                        let mut up = ing.begin();
+                        up.write(&(done + i).to_le_bytes().repeat(32)).unwrap();
+                        let r = ing
+                            .commit(
+                                up,
+                                None,
+                                Some("bench".into()),
+                                Default::default(),
+                                "application/octet-stream".into(),
+                                bewahr::ingest::Extras::document(None),
+                            )
+                            .await
+                            .unwrap();
+                        if i % 16 == 0 {
+                            out.push(r.accepted.aoid);
+                        }
+                    }
+                    out
+                }));
+            }
+            for t in tasks {
+                sample.extend(t.await.unwrap());
+            }
+            done += chunk;
+            seal_now(&s.archive, 200_000).await;
+            if done.is_multiple_of(1_000_000) {
+                println!(
+                    "  {done} archived, {:.0} s, {:.0}/s since the start",
+                    t.elapsed().as_secs_f64(),
+                    done as f64 / t.elapsed().as_secs_f64()
+                );
+            }
+        }
+        let mut last = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
+        println!(
+            "catalog with {objects} objects: submit 4 KB {:.0}/s, p99 {:.1} ms (64 clients): {:.0}% of the rate on the empty catalog",
+            rate(&last),
+            percentile(&mut last.2, 0.99),
+            100.0 * rate(&last) / rate(&first)
+        );
+        while seal_now_if_pending(&s.archive).await {}
+        let (base, aud) = (s.base.clone(), s.aud.clone());
+        let call: Call = Arc::new(move |http, a| {
+            let (base, aud) = (base.clone(), aud.clone());
+            Box::pin(async move {
+                let r = http
+                    .get(format!("{base}/v1/objects/{a}/evidence"))
+                    .bearer_auth(&aud)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+            })
+        });
+        latency_table(&sample, 0x9e3779b97f4a7c15, 4000, call, |clients, line| {
+            format!("GET evidence with {objects} objects archived (PostgreSQL): {line} ({clients} client(s))")
+        })
+        .await;
+        use sqlx::Row;
+        let pool = s.archive.state.catalog.pool();
+        let size: i64 = sqlx::query("SELECT pg_database_size(current_database())")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get(0);
+        let versions: i64 = sqlx::query("SELECT COUNT(*) FROM versions")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get(0);
+        let audit: i64 = sqlx::query("SELECT COUNT(*) FROM audit")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .get(0);
+        println!(
+            "catalog: {:.2} GB for {versions} versions = {:.0} bytes per object (audit trail {audit} entries included)",
+            size as f64 / 1e9,
+            size as f64 / versions as f64
+        );
+    }
+
     if !part("seal") {
         return;
     }

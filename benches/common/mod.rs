@@ -57,15 +57,26 @@ pub async fn seal_now(a: &bewahr::server::Archive, max: usize) -> (bewahr::catal
         retry_min: std::time::Duration::from_secs(1),
         retry_max: std::time::Duration::from_secs(1),
     };
-    bewahr::seal::seal_once(
-        &cfg,
-        &st.ingest.writer,
-        &st.ingest.store,
-        &st.stamper,
-        &st.ingest.clock,
-        Some(&st.audit),
-    )
-    .await
-    .unwrap()
-    .expect("something was pending")
+    let with = bewahr::seal::SealWith {
+        writer: st.ingest.writer.clone(),
+        store: st.ingest.store.clone(),
+        stamper: st.stamper.clone(),
+        clock: st.ingest.clock.clone(),
+        catalog: st.catalog.clone(),
+        cluster: st.cluster.clone(),
+        audit: true,
+    };
+    let fence = st.cluster.fence().expect("a single node leads");
+    bewahr::seal::seal_once(&cfg, &with, &fence)
+        .await
+        .unwrap()
+        .expect("something was pending")
+}
+
+/// Seals what is pending (up to 200,000); false if nothing was.
+pub async fn seal_now_if_pending(a: &bewahr::server::Archive) -> bool {
+    a.state.catalog.pending_count().await.unwrap() > 0 && {
+        seal_now(a, 200_000).await;
+        true
+    }
 }

@@ -11,6 +11,7 @@ mod bouncycastle;
 mod c2;
 mod certomancer;
 mod cli;
+mod cluster;
 mod connections;
 mod devtsa;
 mod faults;

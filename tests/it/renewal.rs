@@ -383,7 +383,7 @@ async fn paused_archive(clock: &TestClock, stamper: Stamper) -> Option<TestArchi
         clock.clock(),
     )
     .await?;
-    a.state().renewer.pause();
+    a.state().renewer.pause().await.unwrap();
     Some(a)
 }
 
@@ -477,7 +477,11 @@ async fn an_interrupted_renewal_leaves_every_record_valid_and_is_redone_once() {
         );
         // the next start queues it again and redoes it: exactly one renewal in all
         assert_eq!(
-            a.state().catalog.requeue_interrupted_runs().await.unwrap(),
+            a.state()
+                .catalog
+                .requeue_interrupted_runs(None)
+                .await
+                .unwrap(),
             1
         );
         let run = a.state().catalog.run(run.id).await.unwrap().unwrap();
@@ -944,7 +948,7 @@ async fn an_unreadable_version_keeps_its_open_chain(db: Db) {
     }
     // nothing is left open or due twice: a new run finds nothing to rehash
     let run = queue(&a, "hashtree", Some("sha512"), clock.now()).await;
-    a.state().renewer.pause();
+    a.state().renewer.pause().await.unwrap();
     let r = ctx(&a, &clock, a.state().stamper.clone(), Settings::default())
         .execute(&run)
         .await
@@ -974,7 +978,7 @@ async fn the_sealed_audit_head_outlives_its_hash_algorithm_through_hash_tree_ren
     else {
         return;
     };
-    a.state().renewer.pause();
+    a.state().renewer.pause().await.unwrap();
     let retired = AlgorithmPolicy::from_toml(&catalogue_retiring(
         "sha384",
         &(t0 + Days::days(10)).date().to_string(),

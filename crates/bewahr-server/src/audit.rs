@@ -98,20 +98,7 @@ impl Audit {
         writer: Writer,
         sup: &crate::supervisor::Supervisor,
     ) -> Result<Self, CatalogError> {
-        let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(catalog.pool())
-            .await?;
-        let head = match last {
-            Some(r) => {
-                let h: Vec<u8> = r.try_get(1)?;
-                (
-                    r.try_get(0)?,
-                    h.try_into()
-                        .map_err(|_| CatalogError::Corrupt("audit hash is not 32 bytes".into()))?,
-                )
-            }
-            None => (0, [0u8; 32]),
-        };
+        let head = committed_head(&catalog).await?;
         let head = Arc::new(Mutex::new(head));
         let (tx, rx) = mpsc::channel(65_536);
         sup.spawn("audit-queue", queue(writer, rx, head.clone()));
@@ -129,6 +116,25 @@ impl Audit {
     pub fn head(&self) -> (i64, [u8; 32]) {
         self.head.lock().map(|h| *h).unwrap_or((0, [0u8; 32]))
     }
+}
+
+/// The head of the chain as committed now (by any node): (seq, hash);
+/// (0, zeros) when empty.
+pub async fn committed_head(catalog: &Catalog) -> Result<(i64, [u8; 32]), CatalogError> {
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(catalog.pool())
+        .await?;
+    Ok(match last {
+        Some(r) => {
+            let h: Vec<u8> = r.try_get(1)?;
+            (
+                r.try_get(0)?,
+                h.try_into()
+                    .map_err(|_| CatalogError::Corrupt("audit hash is not 32 bytes".into()))?,
+            )
+        }
+        None => (0, [0u8; 32]),
+    })
 }
 
 /// Hands queued entries to the catalog writer, as many at a time as have

@@ -15,6 +15,7 @@ pub struct Config {
     pub catalog: Catalog,
     pub batch: Batch,
     pub renewal: Renewal,
+    pub cluster: Cluster,
     pub validation: Validation,
     pub evidence: EvidenceSettings,
     pub tsa: Vec<Tsa>,
@@ -228,6 +229,33 @@ pub struct Batch {
     pub retry_max_ms: u64,
 }
 
+/// Several nodes on one PostgreSQL catalog and one S3 store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Cluster {
+    /// This node's id, unique in the cluster; empty: the host name and the
+    /// listener's port.
+    pub node_id: String,
+    /// How long the leader lease (and a claimed renewal run or rehash
+    /// range) lasts without renewal; another node takes over after it.
+    pub lease_ms: u64,
+    /// Leaves per range of a hash-tree renewal's rehashing, claimed by any node.
+    pub rehash_range: usize,
+    /// How often a node looks for work others published (queued runs, ranges).
+    pub poll_ms: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            node_id: String::new(),
+            lease_ms: 15_000,
+            rehash_range: 2_000,
+            poll_ms: 1_000,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Renewal {
@@ -418,6 +446,7 @@ impl Config {
                 "catalog",
                 "batch",
                 "renewal",
+                "cluster",
                 "validation",
                 "evidence",
             ];
@@ -525,6 +554,14 @@ impl Config {
                 detail: "margin_days must not be negative; check_interval_secs, max_leaves and max_attempts must be positive".into(),
             });
         }
+        let c = &self.cluster;
+        if c.lease_ms < 300 || c.rehash_range == 0 || c.poll_ms == 0 {
+            return Err(ConfigError::Invalid {
+                key: "cluster",
+                detail: "lease_ms must be at least 300; rehash_range and poll_ms must be positive"
+                    .into(),
+            });
+        }
         let h = self.renewal_settings()?.hash_algorithm;
         if !h.allowed_for_creation() {
             return Err(ConfigError::Invalid {
@@ -578,7 +615,22 @@ impl Config {
             retry_max: std::time::Duration::from_millis(r.retry_max_ms),
             max_attempts: r.max_attempts,
             workers: if r.workers == 0 { d.workers } else { r.workers },
+            rehash_range: self.cluster.rehash_range,
+            poll: std::time::Duration::from_millis(self.cluster.poll_ms),
         })
+    }
+
+    /// The lease settings, with the default node id.
+    pub fn cluster_settings(&self) -> crate::cluster::ClusterSettings {
+        crate::cluster::ClusterSettings {
+            node_id: if self.cluster.node_id.is_empty() {
+                crate::cluster::default_node_id(&self.server.listen)
+            } else {
+                self.cluster.node_id.clone()
+            },
+            lease: std::time::Duration::from_millis(self.cluster.lease_ms),
+            shared: self.store.kind == StoreKind::S3,
+        }
     }
 
     pub fn digest_algorithm(&self) -> Result<DigestAlgorithm, ConfigError> {

@@ -90,13 +90,19 @@ pub fn leaf_key(seq: i64, batch_id: i64) -> i64 {
 
 /// Builds evidence records; keeps recently used trees (their time-stamps
 /// and links) in memory. Renewal calls [`Evidence::invalidate`] after it
-/// links trees.
+/// links trees; renewals of other nodes are noticed through the catalog's
+/// links generation, read at most every [`LINKS_CHECK`].
 #[derive(Clone)]
 pub struct Evidence {
     catalog: Catalog,
     store: Store,
     trees: Arc<Mutex<HashMap<i64, Arc<Tree>>>>,
+    /// The links generation the cache holds, and when it was last compared.
+    links: Arc<Mutex<(i64, Option<std::time::Instant>)>>,
 }
+
+/// How stale a node's view of another node's renewal may be.
+pub const LINKS_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 const TREE_CACHE: usize = 4096;
 
@@ -113,6 +119,7 @@ impl Evidence {
             catalog,
             store,
             trees: Arc::new(Mutex::new(HashMap::new())),
+            links: Arc::new(Mutex::new((0, None))),
         }
     }
 
@@ -123,8 +130,35 @@ impl Evidence {
         }
     }
 
+    /// Forgets cached trees if another node's renewal changed links since
+    /// the last look (at most every [`LINKS_CHECK`]).
+    async fn follow_links(&self) -> Result<(), EvidenceError> {
+        let due = self
+            .links
+            .lock()
+            .map(|l| l.1.is_none_or(|at| at.elapsed() >= LINKS_CHECK))
+            .unwrap_or(true);
+        if !due {
+            return Ok(());
+        }
+        let g = self.catalog.links_generation().await?;
+        let changed = match self.links.lock() {
+            Ok(mut l) => {
+                let changed = l.0 != g;
+                *l = (g, Some(std::time::Instant::now()));
+                changed
+            }
+            Err(_) => true,
+        };
+        if changed {
+            self.invalidate();
+        }
+        Ok(())
+    }
+
     /// A tree, from the cache or the catalog.
     pub async fn tree(&self, id: i64) -> Result<Arc<Tree>, EvidenceError> {
+        self.follow_links().await?;
         if let Some(t) = self.trees.lock().ok().and_then(|m| m.get(&id).cloned()) {
             return Ok(t);
         }

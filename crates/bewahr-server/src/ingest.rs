@@ -258,6 +258,8 @@ impl Ingest {
         media_type: String,
         extras: Extras,
     ) -> Result<Receipt, IngestError> {
+        // before any content is written or found in the store (see NewVersion::sweep_gen)
+        let sweep_gen = self.writer.sweep_generation();
         let Extras {
             signature,
             parts,
@@ -402,6 +404,7 @@ impl Ingest {
                 submitted_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
                 after,
                 requested_aoid,
+                sweep_gen,
             })
             .await
             .map_err(|e| match e {

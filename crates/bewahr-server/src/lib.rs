@@ -11,6 +11,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod catalog;
+pub mod cluster;
 pub mod config;
 pub mod evidence;
 pub mod ids;

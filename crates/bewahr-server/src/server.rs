@@ -261,7 +261,11 @@ pub async fn start_with_seams(
     };
     let store = Store::with(content, trees);
     let catalog = Catalog::open(&cfg.catalog_url(), cfg.catalog.max_connections).await?;
-    let lock = catalog.lock().await?;
+    // several nodes share an S3 store; a node-local store serves one node
+    let lock = match cfg.store.kind {
+        crate::config::StoreKind::Rocksdb => catalog.lock().await?,
+        crate::config::StoreKind::S3 => None,
+    };
     // evidence written from now on outlives every version's retention date
     if let Some(until) = catalog
         .latest_retention()
@@ -285,10 +289,13 @@ pub async fn start_with_seams(
         cfg.evidence.profile == bewahr_core::verify::Profile::TrEsor,
     );
     let supervisor = crate::supervisor::Supervisor::new();
+    let cluster =
+        crate::cluster::Cluster::start(catalog.clone(), cfg.cluster_settings(), &supervisor).await;
     let writer = match seams.commit {
         Some(c) => Writer::start_with(catalog.clone(), store.clone(), c, &supervisor),
         None => Writer::start(catalog.clone(), store.clone(), &supervisor),
     };
+    writer.load_sweep_generation(&catalog).await?;
     let sweeper = crate::sweeper::Sweeper::start(
         catalog.clone(),
         store.clone(),
@@ -297,11 +304,11 @@ pub async fn start_with_seams(
             interval: Duration::from_secs(cfg.store.sweep_interval_secs),
             grace: Duration::from_secs(cfg.store.sweep_grace_secs),
         },
+        cluster.clone(),
         &supervisor,
     );
     let audit = Audit::start(catalog.clone(), writer.clone(), &supervisor).await?;
     let pending = catalog.pending_count().await? as usize;
-    let sealed_upto = catalog.last_batch().await?.map(|b| b.last_seq).unwrap_or(0);
     let algorithm = cfg.digest_algorithm()?;
     let metrics = metrics_handle();
     let sealer = Sealer::start(
@@ -312,13 +319,16 @@ pub async fn start_with_seams(
             retry_min: Duration::from_millis(cfg.batch.retry_min_ms),
             retry_max: Duration::from_millis(cfg.batch.retry_max_ms),
         },
-        writer.clone(),
-        store.clone(),
-        stamper.clone(),
-        clock.clone(),
-        Some(audit.clone()),
+        crate::seal::SealWith {
+            writer: writer.clone(),
+            store: store.clone(),
+            stamper: stamper.clone(),
+            clock: clock.clone(),
+            catalog: catalog.clone(),
+            cluster: cluster.clone(),
+            audit: true,
+        },
         pending,
-        sealed_upto,
         &supervisor,
     );
     if catalog.token_count().await.unwrap_or(1) == 0 {
@@ -357,7 +367,8 @@ pub async fn start_with_seams(
             policy.clone(),
             cfg.renewal_settings()?,
         )
-        .with_audit(audit.clone()),
+        .with_audit(audit.clone())
+        .with_cluster(cluster.clone()),
         &supervisor,
     )
     .await?;
@@ -450,6 +461,7 @@ pub async fn start_with_seams(
         retry_after_secs: cfg.batch.interval_ms.div_ceil(1000).max(1),
         evidence_profile: cfg.evidence.profile,
         sweeper,
+        cluster,
     });
     Ok(Archive {
         state,

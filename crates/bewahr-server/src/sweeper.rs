@@ -14,6 +14,8 @@
 //! submission of identical bytes either committed first (its row is seen)
 //! or holds its pin until its commit (the pin is seen).
 //!
+//! With several nodes, only the leader sweeps (one sweeper per store).
+//!
 //! It walks the store's index in digest order, a page at a time; every
 //! `store.sweep_interval_secs` (0: only when asked), and on
 //! `POST /v1/admin/sweeper/run`.
@@ -129,6 +131,7 @@ impl Sweeper {
         store: Store,
         writer: Writer,
         settings: SweepSettings,
+        cluster: crate::cluster::Cluster,
         sup: &crate::supervisor::Supervisor,
     ) -> Self {
         let status = Arc::new(Mutex::new(SweeperStatus {
@@ -141,7 +144,16 @@ impl Sweeper {
         let stop = sup.stop_signal();
         sup.spawn(
             "sweeper",
-            work(me.clone(), catalog, store, writer, settings, rx, stop),
+            work(
+                me.clone(),
+                catalog,
+                store,
+                writer,
+                settings,
+                cluster,
+                rx,
+                stop,
+            ),
         );
         me
     }
@@ -167,12 +179,14 @@ impl Sweeper {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn work(
     me: Sweeper,
     catalog: Catalog,
     store: Store,
     writer: Writer,
     settings: SweepSettings,
+    cluster: crate::cluster::Cluster,
     mut rx: mpsc::Receiver<Trigger>,
     mut stop: crate::supervisor::StopSignal,
 ) {
@@ -187,8 +201,25 @@ async fn work(
             },
             _ = stop.stopped() => return,
         };
-        me.set(|s| s.state = SweeperState::Sweeping);
         let trigger = if reply.is_some() { "admin" } else { "schedule" };
+        if cluster.fence().is_none() {
+            // one sweeper per store: the leader's
+            let leader = cluster.status().leader;
+            if let Some(r) = reply {
+                let _ = r.send(SweepRun {
+                    started: now(),
+                    finished: now(),
+                    trigger: trigger.into(),
+                    error: Some(format!(
+                        "this node does not sweep: the leader ({leader}) does; ask it"
+                    )),
+                    ..Default::default()
+                });
+            }
+            wait = settings.interval;
+            continue;
+        }
+        me.set(|s| s.state = SweeperState::Sweeping);
         let mut run = SweepRun {
             started: now(),
             trigger: trigger.into(),

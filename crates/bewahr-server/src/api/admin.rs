@@ -143,7 +143,7 @@ pub async fn pause(
     Extension(p): Extension<Principal>,
 ) -> Result<Json<SchedulerStatus>, ApiError> {
     require(&p, &[Role::Operator])?;
-    state.renewer.pause();
+    state.renewer.pause().await?;
     Ok(Json(state.renewer.status()))
 }
 
@@ -154,7 +154,7 @@ pub async fn resume(
     Extension(p): Extension<Principal>,
 ) -> Result<Json<SchedulerStatus>, ApiError> {
     require(&p, &[Role::Operator])?;
-    state.renewer.resume();
+    state.renewer.resume().await?;
     Ok(Json(state.renewer.status()))
 }
 
@@ -454,6 +454,7 @@ pub async fn workers(
         "workers": state.supervisor.report(),
         "sealer": state.sealer.status(),
         "renewal_scheduler": state.renewer.status(),
+        "cluster": state.cluster.status(),
     })))
 }
 

@@ -80,6 +80,8 @@ pub struct Shared {
     pub evidence_profile: bewahr_core::verify::Profile,
     /// The sweeper for unreferenced content (`/v1/admin/sweeper`).
     pub sweeper: crate::sweeper::Sweeper,
+    /// This node's place among several (`/v1/admin/status`, `/healthz`).
+    pub cluster: crate::cluster::Cluster,
 }
 
 /// Reads one multipart part chunk by chunk, refusing it (413) as soon as it
@@ -205,6 +207,7 @@ impl Default for HttpPolicy {
         crate::sweeper::SweeperStatus,
         crate::sweeper::SweeperState,
         crate::sweeper::SweepRun,
+        crate::cluster::ClusterStatus,
         admin::RenewalRequest,
         admin::Queued,
         admin::Runs,

@@ -172,6 +172,8 @@ pub enum HealthStatus {
 pub struct Health {
     pub status: HealthStatus,
     pub sealing: SealerStatus,
+    /// This node and the leader (who seals and renews).
+    pub cluster: crate::cluster::ClusterStatus,
     pub workers: Vec<crate::supervisor::WorkerReport>,
 }
 
@@ -196,6 +198,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         Json(Health {
             status,
             sealing,
+            cluster: state.cluster.status(),
             workers,
         }),
     )

@@ -233,6 +233,7 @@ fn check_stamp(
     batch: i64,
     t: &AuditTree,
     row: Option<&BatchRow>,
+    abandoned: bool,
     anchors: &[Certificate],
     failures: &mut Vec<Failure>,
 ) -> Stamped {
@@ -252,6 +253,8 @@ fn check_stamp(
     let mut alg = row.and_then(|r| DigestAlgorithm::from_name(&r.algorithm).ok());
     let mut gen_time = None;
     match row {
+        // allocated, written, never recorded: its stamp is checked all the same
+        None if abandoned => {}
         None => failures.push(Failure::BatchRow {
             batch,
             detail: "the catalog has no batch row for this tree in the store (removed)".into(),
@@ -418,17 +421,37 @@ pub async fn verify_trail(
         );
     }
 
-    // each tree's time-stamp, root and batch row
+    // each tree's time-stamp, root and batch row; a tree without a row is
+    // an abandoned sealing attempt if the catalog allocated its id (the
+    // sealer failed or lost the leader lease before its commit; a WORM
+    // store keeps the tree), else removed evidence
     let mut stamped = BTreeMap::new();
+    let mut abandoned = HashSet::new();
     for (&batch, t) in &trees {
         let row = catalog.batch(batch).await?.map(|b| BatchRow {
             root: b.root,
             token: b.token,
             algorithm: b.digest_algorithm,
         });
+        if row.is_none() {
+            if let Some((node, at)) = catalog.tree_allocation(batch).await? {
+                warnings.push(format!(
+                    "tree {batch} in the store is an abandoned sealing attempt (allocated by node {node:?} at {}, never recorded); its time-stamp is checked all the same",
+                    crate::catalog::rfc3339_ms(at)
+                ));
+                abandoned.insert(batch);
+            }
+        }
         stamped.insert(
             batch,
-            check_stamp(batch, t, row.as_ref(), anchors, &mut failures),
+            check_stamp(
+                batch,
+                t,
+                row.as_ref(),
+                abandoned.contains(&batch),
+                anchors,
+                &mut failures,
+            ),
         );
     }
 
@@ -461,6 +484,7 @@ pub async fn verify_trail(
                     });
                 }
             }
+            (Some(_), None) if abandoned.contains(&batch) => {}
             (Some(seq), None) => failures.push(Failure::SealRowMissing { batch, seq }),
             (None, row) => failures.push(Failure::UnknownHead {
                 batch,

@@ -6,10 +6,16 @@
 //!   submissions into one transaction (group commit) and calls the store's
 //!   `sync` before committing, so a committed entry never refers to content
 //!   that is not durable. A write is durable when its reply arrives.
-//! - Writes are serialised: sequence numbers grow in commit order, so a
-//!   batch is a contiguous range of them.
-//! - One `bewahr serve` per catalog (PostgreSQL: an advisory lock enforces it).
+//! - A node's writes are serialised through its writer; several nodes
+//!   (PostgreSQL and an S3 store) commit concurrently, so sequence numbers
+//!   are unique but not in commit order across nodes: a batch is the list
+//!   of versions it sealed (each `batch_id IS NULL` until then), not a range.
+//! - Roles one node holds at a time (sealing, renewal, the sweeper) go with
+//!   the leader lease (`cluster`); its commits are fenced by the epoch.
+//! - With a node-local store (RocksDB), one `bewahr serve` per catalog
+//!   (PostgreSQL: an advisory lock enforces it).
 
+mod cluster;
 mod commit;
 mod model;
 mod renewal;
@@ -17,6 +23,8 @@ pub mod search;
 mod uploads;
 mod writer;
 
+pub(crate) use cluster::{fence, fence_run, now_sql, tree_recorded};
+pub use cluster::{fence_for_tests, ClaimedRange, DoneRange, Fence, FenceError, LeaseRow};
 pub use commit::{Commit, GroupCommit};
 pub use model::*;
 pub use renewal::*;
@@ -42,7 +50,7 @@ pub enum CatalogError {
     Db(#[from] sqlx::Error),
     #[error("catalog migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("catalog: another bewahr server holds this PostgreSQL catalog")]
+    #[error("catalog: another bewahr server holds this PostgreSQL catalog (with store.kind = \"rocksdb\" one node only: several nodes share an S3 store)")]
     Locked,
     #[error("catalog: corrupt row: {0}")]
     Corrupt(String),
@@ -73,6 +81,15 @@ pub struct Catalog {
     pool: AnyPool,
     backend: Backend,
 }
+
+/// How many live references a content has (versions not deleted: as
+/// document, validation item or group member; unspent uploads).
+pub(crate) const REFERENCES_SQL: &str = "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
+     + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
+        AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)) \
+     + (SELECT COUNT(*) FROM version_members m JOIN versions x ON x.seq = m.seq WHERE x.deleted_at IS NULL \
+        AND m.sha256 = $1) \
+     + (SELECT COUNT(*) FROM uploads WHERE sha256 = $1 AND spent_at IS NULL)";
 
 const ADVISORY_LOCK: i64 = 0x6265_7761_6872; // "bewahr"
 
@@ -130,7 +147,8 @@ impl Catalog {
     }
 
     /// On PostgreSQL, takes the session-level advisory lock that keeps a
-    /// second server off this catalog; the returned connection holds it.
+    /// second server off this catalog (taken only with a node-local store);
+    /// the returned connection holds it.
     pub async fn lock(
         &self,
     ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>, CatalogError> {
@@ -265,18 +283,11 @@ impl Catalog {
     /// unspent uploads hold it (they are spent or expired before their
     /// content may go: `Catalog::expire_uploads`).
     pub async fn references(&self, sha256: &[u8; 32]) -> Result<i64, CatalogError> {
-        Ok(sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM versions WHERE sha256 = $1 AND deleted_at IS NULL) \
-             + (SELECT COUNT(*) FROM validations v JOIN versions x ON x.seq = v.seq WHERE x.deleted_at IS NULL \
-                AND (v.signature_sha256 = $1 OR v.data_sha256 = $1 OR v.report_sha256 = $1)) \
-             + (SELECT COUNT(*) FROM version_members m JOIN versions x ON x.seq = m.seq WHERE x.deleted_at IS NULL \
-                AND m.sha256 = $1) \
-             + (SELECT COUNT(*) FROM uploads WHERE sha256 = $1 AND spent_at IS NULL)",
-        )
-        .bind(sha256.to_vec())
-        .fetch_one(&self.pool)
-        .await?
-        .try_get(0)?)
+        Ok(sqlx::query(sqlx::AssertSqlSafe(REFERENCES_SQL))
+            .bind(sha256.to_vec())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
     }
 
     /// Every stored content an object's versions refer to (documents,
@@ -335,6 +346,18 @@ impl Catalog {
     }
 
     /// How many versions wait for sealing.
+    /// Whether version `seq` is sealed (false also if there is none).
+    pub async fn is_sealed(&self, seq: i64) -> Result<bool, CatalogError> {
+        let r = sqlx::query("SELECT batch_id FROM versions WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(matches!(
+            r.map(|r| r.try_get::<Option<i64>, _>(0)).transpose()?,
+            Some(Some(_))
+        ))
+    }
+
     pub async fn pending_count(&self) -> Result<i64, CatalogError> {
         Ok(
             sqlx::query("SELECT COUNT(*) FROM versions WHERE batch_id IS NULL")

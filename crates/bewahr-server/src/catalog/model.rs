@@ -49,6 +49,9 @@ pub struct NewVersion {
     pub after: Option<i64>,
     /// For a new archive object: the AOID its submitter chose.
     pub requested_aoid: Option<String>,
+    /// [`super::Writer::sweep_generation`] before the version's content
+    /// was written: a removal by the sweeper after it refuses the version.
+    pub sweep_gen: i64,
 }
 
 /// What the catalog keeps of a signature validation (the report itself is in the store).

@@ -267,6 +267,11 @@ pub struct RunView {
     /// An incomplete run: when the scheduler tries it again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_at: Option<String>,
+    /// The node and process that runs (or last ran) it: `node/instance`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Hash-tree renewal: leaves rehashed per node.
+    pub shares: std::collections::BTreeMap<String, i64>,
 }
 
 /// Counts a run adds up.
@@ -292,7 +297,7 @@ const LINK_COLS: &str =
  \
      leaves - audit_leaves - (SELECT COUNT(*) FROM audit_seals s WHERE s.batch_id = batches.id), \
      (SELECT COUNT(*) FROM held_leaves h WHERE h.chain_start = batches.id)";
-const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors, not_renewed, retry_at";
+const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors, not_renewed, retry_at, owner, shares";
 
 fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
     Ok(TreeLink {
@@ -335,6 +340,9 @@ fn run_row(r: &AnyRow) -> Result<RunView, CatalogError> {
         not_renewed: serde_json::from_str(&not_renewed)
             .map_err(|e| CatalogError::Corrupt(format!("renewal not_renewed: {e}")))?,
         retry_at: r.try_get::<Option<i64>, _>(18)?.map(rfc3339_ms),
+        owner: r.try_get(19)?,
+        shares: serde_json::from_str(&r.try_get::<String, _>(20)?)
+            .map_err(|e| CatalogError::Corrupt(format!("renewal shares: {e}")))?,
     })
 }
 
@@ -376,6 +384,44 @@ pub enum RenewalCommitError {
     Catalog(#[from] CatalogError),
     #[error("tree {0} was renewed by another run meanwhile; nothing recorded")]
     AlreadyRenewed(i64),
+    /// This node lost the leader lease or the run: nothing recorded.
+    #[error("{0}; nothing recorded")]
+    Fenced(String),
+}
+
+impl From<super::FenceError> for RenewalCommitError {
+    fn from(e: super::FenceError) -> Self {
+        match e {
+            super::FenceError::Db(e) => e.into(),
+            e => RenewalCommitError::Fenced(e.to_string()),
+        }
+    }
+}
+
+/// What a renewal commit checks in its transaction: the leader lease's
+/// epoch (several nodes) and that the run is still this owner's.
+#[derive(Clone, Debug)]
+pub struct RunGuard {
+    pub fence: Option<super::Fence>,
+    pub run: i64,
+    pub owner: String,
+}
+
+impl RunGuard {
+    async fn check(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    ) -> Result<(), RenewalCommitError> {
+        if let Some(f) = &self.fence {
+            super::fence(tx, f).await?;
+        }
+        super::fence_run(tx, self.run, &self.owner).await?;
+        // the links change: every node's tree cache learns it (Evidence)
+        sqlx::query("UPDATE links_generation SET generation = generation + 1 WHERE id = 1")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }
 
 impl From<sqlx::Error> for RenewalCommitError {
@@ -413,16 +459,6 @@ impl Catalog {
         .transpose()
     }
 
-    /// The id for the next renewal tree.
-    pub async fn next_renewal_tree_id(&self) -> Result<i64, CatalogError> {
-        let r = sqlx::query("SELECT MAX(id) FROM batches WHERE id >= $1")
-            .bind(RENEWAL_TREE_BASE)
-            .fetch_one(self.pool())
-            .await?;
-        let max: Option<i64> = r.try_get(0)?;
-        Ok(max.map(|m| m + 1).unwrap_or(RENEWAL_TREE_BASE))
-    }
-
     async fn insert_tree(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         t: &NewTree,
@@ -446,6 +482,7 @@ impl Catalog {
         .bind(t.audit_leaves)
         .execute(&mut **tx)
         .await?;
+        super::tree_recorded(tx, t.id, t.created_at_ms).await?;
         Ok(())
     }
 
@@ -455,9 +492,11 @@ impl Catalog {
         &self,
         tree: &NewTree,
         renewed: &[i64],
+        guard: &RunGuard,
     ) -> Result<(), RenewalCommitError> {
         let mut tx = self.pool().begin().await?;
         // writes first: on SQLite the first statement takes the write lock
+        guard.check(&mut tx).await?;
         for chunk in renewed.chunks(500) {
             let n = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE batches SET renewed_by = $1 WHERE renewed_by IS NULL AND id IN ({})",
@@ -488,8 +527,10 @@ impl Catalog {
         starts: &[(i64, i64)],
         held: &[HeldLeaf],
         released: &[Released],
+        guard: &RunGuard,
     ) -> Result<(), RenewalCommitError> {
         let mut tx = self.pool().begin().await?;
+        guard.check(&mut tx).await?;
         for r in released {
             for chunk in r.keys.chunks(500) {
                 let n = sqlx::query(AssertSqlSafe(format!(
@@ -638,14 +679,21 @@ impl Catalog {
         r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
-    /// Runs left `running` by a crash go back to the queue; returns how many.
-    pub async fn requeue_interrupted_runs(&self) -> Result<u64, CatalogError> {
-        Ok(
-            sqlx::query("UPDATE renewals SET state = 'queued' WHERE state = 'running'")
-                .execute(self.pool())
-                .await?
-                .rows_affected(),
+    /// Runs an earlier instance of node `node` (of any node: `None`) left
+    /// `running` (it crashed or was killed) go back to the queue; returns
+    /// how many. Runs of other nodes are taken over once their lease runs
+    /// out ([`Catalog::claim_run`]).
+    pub async fn requeue_interrupted_runs(&self, node: Option<&str>) -> Result<u64, CatalogError> {
+        let prefix = node.map(|n| format!("{n}/")).unwrap_or_default();
+        Ok(sqlx::query(
+            "UPDATE renewals SET state = 'queued', owner = NULL, lease_until = NULL \
+             WHERE state = 'running' AND ($1 = 0 OR owner IS NULL OR substr(owner, 1, CAST($1 AS INTEGER)) = $2)",
         )
+        .bind(prefix.chars().count() as i64)
+        .bind(prefix)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
     }
 
     /// The incomplete run whose retry is due at `now_ms` (the earliest).
@@ -736,22 +784,37 @@ impl Catalog {
         r.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
-    pub async fn start_run(&self, id: i64, now_ms: i64) -> Result<(), CatalogError> {
-        sqlx::query(
-            "UPDATE renewals SET state = 'running', started_at = $1, attempts = attempts + 1 WHERE id = $2",
-        )
-        .bind(now_ms)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+    /// Starts an attempt of run `id`, owned by `owner` for `lease_ms` (the
+    /// database's clock).
+    pub async fn start_run(
+        &self,
+        id: i64,
+        now_ms: i64,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<(), CatalogError> {
+        let sql = format!(
+            "UPDATE renewals SET state = 'running', started_at = $1, attempts = attempts + 1, \
+             owner = $2, lease_until = {} + $3 WHERE id = $4",
+            super::now_sql(self.backend())
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(now_ms)
+            .bind(owner)
+            .bind(lease_ms)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     /// Records a run's progress (counts so far) or its end (`state` done,
-    /// incomplete with the time of its retry, or failed).
+    /// incomplete with the time of its retry, or failed), if `owner` still
+    /// owns it (else another node took it over: nothing recorded).
     pub async fn update_run(
         &self,
         id: i64,
+        owner: &str,
         state: RunState,
         report: &RunReport,
         finished_ms: Option<i64>,
@@ -760,7 +823,7 @@ impl Catalog {
         let counts = &report.counts;
         sqlx::query(
             "UPDATE renewals SET state = $1, chains = $2, trees_renewed = $3, trees_written = $4, tsa_requests = $5, \
-             bytes_read = $6, errors = $7, finished_at = $8, not_renewed = $9, retry_at = $10 WHERE id = $11",
+             bytes_read = $6, errors = $7, finished_at = $8, not_renewed = $9, retry_at = $10 WHERE id = $11 AND owner = $12",
         )
         .bind(state.as_str())
         .bind(counts.chains)
@@ -773,6 +836,7 @@ impl Catalog {
         .bind(serde_json::to_string(&report.not_renewed).unwrap_or_else(|_| "[]".into()))
         .bind(retry_at_ms)
         .bind(id)
+        .bind(owner)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Backend, Batch, Catalog, CatalogError, GroupCommit, NewVersion, Pending};
+use super::{
+    Accepted, Backend, Batch, Catalog, CatalogError, Fence, GroupCommit, NewVersion, Pending,
+};
 use crate::store::{Listed, Store, StoreError};
 
 /// Why a write did not happen (nothing of it was recorded, except maybe
@@ -50,6 +52,9 @@ pub enum WriteError {
     Unconfirmed(#[source] Arc<CatalogError>),
     #[error("sealing: {0}")]
     Inconsistent(String),
+    /// This node lost the leader lease: another node seals now.
+    #[error("sealing: {0}")]
+    Fenced(String),
     /// A deletion the rules refuse (legal hold, pending versions).
     #[error("{0}")]
     Refused(String),
@@ -99,7 +104,12 @@ pub struct SweepOutcome {
 enum Op {
     Ingest(NewVersion, oneshot::Sender<Result<Accepted, WriteError>>),
     Pending(usize, oneshot::Sender<Result<Vec<Pending>, WriteError>>),
-    Seal(Batch, oneshot::Sender<Result<(), WriteError>>),
+    Seal(
+        Batch,
+        Vec<i64>,
+        Fence,
+        oneshot::Sender<Result<(), WriteError>>,
+    ),
     Delete(Deletion, oneshot::Sender<Result<Deleted, WriteError>>),
     Sweep(
         Vec<Listed>,
@@ -114,6 +124,8 @@ type AuditReply = oneshot::Sender<Result<(i64, [u8; 32]), WriteError>>;
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Op>,
+    /// The newest `content_sweeps` id this writer has seen.
+    sweep_gen: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Most submissions committed in one transaction.
@@ -135,8 +147,31 @@ impl Writer {
         sup: &crate::supervisor::Supervisor,
     ) -> Self {
         let (tx, rx) = mpsc::channel(GROUP * 4);
-        sup.spawn("catalog-writer", run(catalog, store, commit, rx));
-        Writer { tx }
+        let sweep_gen = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        sup.spawn(
+            "catalog-writer",
+            run(catalog, store, commit, rx, sweep_gen.clone()),
+        );
+        Writer { tx, sweep_gen }
+    }
+
+    /// The newest removal by the sweeper this node knows of (never newer
+    /// than the catalog's): a submission takes it before it writes its
+    /// content; a removal after it, of that content, refuses it at commit.
+    pub fn sweep_generation(&self) -> i64 {
+        self.sweep_gen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Reads the catalog's newest removal (at start, before the first
+    /// submission takes [`Writer::sweep_generation`]).
+    pub async fn load_sweep_generation(&self, catalog: &Catalog) -> Result<(), CatalogError> {
+        let newest: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM content_sweeps")
+            .fetch_one(catalog.pool())
+            .await?
+            .try_get(0)?;
+        self.sweep_gen
+            .fetch_max(newest, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// Records a version; durable (content and entry) when it returns `Ok`.
@@ -200,11 +235,12 @@ impl Writer {
         rx.await.map_err(|_| WriteError::Stopped)?
     }
 
-    /// Records a sealed batch over the pending range `first_seq..=last_seq`.
-    pub async fn seal(&self, b: Batch) -> Result<(), WriteError> {
+    /// Records a sealed batch over the pending versions `seqs` (ascending),
+    /// fenced: only while `fence` is still the leader lease's epoch.
+    pub async fn seal(&self, b: Batch, seqs: Vec<i64>, fence: Fence) -> Result<(), WriteError> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Op::Seal(b, tx))
+            .send(Op::Seal(b, seqs, fence, tx))
             .await
             .map_err(|_| WriteError::Stopped)?;
         rx.await.map_err(|_| WriteError::Stopped)?
@@ -216,6 +252,7 @@ async fn run(
     store: Store,
     commit: Arc<dyn GroupCommit>,
     mut rx: mpsc::Receiver<Op>,
+    sweep_gen: Arc<std::sync::atomic::AtomicI64>,
 ) {
     // the group commits' own connection: on SQLite its page cache stays
     // warm (no other connection writes through it); taken again after an error
@@ -248,19 +285,22 @@ async fn run(
                             group.push((v, r));
                         }
                     }
-                    ingest_group(&catalog, &store, &*commit, &mut conn, group, &mut audit).await;
+                    ingest_group(
+                        &catalog, &store, &*commit, &mut conn, group, &mut audit, &sweep_gen,
+                    )
+                    .await;
                 }
                 Op::Pending(limit, reply) => {
                     let _ = reply.send(pending(&catalog, limit).await);
                 }
-                Op::Seal(b, reply) => {
-                    let _ = reply.send(seal(&catalog, b).await);
+                Op::Seal(b, seqs, fence, reply) => {
+                    let _ = reply.send(seal(&catalog, b, &seqs, &fence).await);
                 }
                 Op::Delete(d, reply) => {
                     let _ = reply.send(delete(&catalog, d).await);
                 }
                 Op::Sweep(c, reply) => {
-                    let _ = reply.send(sweep(&catalog, &store, c).await);
+                    let _ = reply.send(sweep(&catalog, &store, c, &sweep_gen).await);
                 }
                 Op::Audit(..) => unreachable!("taken out above"),
             }
@@ -292,6 +332,106 @@ enum GroupError {
     Unconfirmed(CatalogError),
 }
 
+/// The advisory lock class of content digests (PostgreSQL: the two-key
+/// form, apart from the single-key locks used elsewhere).
+const CONTENT_LOCK: i32 = 0x6277_6373; // "bwcs"
+
+/// The lock key of a content digest.
+fn content_key(sha: &[u8; 32]) -> i32 {
+    i32::from_be_bytes([sha[0], sha[1], sha[2], sha[3]])
+}
+
+/// Every content a version refers to.
+fn contents(v: &NewVersion) -> impl Iterator<Item = &[u8; 32]> {
+    std::iter::once(&v.sha256)
+        .chain(v.stored_members.iter())
+        .chain(v.validation.iter().flat_map(|val| {
+            [&val.data_sha256, &val.report_sha256]
+                .into_iter()
+                .chain(val.signature_sha256.as_ref())
+        }))
+}
+
+/// Several nodes (PostgreSQL): which of `versions` refer to content the
+/// sweeper (on the leader) removed after the version's content was written
+/// or found (`sweep_gen`). Takes each content's lock shared until the
+/// transaction ends: a removal waits for this commit, and then sees its
+/// rows. Refreshes the writer's `sweep_gen`. SQLite (one node): the
+/// in-flight pins do this, none refused here.
+async fn swept_meanwhile(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    versions: &[NewVersion],
+    sweep_gen: &std::sync::atomic::AtomicI64,
+) -> Result<Vec<bool>, CatalogError> {
+    let none = vec![false; versions.len()];
+    if backend != Backend::Postgres || versions.is_empty() {
+        return Ok(none);
+    }
+    let mut keys: Vec<i32> = versions
+        .iter()
+        .flat_map(contents)
+        .map(content_key)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for part in keys.chunks(1000) {
+        let list = part
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join("),(");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_advisory_xact_lock_shared({CONTENT_LOCK}, k) FROM (VALUES ({list})) AS t(k)"
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
+    let newest: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM content_sweeps")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    sweep_gen.fetch_max(newest, std::sync::atomic::Ordering::SeqCst);
+    let oldest = versions.iter().map(|v| v.sweep_gen).min().unwrap_or(0);
+    if newest <= oldest {
+        return Ok(none); // nothing removed since any of them was written
+    }
+    let rows = sqlx::query("SELECT sha256, id FROM content_sweeps WHERE id > $1")
+        .bind(oldest)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut swept: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
+    for r in rows {
+        let sha: Vec<u8> = r.try_get(0)?;
+        let id: i64 = r.try_get(1)?;
+        let e = swept.entry(sha).or_insert(id);
+        *e = (*e).max(id);
+    }
+    Ok(versions
+        .iter()
+        .map(|v| contents(v).any(|c| swept.get(c.as_slice()).is_some_and(|&id| id > v.sweep_gen)))
+        .collect())
+}
+
+/// Several nodes (PostgreSQL): takes content `sha`'s lock for the removal
+/// (waits for commits that refer to it) and checks its references under it.
+async fn references_locked(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sha: &[u8; 32],
+) -> Result<i64, CatalogError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_advisory_xact_lock({CONTENT_LOCK}, {})",
+        content_key(sha)
+    )))
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query(sqlx::AssertSqlSafe(super::REFERENCES_SQL))
+        .bind(sha.to_vec())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?)
+}
+
 type GroupResult = (Vec<Result<Accepted, WriteError>>, Option<(i64, [u8; 32])>);
 
 /// One transaction: the versions (multi-row) and the audit entries.
@@ -301,6 +441,7 @@ async fn commit_group(
     conn: &mut Option<AnyConnection>,
     versions: &[NewVersion],
     entries: &[crate::audit::Entry],
+    sweep_gen: &std::sync::atomic::AtomicI64,
 ) -> Result<GroupResult, GroupError> {
     let c = match conn {
         Some(c) => c,
@@ -315,7 +456,26 @@ async fn commit_group(
             .await
             .map_err(|e| GroupError::NotRecorded(e.into()))?;
         let statements = async {
-            let out = insert_all(&mut tx, catalog.backend(), versions).await?;
+            let gone = swept_meanwhile(&mut tx, catalog.backend(), versions, sweep_gen).await?;
+            let out = if gone.iter().any(|g| *g) {
+                let kept: Vec<NewVersion> = versions
+                    .iter()
+                    .zip(&gone)
+                    .filter(|(_, g)| !**g)
+                    .map(|(v, _)| v.clone())
+                    .collect();
+                let mut done = insert_all(&mut tx, catalog.backend(), &kept)
+                    .await?
+                    .into_iter();
+                gone.iter()
+                    .map(|g| match g {
+                        true => Err(WriteError::ContentGone),
+                        false => done.next().unwrap_or(Err(WriteError::ContentGone)),
+                    })
+                    .collect()
+            } else {
+                insert_all(&mut tx, catalog.backend(), versions).await?
+            };
             let head = match entries.is_empty() {
                 true => None,
                 false => Some(crate::audit::append_in(&mut tx, catalog.backend(), entries).await?),
@@ -347,6 +507,7 @@ async fn ingest_group(
     conn: &mut Option<AnyConnection>,
     group: Vec<(NewVersion, Reply)>,
     audit: &mut Vec<(Vec<crate::audit::Entry>, AuditReply)>,
+    sweep_gen: &std::sync::atomic::AtomicI64,
 ) {
     // content first: one fsync makes every upload of the group durable
     let s = store.clone();
@@ -406,11 +567,11 @@ async fn ingest_group(
     }
     let (versions, replies): (Vec<NewVersion>, Vec<Reply>) = group.into_iter().unzip();
     let entries: Vec<crate::audit::Entry> = audit.iter().flat_map(|(e, _)| e.clone()).collect();
-    let mut result = commit_group(catalog, commit, conn, &versions, &entries).await;
+    let mut result = commit_group(catalog, commit, conn, &versions, &entries, sweep_gen).await;
     if matches!(result, Err(GroupError::NotRecorded(_))) && !audit.is_empty() {
         // the submissions must not fail for the audit trail's sake: alone
         // again (only when nothing was recorded: a failed COMMIT may have been)
-        result = commit_group(catalog, commit, conn, &versions, &[]).await;
+        result = commit_group(catalog, commit, conn, &versions, &[], sweep_gen).await;
     }
     match result {
         Ok((results, head)) => {
@@ -751,8 +912,12 @@ async fn pending(catalog: &Catalog, limit: usize) -> Result<Vec<Pending>, WriteE
         .collect()
 }
 
-async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
+async fn seal(catalog: &Catalog, b: Batch, seqs: &[i64], f: &Fence) -> Result<(), WriteError> {
     let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
+    super::fence(&mut tx, f).await.map_err(|e| match e {
+        super::FenceError::Db(e) => WriteError::Catalog(e.into()),
+        e => WriteError::Fenced(e.to_string()),
+    })?;
     sqlx::query(
         "INSERT INTO batches (id, sealed_at, digest_algorithm, leaves, first_seq, last_seq, root, tsa, gen_time, token) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -770,16 +935,27 @@ async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
     .execute(&mut *tx)
     .await
     .map_err(CatalogError::from)?;
-    let done = sqlx::query(
-        "UPDATE versions SET batch_id = $1 WHERE batch_id IS NULL AND seq >= $2 AND seq <= $3",
-    )
-    .bind(b.id)
-    .bind(b.first_seq)
-    .bind(b.last_seq)
-    .execute(&mut *tx)
-    .await
-    .map_err(CatalogError::from)?
-    .rows_affected();
+    super::tree_recorded(&mut tx, b.id, b.sealed_at_ms)
+        .await
+        .map_err(CatalogError::from)?;
+    // the versions by seq: several nodes commit concurrently, so the
+    // pending versions need not be a contiguous range of seqs
+    let mut done = 0;
+    for part in seqs.chunks(1000) {
+        let list = part
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        done += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE versions SET batch_id = $1 WHERE batch_id IS NULL AND seq IN ({list})"
+        )))
+        .bind(b.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(CatalogError::from)?
+        .rows_affected();
+    }
     let mut versions = b.leaves as u64;
     if let Some((seq, head)) = &b.audit_head {
         versions -= 1;
@@ -791,11 +967,14 @@ async fn seal(catalog: &Catalog, b: Batch) -> Result<(), WriteError> {
             .await
             .map_err(CatalogError::from)?;
     }
-    if done != versions {
+    if done != versions || seqs.len() as u64 != versions {
         // rolled back on drop: the batch stays pending
         return Err(WriteError::Inconsistent(format!(
-            "batch {} covers {} versions but {} were pending in its range",
-            b.id, versions, done
+            "batch {} covers {} versions but {} of its {} were pending",
+            b.id,
+            versions,
+            done,
+            seqs.len()
         )));
     }
     tx.commit().await.map_err(CatalogError::from)?;
@@ -897,13 +1076,29 @@ async fn sweep(
     catalog: &Catalog,
     store: &Store,
     candidates: Vec<Listed>,
+    sweep_gen: &std::sync::atomic::AtomicI64,
 ) -> Result<SweepOutcome, WriteError> {
     let mut out = SweepOutcome::default();
     for c in candidates {
-        if catalog.references(&c.sha256).await? > 0 {
-            out.referenced += 1;
-            continue;
-        }
+        // several nodes: the removal holds the content's lock and is
+        // recorded (content_sweeps) in the same transaction
+        let mut tx = match catalog.backend() {
+            Backend::Postgres => {
+                let mut tx = catalog.pool().begin().await.map_err(CatalogError::from)?;
+                if references_locked(&mut tx, &c.sha256).await? > 0 {
+                    out.referenced += 1;
+                    continue;
+                }
+                Some(tx)
+            }
+            Backend::Sqlite => {
+                if catalog.references(&c.sha256).await? > 0 {
+                    out.referenced += 1;
+                    continue;
+                }
+                None
+            }
+        };
         let (s, sha) = (store.clone(), c.sha256);
         let removed = tokio::task::spawn_blocking(move || {
             s.in_flight()
@@ -919,6 +1114,32 @@ async fn sweep(
             }
             r => r.map_err(|e| WriteError::Store(Arc::new(e)))?,
         };
+        let mut swept = None;
+        if let (Some(tx), Some(true)) = (tx.as_mut(), removed) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let id: i64 = sqlx::query(
+                "INSERT INTO content_sweeps (sha256, swept_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(c.sha256.to_vec())
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(CatalogError::from)?
+            .try_get(0)
+            .map_err(CatalogError::from)?;
+            swept = Some(id);
+        }
+        if let Some(tx) = tx {
+            tx.commit().await.map_err(CatalogError::from)?;
+        }
+        // this node's next submissions know of the removal (their content is
+        // written after it); another node learns it at its next group commit
+        if let Some(id) = swept {
+            sweep_gen.fetch_max(id, std::sync::atomic::Ordering::SeqCst);
+        }
         match removed {
             None => out.pinned += 1,
             Some(true) => {

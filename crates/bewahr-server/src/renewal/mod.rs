@@ -8,7 +8,15 @@
 //! run for what is due; queued runs (the scheduler's and the admins') are
 //! executed one at a time, in order, and recorded in the catalog. A run
 //! left `running` by a crash is queued again at start and redone (see
-//! [`run`] for why that is safe). A run that ends with something in its
+//! [`run`] for why that is safe).
+//!
+//! Several nodes: only the holder of the leader lease plans and runs; a
+//! run is claimed with an owner and a lease that the runner extends, a run
+//! whose owner died is taken over once its lease ran out and finished (what
+//! the dead owner recorded stays and is skipped), and every commit checks
+//! the lease's epoch and the run's owner in its transaction, so no run is
+//! done twice. Hash-tree rehashing is shared out by ranges ([`ranges`]).
+//! Pausing is a catalog setting every node follows. A run that ends with something in its
 //! scope not renewed (a leaf that could not be rehashed, a chain whose
 //! time-stamp can no longer be extended) is `incomplete`, never `done`: it
 //! lists what and why, and the scheduler queues it again at its `retry_at`
@@ -16,6 +24,7 @@
 //! interval), also when it does not plan by itself; not while paused.
 
 pub mod plan;
+pub mod ranges;
 pub mod run;
 
 use std::collections::HashMap;
@@ -58,6 +67,10 @@ pub struct Settings {
     pub max_attempts: u32,
     /// Threads that rehash content.
     pub workers: usize,
+    /// Leaves per rehash range (`cluster.rehash_range`).
+    pub rehash_range: usize,
+    /// How often queued runs and rehash ranges are looked for (`cluster.poll_ms`).
+    pub poll: Duration,
 }
 
 impl Default for Settings {
@@ -74,6 +87,8 @@ impl Default for Settings {
             workers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            rehash_range: 2_000,
+            poll: Duration::from_secs(1),
         }
     }
 }
@@ -88,6 +103,8 @@ pub enum SchedulerState {
     /// Waiting to retry a TSA.
     Backoff,
     Paused,
+    /// Another node holds the leader lease and renews.
+    Standby,
 }
 
 /// What the scheduler is doing, for admins.
@@ -120,6 +137,12 @@ pub struct Ctx {
     fault: Option<FaultHook>,
     status: Mutex<SchedulerStatus>,
     audit: Option<crate::audit::Audit>,
+    /// The node's lease (several nodes); `None`: a context on its own (tests).
+    cluster: Option<crate::cluster::Cluster>,
+    /// The owner name of what this context claims (`node/instance`).
+    owner: String,
+    /// Wakes this node's range worker when this node published ranges.
+    ranges_published: tokio::sync::Notify,
 }
 
 impl Ctx {
@@ -151,7 +174,38 @@ impl Ctx {
             facts: Mutex::new(HashMap::new()),
             fault: None,
             audit: None,
+            cluster: None,
+            owner: format!("local/{}", &crate::ids::Aoid::random().into_string()[..8]),
+            ranges_published: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Runs as a node of a cluster: only while it leads, fenced.
+    pub fn with_cluster(mut self, cluster: crate::cluster::Cluster) -> Self {
+        self.owner = cluster.instance().to_string();
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The node id (for the catalog's records).
+    pub fn node(&self) -> &str {
+        match &self.cluster {
+            Some(c) => c.node(),
+            None => ranges::node_of(&self.owner),
+        }
+    }
+
+    /// Who claims runs and ranges: `node/instance`.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How long a claim lasts without being extended.
+    pub fn lease(&self) -> Duration {
+        self.cluster
+            .as_ref()
+            .map(|c| c.lease())
+            .unwrap_or(Duration::from_secs(15))
     }
 
     /// Records every run in the audit trail.
@@ -217,7 +271,42 @@ impl Ctx {
     /// Executes queued run `run` to its end and records the result. A fault
     /// (tests) leaves the run `running`, as a crash would.
     pub async fn execute(&self, run: &RunView) -> Result<RunView, RunError> {
-        self.catalog.start_run(run.id, self.now_ms()).await?;
+        let lease = self.lease();
+        self.catalog
+            .start_run(
+                run.id,
+                self.now_ms(),
+                self.owner(),
+                lease.as_millis() as i64,
+            )
+            .await?;
+        // the run's lease is extended while it runs; a node that dies lets it run out
+        let beat = {
+            let (catalog, owner, id) = (self.catalog.clone(), self.owner.clone(), run.id);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match catalog
+                        .extend_run(id, &owner, lease.as_millis() as i64)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(e) => {
+                            tracing::warn!(run = id, error = %e, "renewal run: lease not extended")
+                        }
+                    }
+                }
+            })
+        };
+        let r = self.execute_attempt(run).await;
+        beat.abort();
+        r
+    }
+
+    async fn execute_attempt(&self, run: &RunView) -> Result<RunView, RunError> {
+        // the chains as the catalog has them now (another node may have renewed)
+        self.evidence.invalidate();
         if let Ok(mut st) = self.status.lock() {
             st.current_run = Some(run.id);
             st.state = SchedulerState::Running;
@@ -246,6 +335,11 @@ impl Ctx {
         let mut retry_at = None;
         let (state, report) = match result {
             Err(e @ RunError::Fault(_)) => return Err(e),
+            // another node leads now and takes the run over once its lease runs out
+            Err(e @ RunError::Fenced(_))
+            | Err(e @ RunError::Commit(crate::catalog::RenewalCommitError::Fenced(_))) => {
+                return Err(e)
+            }
             Ok(o) if o.not_renewed.is_empty() => (RunState::Done, o),
             Ok(o) => {
                 // retried later: a read error may pass, content may be restored
@@ -302,7 +396,14 @@ impl Ctx {
             }
         };
         self.catalog
-            .update_run(run.id, state, &report, Some(self.now_ms()), retry_at)
+            .update_run(
+                run.id,
+                self.owner(),
+                state,
+                &report,
+                Some(self.now_ms()),
+                retry_at,
+            )
             .await?;
         metrics::counter!("bewahr_renewals_total", "kind" => run.kind.clone(), "state" => state.as_str())
             .increment(1);
@@ -411,20 +512,34 @@ impl Renewer {
         ctx: Ctx,
         sup: &crate::supervisor::Supervisor,
     ) -> Result<Self, crate::catalog::CatalogError> {
-        let requeued = ctx.catalog.requeue_interrupted_runs().await?;
+        // a node-local store: this process is the only node, every run left
+        // running was an earlier instance's; shared: only this node's own
+        let node = match &ctx.cluster {
+            Some(c) if c.shared() => Some(c.node().to_string()),
+            _ => None,
+        };
+        let requeued = ctx
+            .catalog
+            .requeue_interrupted_runs(node.as_deref())
+            .await?;
         if requeued > 0 {
             tracing::warn!(
                 runs = requeued,
                 "renewal runs interrupted by a stop are queued again"
             );
         }
+        let paused = ctx.catalog.flag(PAUSED).await?.as_deref() == Some("true");
         let r = Renewer {
             ctx: Arc::new(ctx),
             wake: Arc::new(tokio::sync::Notify::new()),
-            paused: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(paused)),
             check_now: Arc::new(AtomicBool::new(true)),
         };
         sup.spawn("renewal-scheduler", worker(r.clone(), sup.stop_signal()));
+        sup.spawn(
+            "rehash-ranges",
+            ranges::worker(r.ctx.clone(), r.ctx.settings.poll, sup.stop_signal()),
+        );
         Ok(r)
     }
 
@@ -513,16 +628,22 @@ impl Renewer {
         self.wake.notify_one();
     }
 
-    pub fn pause(&self) {
+    /// Pauses the scheduler of every node (a catalog setting): no run
+    /// starts until resumed; a running one finishes.
+    pub async fn pause(&self) -> Result<(), crate::catalog::CatalogError> {
+        self.ctx.catalog.set_flag(PAUSED, "true").await?;
         self.paused.store(true, Ordering::SeqCst);
         tracing::info!("renewal scheduler paused");
         self.wake.notify_one();
+        Ok(())
     }
 
-    pub fn resume(&self) {
+    pub async fn resume(&self) -> Result<(), crate::catalog::CatalogError> {
+        self.ctx.catalog.set_flag(PAUSED, "false").await?;
         self.paused.store(false, Ordering::SeqCst);
         tracing::info!("renewal scheduler resumed");
         self.wake.notify_one();
+        Ok(())
     }
 
     pub fn status(&self) -> SchedulerStatus {
@@ -536,21 +657,59 @@ impl Renewer {
         if s.paused && s.current_run.is_none() {
             s.state = SchedulerState::Paused;
         }
+        if s.current_run.is_none()
+            && self
+                .ctx
+                .cluster
+                .as_ref()
+                .is_some_and(|c| c.fence().is_none())
+        {
+            s.state = SchedulerState::Standby;
+        }
         s
     }
 }
 
+/// The catalog setting that pauses every node's scheduler.
+const PAUSED: &str = "renewal_paused";
+
 async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
     let ctx = r.ctx.clone();
     let mut next_check = tokio::time::Instant::now();
+    let mut roles = ctx.cluster.as_ref().map(|c| c.watch());
     loop {
         // between runs only: a run in progress is finished (or, past the
         // shutdown deadline, cancelled and redone after the restart)
         if stop.is_stopping() {
             return;
         }
+        // only the leader plans and runs
+        if let (Some(c), Some(rx)) = (&ctx.cluster, roles.as_mut()) {
+            if c.fence().is_none() {
+                tokio::select! {
+                    _ = rx.changed() => {}
+                    _ = stop.stopped() => return,
+                }
+                next_check = tokio::time::Instant::now();
+                continue;
+            }
+        }
+        // pausing is every node's: an admin may have asked another node
+        if let Ok(p) = ctx.catalog.flag(PAUSED).await {
+            r.paused
+                .store(p.as_deref() == Some("true"), Ordering::SeqCst);
+        }
         if !r.paused.load(Ordering::SeqCst) {
-            match ctx.catalog.next_queued_run().await {
+            let claimed = match ctx
+                .catalog
+                .claim_run(ctx.owner(), ctx.lease().as_millis() as i64)
+                .await
+            {
+                Ok(Some(id)) => ctx.catalog.run(id).await,
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match claimed {
                 Ok(Some(run)) => {
                     if let Err(e) = ctx.execute(&run).await {
                         tracing::error!(run = run.id, error = %e, "renewal run stopped");
@@ -609,6 +768,10 @@ async fn worker(r: Renewer, mut stop: crate::supervisor::StopSignal) {
         } else {
             ctx.settings.check_interval
         };
+        if ctx.cluster.is_some() {
+            // runs other nodes queued, a pause or resume asked of another node
+            wait = wait.min(ctx.settings.poll);
+        }
         // an incomplete run's retry (at the renewal clock's time)
         if !r.paused.load(Ordering::SeqCst) {
             if let Ok(Some(at)) = ctx.catalog.next_retry(None).await {

@@ -17,7 +17,7 @@ use super::plan::{current_chains, plan, CurrentChain, Plan, TokenFacts};
 use super::Ctx;
 use crate::catalog::{
     HeldLeaf, NewTree, NotRenewed, NotRenewedReason, Released, RenewalCommitError, RunCounts,
-    RunState, RunView, TreeKind, VersionLeaf,
+    RunGuard, RunState, RunView, TreeKind, VersionLeaf,
 };
 use crate::evidence::{build_chains, ChainPlan};
 use crate::seal::Stamp;
@@ -28,7 +28,7 @@ use bewahr_core::tsp::trust::{self, rfc3339};
 use bewahr_core::verify::SignatureFamily;
 
 /// One leaf's rehash: the new values, or why it is held on its chain.
-type RehashOutcome = Result<Rehashed, (NotRenewedReason, String)>;
+pub(super) type RehashOutcome = Result<Rehashed, (NotRenewedReason, String)>;
 
 /// Why a run stopped (what it recorded before stays recorded and valid).
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,9 @@ pub enum RunError {
     Tree(#[from] bewahr_core::hashtree::TreeError),
     #[error("{0}")]
     Invalid(String),
+    /// This node no longer leads (another node took the lease).
+    #[error("{0}")]
+    Fenced(String),
     /// Injected by a test at a named step: as if the process died there.
     #[error("fault injected at {0}")]
     Fault(&'static str),
@@ -101,6 +104,33 @@ pub fn token_facts(token: &[u8]) -> Result<TokenFacts, String> {
 }
 
 impl Ctx {
+    /// A new renewal tree's id (never handed out before: a retry never
+    /// writes over a tree a WORM store keeps).
+    async fn allocate_tree(&self, kind: &str) -> Result<i64, RunError> {
+        Ok(self
+            .catalog
+            .allocate_tree_id(kind, self.node(), self.now_ms(), true)
+            .await?)
+    }
+
+    /// What a commit of run `run` checks: the lease (several nodes) and the run's owner.
+    fn guard(&self, run: &RunView) -> Result<RunGuard, RunError> {
+        let fence = match &self.cluster {
+            Some(c) => Some(c.fence().ok_or_else(|| {
+                RunError::Fenced(format!(
+                    "renewal run {}: this node no longer holds the leader lease",
+                    run.id
+                ))
+            })?),
+            None => None,
+        };
+        Ok(RunGuard {
+            fence,
+            run: run.id,
+            owner: self.owner().to_string(),
+        })
+    }
+
     fn fault(&self, step: &'static str) -> Result<(), RunError> {
         match &self.fault {
             Some(f) if f(step) => Err(RunError::Fault(step)),
@@ -322,7 +352,7 @@ impl Ctx {
             let tree = leaves.build()?;
             let stamp = self.stamp(alg, tree.root(), &mut out.counts).await?;
             self.fault("timestamp:stamped")?;
-            let id = self.catalog.next_renewal_tree_id().await?;
+            let id = self.allocate_tree("timestamp").await?;
             let store = self.store.clone();
             let tree = tokio::task::spawn_blocking(move || {
                 store
@@ -334,14 +364,16 @@ impl Ctx {
             let (tree, keys) = tree;
             self.fault("timestamp:stored")?;
             let new = self.new_tree(id, TreeKind::Timestamp, run, alg, &tree, &keys, stamp);
-            self.catalog.commit_timestamp_renewal(&new, &keys).await?;
+            self.catalog
+                .commit_timestamp_renewal(&new, &keys, &self.guard(run)?)
+                .await?;
             self.evidence.invalidate();
             tracing::info!(run = run.id, tree = id, chain_ends = keys.len(), versions, tsa = %new.tsa, "time-stamp renewal recorded");
             out.counts.trees_written += 1;
             out.counts.trees_renewed += keys.len() as i64;
             out.counts.chains += versions;
             self.catalog
-                .update_run(run.id, RunState::Running, &out, None, None)
+                .update_run(run.id, self.owner(), RunState::Running, &out, None, None)
                 .await?;
             self.fault("timestamp:committed")?;
         }
@@ -409,17 +441,9 @@ impl Ctx {
         Ok(out)
     }
 
-    /// The leaves of `group`'s chains to rehash, each with its record so
-    /// far; what cannot even be planned goes to `failed` (key, chain start,
-    /// why): its chain is then held open for it, see [`Ctx::rehash_group`].
-    async fn rehash_work(
-        &self,
-        group: &[&CurrentChain],
-        failed: &mut Vec<(i64, i64, NotRenewedReason, String)>,
-    ) -> Result<Vec<Work>, RunError> {
-        let mut seqs = Vec::new();
-        let mut chain_of: HashMap<i64, i64> = HashMap::new();
-        let mut work = Vec::new();
+    /// The leaves of `group`'s chains to rehash: (key, chain start), in key order.
+    async fn group_keys(&self, group: &[&CurrentChain]) -> Result<Vec<(i64, i64)>, RunError> {
+        let mut out = Vec::new();
         for c in group {
             let keys = if c.held.is_empty() {
                 let store = self.store.clone();
@@ -431,31 +455,48 @@ impl Ctx {
                 c.held.clone()
             };
             for k in keys {
-                if k > 0 {
-                    seqs.push(k);
-                    chain_of.insert(k, c.start);
-                    continue;
-                }
                 // a sealed audit head: key 0 in its batch, -(batch id) after
-                let batch = if k == 0 { c.start } else { -k };
-                match self.catalog.sealed_audit_head(batch).await? {
-                    Some((_, head)) => {
-                        let members = self.evidence.audit_head_members(batch, &head).await?;
-                        let plan = self.evidence.plan(0, batch).await?;
-                        work.push(Work {
-                            key: -batch,
-                            chain_start: c.start,
-                            leaf: LeafData::AuditHead { head, members },
-                            plan,
-                        });
-                    }
-                    None => failed.push((
-                        -batch,
-                        c.start,
-                        NotRenewedReason::RecordUnavailable,
-                        format!("leaf 0 of batch {batch}: no sealed audit head in the catalog"),
-                    )),
+                out.push((if k == 0 { -c.start } else { k }, c.start));
+            }
+        }
+        // the new tree's leaves in key order (its leaf index searches them)
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The work for `keys` (key, chain start), each with its record so far;
+    /// what cannot even be planned goes to `failed`.
+    pub(super) async fn plan_work(
+        &self,
+        keys: &[(i64, i64)],
+        failed: &mut Vec<(i64, NotRenewedReason, String)>,
+    ) -> Result<Vec<Work>, RunError> {
+        let mut seqs = Vec::new();
+        let mut chain_of: HashMap<i64, i64> = HashMap::new();
+        let mut work = Vec::new();
+        for &(k, start) in keys {
+            if k > 0 {
+                seqs.push(k);
+                chain_of.insert(k, start);
+                continue;
+            }
+            let batch = -k;
+            match self.catalog.sealed_audit_head(batch).await? {
+                Some((_, head)) => {
+                    let members = self.evidence.audit_head_members(batch, &head).await?;
+                    let plan = self.evidence.plan(0, batch).await?;
+                    work.push(Work {
+                        key: k,
+                        chain_start: start,
+                        leaf: LeafData::AuditHead { head, members },
+                        plan,
+                    });
                 }
+                None => failed.push((
+                    k,
+                    NotRenewedReason::RecordUnavailable,
+                    format!("leaf 0 of batch {batch}: no sealed audit head in the catalog"),
+                )),
             }
         }
         seqs.sort_unstable();
@@ -464,7 +505,6 @@ impl Ctx {
             let Some(batch) = v.batch_id else {
                 failed.push((
                     v.seq,
-                    chain_start,
                     NotRenewedReason::NotSealed,
                     format!("version seq {} is in a tree but not sealed", v.seq),
                 ));
@@ -479,37 +519,26 @@ impl Ctx {
                 }),
                 Err(e) => failed.push((
                     v.seq,
-                    chain_start,
                     NotRenewedReason::RecordUnavailable,
                     format!("version seq {}: {e}", v.seq),
                 )),
             }
         }
-        // the new tree's leaves in key order (its leaf index searches them)
         work.sort_by_key(|w| w.key);
         Ok(work)
     }
 
-    /// Rehashes the leaves of `group`'s chains into one new tree. A leaf
-    /// that cannot be rehashed (content missing or unreadable, a member
-    /// missing) is not dropped: it is held on its chain, which stays open
-    /// for it (recorded in the transaction that closes the chain for the
-    /// others), and the run lists it as not renewed.
-    async fn rehash_group(
+    /// Rehashes `work` with every core: content read once, streaming; each
+    /// thread takes the next leaf when it is done with one, so a slow read
+    /// never leaves a core idle while work is left. Results in work order.
+    pub(super) async fn rehash_all(
         &self,
-        run: &RunView,
         target: DigestAlgorithm,
-        group: &[&CurrentChain],
-        out: &mut Outcome,
-    ) -> Result<(), RunError> {
-        let mut failed: Vec<(i64, i64, NotRenewedReason, String)> = Vec::new();
-        let work = self.rehash_work(group, &mut failed).await?;
+        work: Vec<Work>,
+    ) -> Result<(Vec<Work>, Vec<RehashOutcome>), RunError> {
         let store = self.store.clone();
         let workers = self.settings.workers.max(1);
-        // rehash with every core: content read once, streaming; each thread
-        // takes the next leaf when it is done with one, so a slow read
-        // never leaves a core idle while work is left
-        let (work, results) = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let next = std::sync::atomic::AtomicUsize::new(0);
             let mut done: Vec<(usize, RehashOutcome)> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..workers.min(work.len()).max(1))
@@ -531,61 +560,90 @@ impl Ctx {
                     .flat_map(|h| h.join().unwrap_or_default())
                     .collect()
             });
-            // in the order of the work (key order): the tree's leaves are in it
             done.sort_by_key(|(i, _)| *i);
-            let mut results: Vec<Option<Result<Rehashed, (NotRenewedReason, String)>>> =
-                (0..work.len()).map(|_| None).collect();
+            let mut results: Vec<Option<RehashOutcome>> = (0..work.len()).map(|_| None).collect();
             for (i, r) in done {
                 results[i] = Some(r);
             }
+            let results = work
+                .iter()
+                .zip(results)
+                .map(|(w, r)| {
+                    r.unwrap_or_else(|| {
+                        Err((
+                            NotRenewedReason::ReadFailed,
+                            format!("leaf {}: its rehashing thread panicked", w.key),
+                        ))
+                    })
+                })
+                .collect();
             (work, results)
         })
         .await
-        .map_err(|e| RunError::Invalid(e.to_string()))?;
-        let mut builder = TreeBuilder::with_capacity(target, results.len());
-        let mut keys = Vec::with_capacity(results.len());
+        .map_err(|e| RunError::Invalid(e.to_string()))
+    }
+
+    /// Rehashes the leaves of `group`'s chains into one new tree. The
+    /// rehashing is published as ranges that any node claims (this one
+    /// too, while it waits; see [`super::ranges`]). A leaf that cannot be
+    /// rehashed (content missing or unreadable, a member missing) is not
+    /// dropped: it is held on its chain, which stays open for it (recorded
+    /// in the transaction that closes the chain for the others), and the
+    /// run lists it as not renewed.
+    async fn rehash_group(
+        &self,
+        run: &RunView,
+        target: DigestAlgorithm,
+        group: &[&CurrentChain],
+        out: &mut Outcome,
+    ) -> Result<(), RunError> {
+        let keys = self.group_keys(group).await?;
+        let (results, shares) = self.rehash_distributed(run, target, &keys).await?;
+        let mut failed: Vec<(i64, i64, NotRenewedReason, String)> = Vec::new();
+        let mut builder = TreeBuilder::with_capacity(target, keys.len());
+        let mut tree_keys = Vec::with_capacity(keys.len());
         let mut groups: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut tails: BTreeMap<i64, i64> = BTreeMap::new();
         let mut rehashed: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for (w, r) in work.iter().zip(results) {
-            let r = r.unwrap_or_else(|| {
-                Err((
-                    NotRenewedReason::ReadFailed,
-                    format!("leaf {}: its rehashing thread panicked", w.key),
-                ))
-            });
+        let mut names: HashMap<i64, (String, i64)> = HashMap::new();
+        for (&(key, chain_start), r) in keys.iter().zip(results) {
             match r {
-                Ok(r) => {
-                    builder.push_group(r.group.iter().map(|m| m.as_slice()))?;
-                    if r.group.len() > 1 {
-                        groups.push((w.key, r.group.concat()));
+                super::ranges::LeafResult::Rehashed { group, bytes, tail } => {
+                    builder.push_group(group.iter().map(|m| m.as_slice()))?;
+                    if group.len() > 1 {
+                        groups.push((key, group.concat()));
                     }
-                    keys.push(w.key);
-                    out.counts.bytes_read += r.bytes as i64;
-                    tails.insert(w.chain_start, r.tail);
-                    rehashed.entry(w.chain_start).or_default().push(w.key);
+                    tree_keys.push(key);
+                    out.counts.bytes_read += bytes as i64;
+                    tails.insert(chain_start, tail);
+                    rehashed.entry(chain_start).or_default().push(key);
                 }
-                Err((reason, detail)) => failed.push((w.key, w.chain_start, reason, detail)),
+                super::ranges::LeafResult::Held {
+                    reason,
+                    detail,
+                    aoid,
+                    version,
+                } => {
+                    if let (Some(a), Some(v)) = (aoid, version) {
+                        names.insert(key, (a, v));
+                    }
+                    failed.push((key, chain_start, reason, detail))
+                }
+                super::ranges::LeafResult::Deleted => {}
             }
         }
-        let versions: HashMap<i64, (&str, i64)> = work
-            .iter()
-            .filter_map(|w| match &w.leaf {
-                LeafData::Version(v) => Some((v.seq, (v.aoid.as_str(), v.version))),
-                LeafData::AuditHead { .. } => None,
-            })
-            .collect();
         for (key, chain_start, reason, detail) in &failed {
             tracing::warn!(run = run.id, leaf = key, chain = chain_start, reason = reason.as_str(), %detail, "hash-tree renewal: not rehashed; its chain stays open");
             out.not_renewed.push(NotRenewed {
                 seq: Some(*key),
-                aoid: versions.get(key).map(|v| v.0.to_string()),
-                version: versions.get(key).map(|v| v.1),
+                aoid: names.get(key).map(|v| v.0.clone()),
+                version: names.get(key).map(|v| v.1),
                 tree: *chain_start,
                 reason: *reason,
                 detail: detail.clone(),
             });
         }
+        let keys = tree_keys;
         self.fault("hashtree:hashed")?;
         if keys.is_empty() {
             return Ok(()); // nothing closed: every chain stays open for all its leaves
@@ -629,7 +687,7 @@ impl Ctx {
         let tree = builder.build()?;
         let stamp = self.stamp(target, tree.root(), &mut out.counts).await?;
         self.fault("hashtree:stamped")?;
-        let id = self.catalog.next_renewal_tree_id().await?;
+        let id = self.allocate_tree("hashtree").await?;
         let store = self.store.clone();
         let (tree, keys) = tokio::task::spawn_blocking(move || {
             store.put_groups(id as u64, &groups)?;
@@ -642,8 +700,17 @@ impl Ctx {
         self.fault("hashtree:stored")?;
         let new = self.new_tree(id, TreeKind::Hashtree, run, target, &tree, &keys, stamp);
         self.catalog
-            .commit_hashtree_renewal(&new, &starts, &held, &released)
+            .commit_hashtree_renewal(&new, &starts, &held, &released, &self.guard(run)?)
             .await?;
+        // what each node rehashed, for admins (the run's `shares`)
+        self.catalog.add_shares(run.id, &shares).await?;
+        self.catalog.drop_ranges(run.id).await?;
+        tracing::info!(
+            run = run.id,
+            tree = id,
+            ?shares,
+            "hash-tree renewal: leaves rehashed per node"
+        );
         self.evidence.invalidate();
         let versions = keys.iter().filter(|k| **k > 0).count() as i64;
         tracing::info!(run = run.id, tree = id, versions, audit_heads = new.audit_leaves, chains = starts.len(), held = held.len(), released = released.len(), %target, tsa = %new.tsa, "hash-tree renewal recorded");
@@ -651,7 +718,7 @@ impl Ctx {
         out.counts.trees_renewed += (starts.len() + released.len()) as i64;
         out.counts.chains += versions;
         self.catalog
-            .update_run(run.id, RunState::Running, out, None, None)
+            .update_run(run.id, self.owner(), RunState::Running, out, None, None)
             .await?;
         self.fault("hashtree:committed")?;
         Ok(())
@@ -659,7 +726,7 @@ impl Ctx {
 }
 
 /// What a leaf to rehash is.
-enum LeafData {
+pub(super) enum LeafData {
     Version(VersionLeaf),
     /// The audit head a batch sealed as leaf 0, and that leaf as sealed.
     AuditHead {
@@ -669,19 +736,19 @@ enum LeafData {
 }
 
 /// A leaf to rehash: its key in the new tree, the chain it is on, its record so far.
-struct Work {
-    key: i64,
+pub(super) struct Work {
+    pub(super) key: i64,
     chain_start: i64,
-    leaf: LeafData,
+    pub(super) leaf: LeafData,
     plan: ChainPlan,
 }
 
-struct Rehashed {
+pub(super) struct Rehashed {
     /// The new data-object group: H'(H'(d) || H'(ATSeq)) for the document
     /// and, if the version has one, for its salt.
-    group: Vec<Vec<u8>>,
-    bytes: u64,
-    tail: i64,
+    pub(super) group: Vec<Vec<u8>>,
+    pub(super) bytes: u64,
+    pub(super) tail: i64,
 }
 
 /// h'(d) || h'(ATSeq) for one leaf (and for a version's salt and preserved

@@ -4,10 +4,15 @@
 //!
 //! A TSA outage does not stop ingest: the versions stay pending and sealing
 //! is retried with a doubling backoff; the state is visible in `/healthz`
-//! and in the metrics. Crash safety: the tree goes to the store first, the
-//! batch row last, in one catalog transaction; until that commits the
-//! versions are pending and the next attempt reseals them (overwriting the
-//! tree written under the same batch id).
+//! and in the metrics. Crash safety: the batch id is allocated in the
+//! catalog first (never handed out again), the tree goes to the store under
+//! it, the batch row last, in one catalog transaction; until that commits
+//! the versions are pending and the next attempt reseals them under a new
+//! id (a WORM store keeps the abandoned tree; the catalog knows its id).
+//!
+//! With several nodes, only the holder of the leader lease seals, and its
+//! commit is fenced by the lease's epoch: a node that lost the lease
+//! mid-sealing cannot record its batch; the new leader seals the versions.
 
 mod stamper;
 
@@ -21,7 +26,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{watch, Notify};
 
-use crate::catalog::{Batch, Writer};
+use crate::catalog::{Batch, Catalog, Fence, Writer};
+use crate::cluster::Cluster;
 use crate::store::Store;
 use bewahr_core::alg::DigestAlgorithm;
 use bewahr_core::hashtree::TreeBuilder;
@@ -43,6 +49,8 @@ pub enum SealerState {
     Sealing,
     /// Waiting to retry after a failure.
     Backoff,
+    /// Another node holds the leader lease and seals.
+    Standby,
 }
 
 /// What the sealing worker is doing, for admins.
@@ -78,24 +86,33 @@ pub struct Sealer {
     wake: Arc<Notify>,
     pending: Arc<AtomicUsize>,
     max_objects: usize,
-    sealed: watch::Receiver<i64>,
+    /// Batches sealed by this node (wakes the waiters, who then ask the catalog).
+    sealed: watch::Receiver<u64>,
+    catalog: Catalog,
+}
+
+/// What the sealing worker works with.
+#[derive(Clone)]
+pub struct SealWith {
+    pub writer: Writer,
+    pub store: Store,
+    pub stamper: Stamper,
+    pub clock: Clock,
+    pub catalog: Catalog,
+    pub cluster: Cluster,
+    /// Seal the head of the audit chain as leaf 0 of every batch.
+    pub audit: bool,
 }
 
 impl Sealer {
     /// Starts the worker. `initial_pending` is the catalog's pending count at start.
-    #[allow(clippy::too_many_arguments)]
     pub fn start(
         cfg: SealConfig,
-        writer: Writer,
-        store: Store,
-        stamper: Stamper,
-        clock: Clock,
-        audit: Option<crate::audit::Audit>,
+        with: SealWith,
         initial_pending: usize,
-        sealed_upto: i64,
         sup: &crate::supervisor::Supervisor,
     ) -> Self {
-        let (tx, rx) = watch::channel(sealed_upto);
+        let (tx, rx) = watch::channel(0);
         let s = Sealer {
             status: Arc::new(Mutex::new(SealerStatus {
                 state: SealerState::Idle,
@@ -105,21 +122,12 @@ impl Sealer {
             pending: Arc::new(AtomicUsize::new(initial_pending)),
             max_objects: cfg.max_objects,
             sealed: rx,
+            catalog: with.catalog.clone(),
         };
         metrics::gauge!("bewahr_pending_objects").set(initial_pending as f64);
         sup.spawn(
             "sealer",
-            worker(
-                cfg,
-                writer,
-                store,
-                stamper,
-                clock,
-                audit,
-                s.clone(),
-                tx,
-                sup.stop_signal(),
-            ),
+            worker(cfg, with, s.clone(), tx, sup.stop_signal()),
         );
         s
     }
@@ -142,13 +150,23 @@ impl Sealer {
         self.status.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Waits until every version up to `seq` is sealed, or `timeout` passes; true if sealed.
+    /// Waits until version `seq` is sealed (by any node), or `timeout`
+    /// passes; true if sealed. Woken by this node's batches, and asks the
+    /// catalog at least every 100 ms for those of the others.
     pub async fn wait_sealed(&self, seq: i64, timeout: Duration) -> bool {
+        let end = tokio::time::Instant::now() + timeout;
         let mut rx = self.sealed.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|&s| s >= seq))
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false)
+        loop {
+            if let Ok(true) = self.catalog.is_sealed(seq).await {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                return false;
+            }
+            let step = (end - now).min(Duration::from_millis(100));
+            let _ = tokio::time::timeout(step, rx.changed()).await;
+        }
     }
 
     fn set(&self, f: impl FnOnce(&mut SealerStatus)) {
@@ -158,22 +176,26 @@ impl Sealer {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn worker(
     cfg: SealConfig,
-    writer: Writer,
-    store: Store,
-    stamper: Stamper,
-    clock: Clock,
-    audit: Option<crate::audit::Audit>,
+    with: SealWith,
     me: Sealer,
-    sealed: watch::Sender<i64>,
+    sealed: watch::Sender<u64>,
     mut stop: crate::supervisor::StopSignal,
 ) {
     let mut backoff = cfg.retry_min;
+    let mut roles = with.cluster.watch();
     loop {
         if stop.is_stopping() {
             return;
+        }
+        if with.cluster.fence().is_none() {
+            me.set(|s| s.state = SealerState::Standby);
+            tokio::select! {
+                _ = roles.changed() => {}
+                _ = stop.stopped() => return,
+            }
+            continue;
         }
         let delay = if me.status().consecutive_failures > 0 {
             backoff
@@ -184,9 +206,9 @@ async fn worker(
             _ = tokio::time::timeout(delay, me.wake.notified()) => {}
             _ = stop.stopped() => return,
         }
-        loop {
+        while let Some(fence) = with.cluster.fence() {
             me.set(|s| s.state = SealerState::Sealing);
-            match seal_once(&cfg, &writer, &store, &stamper, &clock, audit.as_ref()).await {
+            match seal_once(&cfg, &with, &fence).await {
                 Ok(None) => {
                     me.set(|s| s.state = SealerState::Idle);
                     break;
@@ -202,7 +224,7 @@ async fn worker(
                     let left = before.saturating_sub(leaves);
                     metrics::gauge!("bewahr_pending_objects").set(left as f64);
                     metrics::counter!("bewahr_batches_sealed_total").increment(1);
-                    let _ = sealed.send(batch.last_seq);
+                    sealed.send_modify(|n| *n += 1);
                     let at = crate::catalog::rfc3339_ms(batch.sealed_at_ms);
                     me.set(|s| {
                         s.state = SealerState::Idle;
@@ -221,7 +243,7 @@ async fn worker(
                 Err(e) => {
                     metrics::counter!("bewahr_seal_failures_total").increment(1);
                     tracing::warn!(error = %e, retry_in = ?backoff, "sealing failed; the objects stay pending");
-                    let next = bewahr_core::tsp::trust::rfc3339(clock() + backoff);
+                    let next = bewahr_core::tsp::trust::rfc3339((with.clock)() + backoff);
                     me.set(|s| {
                         s.state = SealerState::Backoff;
                         s.consecutive_failures += 1;
@@ -236,18 +258,17 @@ async fn worker(
     }
 }
 
-/// One sealing round: `Ok(None)` when nothing is pending; else the batch and
-/// how many versions it sealed. With `audit`, the head of the audit chain
-/// (as it is committed now) is leaf 0 of the tree, under key 0.
+/// One sealing round as the leader of `fence`: `Ok(None)` when nothing is
+/// pending; else the batch and how many versions it sealed. With
+/// `with.audit`, the head of the audit chain (as it is committed now, by
+/// any node) is leaf 0 of the tree, under key 0.
 pub async fn seal_once(
     cfg: &SealConfig,
-    writer: &Writer,
-    store: &Store,
-    stamper: &Stamper,
-    clock: &Clock,
-    audit: Option<&crate::audit::Audit>,
+    with: &SealWith,
+    fence: &Fence,
 ) -> Result<Option<(Batch, usize)>, String> {
-    let pending = writer
+    let pending = with
+        .writer
         .pending(cfg.max_objects)
         .await
         .map_err(|e| e.to_string())?;
@@ -258,19 +279,27 @@ pub async fn seal_once(
     let w = alg.output_len();
     let (first_seq, last_seq) = (pending[0].seq, pending[pending.len() - 1].seq);
     let versions = pending.len();
-    let audit_head = audit.map(|a| a.head());
+    let audit_head = match with.audit {
+        true => Some(
+            crate::audit::committed_head(&with.catalog)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        false => None,
+    };
+    let sealed: Vec<i64> = pending.iter().map(|p| p.seq).collect();
     let mut seqs: Vec<i64> = Vec::with_capacity(pending.len() + 1);
     if audit_head.is_some() {
         seqs.push(0);
     }
-    seqs.extend(pending.iter().map(|p| p.seq));
+    seqs.extend_from_slice(&sealed);
     let tree = tokio::task::spawn_blocking(move || {
         let mut b = TreeBuilder::with_capacity(alg, pending.len() + 1);
         if let Some((_, head)) = audit_head {
             b.push(&alg.digest(&head)).map_err(|e| e.to_string())?;
         }
         for p in &pending {
-            if p.members.is_empty() || p.members.len() % w != 0 {
+            if p.members.is_empty() || !p.members.len().is_multiple_of(w) {
                 return Err(format!("version seq {} has a malformed leaf group", p.seq));
             }
             b.push_group(p.members.chunks(w))
@@ -280,16 +309,23 @@ pub async fn seal_once(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let stamp = stamper
-        .stamp(alg, tree.root(), clock())
+    let stamp = with
+        .stamper
+        .stamp(alg, tree.root(), (with.clock)())
         .await
         .inspect_err(|_| {
             metrics::counter!("bewahr_tsa_errors_total").increment(1);
         })?;
     let leaves = tree.leaf_count();
     let root = tree.root().to_vec();
-    let s = store.clone();
-    let batch_id = first_seq;
+    let now_ms = ((with.clock)().unix_timestamp_nanos() / 1_000_000) as i64;
+    // a fresh id: a retry never writes over a tree a WORM store keeps
+    let batch_id = with
+        .catalog
+        .allocate_tree_id("initial", with.cluster.node(), now_ms, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let s = with.store.clone();
     let token = stamp.token.clone();
     tokio::task::spawn_blocking(move || {
         s.put_tree(batch_id as u64, &tree, &seqs)?;
@@ -301,7 +337,7 @@ pub async fn seal_once(
     .map_err(|e| e.to_string())?;
     let batch = Batch {
         id: batch_id,
-        sealed_at_ms: (clock().unix_timestamp_nanos() / 1_000_000) as i64,
+        sealed_at_ms: now_ms,
         digest_algorithm: alg.name().to_string(),
         leaves: leaves as i64,
         first_seq,
@@ -312,8 +348,8 @@ pub async fn seal_once(
         token: stamp.token,
         audit_head,
     };
-    writer
-        .seal(batch.clone())
+    with.writer
+        .seal(batch.clone(), sealed, fence.clone())
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some((batch, versions)))
