@@ -82,7 +82,7 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
 
 /// Submits `size`-byte documents from `clients` tasks for `secs` seconds
 /// (see [`post_load`]). Every document is different (its first 16 bytes:
-/// client and counter), so nothing is deduplicated; the rest is one shared
+/// call, client and counter), so nothing is deduplicated; the rest is one shared
 /// buffer, not copied per request.
 async fn submit_load(
     base: &str,
@@ -92,10 +92,13 @@ async fn submit_load(
     secs: u64,
 ) -> (u64, f64, Vec<f64>) {
     let rest = axum::body::Bytes::from(vec![0x5au8; size - 16]);
+    // each call's documents differ from every other call's (its number in the high bytes)
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed) << 40;
     let make: MakeBody = Arc::new(move |c, i| {
         let mut head = [0u8; 16];
         head[..8].copy_from_slice(&i.to_le_bytes());
-        head[8..].copy_from_slice(&(c as u64).to_le_bytes());
+        head[8..].copy_from_slice(&(call | c as u64).to_le_bytes());
         let parts = [
             Ok::<_, std::io::Error>(axum::body::Bytes::copy_from_slice(&head)),
             Ok(rest.clone()),
@@ -762,41 +765,13 @@ async fn main() {
             rate(&first),
             percentile(&mut first.2, 0.99)
         );
-        let ing = s.archive.state.ingest.clone();
         let mut sample = Vec::new();
         let t = Instant::now();
         let mut done = 0u64;
+        let doc: Doc = Arc::new(|i: u64| i.to_le_bytes().repeat(32));
         while done < objects {
             let chunk = (objects - done).min(100_000);
-            let mut tasks = Vec::new();
-            for w in 0..64u64 {
-                let ing = ing.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut out = Vec::new();
-                    for i in (w..chunk).step_by(64) {
-                        let mut up = ing.begin();
-                        up.write(&(done + i).to_le_bytes().repeat(32)).unwrap();
-                        let r = ing
-                            .commit(
-                                up,
-                                None,
-                                Some("bench".into()),
-                                Default::default(),
-                                "application/octet-stream".into(),
-                                bewahr::ingest::Extras::document(None),
-                            )
-                            .await
-                            .unwrap();
-                        if i % 16 == 0 {
-                            out.push(r.accepted.aoid);
-                        }
-                    }
-                    out
-                }));
-            }
-            for t in tasks {
-                sample.extend(t.await.unwrap());
-            }
+            sample.extend(ingest_range(&s.archive, done, chunk, doc.clone(), 16).await);
             done += chunk;
             seal_now(&s.archive, 200_000).await;
             if done.is_multiple_of(1_000_000) {
@@ -871,38 +846,11 @@ async fn main() {
     let mut aoids = Vec::new();
     let t = Instant::now();
     let mut sealing = Vec::new();
-    let writer = s.archive.state.ingest.clone();
     let mut done = 0u64;
+    let doc: Doc = Arc::new(|i: u64| i.to_le_bytes().repeat(64));
     while done < objects {
-        // ingest through the pipeline directly in parallel chunks (faster to set up than HTTP)
         let chunk = (objects - done).min(100_000);
-        let mut tasks = Vec::new();
-        for w in 0..64u64 {
-            let ing = writer.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut out = Vec::new();
-                for i in (w..chunk).step_by(64) {
-                    let mut up = ing.begin();
-                    up.write(&(done + i).to_le_bytes().repeat(64)).unwrap();
-                    let r = ing
-                        .commit(
-                            up,
-                            None,
-                            Some("bench".into()),
-                            Default::default(),
-                            "application/octet-stream".into(),
-                            bewahr::ingest::Extras::document(None),
-                        )
-                        .await
-                        .unwrap();
-                    out.push(r.accepted.aoid);
-                }
-                out
-            }));
-        }
-        for t in tasks {
-            aoids.extend(t.await.unwrap());
-        }
+        aoids.extend(ingest_range(&s.archive, done, chunk, doc.clone(), 1).await);
         done += chunk;
         // one batch of `chunk` objects
         let t0 = Instant::now();

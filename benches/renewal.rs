@@ -40,35 +40,11 @@ async fn fill(
     batch: u64,
     doc: impl Fn(u64) -> Vec<u8> + Send + Sync + 'static,
 ) {
-    let doc = Arc::new(doc);
-    let st = &a.state;
+    let doc: Doc = Arc::new(doc);
     let mut done = 0;
     while done < n {
         let chunk = (n - done).min(batch);
-        let mut tasks = Vec::new();
-        for w in 0..64u64 {
-            let ing = st.ingest.clone();
-            let doc = doc.clone();
-            tasks.push(tokio::spawn(async move {
-                for i in (w..chunk).step_by(64) {
-                    let mut up = ing.begin();
-                    up.write(&doc(done + i)).unwrap();
-                    ing.commit(
-                        up,
-                        None,
-                        Some("bench".into()),
-                        Default::default(),
-                        "application/octet-stream".into(),
-                        bewahr::ingest::Extras::document(None),
-                    )
-                    .await
-                    .unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
+        ingest_range(a, done, chunk, doc.clone(), 0).await;
         done += chunk;
         seal_now(a, batch as usize).await;
     }

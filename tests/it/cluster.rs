@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
+use bewahr::verify::{AlgorithmPolicy, Options};
 use sqlx::Row;
 
 use crate::api::pg_database;
-use crate::kill::{trust_anchors, wait_ready};
+use crate::kill::{object_intact, trust_anchors, wait_ready};
 use crate::s3::{client, make_bucket, moto, Moto};
 use crate::support::*;
 
@@ -73,7 +73,7 @@ impl Cluster {
 
     /// Starts node `node` on a free port; its base URL. The nodes share the
     /// development TSA's key (as they would share a configured TSA).
-    async fn start(&self, node: &str, http: &reqwest::Client) -> (Child, String) {
+    async fn start(&self, node: &str, http: &reqwest::Client) -> (Proc, String) {
         let dir = self.dir(node);
         std::fs::create_dir_all(&dir).unwrap();
         let first = self.dir("a").join("tsa");
@@ -90,6 +90,7 @@ impl Cluster {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let child = Proc(child);
         let base = format!("http://127.0.0.1:{port}");
         wait_ready(http, &base).await;
         (child, base)
@@ -128,6 +129,17 @@ impl Cluster {
         (token("submitter"), token("auditor"), token("operator"))
     }
 
+    /// Nodes `a` (started first: the leader) and `b` (a follower).
+    async fn two_nodes(&self, op: &reqwest::Client) -> ((Proc, String), (Proc, String)) {
+        let a = self.start("a", op).await;
+        leads(op, &a.1, Duration::from_secs(10)).await;
+        let b = self.start("b", op).await;
+        let h = health(op, &b.1).await;
+        assert_eq!(h["cluster"]["role"], "follower", "{h}");
+        assert_eq!(h["cluster"]["leader"], "a", "{h}");
+        (a, b)
+    }
+
     async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.pg).await.unwrap()
     }
@@ -141,9 +153,19 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn kill(child: &mut Child) {
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+/// A node's process, killed when dropped (a failing test leaves none behind).
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn kill(p: &mut Proc) {
+    p.0.kill().unwrap(); // SIGKILL
+    p.0.wait().unwrap();
 }
 
 async fn health(http: &reqwest::Client, base: &str) -> serde_json::Value {
@@ -202,8 +224,7 @@ async fn submit_until(
     ok
 }
 
-/// Every object: a valid evidence record and its bytes from `base` (a
-/// version's content is served once it is sealed).
+/// Every object: a valid evidence record of `chains` chains and its bytes, from `base`.
 async fn check_all(
     aud: &reqwest::Client,
     base: &str,
@@ -214,28 +235,8 @@ async fn check_all(
     let policy = AlgorithmPolicy::default();
     let opts = Options::new(trusted, time::OffsetDateTime::now_utc(), &policy);
     for (aoid, doc) in objects {
-        let r = aud
-            .get(format!("{base}/v1/objects/{aoid}/evidence?wait=60"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{aoid}");
-        let er = r.bytes().await.unwrap();
-        let rep = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
-        assert_eq!(
-            rep.indication,
-            Indication::Passed,
-            "{aoid}: {}",
-            rep.to_text()
-        );
+        let rep = object_intact(aud, base, aoid, doc, &opts).await;
         assert_eq!(rep.chains, chains, "{aoid}: {}", rep.to_text());
-        let got = aud
-            .get(format!("{base}/v1/objects/{aoid}/versions/1/content"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(got.status(), 200, "{aoid}");
-        assert_eq!(&got.bytes().await.unwrap()[..], &doc[..], "{aoid}");
     }
 }
 
@@ -282,11 +283,7 @@ async fn two_nodes_take_submissions_and_the_follower_seals_after_kill_9_of_the_l
         return;
     };
     let (sub, aud, op) = c.clients();
-    let (mut a, base_a) = c.start("a", &op).await;
-    leads(&op, &base_a, Duration::from_secs(10)).await;
-    let (mut b, base_b) = c.start("b", &op).await;
-    assert_eq!(health(&op, &base_b).await["cluster"]["role"], "follower");
-    assert_eq!(health(&op, &base_b).await["cluster"]["leader"], "a");
+    let ((mut a, base_a), (mut b, base_b)) = c.two_nodes(&op).await;
 
     // writers on both nodes; the leader is killed while it seals
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -332,9 +329,7 @@ async fn two_nodes_share_a_hash_tree_renewal_and_the_follower_finishes_it_after_
         return;
     };
     let (sub, aud, op) = c.clients();
-    let (mut a, base_a) = c.start("a", &op).await;
-    leads(&op, &base_a, Duration::from_secs(10)).await;
-    let (mut b, base_b) = c.start("b", &op).await;
+    let ((mut a, base_a), (mut b, base_b)) = c.two_nodes(&op).await;
     let mut docs = Vec::new();
     for i in 0..120u32 {
         let doc: Vec<u8> = (0..128 * 1024u32)

@@ -77,6 +77,42 @@ pub async fn trust_anchors(http: &reqwest::Client, base: &str) -> Vec<x509_cert:
     x509_cert::Certificate::load_pem_chain(&pem).unwrap()[1..].to_vec()
 }
 
+/// `aoid`'s evidence record from `base` verifies (Passed) over `doc`, and
+/// its content is `doc` byte for byte; the verification report.
+pub async fn object_intact(
+    aud: &reqwest::Client,
+    base: &str,
+    aoid: &str,
+    doc: &[u8],
+    opts: &Options<'_>,
+) -> verify::Report {
+    let r = aud
+        .get(format!("{base}/v1/objects/{aoid}/evidence?wait=30"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{aoid}: no evidence");
+    let er = r.bytes().await.unwrap();
+    let rep = verify::verify_der(&er, &mut InMemory(vec![doc.to_vec()]), opts);
+    assert_eq!(
+        rep.indication,
+        Indication::Passed,
+        "{aoid}: {}",
+        rep.to_text()
+    );
+    // (a version's content is served once it is sealed)
+    let body = aud
+        .get(format!("{base}/v1/objects/{aoid}/versions/1/content"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&body[..], doc, "{aoid}: content differs");
+    rep
+}
+
 pub async fn wait_ready(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -176,29 +212,7 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
         );
         // every 7th: content and evidence in full (all of them would be slow in debug builds)
         if i % 7 == 0 {
-            let body = aud
-                .get(format!("{base}/v1/objects/{aoid}/versions/1/content"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            assert_eq!(&body[..], &doc[..], "{aoid}: content differs");
-            let r = aud
-                .get(format!("{base}/v1/objects/{aoid}/evidence?wait=30"))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "{aoid}: no evidence after restart");
-            let er = r.bytes().await.unwrap();
-            let rep = verify::verify_der(&er, &mut InMemory(vec![doc.clone()]), &opts);
-            assert_eq!(
-                rep.indication,
-                Indication::Passed,
-                "{aoid}: {}",
-                rep.to_text()
-            );
+            object_intact(&aud, &base, aoid, doc, &opts).await;
         }
     }
     // nothing is stuck: everything gets sealed

@@ -84,6 +84,54 @@ pub async fn fence_for_tests(tx: &mut Transaction<'_, Any>, f: &Fence) -> Result
     fence(tx, f).await
 }
 
+/// The advisory lock class of content digests (PostgreSQL: the two-key
+/// form, apart from the single-key locks used elsewhere). A removal by the
+/// sweeper holds a content's lock; a commit that refers to content takes
+/// it shared, so the two exclude each other across nodes.
+const CONTENT_LOCK: i32 = 0x6277_6373; // "bwcs"
+
+/// The lock key of a content digest.
+fn content_key(sha: &[u8; 32]) -> i32 {
+    i32::from_be_bytes([sha[0], sha[1], sha[2], sha[3]])
+}
+
+/// Takes the locks of `shas` shared until the transaction ends (PostgreSQL).
+pub(crate) async fn lock_contents_shared<'a>(
+    tx: &mut Transaction<'_, Any>,
+    shas: impl Iterator<Item = &'a [u8; 32]>,
+) -> Result<(), sqlx::Error> {
+    let mut keys: Vec<i32> = shas.map(content_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for part in keys.chunks(1000) {
+        let list = part
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join("),(");
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT pg_advisory_xact_lock_shared({CONTENT_LOCK}, k) FROM (VALUES ({list})) AS t(k)"
+        )))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes content `sha`'s lock for its removal until the transaction ends (PostgreSQL).
+pub(crate) async fn lock_content(
+    tx: &mut Transaction<'_, Any>,
+    sha: &[u8; 32],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT pg_advisory_xact_lock({CONTENT_LOCK}, {})",
+        content_key(sha)
+    )))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Marks tree `id` recorded (in the transaction that records it).
 pub(crate) async fn tree_recorded(
     tx: &mut Transaction<'_, Any>,
@@ -117,6 +165,36 @@ pub(crate) async fn fence_run(
         });
     }
     Ok(())
+}
+
+/// What is claimed with an owner and a lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// A renewal run (`renewals`: queued, running).
+    Run,
+    /// A rehash range (`rehash_ranges`: open, claimed).
+    Range,
+}
+
+impl Claim {
+    fn table(self) -> &'static str {
+        match self {
+            Claim::Run => "renewals",
+            Claim::Range => "rehash_ranges",
+        }
+    }
+    fn open(self) -> &'static str {
+        match self {
+            Claim::Run => "queued",
+            Claim::Range => "open",
+        }
+    }
+    fn held(self) -> &'static str {
+        match self {
+            Claim::Run => "running",
+            Claim::Range => "claimed",
+        }
+    }
 }
 
 /// A claimed rehash range: its id and its work (JSON).
@@ -281,19 +359,27 @@ impl Catalog {
         Ok(())
     }
 
-    /// Claims the oldest queued run, or a running one whose owner's lease
-    /// ran out (its node died), for `owner` for `lease_ms` (the attempt
-    /// itself starts with [`Catalog::start_run`]).
-    pub async fn claim_run(&self, owner: &str, lease_ms: i64) -> Result<Option<i64>, CatalogError> {
+    /// Claims the oldest open item of `c`, or a held one whose owner's
+    /// lease ran out (its node died), for `owner` for `lease_ms`; the row
+    /// (`id` and `cols`). `FOR UPDATE SKIP LOCKED`: two nodes never claim
+    /// the same item.
+    async fn claim(
+        &self,
+        c: Claim,
+        cols: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<sqlx::any::AnyRow>, CatalogError> {
         let now = now_sql(self.backend());
         let skip = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let (table, open, held) = (c.table(), c.open(), c.held());
         let mut tx = self.pool().begin().await?;
         let pick = format!(
-            "SELECT id FROM renewals WHERE state = 'queued' \
-               OR (state = 'running' AND (lease_until IS NULL OR lease_until < {now})) \
+            "SELECT id{cols} FROM {table} WHERE state = '{open}' \
+               OR (state = '{held}' AND (lease_until IS NULL OR lease_until < {now})) \
              ORDER BY id LIMIT 1{skip}"
         );
         let Some(r) = sqlx::query(AssertSqlSafe(pick))
@@ -304,7 +390,7 @@ impl Catalog {
         };
         let id: i64 = r.try_get(0)?;
         let sql = format!(
-            "UPDATE renewals SET state = 'running', owner = $1, lease_until = {now} + $2 WHERE id = $3"
+            "UPDATE {table} SET state = '{held}', owner = $1, lease_until = {now} + $2 WHERE id = $3"
         );
         sqlx::query(AssertSqlSafe(sql))
             .bind(owner)
@@ -313,19 +399,22 @@ impl Catalog {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(id))
+        Ok(Some(r))
     }
 
-    /// Extends `owner`'s lease on run `id`; false if it no longer owns it.
-    pub async fn extend_run(
+    /// Extends `owner`'s lease on item `id` of `c`; false if it no longer owns it.
+    pub async fn extend_claim(
         &self,
+        c: Claim,
         id: i64,
         owner: &str,
         lease_ms: i64,
     ) -> Result<bool, CatalogError> {
         let sql = format!(
-            "UPDATE renewals SET lease_until = {} + $1 WHERE id = $2 AND owner = $3 AND state = 'running'",
-            now_sql(self.backend())
+            "UPDATE {} SET lease_until = {} + $1 WHERE id = $2 AND owner = $3 AND state = '{}'",
+            c.table(),
+            now_sql(self.backend()),
+            c.held()
         );
         Ok(sqlx::query(AssertSqlSafe(sql))
             .bind(lease_ms)
@@ -335,6 +424,40 @@ impl Catalog {
             .await?
             .rows_affected()
             == 1)
+    }
+
+    /// Extends `owner`'s lease on item `id` of `c` every third of `lease`
+    /// until the task is aborted or the item is no longer `owner`'s.
+    pub fn keep_claimed(
+        &self,
+        c: Claim,
+        id: i64,
+        owner: String,
+        lease: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let catalog = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match catalog
+                    .extend_claim(c, id, &owner, lease.as_millis() as i64)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(?c, id, error = %e, "claim not extended"),
+                }
+            }
+        })
+    }
+
+    /// Claims the oldest queued run, or a running one whose owner's lease
+    /// ran out, for `owner` (the attempt itself starts with [`Catalog::start_run`]).
+    pub async fn claim_run(&self, owner: &str, lease_ms: i64) -> Result<Option<i64>, CatalogError> {
+        Ok(match self.claim(Claim::Run, "", owner, lease_ms).await? {
+            Some(r) => Some(r.try_get(0)?),
+            None => None,
+        })
     }
 
     /// Publishes a run's rehashing work as ranges (each a JSON work list of
@@ -374,60 +497,18 @@ impl Catalog {
         owner: &str,
         lease_ms: i64,
     ) -> Result<Option<ClaimedRange>, CatalogError> {
-        let now = now_sql(self.backend());
-        let skip = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.pool().begin().await?;
-        let pick = format!(
-            "SELECT id, run_id, target, work FROM rehash_ranges WHERE state = 'open' \
-               OR (state = 'claimed' AND lease_until < {now}) ORDER BY id LIMIT 1{skip}"
-        );
-        let Some(r) = sqlx::query(AssertSqlSafe(pick))
-            .fetch_optional(&mut *tx)
+        let Some(r) = self
+            .claim(Claim::Range, ", run_id, target, work", owner, lease_ms)
             .await?
         else {
             return Ok(None);
         };
-        let range = ClaimedRange {
+        Ok(Some(ClaimedRange {
             id: r.try_get(0)?,
             run_id: r.try_get(1)?,
             target: r.try_get(2)?,
             work: r.try_get(3)?,
-        };
-        let sql = format!(
-            "UPDATE rehash_ranges SET state = 'claimed', owner = $1, lease_until = {now} + $2 WHERE id = $3"
-        );
-        sqlx::query(AssertSqlSafe(sql))
-            .bind(owner)
-            .bind(lease_ms)
-            .bind(range.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(range))
-    }
-
-    /// Extends `owner`'s lease on range `id`; false if it no longer owns it.
-    pub async fn extend_range(
-        &self,
-        id: i64,
-        owner: &str,
-        lease_ms: i64,
-    ) -> Result<bool, CatalogError> {
-        let sql = format!(
-            "UPDATE rehash_ranges SET lease_until = {} + $1 WHERE id = $2 AND owner = $3 AND state = 'claimed'",
-            now_sql(self.backend())
-        );
-        Ok(sqlx::query(AssertSqlSafe(sql))
-            .bind(lease_ms)
-            .bind(id)
-            .bind(owner)
-            .execute(self.pool())
-            .await?
-            .rows_affected()
-            == 1)
+        }))
     }
 
     /// Records range `id`'s result; false (and nothing recorded) if

@@ -23,8 +23,10 @@ pub mod search;
 mod uploads;
 mod writer;
 
-pub(crate) use cluster::{fence, fence_run, now_sql, tree_recorded};
-pub use cluster::{fence_for_tests, ClaimedRange, DoneRange, Fence, FenceError, LeaseRow};
+pub(crate) use cluster::{
+    fence, fence_run, lock_content, lock_contents_shared, now_sql, tree_recorded,
+};
+pub use cluster::{fence_for_tests, Claim, ClaimedRange, DoneRange, Fence, FenceError, LeaseRow};
 pub use commit::{Commit, GroupCommit};
 pub use model::*;
 pub use renewal::*;

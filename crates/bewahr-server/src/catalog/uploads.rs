@@ -31,6 +31,8 @@ pub struct NewUpload {
     pub size: u64,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
+    /// [`super::Writer::sweep_generation`] before the content was written.
+    pub sweep_gen: i64,
 }
 
 /// An upload as recorded.
@@ -89,8 +91,23 @@ fn row(r: &sqlx::any::AnyRow) -> Result<UploadRow, CatalogError> {
 const COLUMNS: &str = "uri, tenant, sha256, size, created_at, expires_at, spent_at, spent_by";
 
 impl Catalog {
-    /// Records an upload (its content durable and pinned).
-    pub async fn record_upload(&self, u: &NewUpload) -> Result<(), CatalogError> {
+    /// Records an upload (its content durable and pinned); false (nothing
+    /// recorded) if the sweeper of another node removed its content since
+    /// it was written (PostgreSQL; see the writer's `swept_meanwhile`).
+    pub async fn record_upload(&self, u: &NewUpload) -> Result<bool, CatalogError> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == super::Backend::Postgres {
+            super::lock_contents_shared(&mut tx, std::iter::once(&u.sha256)).await?;
+            let swept =
+                sqlx::query("SELECT 1 FROM content_sweeps WHERE sha256 = $1 AND id > $2 LIMIT 1")
+                    .bind(u.sha256.to_vec())
+                    .bind(u.sweep_gen)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if swept.is_some() {
+                return Ok(false);
+            }
+        }
         sqlx::query(
             "INSERT INTO uploads (uri, tenant, sha256, size, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -100,9 +117,10 @@ impl Catalog {
         .bind(u.size as i64)
         .bind(u.created_at_ms)
         .bind(u.expires_at_ms)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The upload named `uri`, if the tenant has one of that name.

@@ -332,15 +332,6 @@ enum GroupError {
     Unconfirmed(CatalogError),
 }
 
-/// The advisory lock class of content digests (PostgreSQL: the two-key
-/// form, apart from the single-key locks used elsewhere).
-const CONTENT_LOCK: i32 = 0x6277_6373; // "bwcs"
-
-/// The lock key of a content digest.
-fn content_key(sha: &[u8; 32]) -> i32 {
-    i32::from_be_bytes([sha[0], sha[1], sha[2], sha[3]])
-}
-
 /// Every content a version refers to.
 fn contents(v: &NewVersion) -> impl Iterator<Item = &[u8; 32]> {
     std::iter::once(&v.sha256)
@@ -368,25 +359,7 @@ async fn swept_meanwhile(
     if backend != Backend::Postgres || versions.is_empty() {
         return Ok(none);
     }
-    let mut keys: Vec<i32> = versions
-        .iter()
-        .flat_map(contents)
-        .map(content_key)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for part in keys.chunks(1000) {
-        let list = part
-            .iter()
-            .map(i32::to_string)
-            .collect::<Vec<_>>()
-            .join("),(");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT pg_advisory_xact_lock_shared({CONTENT_LOCK}, k) FROM (VALUES ({list})) AS t(k)"
-        )))
-        .execute(&mut **tx)
-        .await?;
-    }
+    super::lock_contents_shared(tx, versions.iter().flat_map(contents)).await?;
     let newest: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM content_sweeps")
         .fetch_one(&mut **tx)
         .await?
@@ -419,12 +392,7 @@ async fn references_locked(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     sha: &[u8; 32],
 ) -> Result<i64, CatalogError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT pg_advisory_xact_lock({CONTENT_LOCK}, {})",
-        content_key(sha)
-    )))
-    .execute(&mut **tx)
-    .await?;
+    super::lock_content(tx, sha).await?;
     Ok(sqlx::query(sqlx::AssertSqlSafe(super::REFERENCES_SQL))
         .bind(sha.to_vec())
         .fetch_one(&mut **tx)

@@ -281,24 +281,12 @@ impl Ctx {
             )
             .await?;
         // the run's lease is extended while it runs; a node that dies lets it run out
-        let beat = {
-            let (catalog, owner, id) = (self.catalog.clone(), self.owner.clone(), run.id);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    match catalog
-                        .extend_run(id, &owner, lease.as_millis() as i64)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => return,
-                        Err(e) => {
-                            tracing::warn!(run = id, error = %e, "renewal run: lease not extended")
-                        }
-                    }
-                }
-            })
-        };
+        let beat = self.catalog.keep_claimed(
+            crate::catalog::Claim::Run,
+            run.id,
+            self.owner.clone(),
+            lease,
+        );
         let r = self.execute_attempt(run).await;
         beat.abort();
         r

@@ -204,24 +204,9 @@ impl Ctx {
         // the records as the catalog has them now (another node may have renewed)
         self.evidence.invalidate();
         // the lease is extended while the range is worked on
-        let beat = {
-            let (catalog, owner, id) = (self.catalog.clone(), owner.clone(), r.id);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    match catalog
-                        .extend_range(id, &owner, lease.as_millis() as i64)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => return,
-                        Err(e) => {
-                            tracing::warn!(range = id, error = %e, "rehash range: lease not extended")
-                        }
-                    }
-                }
-            })
-        };
+        let beat =
+            self.catalog
+                .keep_claimed(crate::catalog::Claim::Range, r.id, owner.clone(), lease);
         let result = self.rehash_range(&r).await;
         beat.abort();
         let (json, leaves) = result?;

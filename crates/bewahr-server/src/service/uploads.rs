@@ -146,6 +146,8 @@ impl ArchiveService {
             ));
         }
         let zip = upload.head().starts_with(b"PK\x03\x04");
+        // before the content is written or found in the store (NewUpload::sweep_gen)
+        let sweep_gen = self.ingest.writer.sweep_generation();
         let store = self.ingest.store.clone();
         let finished = tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
             let f = upload.finish()?;
@@ -177,7 +179,8 @@ impl ArchiveService {
             .map_err(|_| ServiceError::Task("the system's random source failed".into()))?;
         let uri = format!("{UPLOAD_URI_PREFIX}{}", hex::encode(token));
         let ms = |t: time::OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000) as i64;
-        self.catalog
+        let recorded = self
+            .catalog
             .record_upload(&NewUpload {
                 uri: uri.clone(),
                 tenant: who.tenant().map(|t| t.as_str().to_string()),
@@ -185,8 +188,12 @@ impl ArchiveService {
                 size,
                 created_at_ms: ms(now),
                 expires_at_ms: ms(expires_at),
+                sweep_gen,
             })
             .await?;
+        if !recorded {
+            return Err(crate::catalog::WriteError::ContentGone.into());
+        }
         // the row holds the content from here on
         drop(finished.pins);
         metrics::counter!("bewahr_uploads_total").increment(1);

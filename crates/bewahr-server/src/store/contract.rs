@@ -84,6 +84,12 @@ pub trait ContentStore: Send + Sync + 'static {
     fn locate(&self, sha256: &[u8; 32]) -> Result<Option<Located>, StoreError>;
     /// Writes a whole (small) content under its digest.
     fn put_inline(&self, sha256: &[u8; 32], data: &[u8]) -> Result<(), StoreError>;
+    /// Whether `put_inline` itself keeps identical content that is stored
+    /// already (a conditional write, S3's `If-None-Match`), so that a
+    /// writer need not ask [`ContentStore::exists`] first (a round trip).
+    fn writes_once(&self) -> bool {
+        false
+    }
     /// Writes chunk `index` of upload `upload`.
     fn put_chunk(&self, upload: &UploadId, index: u32, data: &[u8]) -> Result<(), StoreError>;
     /// Writes the entry of a chunked content (after all its chunks).

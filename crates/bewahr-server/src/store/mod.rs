@@ -141,7 +141,7 @@ impl Store {
     pub fn put_content_pinned(&self, data: &[u8], pins: &mut Pins) -> Result<Stored, StoreError> {
         let sha256: [u8; 32] = Sha256::digest(data).into();
         pins.hold(sha256);
-        if !self.content.exists(&sha256)? {
+        if self.content.writes_once() || !self.content.exists(&sha256)? {
             self.content.put_inline(&sha256, data)?;
         }
         Ok(Stored {
@@ -399,6 +399,16 @@ impl Upload {
         };
         let mut pins = self.store.in_flight.pins();
         pins.hold(sha256);
+        if self.chunks == 0 && self.store.content.writes_once() {
+            // one conditional write, no question first
+            self.store.content.put_inline(&sha256, &self.buf)?;
+            self.settled = true;
+            return Ok(Finished {
+                stored,
+                extra,
+                pins,
+            });
+        }
         if self.store.content.exists(&sha256)? {
             self.remove_chunks();
             self.settled = true;

@@ -692,6 +692,10 @@ impl ContentStore for S3Store {
         }
     }
 
+    fn writes_once(&self) -> bool {
+        true // If-None-Match: an answer 412 is identical content there
+    }
+
     fn put_inline(&self, sha256: &[u8; 32], data: &[u8]) -> Result<(), StoreError> {
         let (c, b, key) = (
             self.inner.client.clone(),
@@ -829,8 +833,13 @@ impl ContentStore for S3Store {
         }
     }
 
-    fn remove_chunks(&self, upload: &UploadId, _chunks: u32) -> Result<(), StoreError> {
+    fn remove_chunks(&self, upload: &UploadId, chunks: u32) -> Result<(), StoreError> {
         let p = self.take_pending(upload);
+        if chunks == 0 && p.multipart.is_none() {
+            // a small document (never chunked): nothing of it is under blobs/,
+            // and listing the key's versions costs the server a scan
+            return Ok(());
+        }
         let me = self.clone();
         let upload = *upload;
         self.block(async move {
