@@ -80,6 +80,24 @@ async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
     }
 }
 
+/// `GET .../evidence` of an object, as the auditor of `s`.
+fn evidence_call(s: &Server) -> Call {
+    let (base, aud) = (s.base.clone(), s.aud.clone());
+    Arc::new(move |http, a| {
+        let (base, aud) = (base.clone(), aud.clone());
+        Box::pin(async move {
+            let r = http
+                .get(format!("{base}/v1/objects/{a}/evidence"))
+                .bearer_auth(&aud)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let _ = r.bytes().await.unwrap();
+        })
+    })
+}
+
 /// Submits `size`-byte documents from `clients` tasks for `secs` seconds
 /// (see [`post_load`]). Every document is different (its first 16 bytes:
 /// call, client and counter), so nothing is deduplicated; the rest is one shared
@@ -790,20 +808,7 @@ async fn main() {
             100.0 * rate(&last) / rate(&first)
         );
         while seal_now_if_pending(&s.archive).await {}
-        let (base, aud) = (s.base.clone(), s.aud.clone());
-        let call: Call = Arc::new(move |http, a| {
-            let (base, aud) = (base.clone(), aud.clone());
-            Box::pin(async move {
-                let r = http
-                    .get(format!("{base}/v1/objects/{a}/evidence"))
-                    .bearer_auth(&aud)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-                let _ = r.bytes().await.unwrap();
-            })
-        });
+        let call = evidence_call(&s);
         latency_table(&sample, 0x9e3779b97f4a7c15, 4000, call, |clients, line| {
             format!("GET evidence with {objects} objects archived (PostgreSQL): {line} ({clients} client(s))")
         })
@@ -873,20 +878,7 @@ async fn main() {
             percentile(&mut secs_per_batch, 1.0)
         );
     }
-    let (base, aud) = (s.base.clone(), s.aud.clone());
-    let call: Call = Arc::new(move |http, a| {
-        let (base, aud) = (base.clone(), aud.clone());
-        Box::pin(async move {
-            let r = http
-                .get(format!("{base}/v1/objects/{a}/evidence"))
-                .bearer_auth(&aud)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200);
-            let _ = r.bytes().await.unwrap();
-        })
-    });
+    let call = evidence_call(&s);
     latency_table(&aoids, 0x9e3779b97f4a7c15, 4000, call, |clients, line| {
         format!("GET evidence with {objects} objects archived: {line} ({clients} client(s))")
     })

@@ -13,7 +13,7 @@ use bewahr::verify::{AlgorithmPolicy, Options};
 use sqlx::Row;
 
 use crate::api::pg_database;
-use crate::kill::{object_intact, trust_anchors, wait_ready};
+use crate::kill::{bearer_client, object_intact, trust_anchors, wait_ready};
 use crate::s3::{client, make_bucket, moto, Moto};
 use crate::support::*;
 
@@ -115,16 +115,7 @@ impl Cluster {
             }
             let o = run(&mut c);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let t = stdout(&o).lines().last().unwrap().to_string();
-            let mut h = reqwest::header::HeaderMap::new();
-            h.insert(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {t}").parse().unwrap(),
-            );
-            reqwest::Client::builder()
-                .default_headers(h)
-                .build()
-                .unwrap()
+            bearer_client(stdout(&o).lines().last().unwrap())
         };
         (token("submitter"), token("auditor"), token("operator"))
     }

@@ -44,19 +44,21 @@ pub fn clients(dir: &std::path::Path) -> (reqwest::Client, reqwest::Client, reqw
         .args(["tenant", "create", "kill", "--data-dir"])
         .arg(dir));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let token = |role: &str| {
-        let t = token(dir, role);
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {t}").parse().unwrap(),
-        );
-        reqwest::Client::builder()
-            .default_headers(h)
-            .build()
-            .unwrap()
-    };
+    let token = |role: &str| bearer_client(&token(dir, role));
     (token("submitter"), token("auditor"), token("operator"))
+}
+
+/// An HTTP client that sends `token` with every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .unwrap()
 }
 
 /// The server's TSA certificates (PEM: TSA, root).
