@@ -60,22 +60,27 @@ impl TestArchive {
 impl Drop for TestArchive {
     fn drop(&mut self) {
         if let Some(db) = self.pg_db.take() {
-            // best effort: the pool of this archive still holds connections; WITH (FORCE) ends them
-            let _ = std::process::Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-q",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
-                ])
-                .output();
+            drop_pg_database(&db);
         }
     }
+}
+
+/// Removes a test's database (best effort: pools may still hold
+/// connections; WITH (FORCE) ends them).
+pub fn drop_pg_database(db: &str) {
+    let _ = std::process::Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        ])
+        .output();
 }
 
 pub const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";

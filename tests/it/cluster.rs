@@ -22,7 +22,14 @@ struct Cluster {
     _moto: Moto,
     endpoint: String,
     pg: String,
+    db: String,
     root: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        crate::api::drop_pg_database(&self.db);
+    }
 }
 
 impl Cluster {
@@ -42,6 +49,7 @@ impl Cluster {
             endpoint: m.endpoint.clone(),
             _moto: m,
             pg: format!("postgres://postgres@127.0.0.1:5432/{db}"),
+            db,
             root: tempdir(),
         })
     }
@@ -440,7 +448,8 @@ async fn the_leader_lease_fences_a_node_that_lost_it() {
         "sqlite://{}?mode=rwc",
         dir.path().join("catalog.db").display()
     )];
-    if let Some(db) = pg_database().await {
+    let pg = pg_database().await;
+    if let Some(db) = &pg {
         urls.push(format!("postgres://postgres@127.0.0.1:5432/{db}"));
     }
     for url in urls {
@@ -496,5 +505,9 @@ async fn the_leader_lease_fences_a_node_that_lost_it() {
             .unwrap();
         assert!(y > x && x > 0 && r >= 1 << 40, "{x} {y} {r}");
         assert_eq!(cat.tree_allocation(x).await.unwrap().unwrap().0, "b");
+        cat.pool().close().await;
+    }
+    if let Some(db) = pg {
+        crate::api::drop_pg_database(&db);
     }
 }

@@ -328,9 +328,11 @@ pub async fn seal_once(
     let s = with.store.clone();
     let token = stamp.token.clone();
     tokio::task::spawn_blocking(move || {
-        s.put_tree(batch_id as u64, &tree, &seqs)?;
-        // the token beside the tree: the store alone proves leaf 0 (the audit head)
-        s.put_token(batch_id as u64, &token)
+        // the token beside the tree: the store alone proves leaf 0 (the
+        // audit head). First: a tree the store lists has its token, also
+        // when the process dies in between
+        s.put_token(batch_id as u64, &token)?;
+        s.put_tree(batch_id as u64, &tree, &seqs)
     })
     .await
     .map_err(|e| e.to_string())?

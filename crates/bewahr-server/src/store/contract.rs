@@ -155,8 +155,9 @@ pub trait TreeStore: Send + Sync + 'static {
     /// The leaf value and its siblings' values, in `sibling_positions` order.
     fn path(&self, tree: &StoredTree, i: usize) -> Result<(Vec<u8>, Vec<Vec<u8>>), StoreError>;
     /// Keeps a sealed batch's time-stamp token (as received) beside its
-    /// tree; durable when it returns (the sealer writes it after the tree,
-    /// before the catalog records the batch).
+    /// tree; durable when it returns (the sealer writes it before the tree,
+    /// so that every tree the store lists has its token; the catalog
+    /// records the batch last).
     fn put_token(&self, id: u64, token: &[u8]) -> Result<(), StoreError>;
     /// The token kept beside tree `id` (`None` for renewal trees and for
     /// batches sealed before tokens were kept in the store).

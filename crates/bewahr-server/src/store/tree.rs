@@ -139,8 +139,8 @@ impl TreeStore for RocksStore {
     }
 
     /// Keeps a sealed batch's time-stamp token (as received) beside its
-    /// tree; durable when it returns. The sealer writes it right after the
-    /// tree and before the catalog records the batch.
+    /// tree; durable when it returns. The sealer writes it right before the
+    /// tree (a listed tree has its token) and the catalog records the batch last.
     fn put_token(&self, batch: u64, token: &[u8]) -> Result<(), StoreError> {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
