@@ -13,7 +13,7 @@ use bewahr::verify::{AlgorithmPolicy, Options};
 use sqlx::Row;
 
 use crate::api::pg_database;
-use crate::kill::{bearer_client, object_intact, trust_anchors, wait_ready};
+use crate::kill::{bearer_client, object_intact, post_renewal, submit, trust_anchors, wait_ready};
 use crate::s3::{client, make_bucket, moto, Moto};
 use crate::support::*;
 
@@ -335,16 +335,7 @@ async fn two_nodes_share_a_hash_tree_renewal_and_the_follower_finishes_it_after_
             .map(|j| (j.wrapping_mul(i + 3) >> 2) as u8)
             .collect();
         let base = if i % 2 == 0 { &base_a } else { &base_b };
-        let r = sub
-            .post(format!("{base}/v1/objects"))
-            .header("content-type", "application/octet-stream")
-            .body(doc.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let j: serde_json::Value = r.json().await.unwrap();
-        docs.push((j["aoid"].as_str().unwrap().to_string(), doc));
+        docs.push((submit(&sub, base, &doc).await, doc));
     }
     let trusted = trust_anchors(&op, &base_a).await;
     check_all(&aud, &base_b, &docs, &trusted, 1).await;
@@ -405,16 +396,12 @@ async fn two_nodes_share_a_hash_tree_renewal_and_the_follower_finishes_it_after_
 }
 
 async fn renew(op: &reqwest::Client, base: &str, alg: &str) -> i64 {
-    let r = op
-        .post(format!("{base}/v1/admin/renewals"))
-        .json(&serde_json::json!({"kind": "hashtree", "digest_algorithm": alg}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    post_renewal(
+        op,
+        base,
+        serde_json::json!({"kind": "hashtree", "digest_algorithm": alg}),
+    )
+    .await
 }
 
 async fn run_done(op: &reqwest::Client, base: &str, id: i64) -> serde_json::Value {

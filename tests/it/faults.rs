@@ -177,19 +177,7 @@ impl Drop for Node {
             .url
             .strip_prefix("postgres://postgres@127.0.0.1:5432/")
         {
-            let _ = std::process::Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "test",
-                    "-q",
-                    "-c",
-                ])
-                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .output();
+            crate::api::drop_pg_database(name);
         }
     }
 }

@@ -247,7 +247,21 @@ async fn kill_9_mid_ingest_and_mid_sealing_loses_nothing_acknowledged() {
     child.wait().unwrap();
 }
 
-async fn post_renewal(http: &reqwest::Client, base: &str, body: serde_json::Value) -> i64 {
+/// Submits `doc` to `base` (201 expected); its AOID.
+pub async fn submit(sub: &reqwest::Client, base: &str, doc: &[u8]) -> String {
+    let r = sub
+        .post(format!("{base}/v1/objects"))
+        .header("content-type", "application/octet-stream")
+        .body(doc.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let j: serde_json::Value = r.json().await.unwrap();
+    j["aoid"].as_str().unwrap().to_string()
+}
+
+pub async fn post_renewal(http: &reqwest::Client, base: &str, body: serde_json::Value) -> i64 {
     let r = http
         .post(format!("{base}/v1/admin/renewals"))
         .json(&body)
@@ -295,16 +309,7 @@ async fn kill_9_mid_renewal_leaves_every_record_valid_and_renews_once() {
         let doc: Vec<u8> = (0..256 * 1024u32)
             .map(|j| (j.wrapping_mul(i + 7) >> 3) as u8)
             .collect();
-        let r = sub
-            .post(format!("{base}/v1/objects"))
-            .header("content-type", "application/octet-stream")
-            .body(doc.clone())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let j: serde_json::Value = r.json().await.unwrap();
-        docs.push((j["aoid"].as_str().unwrap().to_string(), doc));
+        docs.push((submit(&sub, &base, &doc).await, doc));
     }
     let last = &docs.last().unwrap().0;
     let r = aud
