@@ -85,6 +85,6 @@ pub use bewahr_durable as durable;
 
 #[cfg(feature = "server")]
 pub use bewahr_server::{
-    access, api, audit, catalog, cluster, config, evidence, ids, ingest, pres, renewal, s4, seal,
-    server, service, store, supervisor, sweeper, testing, tls, validation,
+    access, activity, api, audit, catalog, cluster, config, evidence, ids, ingest, pres, renewal,
+    s4, seal, server, service, store, supervisor, sweeper, testing, tls, ui, validation,
 };

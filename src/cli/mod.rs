@@ -4,6 +4,7 @@
 pub mod access;
 #[cfg(feature = "server")]
 pub mod audit;
+pub mod progress;
 #[cfg(feature = "server")]
 pub mod renew;
 #[cfg(feature = "server")]

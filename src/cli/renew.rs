@@ -270,6 +270,8 @@ async fn run_async(args: RenewArgs) -> i32 {
                         Ok(())
                     } else {
                         eprintln!("renewal run {id} queued; waiting for it to end (Ctrl-C leaves it running)");
+                        // the run's progress as the API reports it while it runs
+                        let mut progress: Option<super::progress::Progress> = None;
                         loop {
                             match call(&http, http.get(format!("{base}/v1/admin/renewals/{id}")))
                                 .await
@@ -279,6 +281,9 @@ async fn run_async(args: RenewArgs) -> i32 {
                                         || r["state"] == "failed"
                                         || r["state"] == "incomplete" =>
                                 {
+                                    if let Some(p) = progress.take() {
+                                        p.finish();
+                                    }
                                     out(&r, &print_run);
                                     if r["state"] == "failed" {
                                         return 1;
@@ -288,7 +293,26 @@ async fn run_async(args: RenewArgs) -> i32 {
                                     }
                                     break Ok(());
                                 }
-                                Ok(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                                Ok(r) => {
+                                    if let Some(total) = r["chains_total"].as_i64() {
+                                        let p = progress.get_or_insert_with(|| {
+                                            super::progress::Progress::new(
+                                                format!("renewal run {id}"),
+                                                super::progress::Unit::Chains,
+                                                total as u64,
+                                            )
+                                        });
+                                        p.set_total(total as u64);
+                                        p.set_extra(format!(
+                                            "{} read",
+                                            super::progress::human_bytes(
+                                                r["bytes_read"].as_i64().unwrap_or(0) as u64
+                                            )
+                                        ));
+                                        p.set(r["chains"].as_i64().unwrap_or(0) as u64);
+                                    }
+                                    tokio::time::sleep(Duration::from_millis(500)).await
+                                }
                                 Err(e) => break Err(e),
                             }
                         }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use bewahr::alg::{DigestAlgorithm, Hasher};
+use bewahr::alg::DigestAlgorithm;
 use bewahr::ers::record_for_leaf;
 use bewahr::hashtree::HashTree;
 use bewahr::tsp::client::{TsaAuth, TsaClient, TsaEndpoint};
@@ -48,13 +48,15 @@ pub fn run(args: StampArgs) -> i32 {
         Err(e) => return fail(e.to_string()),
     };
     let mut hashes = Vec::with_capacity(args.files.len());
+    let mut progress =
+        super::progress::hashing(format!("hashing {} files", args.files.len()), &args.files);
     for f in &args.files {
-        let mut h = Hasher::new(alg);
-        match std::fs::File::open(f).and_then(|mut file| std::io::copy(&mut file, &mut h)) {
-            Ok(_) => hashes.push(h.finish()),
+        match super::progress::hash_file(f, alg, &mut progress) {
+            Ok(h) => hashes.push(h),
             Err(e) => return fail(format!("{}: {e}", f.display())),
         }
     }
+    progress.finish();
     let tree = match HashTree::from_hashes(alg, &hashes) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),

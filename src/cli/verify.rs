@@ -1,9 +1,8 @@
 //! `bewahr verify`: the auditor's offline verifier.
 
-use std::io::Read;
 use std::path::PathBuf;
 
-use bewahr::alg::{DigestAlgorithm, Hasher};
+use bewahr::alg::DigestAlgorithm;
 use bewahr::verify::{self, AlgorithmPolicy, DataObjects, Digests, NoData, Options};
 
 /// Arguments of `bewahr verify`.
@@ -93,21 +92,17 @@ impl DataObjects for Files {
             return Ok(Some(h.clone()));
         }
         let mut out = Vec::new();
+        let mut progress = super::progress::hashing(
+            format!("hashing {} files ({alg})", self.paths.len()),
+            &self.paths,
+        );
         for p in &self.paths {
-            let mut f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let mut h = Hasher::new(alg);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f
-                    .read(&mut buf)
-                    .map_err(|e| format!("{}: {e}", p.display()))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-            }
-            out.push(h.finish());
+            out.push(
+                super::progress::hash_file(p, alg, &mut progress)
+                    .map_err(|e| format!("{}: {e}", p.display()))?,
+            );
         }
+        progress.finish();
         self.cache.push((alg, out.clone()));
         Ok(Some(out))
     }

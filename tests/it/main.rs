@@ -33,6 +33,8 @@ mod service;
 mod signatures;
 mod sweeper;
 mod tls;
+mod ui;
+mod ui_browser;
 mod xades;
 mod xaip;
 mod xmlers;

@@ -245,6 +245,8 @@ async fn years_of_renewals(db: Db) {
     assert_eq!(run["state"], "done", "{run}");
     assert_eq!(run["requested_by"], "scheduler");
     assert_eq!(run["chains"], 13, "{run}");
+    // the progress figure the command line's bar and the dashboard show
+    assert_eq!(run["chains_total"], 13, "{run}");
     assert_eq!(run["trees_written"], 1, "{run}");
     assert_eq!(run["tsa_requests"], 1, "{run}");
     assert_eq!(run["errors"], serde_json::json!([]), "{run}");
@@ -259,6 +261,7 @@ async fn years_of_renewals(db: Db) {
     assert_eq!(hrun["state"], "done", "{hrun}");
     assert_eq!(hrun["digest_algorithm"], "sha512");
     assert_eq!(hrun["chains"], 13, "{hrun}");
+    assert_eq!(hrun["chains_total"], 13, "{hrun}");
     let bytes: usize =
         docs.iter().map(|d| d.1.len()).sum::<usize>() + format!("Bescheid {}: ", 0).len(); // version 1 of the first object is rehashed too
     assert_eq!(

@@ -305,6 +305,23 @@ pub async fn entries(
     rows.iter().map(|r| view(r).map(|v| v.0)).collect()
 }
 
+/// The latest `limit` entries of `tenant` (`None`: all), newest first
+/// (the admin dashboard).
+pub async fn recent(
+    catalog: &Catalog,
+    tenant: Option<&str>,
+    limit: i64,
+) -> Result<Vec<EntryView>, CatalogError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM audit WHERE ($1 IS NULL OR tenant = $1) ORDER BY seq DESC LIMIT $2"
+    )))
+    .bind(tenant.map(str::to_string))
+    .bind(limit)
+    .fetch_all(catalog.pool())
+    .await?;
+    rows.iter().map(|r| view(r).map(|v| v.0)).collect()
+}
+
 /// Where the chain is broken.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ChainError {

@@ -412,7 +412,7 @@ impl Ingest {
                 e => IngestError::Write(e),
             })?;
         drop(pins);
-        self.sealer.submitted();
+        self.sealer.submitted(stored.size);
         metrics::counter!("bewahr_objects_total").increment(1);
         metrics::counter!("bewahr_bytes_total").increment(stored.size);
         Ok(Receipt {

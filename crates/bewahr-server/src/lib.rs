@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod activity;
 pub mod api;
 pub mod audit;
 pub mod catalog;
@@ -27,4 +28,5 @@ pub mod supervisor;
 pub mod sweeper;
 pub mod testing;
 pub mod tls;
+pub mod ui;
 pub mod validation;

@@ -462,7 +462,13 @@ pub async fn start_with_seams(
         evidence_profile: cfg.evidence.profile,
         sweeper,
         cluster,
+        ui: crate::ui::Ui::new(!cfg.server.tls_cert.is_empty()),
     });
+    crate::activity::spawn_sampler(
+        state.sealer.activity().clone(),
+        state.sealer.clone(),
+        &supervisor,
+    );
     Ok(Archive {
         state,
         supervisor,

@@ -15,13 +15,22 @@ use crate::audit::Entry;
 #[derive(Clone, Debug)]
 pub struct CreatedObject(pub String);
 
+/// Set by a handler on its response when the request is no one's doing
+/// but a page's own refresh (the dashboard's live panels and plot data,
+/// every few seconds while it is open): not written to the audit trail
+/// (the page itself was).
+#[derive(Clone, Copy, Debug)]
+pub struct Unrecorded;
+
 /// Set by a handler on its response: what the audit entry should say besides the result.
 #[derive(Clone, Debug)]
 pub struct AuditDetail(pub String);
 
 /// The archive object a request is about, if its path names a valid one.
 fn aoid_of(path: &str) -> Option<String> {
-    let rest = path.strip_prefix("/v1/objects/")?;
+    let rest = path
+        .strip_prefix("/v1/objects/")
+        .or_else(|| path.strip_prefix("/ui/objects/"))?;
     let aoid = rest.split('/').next()?;
     crate::ids::Aoid::parse(aoid)
         .ok()
@@ -49,8 +58,31 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         || path == "/readyz"
         || (req.method() == axum::http::Method::GET
             && (path == "/s4" || path.starts_with("/s4/schemas/")));
-    if public {
+    if public || crate::ui::is_public(&path) {
         return next.run(req).await;
+    }
+    // the web interface's session stands for the credential it was opened
+    // with: on every page of the interface, and elsewhere only for reading
+    // (the downloads its pages link to), never for changing anything
+    // outside `/ui`, whose forms carry a CSRF token
+    let ui = crate::ui::is_ui(&req);
+    let session = if !req.headers().contains_key(header::AUTHORIZATION)
+        && (ui
+            || matches!(
+                *req.method(),
+                axum::http::Method::GET | axum::http::Method::HEAD
+            )) {
+        state.ui.sessions.of(req.headers())
+    } else {
+        None
+    };
+    if ui && session.is_none() {
+        let to = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| path.clone());
+        return crate::ui::to_login(&to);
     }
     let peer = peer_of(&req);
     let action = format!(
@@ -76,10 +108,17 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         result: result.to_string(),
         detail,
     };
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().ok().and_then(|s| s.strip_prefix("Bearer ")));
+    let session_token = match session.as_deref().map(|s| &s.credential) {
+        Some(crate::ui::Credential::Token(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let bearer = match &session_token {
+        Some(t) => Some(Some(t.as_str())),
+        None => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().ok().and_then(|s| s.strip_prefix("Bearer "))),
+    };
     let cached = match bearer {
         Some(Some(t)) => state.token_cache.get(t.trim()),
         _ => None,
@@ -122,7 +161,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 return ApiError::TooManyRequests(wait).into_response();
             }
             req.extensions_mut().insert(p.clone());
+            if let Some(s) = &session {
+                req.extensions_mut().insert(s.clone());
+            }
             let resp = next.run(req).await;
+            if resp.extensions().get::<Unrecorded>().is_some() {
+                return resp;
+            }
             let aoid = aoid_of(&path).or_else(|| {
                 resp.extensions()
                     .get::<CreatedObject>()
@@ -150,6 +195,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err(AuthError::Unavailable(e)) => {
             // the credentials could not be checked: not the client's fault
             ApiError::Unavailable(e).into_response()
+        }
+        Err(e) if session.is_some() => {
+            // the session's credential no longer holds (revoked, expired,
+            // no client certificate on this connection): sign in again
+            tracing::debug!(reason = %e, %path, "web interface session ended");
+            state.ui.sessions.close(req.headers());
+            crate::ui::to_login(if ui { &path } else { "/ui/" })
         }
         Err(e) => {
             // the client learns only that it is unauthorized; the log and the trail say why
@@ -453,7 +505,7 @@ impl RateLimits {
 /// certificate that names neither responder nor CRL cannot be checked and
 /// is accepted, one whose status cannot be had is refused). O = the tenant,
 /// OU = the role.
-async fn client_principal(
+pub(crate) async fn client_principal(
     state: &AppState,
     chain: &crate::tls::ClientChain,
     now: time::OffsetDateTime,

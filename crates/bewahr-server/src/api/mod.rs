@@ -82,6 +82,8 @@ pub struct Shared {
     pub sweeper: crate::sweeper::Sweeper,
     /// This node's place among several (`/v1/admin/status`, `/healthz`).
     pub cluster: crate::cluster::Cluster,
+    /// The web interface (`/ui/`): templates and sessions.
+    pub ui: crate::ui::Ui,
 }
 
 /// Reads one multipart part chunk by chunk, refusing it (413) as soon as it
@@ -343,9 +345,13 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::pres::routes())
         .layer(DefaultBodyLimit::max(soap))
         .layer(axum::middleware::from_fn_with_state(soap, declared_size));
+    // the web interface: its forms are small; the verify page lifts the
+    // limit for its route and reads its parts against its own
+    let ui = crate::ui::routes().layer(DefaultBodyLimit::max(small));
     uploads
         .merge(rest)
         .merge(s4)
+        .merge(ui)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -535,15 +535,16 @@ impl Catalog {
     }
 
     /// How many of run `run_id`'s ranges are done, of how many.
-    pub async fn ranges_progress(&self, run_id: i64) -> Result<(i64, i64), CatalogError> {
+    pub async fn ranges_progress(&self, run_id: i64) -> Result<(i64, i64, i64), CatalogError> {
         let r = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0) \
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0), \
+             CAST(COALESCE(SUM(CASE WHEN state = 'done' THEN leaves ELSE 0 END), 0) AS BIGINT) \
              FROM rehash_ranges WHERE run_id = $1",
         )
         .bind(run_id)
         .fetch_one(self.pool())
         .await?;
-        Ok((r.try_get(1)?, r.try_get(0)?))
+        Ok((r.try_get(1)?, r.try_get(0)?, r.try_get(2)?))
     }
 
     /// Run `run_id`'s finished ranges, in the order they were published.

@@ -272,6 +272,10 @@ pub struct RunView {
     pub owner: Option<String>,
     /// Hash-tree renewal: leaves rehashed per node.
     pub shares: std::collections::BTreeMap<String, i64>,
+    /// While it runs: the object versions it is to extend in all (with
+    /// `chains`, its progress); known once its attempt has planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chains_total: Option<i64>,
 }
 
 /// Counts a run adds up.
@@ -297,7 +301,7 @@ const LINK_COLS: &str =
  \
      leaves - audit_leaves - (SELECT COUNT(*) FROM audit_seals s WHERE s.batch_id = batches.id), \
      (SELECT COUNT(*) FROM held_leaves h WHERE h.chain_start = batches.id)";
-const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors, not_renewed, retry_at, owner, shares";
+const RUN_COLS: &str = "id, kind, digest_algorithm, scope, state, requested_by, reason, queued_at, started_at, finished_at, attempts, chains, trees_renewed, trees_written, tsa_requests, bytes_read, errors, not_renewed, retry_at, owner, shares, chains_total";
 
 fn link_row(r: &AnyRow) -> Result<TreeLink, CatalogError> {
     Ok(TreeLink {
@@ -343,6 +347,7 @@ fn run_row(r: &AnyRow) -> Result<RunView, CatalogError> {
         owner: r.try_get(19)?,
         shares: serde_json::from_str(&r.try_get::<String, _>(20)?)
             .map_err(|e| CatalogError::Corrupt(format!("renewal shares: {e}")))?,
+        chains_total: r.try_get(21)?,
     })
 }
 
@@ -811,6 +816,43 @@ impl Catalog {
     /// Records a run's progress (counts so far) or its end (`state` done,
     /// incomplete with the time of its retry, or failed), if `owner` still
     /// owns it (else another node took it over: nothing recorded).
+    /// Records how many object versions the run's attempt is to extend in
+    /// all (by its owner; the progress figure next to `chains`).
+    pub async fn set_run_total(
+        &self,
+        id: i64,
+        owner: &str,
+        chains_total: i64,
+    ) -> Result<(), CatalogError> {
+        sqlx::query("UPDATE renewals SET chains_total = $1 WHERE id = $2 AND owner = $3")
+            .bind(chains_total)
+            .bind(id)
+            .bind(owner)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Progress of a running run between its commits (by its owner): the
+    /// object versions done so far, `chains` until the next commit says
+    /// what was recorded.
+    pub async fn set_run_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        chains: i64,
+    ) -> Result<(), CatalogError> {
+        sqlx::query(
+            "UPDATE renewals SET chains = $1 WHERE id = $2 AND owner = $3 AND state = 'running'",
+        )
+        .bind(chains)
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn update_run(
         &self,
         id: i64,

@@ -116,6 +116,7 @@ impl Ctx {
         run: &RunView,
         target: DigestAlgorithm,
         keys: &[(i64, i64)],
+        chains_before: i64,
     ) -> Result<(Vec<LeafResult>, BTreeMap<String, i64>), RunError> {
         let size = self.settings.rehash_range.max(1);
         let ranges: Vec<(i64, String)> = keys
@@ -137,13 +138,21 @@ impl Ctx {
             ranges = total,
             "hash-tree renewal: rehashing published"
         );
+        let mut last_progress = std::time::Instant::now();
         loop {
             // alone (no cluster: a test's context), this context does the work itself;
             // in a cluster every node's range worker does, this one's too
             if self.cluster.is_none() && self.work_one_range().await? {
                 continue;
             }
-            let (done, all) = self.catalog.ranges_progress(run.id).await?;
+            let (done, all, leaves_done) = self.catalog.ranges_progress(run.id).await?;
+            // the run's progress between its commits, about once a second
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = std::time::Instant::now();
+                self.catalog
+                    .set_run_progress(run.id, self.owner(), chains_before + leaves_done)
+                    .await?;
+            }
             if all != total {
                 return Err(RunError::Fenced(format!(
                     "renewal run {}: its rehash ranges were replaced (another node took the run over)",

@@ -321,6 +321,10 @@ impl Ctx {
                 .entry(c.tail)
                 .or_default() += c.versions;
         }
+        let total: i64 = tails.values().flat_map(|e| e.values()).sum();
+        self.catalog
+            .set_run_total(run.id, self.owner(), out.counts.chains + total)
+            .await?;
         for (alg_name, ends) in tails {
             let alg = DigestAlgorithm::from_name(&alg_name)
                 .map_err(|e| RunError::Invalid(e.to_string()))?;
@@ -423,6 +427,10 @@ impl Ctx {
                 }),
             }
         }
+        let total: i64 = todo.iter().map(|c| c.versions).sum();
+        self.catalog
+            .set_run_total(run.id, self.owner(), out.counts.chains + total)
+            .await?;
         // groups of whole chains, at most max_leaves versions each (a larger chain alone)
         let max = self.settings.max_leaves.max(1) as i64;
         let mut groups: Vec<Vec<&CurrentChain>> = Vec::new();
@@ -598,7 +606,9 @@ impl Ctx {
         out: &mut Outcome,
     ) -> Result<(), RunError> {
         let keys = self.group_keys(group).await?;
-        let (results, shares) = self.rehash_distributed(run, target, &keys).await?;
+        let (results, shares) = self
+            .rehash_distributed(run, target, &keys, out.counts.chains)
+            .await?;
         let mut failed: Vec<(i64, i64, NotRenewedReason, String)> = Vec::new();
         let mut builder = TreeBuilder::with_capacity(target, keys.len());
         let mut tree_keys = Vec::with_capacity(keys.len());

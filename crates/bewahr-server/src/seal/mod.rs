@@ -89,6 +89,8 @@ pub struct Sealer {
     /// Batches sealed by this node (wakes the waiters, who then ask the catalog).
     sealed: watch::Receiver<u64>,
     catalog: Catalog,
+    /// What this node recorded and sealed lately (the dashboard's series).
+    activity: crate::activity::Activity,
 }
 
 /// What the sealing worker works with.
@@ -123,6 +125,7 @@ impl Sealer {
             max_objects: cfg.max_objects,
             sealed: rx,
             catalog: with.catalog.clone(),
+            activity: Default::default(),
         };
         metrics::gauge!("bewahr_pending_objects").set(initial_pending as f64);
         sup.spawn(
@@ -132,13 +135,25 @@ impl Sealer {
         s
     }
 
-    /// A version was recorded: counts it and wakes the worker when a batch is full.
-    pub fn submitted(&self) {
+    /// A version of `bytes` bytes was recorded: counts it and wakes the
+    /// worker when a batch is full.
+    pub fn submitted(&self, bytes: u64) {
+        self.activity.recorded(bytes, crate::activity::wall_ms());
         let n = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
         metrics::gauge!("bewahr_pending_objects").set(n as f64);
         if n >= self.max_objects {
             self.wake.notify_one();
         }
+    }
+
+    /// Versions waiting for their batch, as this node counts them.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// What this node recorded and sealed lately.
+    pub fn activity(&self) -> &crate::activity::Activity {
+        &self.activity
     }
 
     /// Asks for a sealing round now.
@@ -225,6 +240,7 @@ async fn worker(
                     metrics::gauge!("bewahr_pending_objects").set(left as f64);
                     metrics::counter!("bewahr_batches_sealed_total").increment(1);
                     sealed.send_modify(|n| *n += 1);
+                    me.activity.sealed(crate::activity::wall_ms());
                     let at = crate::catalog::rfc3339_ms(batch.sealed_at_ms);
                     me.set(|s| {
                         s.state = SealerState::Idle;

@@ -3,7 +3,10 @@
 //! archive runs; the certificates of the TSAs used before stay trusted (the
 //! archive's earlier time-stamps chain to them).
 
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
 
 use time::OffsetDateTime;
 use x509_cert::Certificate;
@@ -11,6 +14,9 @@ use x509_cert::Certificate;
 use bewahr_core::alg::DigestAlgorithm;
 use bewahr_devtsa::DevTsa;
 use bewahr_net::tsa_client::TsaClient;
+
+/// The name the built-in development TSA's time-stamps are recorded under.
+pub const DEV_TSA_NAME: &str = "development TSA (not qualified)";
 
 /// A time-stamp for a batch root.
 #[derive(Clone, Debug)]
@@ -67,15 +73,57 @@ struct TsaData {
 
 /// The archive's source of time-stamps (shared; cheap to clone).
 #[derive(Clone)]
-pub struct Stamper(Arc<RwLock<Inner>>);
+pub struct Stamper(Arc<RwLock<Inner>>, Arc<Mutex<BTreeMap<String, TsaStats>>>);
+
+/// How a TSA answered this process lately (the admin dashboard).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TsaStats {
+    /// The TSA's name (for configured TSAs that failed all together: their names).
+    pub name: String,
+    pub granted: u64,
+    pub failed: u64,
+    /// The last time-stamp: when it was asked for (RFC 3339), its time
+    /// and how long the answer took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_granted_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_gen_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_latency_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
+}
 
 impl Stamper {
     pub fn new(source: TsaSource) -> Self {
-        Stamper(Arc::new(RwLock::new(Inner {
-            current: source,
-            earlier: vec![],
-            tsa_data: None,
-        })))
+        Stamper(
+            Arc::new(RwLock::new(Inner {
+                current: source,
+                earlier: vec![],
+                tsa_data: None,
+            })),
+            Default::default(),
+        )
+    }
+
+    /// How each TSA answered this process, by name.
+    pub fn stats(&self) -> Vec<TsaStats> {
+        self.1
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn count(&self, name: &str, f: impl FnOnce(&mut TsaStats)) {
+        if let Ok(mut m) = self.1.lock() {
+            let e = m.entry(name.to_string()).or_insert_with(|| TsaStats {
+                name: name.to_string(),
+                ..Default::default()
+            });
+            f(e);
+        }
     }
 
     /// The built-in development TSA.
@@ -122,8 +170,46 @@ impl Stamper {
         g.current = source;
     }
 
-    /// Time-stamps `imprint`; `now` is the clock of the caller (used by the development TSA).
+    /// Time-stamps `imprint`; `now` is the clock of the caller (used by the
+    /// development TSA). Each answer and failure is counted ([`Self::stats`]).
     pub async fn stamp(
+        &self,
+        alg: DigestAlgorithm,
+        imprint: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Stamp, String> {
+        let asked = std::time::Instant::now();
+        let at = bewahr_core::tsp::trust::rfc3339(now);
+        let r = self.stamp_once(alg, imprint, now).await;
+        let ms = asked.elapsed().as_millis() as u64;
+        match &r {
+            Ok(st) => self.count(&st.tsa, |e| {
+                e.granted += 1;
+                e.last_granted_at = Some(at);
+                e.last_gen_time = Some(bewahr_core::tsp::trust::rfc3339(st.gen_time));
+                e.last_latency_ms = Some(ms);
+            }),
+            Err(err) => {
+                let name = match &self.current().0 {
+                    TsaSource::Dev(_) => DEV_TSA_NAME.to_string(),
+                    TsaSource::Remote(c) => c
+                        .endpoints()
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                self.count(&name, |e| {
+                    e.failed += 1;
+                    e.last_error = Some(err.clone());
+                    e.last_error_at = Some(at);
+                });
+            }
+        }
+        r
+    }
+
+    async fn stamp_once(
         &self,
         alg: DigestAlgorithm,
         imprint: &[u8],
@@ -137,7 +223,7 @@ impl Stamper {
                     .map_err(|e| e.to_string())?;
                 Ok(Stamp {
                     token,
-                    tsa: "development TSA (not qualified)".into(),
+                    tsa: DEV_TSA_NAME.into(),
                     gen_time: now.replace_nanosecond(0).unwrap_or(now),
                 })
             }

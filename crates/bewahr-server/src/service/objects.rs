@@ -289,6 +289,40 @@ impl ArchiveService {
             .authorize_object(&obj.principal, Operation::Evidence, obj.aoid.as_str())
             .await?;
         let (_, er) = self.evidence(&ev, Some(v), Duration::ZERO).await?;
+        let items = self.group_items(obj, &loc).await?;
+        let kind = if items.len() == 1 {
+            bewahr_core::signature::asic::MIMETYPE_S
+        } else {
+            bewahr_core::signature::asic::MIMETYPE_E
+        };
+        let media_type = loc.media_type.clone();
+        let zip = tokio::task::spawn_blocking(move || {
+            let objects: Vec<bewahr_core::signature::asic::DataObject<'_>> = items
+                .iter()
+                .map(
+                    |(name, mt, bytes)| bewahr_core::signature::asic::DataObject {
+                        name,
+                        media_type: if mt.is_empty() { &media_type } else { mt },
+                        bytes,
+                    },
+                )
+                .collect();
+            bewahr_core::signature::asic::with_evidence_record(&objects, &er)
+                .map_err(|e| ServiceError::Corrupt(format!("ASiC container: {e}")))
+        })
+        .await??;
+        Ok((zip, kind))
+    }
+
+    /// A document version's data-object group as (file name, media type
+    /// (empty: the version's), bytes): the document, and its preserved
+    /// items (detached signature, validation data, validation report) when
+    /// the caller may read them.
+    async fn group_items(
+        &self,
+        obj: &Owned,
+        loc: &crate::catalog::Location,
+    ) -> Result<Vec<(String, &'static str, Vec<u8>)>, ServiceError> {
         let document = self.read_preserved(loc.sha256).await?;
         let mut items: Vec<(String, &'static str, Vec<u8>)> = vec![(
             format!("document.{}", extension(&loc.media_type, &document)),
@@ -325,28 +359,30 @@ impl ArchiveService {
                 ));
             }
         }
-        let kind = if items.len() == 1 {
-            bewahr_core::signature::asic::MIMETYPE_S
-        } else {
-            bewahr_core::signature::asic::MIMETYPE_E
-        };
-        let media_type = loc.media_type.clone();
-        let zip = tokio::task::spawn_blocking(move || {
-            let objects: Vec<bewahr_core::signature::asic::DataObject<'_>> = items
-                .iter()
-                .map(
-                    |(name, mt, bytes)| bewahr_core::signature::asic::DataObject {
-                        name,
-                        media_type: if mt.is_empty() { &media_type } else { mt },
-                        bytes,
-                    },
-                )
-                .collect();
-            bewahr_core::signature::asic::with_evidence_record(&objects, &er)
-                .map_err(|e| ServiceError::Corrupt(format!("ASiC container: {e}")))
-        })
-        .await??;
-        Ok((zip, kind))
+        Ok(items)
+    }
+
+    /// The data objects a document version's evidence record covers, to
+    /// verify the record against (the web interface's object page): the
+    /// document and its preserved items. `None` for packages (XAIP) and
+    /// digest lists, whose records cover objects of their own form, and for
+    /// documents over [`MAX_ASIC_DOCUMENT`] bytes (held in memory here):
+    /// their records are verified without the data.
+    pub async fn version_group(
+        &self,
+        obj: &Owned,
+        v: VersionNo,
+    ) -> Result<Option<Vec<Vec<u8>>>, ServiceError> {
+        obj.expect(Operation::ReadContent)?;
+        let loc = self.locate(obj, Some(v)).await?;
+        if loc.media_type == super::XAIP_MEDIA_TYPE
+            || loc.media_type == crate::ingest::DIGEST_LIST_MEDIA_TYPE
+            || loc.size > MAX_ASIC_DOCUMENT
+        {
+            return Ok(None);
+        }
+        let items = self.group_items(obj, &loc).await?;
+        Ok(Some(items.into_iter().map(|(_, _, b)| b).collect()))
     }
 
     /// The evidence record of a version in its XML form (RFC 6283): the
