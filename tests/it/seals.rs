@@ -379,6 +379,25 @@ async fn preserved_and_rechecked(db: Db) {
     let er = fetch(&a, &format!("/v1/objects/{aoid}/evidence?wait=20")).await;
     let tsa = fetch(&a, "/v1/tsa/certificates").await;
 
+    // the web interface's object page: the seal's validation on receipt, and
+    // the record verified against the whole group (document, signature,
+    // validation data, report)
+    let mut jar = crate::ui::sign_in(&a, &a.tokens["auditor"]).await;
+    let p = crate::ui::get(&a, &mut jar, &format!("/ui/objects/{aoid}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(
+        p.body
+            .contains("id=\"seal\" data-indication=\"TOTAL_PASSED\""),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body.contains("id=\"verdict\" data-indication=\"PASSED\""),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("/validation/data"), "{}", p.body);
+
     // the PKI goes away below: re-validation needs nothing but what was preserved
     let dir = tempdir();
     let d = dir.path();

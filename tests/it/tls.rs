@@ -60,6 +60,7 @@ fn client(pki: &std::path::Path, identity: Option<&str>) -> reqwest::Client {
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
+        .redirect(reqwest::redirect::Policy::none())
         .add_root_certificate(ca);
     if let Some(id) = identity {
         b = b.identity(reqwest::Identity::from_pem(&std::fs::read(pki.join(id)).unwrap()).unwrap());
@@ -175,6 +176,82 @@ async fn tls_with_tokens_or_client_certificates() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(found, "the certificate's requests are in the audit trail");
+
+    // the web interface: signing in with the connection's certificate
+    for (identity, signed_in) in [("auditor.pem", true), ("stranger.pem", false)] {
+        let c = client(&pki, Some(identity));
+        let r = c.get(format!("{base}/ui/login")).send().await.unwrap();
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|v| v.starts_with("bewahr_login="))
+            .unwrap();
+        assert!(cookie.contains("Secure"), "{cookie}");
+        let form_cookie = cookie.split(';').next().unwrap().to_string();
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("id=\"login-certificate\""),
+            "the certificate button over TLS"
+        );
+        let csrf = crate::ui::hidden(&page, "csrf");
+        let r = c
+            .post(format!("{base}/ui/login"))
+            .header("cookie", &form_cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("method", "certificate"),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if !signed_in {
+            assert_eq!(r.status(), 401, "a certificate of another CA");
+            continue;
+        }
+        assert_eq!(r.status(), 303);
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|v| v.starts_with("bewahr_session="))
+            .unwrap();
+        assert!(
+            session.contains("Secure") && session.contains("HttpOnly"),
+            "{session}"
+        );
+        let session = session.split(';').next().unwrap().to_string();
+        let r = c
+            .get(format!("{base}/ui/objects/{}", ids[0]))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(
+            status, 200,
+            "the certificate session reads its tenant's object: {body}"
+        );
+        let r = c
+            .get(format!("{base}/ui/objects/{}", ids[1]))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "not the other tenant's");
+        // the session without the certificate on the connection: sign in again
+        let r = client(&pki, None)
+            .get(format!("{base}/ui/objects/{}", ids[0]))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -62,7 +62,7 @@ async fn go(a: &TestArchive, jar: &mut Jar, req: Request<Body>) -> Page {
     }
 }
 
-async fn get(a: &TestArchive, jar: &mut Jar, uri: &str) -> Page {
+pub async fn get(a: &TestArchive, jar: &mut Jar, uri: &str) -> Page {
     go(a, jar, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
@@ -489,4 +489,28 @@ async fn every_page_in_both_languages() {
 
 async fn p_admin(a: &TestArchive, jar: &mut Jar) -> String {
     get(a, jar, "/ui/admin").await.body
+}
+
+#[tokio::test]
+async fn a_pending_version_says_so_and_has_no_record_yet() {
+    // an archive that does not seal for an hour
+    let Some(a) =
+        crate::api::archive_with(Db::Sqlite, |c| c.batch.interval_ms = 3_600_000, None).await
+    else {
+        return;
+    };
+    let (st, _, body) = send(
+        &a.router,
+        crate::api::post("/v1/objects", "application/octet-stream", "pending"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let aoid = js(&body)["aoid"].as_str().unwrap().to_string();
+    let mut jar = sign_in(&a, &a.tokens["auditor"]).await;
+    let p = get(&a, &mut jar, &format!("/ui/objects/{aoid}")).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("id=\"evidence-pending\""), "{}", p.body);
+    assert!(p.body.contains("data-state=\"pending\""));
+    assert!(!p.body.contains("id=\"download-record\""));
+    assert!(!p.body.contains("data-indication="));
 }

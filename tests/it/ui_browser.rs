@@ -100,7 +100,36 @@ async fn console(c: &Client, port: u16) -> Vec<serde_json::Value> {
     r["value"].as_array().cloned().unwrap_or_default()
 }
 
+/// The checks of WCAG 2.1 a page can make of itself: the language is
+/// declared, one main heading, every visible form control has a label,
+/// every button and link says something, every table has header cells.
+async fn accessible(c: &Client, page: &str) {
+    let problems = c
+        .execute(
+            r#"
+            const p = [];
+            if (!document.documentElement.lang) p.push("no lang");
+            if (document.querySelectorAll("h1").length !== 1) p.push("not one h1");
+            for (const i of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+                if (!i.labels || i.labels.length === 0) p.push("no label: " + (i.id || i.name));
+            }
+            for (const b of document.querySelectorAll("button, a")) {
+                if (!b.textContent.trim() && !b.getAttribute("aria-label")) p.push("empty: " + b.outerHTML);
+            }
+            for (const t of document.querySelectorAll("table")) {
+                if (!t.querySelector("th")) p.push("table without header cells");
+            }
+            return p;
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(problems, serde_json::json!([]), "{page}");
+}
+
 async fn no_console_errors(c: &Client, port: u16, page: &str) {
+    accessible(c, page).await;
     let errors: Vec<_> = console(c, port)
         .await
         .into_iter()
