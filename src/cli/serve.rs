@@ -58,7 +58,7 @@ pub fn run(args: ServeArgs) -> i32 {
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(%addr, data_dir = %cfg.server.data_dir.display(), catalog = ?archive.state.catalog.backend(), "bewahr is listening");
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("bewahr listening on {scheme}://{addr}");
+        println!("bewahr listening on {scheme}://{addr} (web interface: {scheme}://{addr}/ui/)");
         let app = bewahr::api::app(archive.state.clone());
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
