@@ -597,8 +597,9 @@ fn retention(v: &NewVersion) -> Option<(i64, Vec<[u8; 32]>)> {
     Some((until, contents))
 }
 
+/// A new object's id: time-ordered ([`crate::ids::Aoid::time_ordered`]).
 fn new_aoid() -> String {
-    crate::ids::Aoid::random().into_string()
+    crate::ids::Aoid::time_ordered(crate::activity::wall_ms().max(0) as u64).into_string()
 }
 
 /// Row counts of the multi-row statements: few distinct statements, so
