@@ -790,16 +790,16 @@ async fn main() {
                 sqlx::query("CHECKPOINT").execute(&pool).await.unwrap();
             }
         };
-        let runs = |label: String| {
+        let runs = |label: String, count: usize| {
             let (base, sub) = (s.base.clone(), s.sub.clone());
             async move {
                 let mut rates = Vec::new();
-                for _ in 0..3 {
+                for _ in 0..count {
                     let (n, el, mut lat) = submit_load(&base, &sub, 4096, 64, secs).await;
-                    rates.push(n as f64 / el);
+                    let rate = n as f64 / el;
+                    rates.push(rate);
                     println!(
-                        "{label}: submit 4 KB {:.0}/s, p99 {:.1} ms (64 clients)",
-                        n as f64 / el,
+                        "{label}: submit 4 KB {rate:.0}/s, p99 {:.1} ms (64 clients)",
                         percentile(&mut lat, 0.99)
                     );
                 }
@@ -807,7 +807,7 @@ async fn main() {
             }
         };
         quiet().await;
-        let start = runs("catalog empty".into()).await;
+        let start = runs("catalog empty".into(), 3).await;
         let mut sample = Vec::new();
         let t = Instant::now();
         let mut done = 0u64;
@@ -827,19 +827,18 @@ async fn main() {
         }
         // right after the filling, with its flushes, compactions and
         // checkpoint still running; then quiet, as at the start
-        let (n, el, mut lat) = submit_load(&s.base, &s.sub, 4096, 64, secs).await;
-        println!(
-            "catalog with {objects} objects, right after filling: submit 4 KB {:.0}/s, p99 {:.1} ms (64 clients)",
-            n as f64 / el,
-            percentile(&mut lat, 0.99)
-        );
+        runs(
+            format!("catalog with {objects} objects, right after filling"),
+            1,
+        )
+        .await;
         let t = Instant::now();
         quiet().await;
         println!(
             "  store and catalog quiet after {:.0} s",
             t.elapsed().as_secs_f64()
         );
-        let end = runs(format!("catalog with {objects} objects")).await;
+        let end = runs(format!("catalog with {objects} objects"), 3).await;
         println!(
             "catalog with {objects} objects: median {end:.0}/s = {:.0}% of the empty catalog's median {start:.0}/s",
             100.0 * end / start
