@@ -11,7 +11,9 @@
 //!   certificate path) + conclude (revocation, verdict): the whole;
 //! - `xades_1mb_parse`: libxml2 parsing alone;
 //! - `xades_1mb_c14n`: the document reference's canonicalisation alone
-//!   (the document without the signature, C14N 1.1), its share;
+//!   (the document without the signature, C14N 1.1) through libxml2;
+//! - `xades_1mb_c14n_direct`: the same through the writer validation uses
+//!   (`xml::canonicalize_direct`), its share;
 //! - `xades_1mb_sha256`: SHA-256 of the file, the floor.
 //!
 //! Run: `taskset -c 0 cargo bench --bench xades` (results in
@@ -101,6 +103,38 @@ fn main() {
             black_box(
                 xml::canonicalize_selection(
                     &parsed,
+                    &enveloped,
+                    C14n::Inclusive11 { comments: false },
+                    &[],
+                )
+                .unwrap(),
+            )
+        })
+    });
+    assert_eq!(
+        xml::canonicalize_direct(
+            &parsed,
+            None,
+            &enveloped,
+            C14n::Inclusive11 { comments: false },
+            &[]
+        )
+        .unwrap(),
+        xml::canonicalize_selection(
+            &parsed,
+            &enveloped,
+            C14n::Inclusive11 { comments: false },
+            &[]
+        )
+        .unwrap(),
+        "the direct writer and libxml2 differ"
+    );
+    g.bench_function("xades_1mb_c14n_direct", |b| {
+        b.iter(|| {
+            black_box(
+                xml::canonicalize_direct(
+                    &parsed,
+                    None,
                     &enveloped,
                     C14n::Inclusive11 { comments: false },
                     &[],

@@ -66,13 +66,14 @@ pub struct Processed {
     pub external: Option<String>,
 }
 
-/// A document's elements by their ID ([`xml::id_index`]), built once per
-/// document and shared by all its references.
-pub type IdIndex = std::collections::HashMap<String, Vec<NodeId>>;
+/// A document's elements by their ID and what the canonical writer needs
+/// to know of it ([`xml::index`]), built once per document and shared by
+/// all its references.
+pub type IdIndex<'d> = xml::DocIndex<'d>;
 
 /// The element whose ID attribute is `id`, exactly one.
 pub fn by_id(ids: &IdIndex, id: &str) -> Result<NodeId, RefError> {
-    let found = ids.get(id).map(Vec::as_slice).unwrap_or_default();
+    let found = ids.ids.get(id).map(Vec::as_slice).unwrap_or_default();
     match found.len() {
         0 => Err(RefError::NotFound(format!("no element has the ID {id:?}"))),
         1 => Ok(found[0]),
@@ -202,11 +203,14 @@ fn string_value(
 
 fn canonical(
     doc: &Document,
+    index: &IdIndex,
     sel: &Selection,
     alg: C14n,
     prefixes: &[String],
 ) -> Result<Vec<u8>, RefError> {
-    xml::canonicalize_selection(doc, sel, alg, prefixes)
+    // the index describes the signature's document; XML parsed from octets
+    // along the way is canonicalised without it
+    xml::canonicalize_direct(doc, Some(index), sel, alg, prefixes)
         .map_err(|e| RefError::Malformed(format!("canonicalisation: {e}")))
 }
 
@@ -316,6 +320,7 @@ pub fn process(
                 let c = C14n::from_uri(a).expect("checked");
                 Data::Octets(canonical(
                     own.as_ref().unwrap_or(doc),
+                    ids,
                     &sel,
                     c,
                     &inclusive_prefixes(t),
@@ -349,6 +354,7 @@ pub fn process(
         // a node-set at the end is canonicalised with C14N 1.0 (section 4.4.3.2)
         Data::Nodes { own, sel } => canonical(
             own.as_ref().unwrap_or(doc),
+            ids,
             &sel,
             C14n::Inclusive10 { comments: false },
             &[],

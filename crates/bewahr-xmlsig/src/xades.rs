@@ -58,7 +58,7 @@ pub fn check_document(
         ));
         return out;
     }
-    let ids = xml::id_index(&doc);
+    let ids = xml::index(&doc);
     let many = sigs.len() > 1;
     for (k, s) in sigs.iter().enumerate() {
         let name = match (many, s.get_attribute("Id")) {
@@ -413,7 +413,7 @@ fn check_signature(
 
     // signature time-stamps: over the canonical ds:SignatureValue element (5.3)
     if let Some((_, c)) = timestamps.first() {
-        match xml::canonicalize_selection(doc, &Selection::subtree(&sv), *c, &[]) {
+        match xml::canonicalize_direct(doc, Some(ids), &Selection::subtree(&sv), *c, &[]) {
             Ok(b) => one.check.signature_value = b,
             Err(e) => r.add(
                 I::TotalPassed,
@@ -444,18 +444,23 @@ fn check_signature(
         .as_ref()
         .map(reference::inclusive_prefixes)
         .unwrap_or_default();
-    let signed =
-        match xml::canonicalize_selection(doc, &Selection::subtree(&si), si_c14n, &prefixes) {
-            Ok(b) => b,
-            Err(e) => {
-                r.add(
-                    I::TotalFailed,
-                    Some(S::FormatFailure),
-                    format!("ds:SignedInfo: {e}"),
-                );
-                return done(one, r);
-            }
-        };
+    let signed = match xml::canonicalize_direct(
+        doc,
+        Some(ids),
+        &Selection::subtree(&si),
+        si_c14n,
+        &prefixes,
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            r.add(
+                I::TotalFailed,
+                Some(S::FormatFailure),
+                format!("ds:SignedInfo: {e}"),
+            );
+            return done(one, r);
+        }
+    };
     let value = if fixed {
         match sig::ecdsa_fixed_to_der(&value) {
             Some(v) => v,
