@@ -24,7 +24,12 @@
 //! (default 10,000,000) archived, the rate of 4 KB submissions at the start
 //! and at the end (three runs each on a quiet store and catalog, and one
 //! right after the filling), evidence latency, and the catalog's bytes per
-//! object (`scripts/bench-postgres` starts a PostgreSQL configured for it).
+//! object (`scripts/bench-postgres` starts a PostgreSQL configured for it);
+//! `store`: the RocksDB content store alone, without server or catalog,
+//! taking the bench's 4 KB documents as ingest puts them (presence check,
+//! write, a durable sync per group of 64), BEWAHR_BENCH_OBJECTS of them
+//! (default 10,000,000): the rate of each million, and three quiet
+//! BEWAHR_BENCH_SECS runs at the start and at the end.
 
 mod common;
 use common::*;
@@ -766,6 +771,9 @@ async fn main() {
     // 2d. the catalog at scale (PostgreSQL): the rate of 4 KB submissions
     // on an empty catalog and on one with BEWAHR_BENCH_OBJECTS objects,
     // evidence latency there, and the catalog's size per object
+    if part("store") {
+        store_alone(env("BEWAHR_BENCH_OBJECTS", 10_000_000), secs);
+    }
     if part("catalog") {
         let url = std::env::var("BEWAHR_BENCH_CATALOG")
             .ok()
@@ -921,4 +929,109 @@ async fn main() {
         format!("GET evidence with {objects} objects archived: {line} ({clients} client(s))")
     })
     .await;
+}
+
+/// The RocksDB content store alone: `objects` documents of 4 KB (16 bytes
+/// that make each one unique, the rest as `submit_load` sends it), put as
+/// ingest puts them (`Store::put_content`: the presence check, the write)
+/// by two writers, each making its groups of 64 durable (`Store::sync`) as
+/// the group commit does. Prints the rate of each million and, at the
+/// start and at the end, of three `secs`-second runs on a quiet store.
+fn store_alone(objects: u64, secs: u64) {
+    let dir = tempfile::tempdir_in(
+        std::env::var("BEWAHR_BENCH_DIR")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .unwrap();
+    let store = bewahr::store::Store::open(dir.path()).unwrap();
+    let next = Arc::new(AtomicU64::new(0));
+    // documents [from, to) by two writers, or for `secs` seconds if `to` is
+    // None; the count written
+    let put = |to: Option<u64>, secs: u64| -> u64 {
+        let start = Instant::now();
+        let done = Arc::new(AtomicU64::new(0));
+        std::thread::scope(|sc| {
+            for _ in 0..2 {
+                let (store, next, done) = (store.clone(), next.clone(), done.clone());
+                sc.spawn(move || {
+                    let mut doc = vec![0x5au8; 4096];
+                    loop {
+                        if to.is_none() && start.elapsed().as_secs() >= secs {
+                            return;
+                        }
+                        let first = next.fetch_add(64, Ordering::Relaxed);
+                        let last = to.map_or(first + 64, |t| t.min(first + 64));
+                        if first >= last {
+                            return;
+                        }
+                        for i in first..last {
+                            doc[..8].copy_from_slice(&i.to_le_bytes());
+                            doc[8..16].copy_from_slice(&(u64::MAX - i).to_le_bytes());
+                            store.put_content(&doc).unwrap();
+                        }
+                        store.sync().unwrap();
+                        done.fetch_add(last - first, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        done.load(Ordering::Relaxed)
+    };
+    let quiet_runs = |label: &str| {
+        let mut rates = vec![];
+        for _ in 0..3 {
+            store.settle().unwrap();
+            let t = Instant::now();
+            let n = put(None, secs);
+            rates.push(n as f64 / t.elapsed().as_secs_f64());
+        }
+        let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "store alone, {label}: 4 KB puts {}/s (median {:.0}/s), {} documents stored",
+            shown.join(" · "),
+            rates[1],
+            next.load(Ordering::Relaxed)
+        );
+        rates[1]
+    };
+    let start = quiet_runs("start");
+    let t = Instant::now();
+    let mut million = Instant::now();
+    while next.load(Ordering::Relaxed) < objects {
+        let to = (next.load(Ordering::Relaxed) / 1_000_000 + 1) * 1_000_000;
+        let from = next.load(Ordering::Relaxed);
+        put(Some(to.min(objects)), 0);
+        // the writers' last claims past the end were not written
+        next.store(to.min(objects), Ordering::Relaxed);
+        let n = to.min(objects) - from;
+        println!(
+            "store alone, filling: {} documents, the last {n} at {:.0}/s ({:.0} s so far)",
+            to.min(objects),
+            n as f64 / million.elapsed().as_secs_f64(),
+            t.elapsed().as_secs_f64()
+        );
+        million = Instant::now();
+    }
+    let end = quiet_runs("end");
+    println!(
+        "store alone: the end's median is {:.0}% of the start's; store directory {:.2} GB",
+        100.0 * end / start,
+        dir_bytes(dir.path()) as f64 / 1e9
+    );
+}
+
+/// The bytes of the files under `p`.
+fn dir_bytes(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -96,7 +96,11 @@ pub fn parse(bytes: &[u8]) -> Result<Document, XmlError> {
     let parser = Parser::default();
     let opts = ParserOptions {
         recover: false,
-        no_def_dtd: true,
+        // not `true`: the libxml crate maps it to bit 4, which for the XML
+        // parser is XML_PARSE_DTDLOAD (HTML's "no default doctype"): a
+        // `<!DOCTYPE r SYSTEM "/local/path">` would have had a local file
+        // read before the document is refused for its DTD
+        no_def_dtd: false,
         no_error: true,
         no_warning: true,
         pedantic: false,
@@ -687,6 +691,19 @@ mod tests {
         assert!(matches!(parse(laughs.as_bytes()), Err(XmlError::Dtd)));
         let external = r#"<?xml version="1.0"?><!DOCTYPE l SYSTEM "http://example.org/x.dtd"><l/>"#;
         assert!(matches!(parse(external.as_bytes()), Err(XmlError::Dtd)));
+        // a local external DTD is not even read: a broken one would make
+        // the document malformed if it were
+        let dir = std::env::temp_dir().join(format!("bewahr-dtd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dtd = dir.join("broken.dtd");
+        std::fs::write(&dtd, "<!ENTITY % broken \"unterminated").unwrap();
+        let local = format!(
+            r#"<?xml version="1.0"?><!DOCTYPE l SYSTEM "{}"><l/>"#,
+            dtd.display()
+        );
+        let refused = parse(local.as_bytes());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(refused, Err(XmlError::Dtd)), "{:?}", refused.err());
         assert!(matches!(parse(b"<a><b></a>"), Err(XmlError::Malformed(_))));
         assert!(matches!(parse(b""), Err(XmlError::Malformed(_))));
         // deep nesting: libxml2's default depth limit (256 without XML_PARSE_HUGE)

@@ -26,8 +26,9 @@
 //! ancestors carry `xml:` attributes (inherited on the apex, 1.1's
 //! `xml:base` fix-up), any `xml:base` under C14N 1.1, namespace URIs libxml2
 //! would refuse as relative (libxml2 fails those, anywhere in the
-//! document), a prefix undeclared (`xmlns:p=""`), entity references, and
-//! trees deeper than [`MAX_DEPTH`].
+//! document), entity references, and trees deeper than [`MAX_DEPTH`]
+//! (and, should a tree ever hold one, a prefix undeclared: `xmlns:p=""`,
+//! which libxml2's parser drops).
 
 use std::ffi::{c_char, CStr};
 
