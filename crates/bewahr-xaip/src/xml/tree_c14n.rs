@@ -368,32 +368,20 @@ impl Writer {
 
     /// libxml2's namespace check over a subtree nothing of which is written.
     unsafe fn check_subtree(&self, n: xmlNodePtr) -> Step {
-        if self.checked {
-            return Ok(());
-        }
-        let mut stack = vec![n];
         // SAFETY: see `write`.
-        unsafe {
-            while let Some(e) = stack.pop() {
-                let mut ns = (*e).nsDef;
-                while !ns.is_null() {
-                    self.declaration(ns)?;
-                    ns = (*ns).next;
-                }
-                let mut c = (*e).children;
-                while !c.is_null() {
-                    if (*c).type_ == XML_ELEMENT_NODE {
-                        stack.push(c);
-                    }
-                    c = (*c).next;
-                }
-            }
-        }
-        Ok(())
+        unsafe { self.check_walk(n, std::ptr::null_mut()) }
     }
 
     /// The same over the document outside `apex`'s subtree.
     unsafe fn check_outside(&self, root: xmlNodePtr, apex: xmlNodePtr) -> Step {
+        // SAFETY: see `write`.
+        unsafe { self.check_walk(root, apex) }
+    }
+
+    /// The namespace declarations of every element under `root` but those
+    /// under `skip`, as libxml2 checks them (nothing to do when the
+    /// document's index has checked them all).
+    unsafe fn check_walk(&self, root: xmlNodePtr, skip: xmlNodePtr) -> Step {
         if self.checked {
             return Ok(());
         }
@@ -401,13 +389,11 @@ impl Writer {
         // SAFETY: see `write`.
         unsafe {
             while let Some(e) = stack.pop() {
-                if e == apex {
+                if e == skip {
                     continue;
                 }
-                let mut ns = (*e).nsDef;
-                while !ns.is_null() {
-                    self.declaration(ns)?;
-                    ns = (*ns).next;
+                if !declarations_plain(e) {
+                    return Err(Decline);
                 }
                 let mut c = (*e).children;
                 while !c.is_null() {
