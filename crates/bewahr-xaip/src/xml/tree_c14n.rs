@@ -21,8 +21,7 @@
 //! other on generated documents and on every XML document of the C.2 data.
 //! Whatever it does not cover it declines ([`write`] returns `None`) and
 //! the caller asks libxml2: other node-sets (XPath Filter 2.0 `intersect`
-//! and `union`, attributes or text as filter results), exclusive C14N with
-//! an `InclusiveNamespaces` prefix list, inclusive C14N of a subtree whose
+//! and `union`, attributes or text as filter results), inclusive C14N of a subtree whose
 //! ancestors carry `xml:` attributes (inherited on the apex, 1.1's
 //! `xml:base` fix-up), any `xml:base` under C14N 1.1, namespace URIs libxml2
 //! would refuse as relative (libxml2 fails those, anywhere in the
@@ -95,9 +94,19 @@ pub(super) fn write(
         C14n::Inclusive11 { comments } => (false, true, comments),
         C14n::Exclusive10 { comments } => (true, false, comments),
     };
-    if exclusive && !inclusive_prefixes.is_empty() {
-        return None;
-    }
+    // exclusive C14N's InclusiveNamespaces PrefixList (`#default` or an
+    // empty token for the default namespace)
+    let prefix_list: Vec<Vec<u8>> = if exclusive {
+        inclusive_prefixes
+            .iter()
+            .map(|p| match p.as_str() {
+                "#default" => vec![],
+                p => p.as_bytes().to_vec(),
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     // the node-set: the apex's subtree less whole element subtrees
     let mut excluded: Vec<usize> = vec![];
     for steps in &sel.transforms {
@@ -135,6 +144,8 @@ pub(super) fn write(
             list: Vec::with_capacity(8),
             pos: Pos::Before,
             checked,
+            prefix_list,
+            prev_start: 0,
         };
         let done = match sel.apex {
             None => w.document(doc.doc_ptr() as xmlNodePtr),
@@ -167,6 +178,12 @@ struct Writer {
     pos: Pos,
     /// The whole document's declarations are known to be plain.
     checked: bool,
+    /// Exclusive C14N's InclusiveNamespaces PrefixList (empty: the default).
+    prefix_list: Vec<Vec<u8>>,
+    /// Where in `rendered` the nearest output ancestor's own entries start
+    /// (libxml2's `nsPrevStart`: its inclusive-mode search, which the
+    /// prefix list uses, looks no further back for a prefixed namespace).
+    prev_start: usize,
 }
 
 /// The bytes of a C string libxml2 owns (empty for NULL). The `'static` is
@@ -324,6 +341,7 @@ impl Writer {
     unsafe fn top_scope(&mut self, top: xmlNodePtr) -> Step {
         self.scope.clear();
         self.rendered.clear();
+        self.prev_start = 0;
         let mut chain = vec![];
         // SAFETY: see `write`.
         unsafe {
@@ -444,6 +462,7 @@ impl Writer {
         }
         let scope_mark = self.scope.len();
         let rendered_mark = self.rendered.len();
+        let prev_start = self.prev_start;
         // SAFETY: see `write`.
         unsafe {
             let prefix = if (*e).ns.is_null() {
@@ -463,6 +482,8 @@ impl Writer {
             } else {
                 self.inclusive_namespaces(e, depth == 0)?;
             }
+            // the children's nearest output ancestor is this element
+            self.prev_start = rendered_mark;
             self.attributes(e)?;
             self.out.push(b'>');
             let mut c = (*e).children;
@@ -496,6 +517,7 @@ impl Writer {
         }
         self.scope.truncate(scope_mark);
         self.rendered.truncate(rendered_mark);
+        self.prev_start = prev_start;
         Ok(())
     }
 
@@ -557,10 +579,12 @@ impl Writer {
     }
 
     /// Exclusive C14N's namespace axis (libxml2's
-    /// `xmlExcC14NProcessNamespacesAxis`, without a prefix list): the
-    /// namespaces the element and its attributes use, unless an output
-    /// ancestor rendered them with the same URI; `xmlns=""` for an element
-    /// without namespace below a rendered non-empty default.
+    /// `xmlExcC14NProcessNamespacesAxis`): the namespaces of the prefix
+    /// list in scope, unless the nearest output ancestor rendered them with
+    /// the same URI (as inclusive C14N does), then the namespaces the
+    /// element and its attributes use, unless an output ancestor rendered
+    /// them with the same URI; `xmlns=""` for an element without namespace
+    /// below a rendered non-empty default, or with `#default` listed.
     unsafe fn exclusive_namespaces(&mut self, e: xmlNodePtr) -> Step {
         self.list.clear();
         // SAFETY: see `write`.
@@ -573,6 +597,30 @@ impl Writer {
             }
             let mut has_empty_ns = false;
             let mut utilises_empty = false;
+            let mut empty_listed = false;
+            for i in 0..self.prefix_list.len() {
+                if self.prefix_list[i].is_empty() {
+                    empty_listed = true;
+                }
+                // xmlSearchNs(doc, e, prefix): the nearest declaration
+                // (for `xml`, the xml namespace, which is never rendered)
+                let found = match self.prefix_list[i].as_slice() {
+                    b"xml" => None,
+                    p => self.scope.iter().rev().find(|(q, _)| *q == p).copied(),
+                };
+                let Some(d) = found else { continue };
+                if is_xml_ns(d) {
+                    continue;
+                }
+                let already = self.rendered_nearby(d);
+                self.rendered.push(d);
+                if !already {
+                    self.list.push(d);
+                }
+                if d.0.is_empty() {
+                    has_empty_ns = true;
+                }
+            }
             let own: Option<Ns> = if (*e).ns.is_null() {
                 utilises_empty = true;
                 // xmlSearchNs(doc, e, NULL): the nearest default declaration
@@ -607,7 +655,11 @@ impl Writer {
                 }
                 a = (*a).next;
             }
-            if utilises_empty && !has_empty_ns && !self.is_rendered((b"", b"")) {
+            if utilises_empty && !has_empty_ns && !empty_listed {
+                if !self.is_rendered((b"", b"")) {
+                    self.list.push((b"", b""));
+                }
+            } else if !has_empty_ns && empty_listed && !self.rendered_nearby((b"", b"")) {
                 self.list.push((b"", b""));
             }
         }
@@ -622,6 +674,20 @@ impl Writer {
         match self.rendered.iter().rev().find(|(p, _)| *p == d.0) {
             Some((_, h)) => *h == d.1,
             None => d.0.is_empty() && d.1.is_empty(),
+        }
+    }
+
+    /// `xmlC14NVisibleNsStackFind` (inclusive C14N's search, which
+    /// exclusive C14N uses for the prefix list): among the nearest output
+    /// ancestor's entries and this element's so far, the same prefix with
+    /// the same URI; an empty default is looked for among all entries, and
+    /// counts as rendered when there is none.
+    fn rendered_nearby(&self, d: Ns) -> bool {
+        let empty = d.0.is_empty() && d.1.is_empty();
+        let from = if empty { 0 } else { self.prev_start };
+        match self.rendered[from..].iter().rev().find(|(p, _)| *p == d.0) {
+            Some((_, h)) => *h == d.1,
+            None => empty,
         }
     }
 
@@ -764,6 +830,16 @@ mod tests {
         C14n::Exclusive10 { comments: true },
     ];
 
+    /// Exclusive C14N's InclusiveNamespaces prefix lists tried.
+    const PREFIX_LISTS: &[&[&str]] = &[
+        &[],
+        &["#default"],
+        &["a"],
+        &["b", "a"],
+        &["#default", "c", "xml"],
+        &["", "zz", "a", "a"],
+    ];
+
     /// The elements of `doc` in document order.
     fn elements(doc: &Document) -> Vec<Node> {
         fn walk(n: &Node, out: &mut Vec<Node>) {
@@ -780,14 +856,20 @@ mod tests {
     }
 
     /// Whether the writer covered the case; panics where it differs from libxml2.
-    fn same(doc: &Document, sel: &Selection, alg: C14n, what: &dyn Fn() -> String) -> bool {
-        let Some(ours) = write(doc, sel, alg, &[], false) else {
+    fn same(
+        doc: &Document,
+        sel: &Selection,
+        alg: C14n,
+        prefixes: &[String],
+        what: &dyn Fn() -> String,
+    ) -> bool {
+        let Some(ours) = write(doc, sel, alg, prefixes, false) else {
             return false;
         };
         // with the document's index at hand the writer skips its own
         // walks; same bytes, or it declines the same document
         let index = super::super::index(doc);
-        let indexed = super::super::canonicalize_direct(doc, Some(&index), sel, alg, &[]);
+        let indexed = super::super::canonicalize_direct(doc, Some(&index), sel, alg, prefixes);
         assert!(
             indexed.as_ref().ok() == Some(&ours),
             "{alg:?}: with the index {} on {}",
@@ -797,10 +879,10 @@ mod tests {
             },
             what()
         );
-        match canonicalize_selection(doc, sel, alg, &[]) {
+        match canonicalize_selection(doc, sel, alg, prefixes) {
             Ok(theirs) => assert!(
                 ours == theirs,
-                "{alg:?} differs from libxml2 on {}\n ours:    {}\n libxml2: {}",
+                "{alg:?} {prefixes:?} differs from libxml2 on {}\n ours:    {}\n libxml2: {}",
                 what(),
                 String::from_utf8_lossy(&ours),
                 String::from_utf8_lossy(&theirs)
@@ -840,10 +922,18 @@ mod tests {
             for comments in [false, true] {
                 sel.comments = comments;
                 for alg in ALGS {
-                    all += 1;
-                    let what = || String::from_utf8_lossy(xml).into_owned();
-                    if same(&doc, &sel, alg, &what) {
-                        covered += 1;
+                    let lists: &[&[&str]] = if matches!(alg, C14n::Exclusive10 { .. }) {
+                        PREFIX_LISTS
+                    } else {
+                        &[&[]]
+                    };
+                    for list in lists {
+                        let prefixes: Vec<String> = list.iter().map(|p| p.to_string()).collect();
+                        all += 1;
+                        let what = || String::from_utf8_lossy(xml).into_owned();
+                        if same(&doc, &sel, alg, &prefixes, &what) {
+                            covered += 1;
+                        }
                     }
                 }
             }
