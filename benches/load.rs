@@ -50,12 +50,18 @@ struct Server {
     archive: bewahr::server::Archive,
 }
 
-async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir_in(
+/// A new directory under BEWAHR_BENCH_DIR (default: the temp dir),
+/// removed when dropped.
+fn bench_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(
         std::env::var("BEWAHR_BENCH_DIR")
             .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
     )
-    .unwrap();
+    .unwrap()
+}
+
+async fn server(tweak: impl FnOnce(&mut Config)) -> Server {
+    let dir = bench_dir();
     let mut cfg = Config::default();
     cfg.server.data_dir = dir.path().to_path_buf();
     if let Ok(url) = std::env::var("BEWAHR_BENCH_CATALOG") {
@@ -938,11 +944,7 @@ async fn main() {
 /// the group commit does. Prints the rate of each million and, at the
 /// start and at the end, of three `secs`-second runs on a quiet store.
 fn store_alone(objects: u64, secs: u64) {
-    let dir = tempfile::tempdir_in(
-        std::env::var("BEWAHR_BENCH_DIR")
-            .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
-    )
-    .unwrap();
+    let dir = bench_dir();
     let store = bewahr::store::Store::open(dir.path()).unwrap();
     let next = Arc::new(AtomicU64::new(0));
     // documents [from, to) by two writers, or for `secs` seconds if `to` is
@@ -986,32 +988,29 @@ fn store_alone(objects: u64, secs: u64) {
             rates.push(n as f64 / t.elapsed().as_secs_f64());
         }
         let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-        rates.sort_by(f64::total_cmp);
+        let median = percentile(&mut rates, 0.5);
         println!(
-            "store alone, {label}: 4 KB puts {}/s (median {:.0}/s), {} documents stored",
+            "store alone, {label}: 4 KB puts {}/s (median {median:.0}/s), {} documents stored",
             shown.join(" · "),
-            rates[1],
             next.load(Ordering::Relaxed)
         );
-        rates[1]
+        median
     };
     let start = quiet_runs("start");
     let t = Instant::now();
-    let mut million = Instant::now();
     while next.load(Ordering::Relaxed) < objects {
-        let to = (next.load(Ordering::Relaxed) / 1_000_000 + 1) * 1_000_000;
         let from = next.load(Ordering::Relaxed);
-        put(Some(to.min(objects)), 0);
+        let to = ((from / 1_000_000 + 1) * 1_000_000).min(objects);
+        let million = Instant::now();
+        put(Some(to), 0);
         // the writers' last claims past the end were not written
-        next.store(to.min(objects), Ordering::Relaxed);
-        let n = to.min(objects) - from;
+        next.store(to, Ordering::Relaxed);
         println!(
-            "store alone, filling: {} documents, the last {n} at {:.0}/s ({:.0} s so far)",
-            to.min(objects),
-            n as f64 / million.elapsed().as_secs_f64(),
+            "store alone, filling: {to} documents, the last {} at {:.0}/s ({:.0} s so far)",
+            to - from,
+            (to - from) as f64 / million.elapsed().as_secs_f64(),
             t.elapsed().as_secs_f64()
         );
-        million = Instant::now();
     }
     let end = quiet_runs("end");
     println!(

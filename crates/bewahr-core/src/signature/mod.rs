@@ -126,8 +126,8 @@ fn settled(report: SignatureReport) -> Check {
 fn dearmor(bytes: &[u8]) -> Option<Vec<u8>> {
     // the header first: a large document that is not PEM is not read
     // through (UTF-8 validation of 1 MB costs a tenth of a millisecond,
-    // twice per validation)
-    // (Unicode white space before the header is read as before)
+    // twice per validation); Unicode white space before the header is
+    // still read as before
     let head = bytes.trim_ascii_start();
     if head.first().is_some_and(u8::is_ascii)
         && !(head.starts_with(b"-----BEGIN PKCS7-----") || head.starts_with(b"-----BEGIN CMS-----"))

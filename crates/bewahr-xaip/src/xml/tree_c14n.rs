@@ -273,7 +273,7 @@ impl Writer {
                 match (*c).type_ {
                     XML_ELEMENT_NODE => {
                         if self.excluded(c) {
-                            self.check_subtree(c)?;
+                            self.check_unwritten(c, std::ptr::null_mut())?;
                         } else {
                             self.pos = Pos::Inside;
                             self.top_scope(c)?;
@@ -328,7 +328,7 @@ impl Writer {
             while !(*root).parent.is_null() && (*(*root).parent).type_ == XML_ELEMENT_NODE {
                 root = (*root).parent;
             }
-            self.check_outside(root, apex)?;
+            self.check_unwritten(root, apex)?;
             // inside the document element, as libxml2 sees the apex
             self.pos = Pos::Inside;
             self.top_scope(apex)?;
@@ -374,32 +374,18 @@ impl Writer {
         }
     }
 
-    /// The namespace `prefix` is bound to in scope (`Some(b"")` for
-    /// `xmlns=""`), `None` when it is not declared.
-    fn lookup(&self, prefix: &[u8]) -> Option<&'static [u8]> {
-        self.scope
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == prefix)
-            .map(|(_, h)| *h)
+    /// The nearest declaration of `prefix` in scope (libxml2's
+    /// `xmlSearchNs`; its URI is empty for `xmlns=""`), `None` when it is
+    /// not declared.
+    fn lookup(&self, prefix: &[u8]) -> Option<Ns> {
+        self.scope.iter().rev().find(|(p, _)| *p == prefix).copied()
     }
 
-    /// libxml2's namespace check over a subtree nothing of which is written.
-    unsafe fn check_subtree(&self, n: xmlNodePtr) -> Step {
-        // SAFETY: see `write`.
-        unsafe { self.check_walk(n, std::ptr::null_mut()) }
-    }
-
-    /// The same over the document outside `apex`'s subtree.
-    unsafe fn check_outside(&self, root: xmlNodePtr, apex: xmlNodePtr) -> Step {
-        // SAFETY: see `write`.
-        unsafe { self.check_walk(root, apex) }
-    }
-
-    /// The namespace declarations of every element under `root` but those
-    /// under `skip`, as libxml2 checks them (nothing to do when the
-    /// document's index has checked them all).
-    unsafe fn check_walk(&self, root: xmlNodePtr, skip: xmlNodePtr) -> Step {
+    /// libxml2's namespace check of the parts not written: the
+    /// declarations of every element under `root` but those under `skip`
+    /// (NULL: none skipped); nothing to do when the document's index has
+    /// checked them all.
+    unsafe fn check_unwritten(&self, root: xmlNodePtr, skip: xmlNodePtr) -> Step {
         if self.checked {
             return Ok(());
         }
@@ -491,7 +477,7 @@ impl Writer {
                 match (*c).type_ {
                     XML_ELEMENT_NODE => {
                         if self.excluded(c) {
-                            self.check_subtree(c)?;
+                            self.check_unwritten(c, std::ptr::null_mut())?;
                         } else {
                             self.element(c, depth + 1)?;
                         }
@@ -606,7 +592,7 @@ impl Writer {
                 // (for `xml`, the xml namespace, which is never rendered)
                 let found = match self.prefix_list[i].as_slice() {
                     b"xml" => None,
-                    p => self.scope.iter().rev().find(|(q, _)| *q == p).copied(),
+                    p => self.lookup(p),
                 };
                 let Some(d) = found else { continue };
                 if is_xml_ns(d) {
@@ -624,34 +610,18 @@ impl Writer {
             let own: Option<Ns> = if (*e).ns.is_null() {
                 utilises_empty = true;
                 // xmlSearchNs(doc, e, NULL): the nearest default declaration
-                self.lookup(b"").map(|h| (&b""[..], h))
+                self.lookup(b"")
             } else {
                 Some((bytes((*(*e).ns).prefix), bytes((*(*e).ns).href)))
             };
             if let Some(d) = own {
-                if !is_xml_ns(d) {
-                    if !self.is_rendered(d) {
-                        self.list.push(d);
-                    }
-                    self.rendered.push(d);
-                    if d.0.is_empty() {
-                        has_empty_ns = true;
-                    }
-                }
+                has_empty_ns |= self.utilise(d);
             }
             let mut a = (*e).properties;
             while !a.is_null() {
                 if !(*a).ns.is_null() {
-                    let d = (bytes((*(*a).ns).prefix), bytes((*(*a).ns).href));
-                    if !is_xml_ns(d) {
-                        if !self.is_rendered(d) {
-                            self.list.push(d);
-                        }
-                        self.rendered.push(d);
-                        if d.0.is_empty() {
-                            has_empty_ns = true;
-                        }
-                    }
+                    has_empty_ns |=
+                        self.utilise((bytes((*(*a).ns).prefix), bytes((*(*a).ns).href)));
                 }
                 a = (*a).next;
             }
@@ -667,27 +637,42 @@ impl Writer {
         Ok(())
     }
 
+    /// A namespace the element or one of its attributes uses: written
+    /// unless rendered, and recorded as rendered; whether it is the default
+    /// (the xml namespace is never written).
+    fn utilise(&mut self, d: Ns) -> bool {
+        if is_xml_ns(d) {
+            return false;
+        }
+        if !self.is_rendered(d) {
+            self.list.push(d);
+        }
+        self.rendered.push(d);
+        d.0.is_empty()
+    }
+
     /// `xmlExcC14NVisibleNsStackFind`: rendered by an output ancestor (or
     /// this element) with the same URI; an empty default never rendered
     /// counts as rendered.
     fn is_rendered(&self, d: Ns) -> bool {
-        match self.rendered.iter().rev().find(|(p, _)| *p == d.0) {
-            Some((_, h)) => *h == d.1,
-            None => d.0.is_empty() && d.1.is_empty(),
-        }
+        self.rendered_since(0, d)
     }
 
     /// `xmlC14NVisibleNsStackFind` (inclusive C14N's search, which
-    /// exclusive C14N uses for the prefix list): among the nearest output
-    /// ancestor's entries and this element's so far, the same prefix with
-    /// the same URI; an empty default is looked for among all entries, and
-    /// counts as rendered when there is none.
+    /// exclusive C14N uses for the prefix list): the same, but a prefixed
+    /// namespace only among the nearest output ancestor's entries and this
+    /// element's so far.
     fn rendered_nearby(&self, d: Ns) -> bool {
         let empty = d.0.is_empty() && d.1.is_empty();
-        let from = if empty { 0 } else { self.prev_start };
+        self.rendered_since(if empty { 0 } else { self.prev_start }, d)
+    }
+
+    /// Whether the latest entry of `rendered[from..]` for `d`'s prefix has
+    /// its URI; with none, whether `d` is the empty default.
+    fn rendered_since(&self, from: usize, d: Ns) -> bool {
         match self.rendered[from..].iter().rev().find(|(p, _)| *p == d.0) {
             Some((_, h)) => *h == d.1,
-            None => empty,
+            None => d.0.is_empty() && d.1.is_empty(),
         }
     }
 
