@@ -129,6 +129,55 @@ async fn check_all(
     out
 }
 
+/// The renewer's trust anchors as a PEM file in `dir`, for `bewahr verify --tsa-cert`.
+fn anchors_file(a: &TestArchive, dir: &std::path::Path) -> std::path::PathBuf {
+    let pem: String = a
+        .state()
+        .renewer
+        .ctx()
+        .trusted()
+        .iter()
+        .map(|c| c.to_pem(der::pem::LineEnding::LF).unwrap())
+        .collect();
+    let path = dir.join("anchors.pem");
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+/// A version's record in its XML form (RFC 6283) is valid against the
+/// schema and verifies over the document at `at`, as its DER form does;
+/// returns both reports (XML, DER).
+async fn check_xml_form(
+    a: &TestArchive,
+    aoid: &str,
+    doc: &[u8],
+    policy: &AlgorithmPolicy,
+    at: OffsetDateTime,
+) -> (Report, Report) {
+    use bewahr::signature::xml_engine::ers;
+    let (st, _, xml) = send(
+        &a.router,
+        get(&format!("/v1/objects/{aoid}/evidence?format=rfc6283")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&xml));
+    let parsed = bewahr_xaip::xml::parse(&xml).unwrap();
+    bewahr_xaip::schema::validate_against(&parsed, bewahr_xaip::schema::Schema::Ers)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&xml)));
+    let trusted = a.state().renewer.ctx().trusted();
+    let opts = Options::new(&trusted, at, policy);
+    let x = ers::verify_xml(&xml, Some(&[doc.to_vec()]), &mut verify::NoData, &opts);
+    assert_eq!(x.indication, Indication::Passed, "{aoid}: {}", x.to_text());
+    // another document fails
+    let other = [b"not the document".to_vec()];
+    let f = ers::verify_xml(&xml, Some(&other), &mut verify::NoData, &opts);
+    assert_eq!(f.indication, Indication::Failed, "{}", f.to_text());
+    let der = record(a, aoid).await;
+    let d = verify::verify_der(&der, &mut InMemory(vec![doc.to_vec()]), &opts);
+    assert_eq!(d.indication, Indication::Passed, "{aoid}: {}", d.to_text());
+    (x, d)
+}
+
 async fn json(a: &TestArchive, uri: &str) -> Value {
     let (st, _, body) = send(&a.router, get(uri)).await;
     assert_eq!(
@@ -253,6 +302,52 @@ async fn years_of_renewals(db: Db) {
     let ts_run = run["id"].as_i64().unwrap();
     let c = check_all(&a, &docs, &policy, clock.now()).await;
     assert!(c.iter().all(|&x| x == (1, 2)), "{c:?}");
+    // the renewed records in their XML form too (the renewal was bridged):
+    // schema-valid, and proving the same with the same time-stamps
+    for (aoid, doc) in &docs {
+        let (x, d) = check_xml_form(&a, aoid, doc, &policy, clock.now()).await;
+        assert_eq!((x.chains, x.archive_time_stamps.len()), (1, 2));
+        let serials = |r: &Report| -> Vec<Option<String>> {
+            r.archive_time_stamps
+                .iter()
+                .map(|s| s.serial_number.clone())
+                .collect()
+        };
+        assert_eq!(serials(&x), serials(&d));
+    }
+    // and on the command line (the XML told by its content)
+    {
+        let out = tempdir();
+        let anchors = anchors_file(&a, out.path());
+        let (aoid, doc) = &docs[3];
+        let (_, _, xml) = send(
+            &a.router,
+            get(&format!("/v1/objects/{aoid}/evidence?format=rfc6283")),
+        )
+        .await;
+        for (name, bytes) in [("er.xml", xml.as_slice()), ("doc.bin", doc)] {
+            std::fs::write(out.path().join(name), bytes).unwrap();
+        }
+        let at = clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let o = crate::support::run(
+            bewahr()
+                .args(["verify", "--json", "--er"])
+                .arg(out.path().join("er.xml"))
+                .arg("--data")
+                .arg(out.path().join("doc.bin"))
+                .arg("--tsa-cert")
+                .arg(&anchors)
+                .arg("--algorithms")
+                .arg(&cat)
+                .args(["--at", &at]),
+        );
+        let j = crate::support::json(&o);
+        assert_eq!(j["indication"], "PASSED", "{j}");
+        assert_eq!(j["chains"], 1, "{j}");
+    }
 
     // day 220: SHA-384 ends at day 300 (catalogue), within the margin: hash-tree renewal to SHA-512
     clock.set(t0 + Days::days(220));
@@ -271,6 +366,26 @@ async fn years_of_renewals(db: Db) {
     );
     let c = check_all(&a, &docs, &policy, clock.now()).await;
     assert!(c.iter().all(|&x| x == (2, 3)), "{c:?}");
+    // a hash-tree renewal hashed the DER of the earlier chain: the XML
+    // form is refused with the reason
+    let (st, _, b) = send(
+        &a.router,
+        get(&format!(
+            "/v1/objects/{}/evidence?format=rfc6283",
+            docs[1].0
+        )),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let b: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(b["error"]["code"], "not_expressible_in_rfc6283", "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hash-tree renewal"),
+        "{b}"
+    );
     let plan = json(&a, "/v1/admin/renewals/plan").await;
     assert!(
         plan["entries"]
@@ -330,16 +445,7 @@ async fn years_of_renewals(db: Db) {
 
     // the same records on the command line, and with Bouncy Castle
     let out = tempdir();
-    let anchors: String = a
-        .state()
-        .renewer
-        .ctx()
-        .trusted()
-        .iter()
-        .map(|c| c.to_pem(der::pem::LineEnding::LF).unwrap())
-        .collect();
-    let anchors_path = out.path().join("anchors.pem");
-    std::fs::write(&anchors_path, anchors).unwrap();
+    let anchors_path = anchors_file(&a, out.path());
     for (i, (aoid, doc)) in docs.iter().enumerate() {
         let er = record(&a, aoid).await;
         let erp = out.path().join(format!("{i}.ers"));

@@ -353,8 +353,11 @@ pub fn build_chains(
             let (leaf, siblings) = store.path(&stored, idx)?;
             let group_bytes = match t.link.kind {
                 TreeKind::Initial => Some(members.to_vec()),
-                TreeKind::Hashtree => store.group(t.link.id as u64, step.key)?,
-                TreeKind::Timestamp => None,
+                // a time-stamp renewal's leaf is a group when it was
+                // bridged to the XML form (renewal::run), one hash before
+                TreeKind::Hashtree | TreeKind::Timestamp => {
+                    store.group(t.link.id as u64, step.key)?
+                }
             };
             let group: Option<Vec<&[u8]>> = match &group_bytes {
                 Some(g) if g.len() > w && g.len() % w == 0 => Some(g.chunks(w).collect()),

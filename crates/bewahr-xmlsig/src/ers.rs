@@ -357,51 +357,151 @@ impl std::fmt::Display for NotExpressible {
     }
 }
 
-/// The XML form (RFC 6283) of an RFC 4998 record that has not been
-/// renewed: the same reduced hash tree (each partial hash tree a
-/// `<Sequence>`) and the same time-stamp token, so that both forms prove
-/// the same thing from the same tree and time-stamp. The chain's
-/// `DigestMethod` is the token's imprint algorithm, its
-/// `CanonicalizationMethod` inclusive C14N 1.0 (TR-ESOR's default); the
-/// caller checks that no data object is XML whose bytes differ from their
-/// canonical form (the XML form hashes XML canonicalised, the DER form as
-/// given).
-///
-/// A renewed record cannot be re-expressed: its renewals time-stamped the
-/// DER of the previous token and of the earlier chains, which RFC 6283
-/// replaces by canonical XML (`docs/research/rfc6283.md`).
-pub fn from_unrenewed(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
+/// The namespace declaration and the element a written record's
+/// `<TimeStamp>` has, as one string: `<ers:TimeStamp>` with its
+/// `<ers:TimeStampToken Type="RFC3161">`, the token in base64 on one line,
+/// nothing else (no `CryptographicInformationList`).
+fn timestamp_element(token: &[u8], xmlns: bool) -> String {
     use base64::Engine;
+    format!(
+        r#"<ers:TimeStamp{}><ers:TimeStampToken Type="RFC3161">{}</ers:TimeStampToken></ers:TimeStamp>"#,
+        if xmlns {
+            r#" xmlns:ers="urn:ietf:params:xml:ns:ers""#
+        } else {
+            ""
+        },
+        base64::engine::general_purpose::STANDARD.encode(token)
+    )
+}
+
+/// The hash RFC 6283 section 4.2.1 asks a time-stamp renewal to cover for
+/// `token` as the archive writes it in the XML form: `alg` over the
+/// canonical form (inclusive C14N 1.0, the chain's method) of the
+/// `<TimeStamp>` element [`from_der`] writes for it. Written out here
+/// rather than canonicalised: the element is the archive's own and its
+/// canonical form is that string (inclusive C14N of a subtree adds the
+/// `ers` declaration of the root; no other namespace or `xml:` attribute
+/// is in scope); the tests hold it to libxml2's canonicalisation of a
+/// written record.
+///
+/// A time-stamp renewal that also covers this value (beside the hash of
+/// the token's DER, RFC 4998 section 5.2) can be given in both forms: the
+/// "bridged" renewal of `docs/research/rfc6283.md` section 3.
+pub fn timestamp_renewal_hash(alg: DigestAlgorithm, token: &[u8]) -> Vec<u8> {
+    alg.digest(timestamp_element(token, true).as_bytes())
+}
+
+/// The XML form (RFC 6283) of an RFC 4998 record of one chain: the same
+/// reduced hash trees (each partial hash tree a `<Sequence>`) and the same
+/// time-stamp tokens, so that both forms prove the same thing from the
+/// same trees and time-stamps. The chain's `DigestMethod` is the tokens'
+/// imprint algorithm, its `CanonicalizationMethod` inclusive C14N 1.0
+/// (TR-ESOR's default); the caller checks that no data object is XML whose
+/// bytes differ from their canonical form (the XML form hashes XML
+/// canonicalised, the DER form as given).
+///
+/// A time-stamp renewal is expressible when it was bridged: the first
+/// list of its reduced tree is exactly {a, x}, a the hash of the previous
+/// token's DER (RFC 4998 section 5.2), x [`timestamp_renewal_hash`] of it
+/// (RFC 6283 section 4.2.1). Its XML tree is `[{x}, {a}, rest...]`: RFC
+/// 6283 passes the one value x up and hashes it with a, which is the
+/// node the DER form reaches from {a, x}. Not expressible: a record
+/// renewed before renewals were bridged (its renewal covers the DER
+/// only), and one with more than one chain (a hash-tree renewal hashed
+/// the DER of the earlier chains, RFC 6283 the canonical XML of them).
+pub fn from_der(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
     let no = |m: &str| NotExpressible(m.to_string());
     let er = bewahr_core::ers::EvidenceRecord::from_der_checked(der)
         .map_err(|e| NotExpressible(format!("the record does not decode: {e}")))?;
     let chains = &er.archive_time_stamp_sequence;
-    if chains.len() != 1 || chains[0].len() != 1 {
+    if chains.len() != 1 || chains[0].is_empty() {
         return Err(no(
-            "the record has been renewed; its renewals time-stamped DER (the previous token, the earlier chains), which RFC 6283 replaces by canonical XML, so it is given in RFC 4998 form only",
+            "the record has been renewed by a hash-tree renewal, which time-stamped the DER of the earlier chains where RFC 6283 has their canonical XML; it is given in RFC 4998 form only",
         ));
     }
     if er.crypto_infos.is_some() || er.encryption_info.is_some() {
         return Err(no("the record carries cryptoInfos or encryptionInfo"));
     }
-    let ats = &chains[0][0];
-    if ats.attributes.is_some() {
-        return Err(no("the archive time-stamp carries attributes"));
+    let mut alg = None;
+    let mut stamps = String::new();
+    let mut previous: Option<&[u8]> = None;
+    for (k, ats) in chains[0].iter().enumerate() {
+        if ats.attributes.is_some() {
+            return Err(NotExpressible(format!(
+                "archive time-stamp {} carries attributes",
+                k + 1
+            )));
+        }
+        let token = ats.time_stamp.as_bytes();
+        let info = bewahr_core::tsp::token::read_tst_info(token).map_err(|e| {
+            NotExpressible(format!(
+                "the time-stamp of archive time-stamp {}: {e}",
+                k + 1
+            ))
+        })?;
+        let a =
+            DigestAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid).map_err(|e| {
+                NotExpressible(format!(
+                    "the imprint algorithm of archive time-stamp {}: {e}",
+                    k + 1
+                ))
+            })?;
+        if *alg.get_or_insert(a) != a {
+            return Err(NotExpressible(format!(
+                "archive time-stamp {} uses {a}, the chain {}: an RFC 6283 chain has one DigestMethod",
+                k + 1,
+                alg.expect("set")
+            )));
+        }
+        let tree = ats.reduced_tree_slices();
+        let (da, dx);
+        let lists = match previous {
+            None => tree,
+            Some(prev) => {
+                da = a.digest(prev);
+                dx = timestamp_renewal_hash(a, prev);
+                let mut tree = tree.unwrap_or_default();
+                let mut first = if tree.is_empty() {
+                    vec![]
+                } else {
+                    tree.remove(0)
+                };
+                first.sort_unstable();
+                let mut want = vec![da.as_slice(), dx.as_slice()];
+                want.sort_unstable();
+                if first != want {
+                    return Err(NotExpressible(format!(
+                        "archive time-stamp {} renewed the time-stamp before renewals covered its XML form too (RFC 6283 4.2.1 needs the hash of the canonical <TimeStamp>, this renewal covers the DER only); the record is given in RFC 4998 form only",
+                        k + 1
+                    )));
+                }
+                let mut xml_tree = vec![vec![dx.as_slice()], vec![da.as_slice()]];
+                xml_tree.extend(tree);
+                Some(xml_tree)
+            }
+        };
+        stamps.push_str(&archive_time_stamp(k + 1, lists.as_deref(), token));
+        previous = Some(token);
     }
-    let token = ats.time_stamp.as_bytes();
-    let info = bewahr_core::tsp::token::read_tst_info(token)
-        .map_err(|e| NotExpressible(format!("the time-stamp: {e}")))?;
-    let alg = DigestAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid)
-        .map_err(|e| NotExpressible(format!("the time-stamp's imprint algorithm: {e}")))?;
+    let alg = alg.ok_or_else(|| no("the record has no archive time-stamp"))?;
     let dm = digest_uri(alg).ok_or_else(|| no("the imprint algorithm has no XML-DSig URI"))?;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut x = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?><ers:EvidenceRecord xmlns:ers="urn:ietf:params:xml:ns:ers" Version="1.0"><ers:ArchiveTimeStampSequence><ers:ArchiveTimeStampChain Order="1">"#,
     );
     x.push_str(&format!(
-        r#"<ers:DigestMethod Algorithm="{dm}"/><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/><ers:ArchiveTimeStamp Order="1">"#
+        r#"<ers:DigestMethod Algorithm="{dm}"/><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>"#
     ));
-    if let Some(tree) = ats.reduced_tree_slices() {
+    x.push_str(&stamps);
+    x.push_str("</ers:ArchiveTimeStampChain></ers:ArchiveTimeStampSequence></ers:EvidenceRecord>");
+    Ok(x.into_bytes())
+}
+
+/// One `<ArchiveTimeStamp>`: its hash tree (if any) and its `<TimeStamp>`.
+fn archive_time_stamp(order: usize, tree: Option<&[Vec<&[u8]>]>, token: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut x = format!(r#"<ers:ArchiveTimeStamp Order="{order}">"#);
+    if let Some(tree) = tree {
         x.push_str("<ers:HashTree>");
         for (k, list) in tree.iter().enumerate() {
             x.push_str(&format!(r#"<ers:Sequence Order="{}">"#, k + 1));
@@ -412,12 +512,9 @@ pub fn from_unrenewed(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
         }
         x.push_str("</ers:HashTree>");
     }
-    x.push_str(&format!(
-        r#"<ers:TimeStamp><ers:TimeStampToken Type="RFC3161">{}</ers:TimeStampToken></ers:TimeStamp>"#,
-        b64(token)
-    ));
-    x.push_str("</ers:ArchiveTimeStamp></ers:ArchiveTimeStampChain></ers:ArchiveTimeStampSequence></ers:EvidenceRecord>");
-    Ok(x.into_bytes())
+    x.push_str(&timestamp_element(token, false));
+    x.push_str("</ers:ArchiveTimeStamp>");
+    x
 }
 
 /// The XML-DSig / RFC 6931 URI of a digest algorithm.
@@ -459,15 +556,166 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renewed_records_are_not_re_expressed() {
+    fn records_renewed_before_bridging_are_not_re_expressed() {
         let der = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../tests/vectors/field/ber-token-renewed.ers"
         ))
         .unwrap();
-        let e = from_unrenewed(&der).unwrap_err();
+        let e = from_der(&der).unwrap_err();
         assert!(e.0.contains("renewed"), "{e}");
-        assert!(from_unrenewed(b"\x30\x00").is_err());
+        assert!(from_der(b"\x30\x00").is_err());
+    }
+
+    /// The hash a bridged time-stamp renewal covers is the canonical form
+    /// libxml2 gives the `<TimeStamp>` element of a written record, which
+    /// is what the verifier hashes (RFC 6283 4.2.1).
+    #[test]
+    fn the_renewal_hash_is_that_of_the_written_time_stamp_element() {
+        let tokens: [&[u8]; 2] = [b"\x30\x03\x02\x01\x01", &[0xffu8; 700]];
+        let mut x = String::from(
+            r#"<?xml version="1.0" encoding="UTF-8"?><ers:EvidenceRecord xmlns:ers="urn:ietf:params:xml:ns:ers" Version="1.0"><ers:ArchiveTimeStampSequence><ers:ArchiveTimeStampChain Order="1"><ers:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>"#,
+        );
+        let (l1, l2) = ([7u8; 32], [9u8; 32]);
+        x.push_str(&archive_time_stamp(1, None, tokens[0]));
+        let tree = vec![vec![&l1[..]], vec![&l2[..]]];
+        x.push_str(&archive_time_stamp(2, Some(&tree), tokens[1]));
+        x.push_str(
+            "</ers:ArchiveTimeStampChain></ers:ArchiveTimeStampSequence></ers:EvidenceRecord>",
+        );
+        let rec = read(x.as_bytes()).unwrap();
+        let stamps = &rec.walk.chains[0].stamps;
+        assert_eq!(stamps[1].token, tokens[1]);
+        assert_eq!(
+            stamps[1].tree.as_ref().unwrap(),
+            &vec![l1.to_vec(), l2.to_vec()]
+                .into_iter()
+                .map(|v| vec![v])
+                .collect::<Vec<_>>()
+        );
+        let canonical = &stamps[1].previous[0].0;
+        assert_eq!(canonical, timestamp_element(tokens[0], true).as_bytes());
+        for alg in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+            assert_eq!(
+                timestamp_renewal_hash(alg, tokens[0]),
+                alg.digest(canonical)
+            );
+        }
+        // and the record is valid against RFC 6283's schema
+        let doc = xml::parse(x.as_bytes()).unwrap();
+        bewahr_xaip::schema::validate_against(&doc, bewahr_xaip::schema::Schema::Ers).unwrap();
+    }
+
+    /// Records renewed by bridged time-stamp renewals, over every shape a
+    /// renewal tree takes (one chain end, siblings, an odd one out, two
+    /// renewals on top of each other), verify in both forms over their
+    /// document and fail over another; an unbridged renewal is refused.
+    #[test]
+    fn bridged_time_stamp_renewals_verify_in_both_forms() {
+        use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
+        use bewahr_core::hashtree::{HashTree, TreeBuilder};
+        use bewahr_core::verify::{AlgorithmPolicy, InMemory, NoData};
+        use time::{Duration, OffsetDateTime};
+        let t0 = OffsetDateTime::now_utc() - Duration::days(10);
+        let (tsa, _) = bewahr_devtsa::DevTsa::generate_valid_for(t0, Duration::days(1000)).unwrap();
+        let trusted = tsa.certificates().to_vec();
+        let policy = AlgorithmPolicy::default();
+        let opts = Options::new(&trusted, t0 + Duration::days(5), &policy);
+        for alg in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+            for batches in 1..=5usize {
+                // batch b seals b+1 documents
+                let docs: Vec<Vec<Vec<u8>>> = (0..batches)
+                    .map(|b| {
+                        (0..=b)
+                            .map(|i| format!("Bescheid {b}.{i}").into_bytes())
+                            .collect()
+                    })
+                    .collect();
+                let trees: Vec<HashTree> = docs
+                    .iter()
+                    .map(|d| HashTree::from_hashes(alg, d.iter().map(|x| alg.digest(x))).unwrap())
+                    .collect();
+                let mut chains: Vec<Vec<Vec<Vec<u8>>>> = vec![]; // per batch, per doc: ATS DERs
+                let mut tails = vec![];
+                for (b, t) in trees.iter().enumerate() {
+                    let token = tsa
+                        .timestamp(alg, t.root(), None, t0 + Duration::hours(1))
+                        .unwrap();
+                    chains.push(
+                        (0..docs[b].len())
+                            .map(|i| {
+                                vec![encode_archive_time_stamp(
+                                    alg,
+                                    t.reduced(i).unwrap().as_deref(),
+                                    &token,
+                                )]
+                            })
+                            .collect(),
+                    );
+                    tails.push(token);
+                }
+                let firsts = tails.clone();
+                // two renewals: the second renews the first's token
+                for day in 1..=2 {
+                    let mut rb = TreeBuilder::with_capacity(alg, batches);
+                    for token in &tails {
+                        let bridge = [alg.digest(token), timestamp_renewal_hash(alg, token)];
+                        rb.push_group(bridge.iter().map(|h| h.as_slice())).unwrap();
+                    }
+                    let rt = rb.build().unwrap();
+                    let token = tsa
+                        .timestamp(alg, rt.root(), None, t0 + Duration::days(day))
+                        .unwrap();
+                    for (b, c) in chains.iter_mut().enumerate() {
+                        let ats = encode_archive_time_stamp(
+                            alg,
+                            rt.reduced(b).unwrap().as_deref(),
+                            &token,
+                        );
+                        for doc_chain in c.iter_mut() {
+                            doc_chain.push(ats.clone());
+                        }
+                    }
+                    tails = vec![token; batches];
+                }
+                for (b, c) in chains.iter().enumerate() {
+                    for (i, chain) in c.iter().enumerate() {
+                        let der =
+                            encode_record(&[alg], &encode_sequence(std::slice::from_ref(chain)));
+                        let doc = &docs[b][i];
+                        let d = verify::verify_der(&der, &mut InMemory(vec![doc.clone()]), &opts);
+                        assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
+                        let xml = from_der(&der).unwrap();
+                        let x =
+                            verify_xml(&xml, Some(std::slice::from_ref(doc)), &mut NoData, &opts);
+                        assert_eq!(x.indication, Indication::Passed, "{}", x.to_text());
+                        assert_eq!(x.archive_time_stamps.len(), 3);
+                        let other =
+                            verify_xml(&xml, Some(&[b"other".to_vec()]), &mut NoData, &opts);
+                        assert_eq!(other.indication, Indication::Failed);
+                        // the same renewal, unbridged: the DER form only
+                        if b == 0 && i == 0 && batches == 1 {
+                            let unbridged = tsa
+                                .timestamp(
+                                    alg,
+                                    &alg.digest(&firsts[0]),
+                                    None,
+                                    t0 + Duration::days(1),
+                                )
+                                .unwrap();
+                            let mut c2 = chain[..1].to_vec();
+                            c2.push(encode_archive_time_stamp(alg, None, &unbridged));
+                            let der = encode_record(&[alg], &encode_sequence(&[c2]));
+                            let d =
+                                verify::verify_der(&der, &mut InMemory(vec![doc.clone()]), &opts);
+                            assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
+                            let e = from_der(&der).unwrap_err();
+                            assert!(e.0.contains("XML form too"), "{e}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -296,6 +296,10 @@ impl Ctx {
 
     /// Time-stamp renewal: one tree over the previous time-stamps of every
     /// chain end in scope (per digest algorithm), one time-stamp for it.
+    /// Each chain end is a leaf group of two hashes of its time-stamp: of
+    /// its DER (RFC 4998 section 5.2) and of the `<TimeStamp>` element the
+    /// record's XML form has for it (RFC 6283 section 4.2.1), so the
+    /// renewed record can be given in both forms.
     pub async fn run_timestamp(&self, run: &RunView) -> Result<Outcome, RunError> {
         let mut out = carried(run);
         let now = (self.clock)();
@@ -329,6 +333,7 @@ impl Ctx {
             let alg = DigestAlgorithm::from_name(&alg_name)
                 .map_err(|e| RunError::Invalid(e.to_string()))?;
             let mut keys = Vec::new();
+            let mut groups = Vec::new();
             let mut leaves = TreeBuilder::with_capacity(alg, ends.len());
             let mut versions = 0;
             for (&id, &n) in &ends {
@@ -345,7 +350,15 @@ impl Ctx {
                     continue;
                 }
                 let t = self.evidence.tree(id).await?;
-                leaves.push(&alg.digest(&t.token))?;
+                // bridged (docs/research/rfc6283.md section 3): the leaf is
+                // the group {H(DER token), H(C14N(<TimeStamp>))}, so that
+                // the new time-stamp renews the record in both forms
+                let bridge = [
+                    alg.digest(&t.token),
+                    bewahr_xmlsig::ers::timestamp_renewal_hash(alg, &t.token),
+                ];
+                leaves.push_group(bridge.iter().map(|h| h.as_slice()))?;
+                groups.push((id, bridge.concat()));
                 keys.push(id);
                 versions += n;
             }
@@ -359,6 +372,7 @@ impl Ctx {
             let id = self.allocate_tree("timestamp").await?;
             let store = self.store.clone();
             let tree = tokio::task::spawn_blocking(move || {
+                store.put_groups(id as u64, &groups)?;
                 store
                     .put_tree(id as u64, &tree, &keys)
                     .map(|_| (tree, keys))

@@ -386,10 +386,12 @@ impl ArchiveService {
     }
 
     /// The evidence record of a version in its XML form (RFC 6283): the
-    /// same tree and time-stamp as the DER record, for a version whose
-    /// record has not been renewed and whose data objects are hashed alike
-    /// in both forms (none is XML whose bytes differ from their canonical
-    /// form); `Invalid` with the reason otherwise.
+    /// same trees and time-stamps as the DER record, for a version whose
+    /// record has one chain (no hash-tree renewal), whose time-stamp
+    /// renewals were bridged (they cover the XML form's hash too, see
+    /// `bewahr_xmlsig::ers::from_der`) and whose data objects are hashed
+    /// alike in both forms (none is XML whose bytes differ from their
+    /// canonical form); `Invalid` with the reason otherwise.
     pub async fn evidence_rfc6283(
         &self,
         obj: &Owned,
@@ -401,8 +403,8 @@ impl ArchiveService {
         if loc.media_type == super::XAIP_MEDIA_TYPE {
             return Err(refuse("a package's XML parts are hashed in the canonical form its header names; its record is given in RFC 4998 form (ArchiveRetrieval with IncludeERS, ArchiveEvidence)".into()));
         }
-        // before any data is read: a renewed record is refused as it is
-        let xml = bewahr_xmlsig::ers::from_unrenewed(&der).map_err(|e| refuse(e.0))?;
+        // before any data is read: a record that cannot be re-expressed is refused as it is
+        let xml = bewahr_xmlsig::ers::from_der(&der).map_err(|e| refuse(e.0))?;
         // the document, and the preserved items, as they are hashed
         let mut items = vec![loc.sha256];
         if let Some(row) = self.catalog.validation(loc.seq).await? {
