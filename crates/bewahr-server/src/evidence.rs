@@ -27,7 +27,7 @@ use crate::catalog::{Catalog, CatalogError, Location, Tree, TreeKind};
 use crate::store::{Store, StoreError, StoredTree};
 use bewahr_core::alg::DigestAlgorithm;
 use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
-use bewahr_core::hashtree::assemble_reduced;
+use bewahr_core::hashtree::{assemble_reduced, hash_sorted};
 
 /// Why no evidence record.
 #[derive(Debug, thiserror::Error)]
@@ -310,6 +310,29 @@ impl Evidence {
     }
 }
 
+/// The members of a time-stamp renewal tree's leaf for the chain whose
+/// last token was `prev`: `None` for a leaf that is the hash of the token's
+/// DER (renewals before they were bridged), the group {H(DER),
+/// H(C14N of its RFC 6283 `<TimeStamp>`)} for a bridged one (see
+/// `renewal::run::run_timestamp`). Derived from the token rather than
+/// stored: it costs a hash of a few kilobytes, where a stored group costs
+/// a read (an S3 request) per renewal of every record built.
+fn renewal_group(
+    alg: DigestAlgorithm,
+    prev: &[u8],
+    leaf: &[u8],
+) -> Result<Option<Vec<u8>>, String> {
+    let a = alg.digest(prev);
+    if a == leaf {
+        return Ok(None);
+    }
+    let x = bewahr_xmlsig::ers::timestamp_renewal_hash(alg, prev);
+    if hash_sorted(alg, &[&a, &x]) != leaf {
+        return Err("the leaf of the renewed time-stamp is neither its hash nor the bridged pair of its hashes".into());
+    }
+    Ok(Some([a, x].concat()))
+}
+
 /// Encodes the archive time-stamps of leaf `seq` (whose sealed data-object
 /// group is `members`) along `plan`. A chain started by a hash-tree renewal
 /// that left `seq` out ends the record there.
@@ -353,10 +376,22 @@ pub fn build_chains(
             let (leaf, siblings) = store.path(&stored, idx)?;
             let group_bytes = match t.link.kind {
                 TreeKind::Initial => Some(members.to_vec()),
-                // a time-stamp renewal's leaf is a group when it was
-                // bridged to the XML form (renewal::run), one hash before
-                TreeKind::Hashtree | TreeKind::Timestamp => {
-                    store.group(t.link.id as u64, step.key)?
+                TreeKind::Hashtree => store.group(t.link.id as u64, step.key)?,
+                TreeKind::Timestamp => {
+                    let prev =
+                        si.checked_sub(1)
+                            .map(|p| &chain[p].tree.token)
+                            .ok_or_else(|| {
+                                inconsistent(
+                                    seq,
+                                    format!(
+                                        "chain {} starts with a time-stamp renewal tree",
+                                        ci + 1
+                                    ),
+                                )
+                            })?;
+                    renewal_group(alg, prev, &leaf)
+                        .map_err(|e| inconsistent(seq, format!("tree {}: {e}", t.link.id)))?
                 }
             };
             let group: Option<Vec<&[u8]>> = match &group_bytes {
@@ -375,4 +410,27 @@ pub fn build_chains(
         out.chains.push(encoded);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A renewal leaf is read as what it is: the hash of the token (before
+    /// renewals were bridged), the bridged pair, or neither (an error).
+    #[test]
+    fn time_stamp_renewal_leaves_are_told_apart() {
+        let alg = DigestAlgorithm::Sha256;
+        let token = b"\x30\x03\x02\x01\x07";
+        let a = alg.digest(token);
+        assert_eq!(renewal_group(alg, token, &a), Ok(None));
+        let x = bewahr_xmlsig::ers::timestamp_renewal_hash(alg, token);
+        let leaf = hash_sorted(alg, &[&x, &a]);
+        assert_eq!(
+            renewal_group(alg, token, &leaf),
+            Ok(Some([a.clone(), x].concat()))
+        );
+        assert!(renewal_group(alg, token, &alg.digest(b"other")).is_err());
+        assert!(renewal_group(alg, b"another token", &leaf).is_err());
+    }
 }

@@ -333,7 +333,6 @@ impl Ctx {
             let alg = DigestAlgorithm::from_name(&alg_name)
                 .map_err(|e| RunError::Invalid(e.to_string()))?;
             let mut keys = Vec::new();
-            let mut groups = Vec::new();
             let mut leaves = TreeBuilder::with_capacity(alg, ends.len());
             let mut versions = 0;
             for (&id, &n) in &ends {
@@ -352,13 +351,14 @@ impl Ctx {
                 let t = self.evidence.tree(id).await?;
                 // bridged (docs/research/rfc6283.md section 3): the leaf is
                 // the group {H(DER token), H(C14N(<TimeStamp>))}, so that
-                // the new time-stamp renews the record in both forms
+                // the new time-stamp renews the record in both forms; the
+                // members are not stored, evidence derives them from the
+                // token (evidence::renewal_group)
                 let bridge = [
                     alg.digest(&t.token),
                     bewahr_xmlsig::ers::timestamp_renewal_hash(alg, &t.token),
                 ];
                 leaves.push_group(bridge.iter().map(|h| h.as_slice()))?;
-                groups.push((id, bridge.concat()));
                 keys.push(id);
                 versions += n;
             }
@@ -372,7 +372,6 @@ impl Ctx {
             let id = self.allocate_tree("timestamp").await?;
             let store = self.store.clone();
             let tree = tokio::task::spawn_blocking(move || {
-                store.put_groups(id as u64, &groups)?;
                 store
                     .put_tree(id as u64, &tree, &keys)
                     .map(|_| (tree, keys))
