@@ -1,5 +1,6 @@
 //! Evidence-core benchmarks: hash-tree building, evidence records on demand,
-//! verifying one record with an RSA-3072 time-stamp, memory per leaf, and
+//! verifying one record with an RSA-3072 time-stamp, the extra hash of a
+//! time-stamp renewal bridged to RFC 6283, memory per leaf, and
 //! Bouncy Castle 1.72's generator beside ours.
 //!
 //! Run: `cargo bench --bench evidence` (results in docs/benchmarks.md).
@@ -14,6 +15,7 @@ use std::time::Instant;
 use bewahr::alg::DigestAlgorithm;
 use bewahr::ers::record_for_leaf;
 use bewahr::hashtree::HashTree;
+use bewahr::signature::xml_engine::ers as ers_xml;
 use bewahr::tsp::devtsa::DevTsa;
 use bewahr::verify::{self, AlgorithmPolicy, InMemory, Indication, Options};
 use criterion::{BatchSize, Criterion, Throughput};
@@ -146,6 +148,21 @@ fn benches(c: &mut Criterion) {
                 next = (next + 7919) % N;
                 black_box(record_for_leaf(&tree, next, &token).unwrap());
             }
+        })
+    });
+    g.finish();
+
+    // what bridging a time-stamp renewal to RFC 6283 adds, per chain end in
+    // a renewal run and per renewal step of a record built: the hash of
+    // the token's <TimeStamp> element (base64 of the token, SHA-256)
+    let mut g = c.benchmark_group("renewal");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bridged_renewal_hash_rsa3072_token", |b| {
+        b.iter(|| {
+            black_box(ers_xml::timestamp_renewal_hash(
+                DigestAlgorithm::Sha256,
+                black_box(&token),
+            ))
         })
     });
     g.finish();
