@@ -322,6 +322,8 @@ fn renewal_group(
     prev: &[u8],
     leaf: &[u8],
 ) -> Result<Option<Vec<u8>>, String> {
+    // the pair of `bewahr_xmlsig::ers::renewal_bridge`, its second hash
+    // only for a leaf that is not the first (earlier renewals)
     let a = alg.digest(prev);
     if a == leaf {
         return Ok(None);

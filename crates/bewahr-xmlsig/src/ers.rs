@@ -391,6 +391,13 @@ pub fn timestamp_renewal_hash(alg: DigestAlgorithm, token: &[u8]) -> Vec<u8> {
     alg.digest(timestamp_element(token, true).as_bytes())
 }
 
+/// The two hashes a bridged time-stamp renewal covers for `token`, the
+/// members of its leaf: (H(DER), [`timestamp_renewal_hash`]). Renewal
+/// writes them, evidence reads them back, [`from_der`] finds them.
+pub fn renewal_bridge(alg: DigestAlgorithm, token: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    (alg.digest(token), timestamp_renewal_hash(alg, token))
+}
+
 /// The XML form (RFC 6283) of an RFC 4998 record of one chain: the same
 /// reduced hash trees (each partial hash tree a `<Sequence>`) and the same
 /// time-stamp tokens, so that both forms prove the same thing from the
@@ -413,19 +420,20 @@ pub fn from_der(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
     let no = |m: &str| NotExpressible(m.to_string());
     let er = bewahr_core::ers::EvidenceRecord::from_der_checked(der)
         .map_err(|e| NotExpressible(format!("the record does not decode: {e}")))?;
-    let chains = &er.archive_time_stamp_sequence;
-    if chains.len() != 1 || chains[0].is_empty() {
-        return Err(no(
+    let chain = match er.archive_time_stamp_sequence.as_slice() {
+        [chain] => chain,
+        [] => return Err(no("the record has no archive time-stamp")),
+        _ => return Err(no(
             "the record has been renewed by a hash-tree renewal, which time-stamped the DER of the earlier chains where RFC 6283 has their canonical XML; it is given in RFC 4998 form only",
-        ));
-    }
+        )),
+    };
     if er.crypto_infos.is_some() || er.encryption_info.is_some() {
         return Err(no("the record carries cryptoInfos or encryptionInfo"));
     }
     let mut alg = None;
     let mut stamps = String::new();
     let mut previous: Option<&[u8]> = None;
-    for (k, ats) in chains[0].iter().enumerate() {
+    for (k, ats) in chain.iter().enumerate() {
         if ats.attributes.is_some() {
             return Err(NotExpressible(format!(
                 "archive time-stamp {} carries attributes",
@@ -458,8 +466,7 @@ pub fn from_der(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
         let lists = match previous {
             None => tree,
             Some(prev) => {
-                da = a.digest(prev);
-                dx = timestamp_renewal_hash(a, prev);
+                (da, dx) = renewal_bridge(a, prev);
                 let mut tree = tree.unwrap_or_default();
                 let mut first = if tree.is_empty() {
                     vec![]
@@ -659,8 +666,8 @@ mod tests {
                 for day in 1..=2 {
                     let mut rb = TreeBuilder::with_capacity(alg, batches);
                     for token in &tails {
-                        let bridge = [alg.digest(token), timestamp_renewal_hash(alg, token)];
-                        rb.push_group(bridge.iter().map(|h| h.as_slice())).unwrap();
+                        let (a, x) = renewal_bridge(alg, token);
+                        rb.push_group([a.as_slice(), x.as_slice()]).unwrap();
                     }
                     let rt = rb.build().unwrap();
                     let token = tsa

@@ -354,11 +354,8 @@ impl Ctx {
                 // the new time-stamp renews the record in both forms; the
                 // members are not stored, evidence derives them from the
                 // token (evidence::renewal_group)
-                let bridge = [
-                    alg.digest(&t.token),
-                    bewahr_xmlsig::ers::timestamp_renewal_hash(alg, &t.token),
-                ];
-                leaves.push_group(bridge.iter().map(|h| h.as_slice()))?;
+                let (a, x) = bewahr_xmlsig::ers::renewal_bridge(alg, &t.token);
+                leaves.push_group([a.as_slice(), x.as_slice()])?;
                 keys.push(id);
                 versions += n;
             }
