@@ -27,7 +27,7 @@ use crate::catalog::{Catalog, CatalogError, Location, Tree, TreeKind};
 use crate::store::{Store, StoreError, StoredTree};
 use bewahr_core::alg::DigestAlgorithm;
 use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
-use bewahr_core::hashtree::{assemble_reduced, hash_sorted};
+use bewahr_core::hashtree::{assemble_reduced, bridged_head, bridged_leaf, hash_sorted};
 
 /// Why no evidence record.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,11 @@ pub struct Chains {
     pub chains: Vec<Vec<Vec<u8>>>,
     /// The id of the last tree of the last chain.
     pub last_tree: i64,
+    /// For each chain after the first (each started by a hash-tree
+    /// renewal): the data objects' plain hashes under its algorithm if the
+    /// renewal was bridged (empty if not). The RFC 6283 form needs them
+    /// (`bewahr_xmlsig::ers::from_der`); the DER record does not carry them.
+    pub rehashed: Vec<Vec<Vec<u8>>>,
 }
 
 impl Chains {
@@ -255,6 +260,17 @@ impl Evidence {
         aoid: &str,
         version: Option<i64>,
     ) -> Result<(Location, Vec<u8>), EvidenceError> {
+        let (loc, chains) = self.chains(aoid, version).await?;
+        Ok((loc, chains.record()))
+    }
+
+    /// The archive time-stamps of `aoid` at `version` (`None`: the latest),
+    /// encoded, with what the RFC 6283 form needs beside them.
+    pub async fn chains(
+        &self,
+        aoid: &str,
+        version: Option<i64>,
+    ) -> Result<(Location, Chains), EvidenceError> {
         let loc = self
             .catalog
             .locate(aoid, version)
@@ -267,12 +283,11 @@ impl Evidence {
         let store = self.store.clone();
         let seq = loc.seq;
         let members = loc.members.clone();
-        let der = tokio::task::spawn_blocking(move || {
-            build_chains(&store, seq, &members, &plan).map(|c| c.record())
-        })
-        .await
-        .map_err(|e| inconsistent(seq, e.to_string()))??;
-        Ok((loc, der))
+        let chains =
+            tokio::task::spawn_blocking(move || build_chains(&store, seq, &members, &plan))
+                .await
+                .map_err(|e| inconsistent(seq, e.to_string()))??;
+        Ok((loc, chains))
     }
 
     /// The audit head batch `batch_id` sealed as its leaf 0, and its DER
@@ -335,6 +350,58 @@ fn renewal_group(
     Ok(Some([a, x].concat()))
 }
 
+/// The stored group of a leaf of a bridged hash-tree renewal
+/// (`renewal::run`, `docs/research/rfc6283.md` section 3): the renewed
+/// values p_i = H'(h'(d_i) || ha) RFC 4998 covers, X (the value the RFC
+/// 6283 form reaches, `bewahr_xmlsig::ers::hashtree_bridge`) and the plain
+/// hashes h'(d_i) the XML form lists. In the tree store as
+/// `"BRG1" || n (u32, big-endian) || p_1..p_n || X || h_1..h_n`: 8 bytes
+/// and 2n+1 values, never a multiple of the width as an unbridged group
+/// (its members, concatenated) is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgedGroup {
+    pub renewed: Vec<Vec<u8>>,
+    pub x: Vec<u8>,
+    pub plain: Vec<Vec<u8>>,
+}
+
+const BRIDGED: &[u8; 4] = b"BRG1";
+
+impl BridgedGroup {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = BRIDGED.to_vec();
+        out.extend_from_slice(&(self.renewed.len() as u32).to_be_bytes());
+        for v in self.renewed.iter().chain([&self.x]).chain(&self.plain) {
+            out.extend_from_slice(v);
+        }
+        out
+    }
+
+    /// `None` for bytes that are not a bridged group of `width`-byte values.
+    pub fn decode(bytes: &[u8], width: usize) -> Option<Self> {
+        let rest = bytes.strip_prefix(BRIDGED)?;
+        let (n, values) = rest.split_first_chunk::<4>()?;
+        let n = u32::from_be_bytes(*n) as usize;
+        if n == 0 || width == 0 || values.len() != (2 * n + 1).checked_mul(width)? {
+            return None;
+        }
+        let mut v = values.chunks(width).map(<[u8]>::to_vec);
+        let renewed = v.by_ref().take(n).collect();
+        let x = v.next()?;
+        Some(Self {
+            renewed,
+            x,
+            plain: v.collect(),
+        })
+    }
+
+    /// The leaf value the group stands for.
+    pub fn leaf(&self, alg: DigestAlgorithm) -> Vec<u8> {
+        let r: Vec<&[u8]> = self.renewed.iter().map(Vec::as_slice).collect();
+        bridged_leaf(alg, &r, &self.x)
+    }
+}
+
 /// Encodes the archive time-stamps of leaf `seq` (whose sealed data-object
 /// group is `members`) along `plan`. A chain started by a hash-tree renewal
 /// that left `seq` out ends the record there.
@@ -348,6 +415,7 @@ pub fn build_chains(
         algorithms: Vec::with_capacity(plan.len()),
         chains: Vec::with_capacity(plan.len()),
         last_tree: 0,
+        rehashed: Vec::new(),
     };
     'chains: for (ci, chain) in plan.iter().enumerate() {
         let mut encoded = Vec::with_capacity(chain.len());
@@ -376,6 +444,9 @@ pub fn build_chains(
                 width: w,
             };
             let (leaf, siblings) = store.path(&stored, idx)?;
+            if si == 0 && ci > 0 {
+                out.rehashed.push(vec![]);
+            }
             let group_bytes = match t.link.kind {
                 TreeKind::Initial => Some(members.to_vec()),
                 TreeKind::Hashtree => store.group(t.link.id as u64, step.key)?,
@@ -396,15 +467,41 @@ pub fn build_chains(
                         .map_err(|e| inconsistent(seq, format!("tree {}: {e}", t.link.id)))?
                 }
             };
-            let group: Option<Vec<&[u8]>> = match &group_bytes {
-                Some(g) if g.len() > w && g.len() % w == 0 => Some(g.chunks(w).collect()),
+            let bridged = match (&group_bytes, t.link.kind) {
+                (Some(g), TreeKind::Hashtree) => BridgedGroup::decode(g, w),
                 _ => None,
             };
-            let reduced = assemble_reduced(
-                &leaf,
-                group,
-                siblings.iter().map(|s| s.as_slice()).collect(),
-            );
+            let reduced = match &bridged {
+                Some(b) => {
+                    if b.leaf(alg) != leaf {
+                        return Err(inconsistent(
+                            seq,
+                            format!(
+                                "tree {}: the leaf is not that of its stored bridged group",
+                                t.link.id
+                            ),
+                        ));
+                    }
+                    let r: Vec<&[u8]> = b.renewed.iter().map(Vec::as_slice).collect();
+                    let mut lists = bridged_head(&r, &b.x);
+                    lists.extend(siblings.iter().map(|s| vec![s.as_slice()]));
+                    if let Some(last) = out.rehashed.last_mut() {
+                        last.clone_from(&b.plain);
+                    }
+                    Some(lists)
+                }
+                None => {
+                    let group: Option<Vec<&[u8]>> = match &group_bytes {
+                        Some(g) if g.len() > w && g.len() % w == 0 => Some(g.chunks(w).collect()),
+                        _ => None,
+                    };
+                    assemble_reduced(
+                        &leaf,
+                        group,
+                        siblings.iter().map(|s| s.as_slice()).collect(),
+                    )
+                }
+            };
             encoded.push(encode_archive_time_stamp(alg, reduced.as_deref(), &t.token));
             out.last_tree = t.link.id;
         }
@@ -434,5 +531,38 @@ mod tests {
         );
         assert!(renewal_group(alg, token, &alg.digest(b"other")).is_err());
         assert!(renewal_group(alg, b"another token", &leaf).is_err());
+    }
+
+    /// A bridged group reads back as written, and is never taken for an
+    /// unbridged one (its members concatenated) or the other way round.
+    #[test]
+    fn bridged_groups_are_told_from_plain_ones() {
+        for alg in [
+            DigestAlgorithm::Sha256,
+            DigestAlgorithm::Sha384,
+            DigestAlgorithm::Sha512,
+        ] {
+            let w = alg.output_len();
+            for n in 1..=4u8 {
+                let v = |k: u8| alg.digest(&[n, k]);
+                let g = BridgedGroup {
+                    renewed: (0..n).map(v).collect(),
+                    x: v(100),
+                    plain: (0..n).map(|k| v(200 + k)).collect(),
+                };
+                let bytes = g.encode();
+                assert_ne!(bytes.len() % w, 0);
+                assert_eq!(BridgedGroup::decode(&bytes, w), Some(g.clone()));
+                // cut, or read with another width: not a bridged group
+                assert_eq!(BridgedGroup::decode(&bytes[..bytes.len() - 1], w), None);
+                assert_eq!(BridgedGroup::decode(&bytes, w + 16), None);
+                // members concatenated, even starting with the tag: not one
+                let plain = g.renewed.concat();
+                assert_eq!(BridgedGroup::decode(&plain, w), None);
+                let mut tagged = b"BRG1".to_vec();
+                tagged.resize(w * 3, 0);
+                assert_eq!(BridgedGroup::decode(&tagged, w), None);
+            }
+        }
     }
 }

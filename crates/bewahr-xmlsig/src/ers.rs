@@ -398,13 +398,49 @@ pub fn renewal_bridge(alg: DigestAlgorithm, token: &[u8]) -> (Vec<u8>, Vec<u8>) 
     (alg.digest(token), timestamp_renewal_hash(alg, token))
 }
 
-/// The XML form (RFC 6283) of an RFC 4998 record of one chain: the same
-/// reduced hash trees (each partial hash tree a `<Sequence>`) and the same
-/// time-stamp tokens, so that both forms prove the same thing from the
-/// same trees and time-stamps. The chain's `DigestMethod` is the tokens'
-/// imprint algorithm, its `CanonicalizationMethod` inclusive C14N 1.0
-/// (TR-ESOR's default); the caller checks that no data object is XML whose
-/// bytes differ from their canonical form (the XML form hashes XML
+/// The hash of the earlier chains RFC 6283 section 4.2.2 asks a hash-tree
+/// renewal to cover, for the record `der` as the archive writes it in the
+/// XML form: `alg` over the canonical form (inclusive C14N 1.0) of its
+/// `<ArchiveTimeStampSequence>` with every chain of `der` ([`from_der`]
+/// writes each chain in its canonical form; the sequence element adds the
+/// `ers` declaration). `rehashed` is as for [`from_der`]. Not expressible
+/// records (an unbridged renewal among them) have no such hash.
+pub fn hashtree_renewal_hash(
+    alg: DigestAlgorithm,
+    der: &[u8],
+    rehashed: &[Vec<Vec<u8>>],
+) -> Result<Vec<u8>, NotExpressible> {
+    let chains = xml_chains(der, rehashed)?;
+    Ok(alg.digest(sequence_c14n(&chains).as_bytes()))
+}
+
+/// The value a bridged hash-tree renewal puts beside the leaf of RFC 4998
+/// (`docs/research/rfc6283.md` section 3): X = H'(sort(h'(d_1)..h'(d_n),
+/// ha)), the node RFC 6283's first `<Sequence>` {h'(d_i)..., ha} reaches,
+/// `plain` the data objects' hashes, `ha` [`hashtree_renewal_hash`] of
+/// the record so far. Renewal writes it, [`from_der`] finds it.
+pub fn hashtree_bridge(alg: DigestAlgorithm, plain: &[Vec<u8>], ha: &[u8]) -> Vec<u8> {
+    let mut all: Vec<&[u8]> = plain.iter().map(Vec::as_slice).collect();
+    all.push(ha);
+    bewahr_core::hashtree::hash_sorted(alg, &all)
+}
+
+/// The canonical form of an `<ArchiveTimeStampSequence>` with `chains` (each
+/// already in canonical form) as the subtree of a written record.
+fn sequence_c14n(chains: &[String]) -> String {
+    format!(
+        r#"<ers:ArchiveTimeStampSequence xmlns:ers="{ERS}">{}</ers:ArchiveTimeStampSequence>"#,
+        chains.concat()
+    )
+}
+
+/// The XML form (RFC 6283) of an RFC 4998 record: the same reduced hash
+/// trees (each partial hash tree a `<Sequence>`) and the same time-stamp
+/// tokens, so that both forms prove the same thing from the same trees and
+/// time-stamps. Each chain's `DigestMethod` is its tokens' imprint
+/// algorithm, its `CanonicalizationMethod` inclusive C14N 1.0 (TR-ESOR's
+/// default); the caller checks that no data object is XML whose bytes
+/// differ from their canonical form (the XML form hashes XML
 /// canonicalised, the DER form as given).
 ///
 /// A time-stamp renewal is expressible when it was bridged: the first
@@ -412,95 +448,143 @@ pub fn renewal_bridge(alg: DigestAlgorithm, token: &[u8]) -> (Vec<u8>, Vec<u8>) 
 /// token's DER (RFC 4998 section 5.2), x [`timestamp_renewal_hash`] of it
 /// (RFC 6283 section 4.2.1). Its XML tree is `[{x}, {a}, rest...]`: RFC
 /// 6283 passes the one value x up and hashes it with a, which is the
-/// node the DER form reaches from {a, x}. Not expressible: a record
-/// renewed before renewals were bridged (its renewal covers the DER
-/// only), and one with more than one chain (a hash-tree renewal hashed
-/// the DER of the earlier chains, RFC 6283 the canonical XML of them).
-pub fn from_der(der: &[u8]) -> Result<Vec<u8>, NotExpressible> {
+/// node the DER form reaches from {a, x}.
+///
+/// A hash-tree renewal (a chain after the first) is expressible when it
+/// was bridged: its tree holds X ([`hashtree_bridge`] of the data objects'
+/// plain hashes under the new algorithm and of the earlier chains' XML)
+/// beside Y, the value RFC 4998 reaches from the data objects (DER
+/// `[{p_1, X}, rest...]` for one object, `[{p_1..p_n}, {X}, rest...]` for
+/// a group); the XML tree is `[{h'(d_1)..h'(d_n), ha}, {Y}, rest...]`.
+/// `rehashed` gives, for each chain after the first, those plain hashes
+/// (`h'(d_i)`, any order): the DER record does not carry them (its leaves
+/// are H'(h'(d_i) || ha)). Not expressible: a record renewed before
+/// renewals were bridged (its renewal covers the DER only).
+pub fn from_der(der: &[u8], rehashed: &[Vec<Vec<u8>>]) -> Result<Vec<u8>, NotExpressible> {
+    let chains = xml_chains(der, rehashed)?;
+    let mut x = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ers:EvidenceRecord xmlns:ers="urn:ietf:params:xml:ns:ers" Version="1.0"><ers:ArchiveTimeStampSequence>"#,
+    );
+    x.push_str(&chains.concat());
+    x.push_str("</ers:ArchiveTimeStampSequence></ers:EvidenceRecord>");
+    Ok(x.into_bytes())
+}
+
+/// Each chain of `der` as its `<ArchiveTimeStampChain>` element, written in
+/// its canonical form (no namespace declaration: the record's root has it).
+fn xml_chains(der: &[u8], rehashed: &[Vec<Vec<u8>>]) -> Result<Vec<String>, NotExpressible> {
     let no = |m: &str| NotExpressible(m.to_string());
     let er = bewahr_core::ers::EvidenceRecord::from_der_checked(der)
         .map_err(|e| NotExpressible(format!("the record does not decode: {e}")))?;
-    let chain = match er.archive_time_stamp_sequence.as_slice() {
-        [chain] => chain,
-        [] => return Err(no("the record has no archive time-stamp")),
-        _ => return Err(no(
-            "the record has been renewed by a hash-tree renewal, which time-stamped the DER of the earlier chains where RFC 6283 has their canonical XML; it is given in RFC 4998 form only",
-        )),
-    };
+    if er.archive_time_stamp_sequence.is_empty() {
+        return Err(no("the record has no archive time-stamp"));
+    }
     if er.crypto_infos.is_some() || er.encryption_info.is_some() {
         return Err(no("the record carries cryptoInfos or encryptionInfo"));
     }
-    let mut alg = None;
-    let mut stamps = String::new();
-    let mut previous: Option<&[u8]> = None;
-    for (k, ats) in chain.iter().enumerate() {
-        if ats.attributes.is_some() {
-            return Err(NotExpressible(format!(
-                "archive time-stamp {} carries attributes",
-                k + 1
-            )));
-        }
-        let token = ats.time_stamp.as_bytes();
-        let info = bewahr_core::tsp::token::read_tst_info(token).map_err(|e| {
-            NotExpressible(format!(
-                "the time-stamp of archive time-stamp {}: {e}",
-                k + 1
-            ))
-        })?;
-        let a =
-            DigestAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid).map_err(|e| {
-                NotExpressible(format!(
-                    "the imprint algorithm of archive time-stamp {}: {e}",
-                    k + 1
-                ))
-            })?;
-        if *alg.get_or_insert(a) != a {
-            return Err(NotExpressible(format!(
-                "archive time-stamp {} uses {a}, the chain {}: an RFC 6283 chain has one DigestMethod",
-                k + 1,
-                alg.expect("set")
-            )));
-        }
-        let tree = ats.reduced_tree_slices();
-        let (da, dx);
-        let lists = match previous {
-            None => tree,
-            Some(prev) => {
-                (da, dx) = renewal_bridge(a, prev);
-                let mut tree = tree.unwrap_or_default();
-                let mut first = if tree.is_empty() {
-                    vec![]
-                } else {
-                    tree.remove(0)
-                };
-                first.sort_unstable();
-                let mut want = vec![da.as_slice(), dx.as_slice()];
-                want.sort_unstable();
-                if first != want {
-                    return Err(NotExpressible(format!(
-                        "archive time-stamp {} renewed the time-stamp before renewals covered its XML form too (RFC 6283 4.2.1 needs the hash of the canonical <TimeStamp>, this renewal covers the DER only); the record is given in RFC 4998 form only",
-                        k + 1
-                    )));
-                }
-                let mut xml_tree = vec![vec![dx.as_slice()], vec![da.as_slice()]];
-                xml_tree.extend(tree);
-                Some(xml_tree)
+    let mut out: Vec<String> = Vec::new();
+    for (ci, chain) in er.archive_time_stamp_sequence.iter().enumerate() {
+        let at = |k: usize| {
+            if er.archive_time_stamp_sequence.len() == 1 {
+                format!("archive time-stamp {}", k + 1)
+            } else {
+                format!("archive time-stamp {}.{}", ci + 1, k + 1)
             }
         };
-        stamps.push_str(&archive_time_stamp(k + 1, lists.as_deref(), token));
-        previous = Some(token);
+        let mut alg = None;
+        let mut stamps = String::new();
+        let mut previous: Option<&[u8]> = None;
+        for (k, ats) in chain.iter().enumerate() {
+            if ats.attributes.is_some() {
+                return Err(NotExpressible(format!("{} carries attributes", at(k))));
+            }
+            let token = ats.time_stamp.as_bytes();
+            let info = bewahr_core::tsp::token::read_tst_info(token)
+                .map_err(|e| NotExpressible(format!("the time-stamp of {}: {e}", at(k))))?;
+            let a = DigestAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid)
+                .map_err(|e| NotExpressible(format!("the imprint algorithm of {}: {e}", at(k))))?;
+            if *alg.get_or_insert(a) != a {
+                return Err(NotExpressible(format!(
+                    "{} uses {a}, the chain {}: an RFC 6283 chain has one DigestMethod",
+                    at(k),
+                    alg.expect("set")
+                )));
+            }
+            let tree = ats.reduced_tree_slices();
+            // values computed here that the XML tree refers to
+            let (da, dx, ha, y, plain);
+            let lists = match previous {
+                None if ci == 0 => tree,
+                None => {
+                    plain = rehashed.get(ci - 1).filter(|p| !p.is_empty()).ok_or_else(|| {
+                        NotExpressible(format!(
+                            "{} renewed the hash tree before renewals covered the XML form too (RFC 6283 4.2.2 needs the hash of the canonical earlier chains, this renewal covers their DER only); the record is given in RFC 4998 form only",
+                            at(k)
+                        ))
+                    })?;
+                    ha = a.digest(sequence_c14n(&out).as_bytes());
+                    let x = hashtree_bridge(a, plain, &ha);
+                    let mut tree = tree.unwrap_or_default().into_iter();
+                    let first = tree.next().unwrap_or_default();
+                    let second = tree.as_slice().first();
+                    y = if first.len() == 2 && first.contains(&x.as_slice()) {
+                        // one data object: {p_1, X}
+                        first
+                            .iter()
+                            .find(|v| **v != x.as_slice())
+                            .unwrap_or(&first[0])
+                            .to_vec()
+                    } else if first.len() >= 2
+                        && second.is_some_and(|s| s.len() == 1 && s[0] == x.as_slice())
+                    {
+                        // a group: {p_1..p_n}, {X}
+                        tree.next();
+                        bewahr_core::hashtree::hash_sorted(a, &first)
+                    } else {
+                        return Err(NotExpressible(format!(
+                            "{} is a hash-tree renewal whose tree does not hold the hash of the record's XML form (renewed before renewals were bridged, or for other data objects); the record is given in RFC 4998 form only",
+                            at(k)
+                        )));
+                    };
+                    let mut first: Vec<&[u8]> = plain.iter().map(Vec::as_slice).collect();
+                    first.push(&ha);
+                    let mut xml_tree = vec![first, vec![y.as_slice()]];
+                    xml_tree.extend(tree);
+                    Some(xml_tree)
+                }
+                Some(prev) => {
+                    (da, dx) = renewal_bridge(a, prev);
+                    let mut tree = tree.unwrap_or_default();
+                    let mut first = if tree.is_empty() {
+                        vec![]
+                    } else {
+                        tree.remove(0)
+                    };
+                    first.sort_unstable();
+                    let mut want = vec![da.as_slice(), dx.as_slice()];
+                    want.sort_unstable();
+                    if first != want {
+                        return Err(NotExpressible(format!(
+                            "{} renewed the time-stamp before renewals covered its XML form too (RFC 6283 4.2.1 needs the hash of the canonical <TimeStamp>, this renewal covers the DER only); the record is given in RFC 4998 form only",
+                            at(k)
+                        )));
+                    }
+                    let mut xml_tree = vec![vec![dx.as_slice()], vec![da.as_slice()]];
+                    xml_tree.extend(tree);
+                    Some(xml_tree)
+                }
+            };
+            stamps.push_str(&archive_time_stamp(k + 1, lists.as_deref(), token));
+            previous = Some(token);
+        }
+        let alg = alg.ok_or_else(|| no("a chain of the record has no archive time-stamp"))?;
+        let dm = digest_uri(alg).ok_or_else(|| no("an imprint algorithm has no XML-DSig URI"))?;
+        out.push(format!(
+            r#"<ers:ArchiveTimeStampChain Order="{}"><ers:DigestMethod Algorithm="{dm}"></ers:DigestMethod><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"></ers:CanonicalizationMethod>{stamps}</ers:ArchiveTimeStampChain>"#,
+            ci + 1
+        ));
     }
-    let alg = alg.ok_or_else(|| no("the record has no archive time-stamp"))?;
-    let dm = digest_uri(alg).ok_or_else(|| no("the imprint algorithm has no XML-DSig URI"))?;
-    let mut x = String::from(
-        r#"<?xml version="1.0" encoding="UTF-8"?><ers:EvidenceRecord xmlns:ers="urn:ietf:params:xml:ns:ers" Version="1.0"><ers:ArchiveTimeStampSequence><ers:ArchiveTimeStampChain Order="1">"#,
-    );
-    x.push_str(&format!(
-        r#"<ers:DigestMethod Algorithm="{dm}"/><ers:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>"#
-    ));
-    x.push_str(&stamps);
-    x.push_str("</ers:ArchiveTimeStampChain></ers:ArchiveTimeStampSequence></ers:EvidenceRecord>");
-    Ok(x.into_bytes())
+    Ok(out)
 }
 
 /// One `<ArchiveTimeStamp>`: its hash tree (if any) and its `<TimeStamp>`.
@@ -569,9 +653,9 @@ mod tests {
             "/../../tests/vectors/field/ber-token-renewed.ers"
         ))
         .unwrap();
-        let e = from_der(&der).unwrap_err();
+        let e = from_der(&der, &[]).unwrap_err();
         assert!(e.0.contains("renewed"), "{e}");
-        assert!(from_der(b"\x30\x00").is_err());
+        assert!(from_der(b"\x30\x00", &[]).is_err());
     }
 
     /// The hash a bridged time-stamp renewal covers is the canonical form
@@ -692,7 +776,7 @@ mod tests {
                         let doc = &docs[b][i];
                         let d = verify::verify_der(&der, &mut InMemory(vec![doc.clone()]), &opts);
                         assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
-                        let xml = from_der(&der).unwrap();
+                        let xml = from_der(&der, &[]).unwrap();
                         let x =
                             verify_xml(&xml, Some(std::slice::from_ref(doc)), &mut NoData, &opts);
                         assert_eq!(x.indication, Indication::Passed, "{}", x.to_text());
@@ -716,10 +800,173 @@ mod tests {
                             let d =
                                 verify::verify_der(&der, &mut InMemory(vec![doc.clone()]), &opts);
                             assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
-                            let e = from_der(&der).unwrap_err();
+                            let e = from_der(&der, &[]).unwrap_err();
                             assert!(e.0.contains("XML form too"), "{e}");
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Records renewed by a bridged hash-tree renewal (SHA-256 to SHA-512;
+    /// a data object alone and a group of two; directly and after a bridged
+    /// time-stamp renewal; with a time-stamp renewal on top) verify in both
+    /// forms over their document and fail over another; the XML form is
+    /// refused without the plain hashes and for an unbridged renewal.
+    #[test]
+    fn bridged_hash_tree_renewals_verify_in_both_forms() {
+        use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
+        use bewahr_core::hashtree::{bridged_head, bridged_leaf, HashTree, TreeBuilder};
+        use bewahr_core::verify::{AlgorithmPolicy, InMemory, NoData};
+        use time::{Duration, OffsetDateTime};
+        let t0 = OffsetDateTime::now_utc() - Duration::days(10);
+        let (tsa, _) = bewahr_devtsa::DevTsa::generate_valid_for(t0, Duration::days(1000)).unwrap();
+        let trusted = tsa.certificates().to_vec();
+        let policy = AlgorithmPolicy::default();
+        let opts = Options::new(&trusted, t0 + Duration::days(5), &policy);
+        let (a1, a2) = (DigestAlgorithm::Sha256, DigestAlgorithm::Sha512);
+        // the siblings of leaf i of a tree of single-hash leaves
+        let siblings = |t: &HashTree, i: usize| -> Vec<Vec<u8>> {
+            let Some(lists) = t.reduced(i).unwrap() else {
+                return vec![];
+            };
+            let mut first = lists[0].clone();
+            let me = first.iter().position(|v| *v == t.leaf(i)).unwrap();
+            first.remove(me);
+            first
+                .into_iter()
+                .chain(lists[1..].iter().flatten().copied())
+                .map(<[u8]>::to_vec)
+                .collect()
+        };
+        // document 0 has a group (document and salt), the others one value
+        let docs: Vec<Vec<Vec<u8>>> = vec![
+            vec![b"Bescheid A".to_vec(), b"salt of A".to_vec()],
+            vec![b"Bescheid B".to_vec()],
+            vec![b"Bescheid C".to_vec()],
+        ];
+        for renewed_first in [false, true] {
+            for leaves in 1..=3usize {
+                let docs = &docs[..leaves];
+                let groups: Vec<Vec<Vec<u8>>> = docs
+                    .iter()
+                    .map(|g| g.iter().map(|d| a1.digest(d)).collect())
+                    .collect();
+                let t1 = HashTree::from_groups(a1, &groups).unwrap();
+                let tok1 = tsa.timestamp(a1, t1.root(), None, t0).unwrap();
+                let mut chains: Vec<Vec<Vec<Vec<u8>>>> = (0..leaves)
+                    .map(|i| {
+                        vec![vec![encode_archive_time_stamp(
+                            a1,
+                            t1.reduced(i).unwrap().as_deref(),
+                            &tok1,
+                        )]]
+                    })
+                    .collect();
+                if renewed_first {
+                    let (a, x) = renewal_bridge(a1, &tok1);
+                    let rt = HashTree::from_groups(a1, &[vec![a, x]]).unwrap();
+                    let tok = tsa
+                        .timestamp(a1, rt.root(), None, t0 + Duration::days(1))
+                        .unwrap();
+                    let ats =
+                        encode_archive_time_stamp(a1, rt.reduced(0).unwrap().as_deref(), &tok);
+                    for c in &mut chains {
+                        c[0].push(ats.clone());
+                    }
+                }
+                // the hash-tree renewal, bridged
+                let mut heads = vec![];
+                let mut plains = vec![];
+                let mut rb = TreeBuilder::with_capacity(a2, leaves);
+                for (i, c) in chains.iter().enumerate() {
+                    let der = encode_record(&[a1], &encode_sequence(c));
+                    let had = a2.digest(&encode_sequence(c));
+                    let plain: Vec<Vec<u8>> = docs[i].iter().map(|d| a2.digest(d)).collect();
+                    let p: Vec<Vec<u8>> =
+                        plain.iter().map(|h| a2.digest_parts(&[h, &had])).collect();
+                    let hax = hashtree_renewal_hash(a2, &der, &[]).unwrap();
+                    let x = hashtree_bridge(a2, &plain, &hax);
+                    let pr: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+                    rb.push(&bridged_leaf(a2, &pr, &x)).unwrap();
+                    heads.push((p, x));
+                    plains.push(plain);
+                }
+                let rt = rb.build().unwrap();
+                let tok2 = tsa
+                    .timestamp(a2, rt.root(), None, t0 + Duration::days(2))
+                    .unwrap();
+                // and a time-stamp renewal of the new chain on top
+                let (a, x) = renewal_bridge(a2, &tok2);
+                let tt = HashTree::from_groups(a2, &[vec![a, x]]).unwrap();
+                let tok3 = tsa
+                    .timestamp(a2, tt.root(), None, t0 + Duration::days(3))
+                    .unwrap();
+                let ats3 = encode_archive_time_stamp(a2, tt.reduced(0).unwrap().as_deref(), &tok3);
+                for (i, c) in chains.iter_mut().enumerate() {
+                    let (p, x) = &heads[i];
+                    let pr: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+                    let sibs = siblings(&rt, i);
+                    let mut lists = bridged_head(&pr, x);
+                    lists.extend(sibs.iter().map(|s| vec![s.as_slice()]));
+                    c.push(vec![encode_archive_time_stamp(a2, Some(&lists), &tok2)]);
+                    c[1].push(ats3.clone());
+                }
+                for (i, c) in chains.iter().enumerate() {
+                    let der = encode_record(&[a1, a2], &encode_sequence(c));
+                    let doc = &docs[i][0];
+                    let d = verify::verify_der(&der, &mut InMemory(vec![doc.clone()]), &opts);
+                    assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
+                    let rehashed = vec![plains[i].clone()];
+                    let xml = from_der(&der, &rehashed).unwrap();
+                    let x = verify_xml(&xml, Some(std::slice::from_ref(doc)), &mut NoData, &opts);
+                    assert_eq!(x.indication, Indication::Passed, "{}", x.to_text());
+                    assert_eq!(
+                        x.archive_time_stamps.len(),
+                        2 + usize::from(renewed_first) + 1
+                    );
+                    let other = verify_xml(&xml, Some(&[b"other".to_vec()]), &mut NoData, &opts);
+                    assert_eq!(other.indication, Indication::Failed);
+                    let doc_xml = xml::parse(&xml).unwrap();
+                    bewahr_xaip::schema::validate_against(
+                        &doc_xml,
+                        bewahr_xaip::schema::Schema::Ers,
+                    )
+                    .unwrap();
+                    // the XML form needs the plain hashes, and the right ones
+                    let e = from_der(&der, &[]).unwrap_err();
+                    assert!(e.0.contains("hash tree"), "{e}");
+                    let wrong = vec![vec![a2.digest(b"other")]];
+                    let e = from_der(&der, &wrong).unwrap_err();
+                    assert!(e.0.contains("does not hold"), "{e}");
+                }
+                // unbridged (RFC 4998 only): the leaf is the data objects' own
+                if leaves == 1 {
+                    let c = &chains[0];
+                    let had = a2.digest(&encode_sequence(&c[..1]));
+                    let g: Vec<Vec<u8>> = docs[0]
+                        .iter()
+                        .map(|d| a2.digest_parts(&[&a2.digest(d), &had]))
+                        .collect();
+                    let t = HashTree::from_groups(a2, &[g]).unwrap();
+                    let tok = tsa
+                        .timestamp(a2, t.root(), None, t0 + Duration::days(2))
+                        .unwrap();
+                    let unbridged = vec![
+                        c[0].clone(),
+                        vec![encode_archive_time_stamp(
+                            a2,
+                            t.reduced(0).unwrap().as_deref(),
+                            &tok,
+                        )],
+                    ];
+                    let der = encode_record(&[a1, a2], &encode_sequence(&unbridged));
+                    let d =
+                        verify::verify_der(&der, &mut InMemory(vec![docs[0][0].clone()]), &opts);
+                    assert_eq!(d.indication, Indication::Passed, "{}", d.to_text());
+                    let e = from_der(&der, &[plains[0].clone()]).unwrap_err();
+                    assert!(e.0.contains("does not hold"), "{e}");
                 }
             }
         }

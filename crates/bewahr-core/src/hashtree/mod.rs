@@ -207,6 +207,37 @@ pub fn assemble_reduced<'a>(
     Some(lists)
 }
 
+/// The leaf of a bridged hash-tree renewal (`docs/research/rfc6283.md`
+/// section 3), which both the RFC 4998 and the RFC 6283 form of a record
+/// reach: H(sort(X, Y)), where Y is what RFC 4998 reaches from the data
+/// objects' renewed values `renewed` (p_i = H'(h'(d_i) || ha)): p_1 for
+/// one, H'(sort(p_1..p_n)) for a group; X is the value the XML form
+/// reaches from its own first sequence (`bewahr_xmlsig::ers::hashtree_bridge`).
+pub fn bridged_leaf(alg: DigestAlgorithm, renewed: &[&[u8]], x: &[u8]) -> Vec<u8> {
+    let y = match renewed {
+        [one] => one.to_vec(),
+        _ => hash_sorted(alg, renewed),
+    };
+    hash_sorted(alg, &[x, &y])
+}
+
+/// The first lists of the RFC 4998 reduced tree of a [`bridged_leaf`],
+/// before the leaf's siblings: `[{p_1, X}]` for one data object (two
+/// values, so that both readings of section 4.3 agree), `[{p_1..p_n},
+/// {X}]` for a group.
+pub fn bridged_head<'a>(renewed: &[&'a [u8]], x: &'a [u8]) -> Vec<Vec<&'a [u8]>> {
+    let mut first = renewed.to_vec();
+    let mut head = if first.len() == 1 {
+        first.push(x);
+        vec![]
+    } else {
+        vec![vec![x]]
+    };
+    first.sort_unstable();
+    head.insert(0, first);
+    head
+}
+
 /// Builds a [`HashTree`] leaf by leaf, writing each into the final buffer.
 pub struct TreeBuilder {
     alg: DigestAlgorithm,

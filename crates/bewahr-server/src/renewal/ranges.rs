@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{LeafData, RunError};
+use super::run::{Bridge, LeafData, RunError};
 use super::Ctx;
 use crate::catalog::{ClaimedRange, NotRenewedReason, RunView};
 use bewahr_core::alg::DigestAlgorithm;
@@ -28,6 +28,8 @@ pub enum LeafResult {
     /// The new data-object group, bytes read, the chain's last tree as built.
     Rehashed {
         group: Vec<Vec<u8>>,
+        /// The bridge to the RFC 6283 form, if the record has one.
+        bridge: Option<Bridge>,
         bytes: u64,
         tail: i64,
     },
@@ -49,6 +51,10 @@ enum Wire {
     Rehashed {
         key: i64,
         group: Vec<String>,
+        /// X and the plain hashes, hex (absent: not bridged, or written
+        /// by a node from before bridging)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bridge: Option<(String, Vec<String>)>,
         bytes: u64,
         tail: i64,
     },
@@ -76,13 +82,20 @@ impl Wire {
     fn into_result(self) -> Result<LeafResult, String> {
         Ok(match self {
             Wire::Rehashed {
-                group, bytes, tail, ..
+                group,
+                bridge,
+                bytes,
+                tail,
+                ..
             } => LeafResult::Rehashed {
-                group: group
-                    .iter()
-                    .map(hex::decode)
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| e.to_string())?,
+                group: unhex(&group)?,
+                bridge: match bridge {
+                    Some((x, plain)) => Some(Bridge {
+                        x: hex::decode(x).map_err(|e| e.to_string())?,
+                        plain: unhex(&plain)?,
+                    }),
+                    None => None,
+                },
                 bytes,
                 tail,
             },
@@ -101,6 +114,14 @@ impl Wire {
             Wire::Deleted { .. } => LeafResult::Deleted,
         })
     }
+}
+
+fn unhex(values: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    values
+        .iter()
+        .map(hex::decode)
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
 }
 
 /// The node part of an owner (`node/instance`).
@@ -264,6 +285,9 @@ impl Ctx {
                 Ok(x) => Wire::Rehashed {
                     key: w.key,
                     group: x.group.iter().map(hex::encode).collect(),
+                    bridge: x
+                        .bridge
+                        .map(|b| (hex::encode(b.x), b.plain.iter().map(hex::encode).collect())),
                     bytes: x.bytes,
                     tail: x.tail,
                 },
@@ -322,5 +346,47 @@ pub(super) async fn worker(
             _ = ctx.ranges_published.notified() => {}
             _ = stop.stopped() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rehashed leaf's result crosses between nodes with its bridge; a
+    /// result from a node from before bridging reads as unbridged.
+    #[test]
+    fn results_cross_nodes_with_their_bridge() {
+        let bridged = Wire::Rehashed {
+            key: 7,
+            group: vec!["aa".into(), "bb".into()],
+            bridge: Some(("cc".into(), vec!["dd".into(), "ee".into()])),
+            bytes: 10,
+            tail: 3,
+        };
+        let json = serde_json::to_string(&bridged).unwrap();
+        let back: Wire = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back.into_result().unwrap(),
+            LeafResult::Rehashed {
+                group: vec![vec![0xaa], vec![0xbb]],
+                bridge: Some(Bridge {
+                    x: vec![0xcc],
+                    plain: vec![vec![0xdd], vec![0xee]],
+                }),
+                bytes: 10,
+                tail: 3,
+            }
+        );
+        let old = r#"{"r":"rehashed","key":7,"group":["aa"],"bytes":1,"tail":3}"#;
+        let back: Wire = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            back.into_result().unwrap(),
+            LeafResult::Rehashed { bridge: None, .. }
+        ));
+        let bad =
+            r#"{"r":"rehashed","key":7,"group":["aa"],"bridge":["zz",[]],"bytes":1,"tail":3}"#;
+        let back: Wire = serde_json::from_str(bad).unwrap();
+        assert!(back.into_result().is_err());
     }
 }

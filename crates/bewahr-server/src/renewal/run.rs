@@ -19,7 +19,7 @@ use crate::catalog::{
     HeldLeaf, NewTree, NotRenewed, NotRenewedReason, Released, RenewalCommitError, RunCounts,
     RunGuard, RunState, RunView, TreeKind, VersionLeaf,
 };
-use crate::evidence::{build_chains, ChainPlan};
+use crate::evidence::{build_chains, BridgedGroup, ChainPlan, Chains};
 use crate::seal::Stamp;
 use bewahr_core::alg::{DigestAlgorithm, Hasher};
 use bewahr_core::hashtree::TreeBuilder;
@@ -397,7 +397,12 @@ impl Ctx {
     /// Hash-tree renewal to `target`: every version of every chain in scope
     /// is rehashed from its content and combined with the hash of its
     /// ArchiveTimeStampSequence (h'(d) || h'(ATSeq), unsorted); the leaves go
-    /// into new trees of at most `max_leaves`, one time-stamp each.
+    /// into new trees of at most `max_leaves`, one time-stamp each. A leaf
+    /// whose record has an RFC 6283 form is bridged to it: beside those
+    /// values its tree holds X, the node the XML form reaches from
+    /// {h'(d)..., H'(C14N of its chains)} (`bewahr_xmlsig::ers::hashtree_bridge`),
+    /// so that the new chain is given in both forms
+    /// (`docs/research/rfc6283.md` section 3).
     pub async fn run_hashtree(
         &self,
         run: &RunView,
@@ -628,10 +633,29 @@ impl Ctx {
         let mut names: HashMap<i64, (String, i64)> = HashMap::new();
         for (&(key, chain_start), r) in keys.iter().zip(results) {
             match r {
-                super::ranges::LeafResult::Rehashed { group, bytes, tail } => {
-                    builder.push_group(group.iter().map(|m| m.as_slice()))?;
-                    if group.len() > 1 {
-                        groups.push((key, group.concat()));
+                super::ranges::LeafResult::Rehashed {
+                    group,
+                    bridge,
+                    bytes,
+                    tail,
+                } => {
+                    match bridge {
+                        // both forms' leaf; its group always stored (it has X and the plain hashes)
+                        Some(Bridge { x, plain }) => {
+                            let g = BridgedGroup {
+                                renewed: group,
+                                x,
+                                plain,
+                            };
+                            builder.push(&g.leaf(target))?;
+                            groups.push((key, g.encode()));
+                        }
+                        None => {
+                            builder.push_group(group.iter().map(|m| m.as_slice()))?;
+                            if group.len() > 1 {
+                                groups.push((key, group.concat()));
+                            }
+                        }
                     }
                     tree_keys.push(key);
                     out.counts.bytes_read += bytes as i64;
@@ -767,8 +791,31 @@ pub(super) struct Rehashed {
     /// The new data-object group: H'(H'(d) || H'(ATSeq)) for the document
     /// and, if the version has one, for its salt.
     pub(super) group: Vec<Vec<u8>>,
+    /// The bridge to the record's RFC 6283 form, for a record that has one
+    /// (every renewal before bridged): X and the plain hashes H'(d).
+    pub(super) bridge: Option<Bridge>,
     pub(super) bytes: u64,
     pub(super) tail: i64,
+}
+
+/// What a bridged hash-tree renewal adds to a leaf (see
+/// [`crate::evidence::BridgedGroup`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bridge {
+    pub x: Vec<u8>,
+    pub plain: Vec<Vec<u8>>,
+}
+
+/// The bridge for a leaf whose data objects' plain hashes are `plain`,
+/// whose record so far is `chains`: `None` when the record has no RFC 6283
+/// form (a renewal before bridging), which then stays RFC 4998 only.
+fn bridge(target: DigestAlgorithm, chains: &Chains, plain: Vec<Vec<u8>>) -> Option<Bridge> {
+    let ha = bewahr_xmlsig::ers::hashtree_renewal_hash(target, &chains.record(), &chains.rehashed)
+        .ok()?;
+    Some(Bridge {
+        x: bewahr_xmlsig::ers::hashtree_bridge(target, &plain, &ha),
+        plain,
+    })
 }
 
 /// h'(d) || h'(ATSeq) for one leaf (and for a version's salt and preserved
@@ -810,11 +857,13 @@ fn rehash_one(
     let ha = target.digest(&chains.sequence());
     let v = match &w.leaf {
         LeafData::AuditHead { head, .. } => {
+            let h = target.digest(head);
             return Ok(Rehashed {
-                group: vec![target.digest_parts(&[&target.digest(head), &ha])],
+                group: vec![target.digest_parts(&[&h, &ha])],
+                bridge: bridge(target, &chains, vec![h]),
                 bytes: 0,
                 tail: chains.last_tree,
-            })
+            });
         }
         LeafData::Version(v) => v,
     };
@@ -827,7 +876,10 @@ fn rehash_one(
         _ => store
             .group(start as u64, seq)
             .map_err(|e| (ReadFailed, format!("{what}: {e}")))?
-            .map(|g| g.len())
+            .map(|g| match BridgedGroup::decode(&g, w0) {
+                Some(b) => b.renewed.len() * w0,
+                None => g.len(),
+            })
             .unwrap_or(w0),
     };
     // a hash-only list's values: data objects of the group after the
@@ -868,9 +920,10 @@ fn rehash_one(
     let mut bytes = 0u64;
     let hd = stream_hash(&mut reader, target, &mut bytes)
         .map_err(|e| (ReadFailed, format!("{what}: {e}")))?;
-    let mut group = vec![target.digest_parts(&[&hd, &ha])];
+    // the data objects' plain hashes, each then with H'(ATSeq)
+    let mut plain = vec![hd];
     if let Some(salt) = &v.salt {
-        group.push(target.digest_parts(&[&target.digest(salt), &ha]));
+        plain.push(target.digest(salt));
     }
     // the preserved validation items (detached signature, validation data, report)
     for m in &v.stored_members {
@@ -886,15 +939,19 @@ fn rehash_one(
                     ),
                 )
             })?;
-        let hm = stream_hash(&mut r, target, &mut bytes)
-            .map_err(|e| (ReadFailed, format!("{what}: {e}")))?;
-        group.push(target.digest_parts(&[&hm, &ha]));
+        plain.push(
+            stream_hash(&mut r, target, &mut bytes)
+                .map_err(|e| (ReadFailed, format!("{what}: {e}")))?,
+        );
     }
-    for value in &values {
-        group.push(target.digest_parts(&[&target.digest(value), &ha]));
-    }
+    plain.extend(values.iter().map(|value| target.digest(value)));
+    let group = plain
+        .iter()
+        .map(|h| target.digest_parts(&[h, &ha]))
+        .collect();
     Ok(Rehashed {
         group,
+        bridge: bridge(target, &chains, plain),
         bytes,
         tail: chains.last_tree,
     })

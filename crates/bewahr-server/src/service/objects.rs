@@ -387,8 +387,7 @@ impl ArchiveService {
 
     /// The evidence record of a version in its XML form (RFC 6283): the
     /// same trees and time-stamps as the DER record, for a version whose
-    /// record has one chain (no hash-tree renewal), whose time-stamp
-    /// renewals were bridged (they cover the XML form's hash too, see
+    /// renewals were bridged (they cover the XML form's hashes too, see
     /// `bewahr_xmlsig::ers::from_der`) and whose data objects are hashed
     /// alike in both forms (none is XML whose bytes differ from their
     /// canonical form); `Invalid` with the reason otherwise.
@@ -398,13 +397,14 @@ impl ArchiveService {
         v: Option<VersionNo>,
         wait: Duration,
     ) -> Result<(Location, Vec<u8>), ServiceError> {
-        let (loc, der) = self.evidence(obj, v, wait).await?;
+        let (loc, chains) = self.evidence_chains(obj, v, wait).await?;
         let refuse = |m: String| ServiceError::invalid("not_expressible_in_rfc6283", m);
         if loc.media_type == super::XAIP_MEDIA_TYPE {
             return Err(refuse("a package's XML parts are hashed in the canonical form its header names; its record is given in RFC 4998 form (ArchiveRetrieval with IncludeERS, ArchiveEvidence)".into()));
         }
         // before any data is read: a record that cannot be re-expressed is refused as it is
-        let xml = bewahr_xmlsig::ers::from_der(&der).map_err(|e| refuse(e.0))?;
+        let xml = bewahr_xmlsig::ers::from_der(&chains.record(), &chains.rehashed)
+            .map_err(|e| refuse(e.0))?;
         // the document, and the preserved items, as they are hashed
         let mut items = vec![loc.sha256];
         if let Some(row) = self.catalog.validation(loc.seq).await? {
@@ -450,13 +450,24 @@ impl ArchiveService {
         v: Option<VersionNo>,
         wait: Duration,
     ) -> Result<(Location, Vec<u8>), ServiceError> {
+        let (loc, chains) = self.evidence_chains(obj, v, wait).await?;
+        Ok((loc, chains.record()))
+    }
+
+    /// The version's archive time-stamps (see [`Self::evidence`]).
+    async fn evidence_chains(
+        &self,
+        obj: &Owned,
+        v: Option<VersionNo>,
+        wait: Duration,
+    ) -> Result<(Location, crate::evidence::Chains), ServiceError> {
         obj.expect(Operation::Evidence)?;
         let wait = wait.min(super::MAX_EVIDENCE_WAIT);
         let mut waited = false;
         loop {
             match self
                 .evidence
-                .record(obj.aoid.as_str(), v.map(VersionNo::get))
+                .chains(obj.aoid.as_str(), v.map(VersionNo::get))
                 .await
             {
                 Ok(r) => {
