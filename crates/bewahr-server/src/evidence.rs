@@ -361,6 +361,14 @@ fn renewal_group(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BridgedGroup {
     pub renewed: Vec<Vec<u8>>,
+    pub bridge: Bridge,
+}
+
+/// What bridging adds to a hash-tree renewal's leaf: X and the data
+/// objects' plain hashes h'(d_i) (the result a node gives for a leaf it
+/// rehashed, beside the p_i).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bridge {
     pub x: Vec<u8>,
     pub plain: Vec<Vec<u8>>,
 }
@@ -371,7 +379,8 @@ impl BridgedGroup {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = BRIDGED.to_vec();
         out.extend_from_slice(&(self.renewed.len() as u32).to_be_bytes());
-        for v in self.renewed.iter().chain([&self.x]).chain(&self.plain) {
+        let b = &self.bridge;
+        for v in self.renewed.iter().chain([&b.x]).chain(&b.plain) {
             out.extend_from_slice(v);
         }
         out
@@ -390,15 +399,17 @@ impl BridgedGroup {
         let x = v.next()?;
         Some(Self {
             renewed,
-            x,
-            plain: v.collect(),
+            bridge: Bridge {
+                x,
+                plain: v.collect(),
+            },
         })
     }
 
     /// The leaf value the group stands for.
     pub fn leaf(&self, alg: DigestAlgorithm) -> Vec<u8> {
         let r: Vec<&[u8]> = self.renewed.iter().map(Vec::as_slice).collect();
-        bridged_leaf(alg, &r, &self.x)
+        bridged_leaf(alg, &r, &self.bridge.x)
     }
 }
 
@@ -483,10 +494,10 @@ pub fn build_chains(
                         ));
                     }
                     let r: Vec<&[u8]> = b.renewed.iter().map(Vec::as_slice).collect();
-                    let mut lists = bridged_head(&r, &b.x);
+                    let mut lists = bridged_head(&r, &b.bridge.x);
                     lists.extend(siblings.iter().map(|s| vec![s.as_slice()]));
                     if let Some(last) = out.rehashed.last_mut() {
-                        last.clone_from(&b.plain);
+                        last.clone_from(&b.bridge.plain);
                     }
                     Some(lists)
                 }
@@ -547,8 +558,10 @@ mod tests {
                 let v = |k: u8| alg.digest(&[n, k]);
                 let g = BridgedGroup {
                     renewed: (0..n).map(v).collect(),
-                    x: v(100),
-                    plain: (0..n).map(|k| v(200 + k)).collect(),
+                    bridge: Bridge {
+                        x: v(100),
+                        plain: (0..n).map(|k| v(200 + k)).collect(),
+                    },
                 };
                 let bytes = g.encode();
                 assert_ne!(bytes.len() % w, 0);

@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{Bridge, LeafData, RunError};
+use super::run::{LeafData, RunError};
 use super::Ctx;
 use crate::catalog::{ClaimedRange, NotRenewedReason, RunView};
+use crate::evidence::Bridge;
 use bewahr_core::alg::DigestAlgorithm;
 
 /// One leaf's result.

@@ -19,7 +19,7 @@ use crate::catalog::{
     HeldLeaf, NewTree, NotRenewed, NotRenewedReason, Released, RenewalCommitError, RunCounts,
     RunGuard, RunState, RunView, TreeKind, VersionLeaf,
 };
-use crate::evidence::{build_chains, BridgedGroup, ChainPlan, Chains};
+use crate::evidence::{build_chains, Bridge, BridgedGroup, ChainPlan, Chains};
 use crate::seal::Stamp;
 use bewahr_core::alg::{DigestAlgorithm, Hasher};
 use bewahr_core::hashtree::TreeBuilder;
@@ -641,11 +641,10 @@ impl Ctx {
                 } => {
                     match bridge {
                         // both forms' leaf; its group always stored (it has X and the plain hashes)
-                        Some(Bridge { x, plain }) => {
+                        Some(bridge) => {
                             let g = BridgedGroup {
                                 renewed: group,
-                                x,
-                                plain,
+                                bridge,
                             };
                             builder.push(&g.leaf(target))?;
                             groups.push((key, g.encode()));
@@ -796,14 +795,6 @@ pub(super) struct Rehashed {
     pub(super) bridge: Option<Bridge>,
     pub(super) bytes: u64,
     pub(super) tail: i64,
-}
-
-/// What a bridged hash-tree renewal adds to a leaf (see
-/// [`crate::evidence::BridgedGroup`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bridge {
-    pub x: Vec<u8>,
-    pub plain: Vec<Vec<u8>>,
 }
 
 /// The bridge for a leaf whose data objects' plain hashes are `plain`,
