@@ -455,9 +455,6 @@ pub fn build_chains(
                 width: w,
             };
             let (leaf, siblings) = store.path(&stored, idx)?;
-            if si == 0 && ci > 0 {
-                out.rehashed.push(vec![]);
-            }
             let group_bytes = match t.link.kind {
                 TreeKind::Initial => Some(members.to_vec()),
                 TreeKind::Hashtree => store.group(t.link.id as u64, step.key)?,
@@ -496,9 +493,6 @@ pub fn build_chains(
                     let r: Vec<&[u8]> = b.renewed.iter().map(Vec::as_slice).collect();
                     let mut lists = bridged_head(&r, &b.bridge.x);
                     lists.extend(siblings.iter().map(|s| vec![s.as_slice()]));
-                    if let Some(last) = out.rehashed.last_mut() {
-                        last.clone_from(&b.bridge.plain);
-                    }
                     Some(lists)
                 }
                 None => {
@@ -514,6 +508,11 @@ pub fn build_chains(
                 }
             };
             encoded.push(encode_archive_time_stamp(alg, reduced.as_deref(), &t.token));
+            if si == 0 && ci > 0 {
+                // a hash-tree renewal: its plain hashes if it was bridged
+                out.rehashed
+                    .push(bridged.map(|b| b.bridge.plain).unwrap_or_default());
+            }
             out.last_tree = t.link.id;
         }
         out.algorithms.push(alg0.expect("a chain has a tree"));

@@ -697,6 +697,14 @@ mod tests {
         bewahr_xaip::schema::validate_against(&doc, bewahr_xaip::schema::Schema::Ers).unwrap();
     }
 
+    /// A development TSA valid from ten days ago for 1,000 days, and that start.
+    fn test_tsa() -> (bewahr_devtsa::DevTsa, time::OffsetDateTime) {
+        let t0 = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+        let (tsa, _) =
+            bewahr_devtsa::DevTsa::generate_valid_for(t0, time::Duration::days(1000)).unwrap();
+        (tsa, t0)
+    }
+
     /// Records renewed by bridged time-stamp renewals, over every shape a
     /// renewal tree takes (one chain end, siblings, an odd one out, two
     /// renewals on top of each other), verify in both forms over their
@@ -706,9 +714,8 @@ mod tests {
         use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
         use bewahr_core::hashtree::{HashTree, TreeBuilder};
         use bewahr_core::verify::{AlgorithmPolicy, InMemory, NoData};
-        use time::{Duration, OffsetDateTime};
-        let t0 = OffsetDateTime::now_utc() - Duration::days(10);
-        let (tsa, _) = bewahr_devtsa::DevTsa::generate_valid_for(t0, Duration::days(1000)).unwrap();
+        use time::Duration;
+        let (tsa, t0) = test_tsa();
         let trusted = tsa.certificates().to_vec();
         let policy = AlgorithmPolicy::default();
         let opts = Options::new(&trusted, t0 + Duration::days(5), &policy);
@@ -819,9 +826,8 @@ mod tests {
         use bewahr_core::ers::{encode_archive_time_stamp, encode_record, encode_sequence};
         use bewahr_core::hashtree::{bridged_head, bridged_leaf, HashTree, TreeBuilder};
         use bewahr_core::verify::{AlgorithmPolicy, InMemory, NoData};
-        use time::{Duration, OffsetDateTime};
-        let t0 = OffsetDateTime::now_utc() - Duration::days(10);
-        let (tsa, _) = bewahr_devtsa::DevTsa::generate_valid_for(t0, Duration::days(1000)).unwrap();
+        use time::Duration;
+        let (tsa, t0) = test_tsa();
         let trusted = tsa.certificates().to_vec();
         let policy = AlgorithmPolicy::default();
         let opts = Options::new(&trusted, t0 + Duration::days(5), &policy);

@@ -404,7 +404,7 @@ pub struct EvidenceQuery {
     /// The version (default: the latest).
     pub version: Option<i64>,
     /// `rfc4998` (DER, the default) or `rfc6283` (XML; for a version whose
-    /// record has no hash-tree renewal and whose XML data is in canonical form).
+    /// renewals were bridged to it and whose XML data is in canonical form).
     pub format: Option<String>,
     /// Seconds to wait for the batch to be sealed (at most 60).
     pub wait: Option<u64>,

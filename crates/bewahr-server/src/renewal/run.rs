@@ -798,11 +798,17 @@ pub(super) struct Rehashed {
 }
 
 /// The bridge for a leaf whose data objects' plain hashes are `plain`,
-/// whose record so far is `chains`: `None` when the record has no RFC 6283
-/// form (a renewal before bridging), which then stays RFC 4998 only.
-fn bridge(target: DigestAlgorithm, chains: &Chains, plain: Vec<Vec<u8>>) -> Option<Bridge> {
-    let ha = bewahr_xmlsig::ers::hashtree_renewal_hash(target, &chains.record(), &chains.rehashed)
-        .ok()?;
+/// whose record so far is `chains` (its DER sequence `sequence`): `None`
+/// when the record has no RFC 6283 form (a renewal before bridging), which
+/// then stays RFC 4998 only.
+fn bridge(
+    target: DigestAlgorithm,
+    chains: &Chains,
+    sequence: &[u8],
+    plain: Vec<Vec<u8>>,
+) -> Option<Bridge> {
+    let record = bewahr_core::ers::encode_record(&chains.algorithms, sequence);
+    let ha = bewahr_xmlsig::ers::hashtree_renewal_hash(target, &record, &chains.rehashed).ok()?;
     Some(Bridge {
         x: bewahr_xmlsig::ers::hashtree_bridge(target, &plain, &ha),
         plain,
@@ -845,13 +851,14 @@ fn rehash_one(
             ),
         ));
     }
-    let ha = target.digest(&chains.sequence());
+    let sequence = chains.sequence();
+    let ha = target.digest(&sequence);
     let v = match &w.leaf {
         LeafData::AuditHead { head, .. } => {
             let h = target.digest(head);
             return Ok(Rehashed {
                 group: vec![target.digest_parts(&[&h, &ha])],
-                bridge: bridge(target, &chains, vec![h]),
+                bridge: bridge(target, &chains, &sequence, vec![h]),
                 bytes: 0,
                 tail: chains.last_tree,
             });
@@ -942,7 +949,7 @@ fn rehash_one(
         .collect();
     Ok(Rehashed {
         group,
-        bridge: bridge(target, &chains, plain),
+        bridge: bridge(target, &chains, &sequence, plain),
         bytes,
         tail: chains.last_tree,
     })
